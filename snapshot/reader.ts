@@ -1,0 +1,151 @@
+// Opens an embedding snapshot for serving: validates it (manifest, fingerprint, sizes, sha256 of
+// every file computed while reading, duplicate ids), loads ids and — unless told to skip it —
+// the matrix into typed arrays, and builds the typed-array id index.
+// Memory ≈ matrix + ids (8 B/row) + index slots (≤ 8 B/row). float16 matrices stay float16
+// (raw bits in a Uint16Array).
+//
+// API:
+//   interface OpenSnapshotOptions {
+//     expectedFingerprint?: string      refuse (cause 'fingerprint') any other tower fingerprint
+//     loadEmbeddings?: boolean          default true; false → matrix only checksummed (streaming),
+//                                       e.g. when an ONNX graph reads embeddings.bin itself
+//   }
+//   openSnapshot(dir: string, opts?: OpenSnapshotOptions): Promise<Snapshot>   throws SnapshotError
+//   class Snapshot {
+//     readonly dir: string; readonly manifest: SnapshotManifest
+//     readonly ids: BigUint64Array; readonly index: IdIndex
+//     readonly embeddings: Float32Array | Uint16Array | null    (Uint16Array = float16 bits)
+//     readonly embeddingsPath: string                           absolute path of embeddings.bin
+//     get rows(): number; get tasks(): string[]; get dim(): number; get dtype(): EmbeddingDtype
+//     lookup(ids: BigUint64Array | readonly bigint[], out?: Int32Array): Int32Array   -1 = unknown
+//     vector(row: number, task: number): Float32Array          a float32 copy of one embedding
+//   }
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SnapshotError } from './errors.js';
+import { checkFileSizes, ioError, readManifest } from './files.js';
+import { float16ToFloat32 } from './float16.js';
+import { EMBEDDINGS_FILE, IDS_FILE, type EmbeddingDtype, type SnapshotManifest } from './format.js';
+import { IdIndex } from './id-index.js';
+import { sha256File } from './sha256.js';
+
+export interface OpenSnapshotOptions {
+  expectedFingerprint?: string;
+  loadEmbeddings?: boolean;
+}
+
+export class Snapshot {
+  constructor(
+    readonly dir: string,
+    readonly manifest: SnapshotManifest,
+    readonly ids: BigUint64Array,
+    readonly index: IdIndex,
+    readonly embeddings: Float32Array | Uint16Array | null,
+  ) {}
+
+  get embeddingsPath(): string {
+    return resolve(this.dir, EMBEDDINGS_FILE);
+  }
+  get rows(): number {
+    return this.manifest.rows;
+  }
+  get tasks(): string[] {
+    return this.manifest.tasks;
+  }
+  get dim(): number {
+    return this.manifest.dim;
+  }
+  get dtype(): EmbeddingDtype {
+    return this.manifest.dtype;
+  }
+
+  lookup(ids: BigUint64Array | readonly bigint[], out?: Int32Array): Int32Array {
+    return this.index.lookup(ids, out);
+  }
+
+  vector(row: number, task: number): Float32Array {
+    if (!this.embeddings) throw new Error('Snapshot.vector: opened with loadEmbeddings: false');
+    if (!(row >= 0 && row < this.rows && task >= 0 && task < this.tasks.length)) {
+      throw new RangeError(
+        `Snapshot.vector: row ${row}, task ${task} outside ${this.rows}×${this.tasks.length}`,
+      );
+    }
+    const start = (row * this.tasks.length + task) * this.dim;
+    const slice = this.embeddings.subarray(start, start + this.dim);
+    return slice instanceof Float32Array ? slice.slice() : float16ToFloat32(slice);
+  }
+}
+
+/** Reads a whole file into `target` while hashing it; checks size and sha256 against the manifest. */
+async function readVerified(
+  dir: string,
+  name: string,
+  m: SnapshotManifest,
+  target: Uint8Array,
+): Promise<void> {
+  const entry = m.files[name]!;
+  const hash = createHash('sha256');
+  let fh;
+  try {
+    fh = await open(join(dir, name), 'r');
+  } catch (e) {
+    throw ioError(e, name);
+  }
+  try {
+    let at = 0;
+    while (at < target.length) {
+      const len = Math.min(8 << 20, target.length - at);
+      const { bytesRead } = await fh.read(target, at, len, at);
+      if (bytesRead === 0) break;
+      hash.update(target.subarray(at, at + bytesRead));
+      at += bytesRead;
+    }
+    if (at < entry.bytes) {
+      throw new SnapshotError(
+        'truncated',
+        `${name} is truncated: ${at} bytes, manifest says ${entry.bytes}`,
+        name,
+      );
+    }
+  } finally {
+    await fh.close();
+  }
+  const sha = hash.digest('hex');
+  if (sha !== entry.sha256) {
+    throw new SnapshotError('checksum', `${name}: sha256 ${sha}, manifest says ${entry.sha256}`, name);
+  }
+}
+
+async function verifyStreaming(dir: string, name: string, m: SnapshotManifest): Promise<void> {
+  const entry = m.files[name]!;
+  let got;
+  try {
+    got = await sha256File(join(dir, name));
+  } catch (e) {
+    throw ioError(e, name);
+  }
+  if (got.sha256 !== entry.sha256) {
+    throw new SnapshotError('checksum', `${name}: sha256 ${got.sha256}, manifest says ${entry.sha256}`, name);
+  }
+}
+
+export async function openSnapshot(dir: string, opts: OpenSnapshotOptions = {}): Promise<Snapshot> {
+  const m = await readManifest(dir, opts.expectedFingerprint);
+  await checkFileSizes(dir, m);
+  for (const name of Object.keys(m.files)) {
+    if (name !== IDS_FILE && name !== EMBEDDINGS_FILE) await verifyStreaming(dir, name, m);
+  }
+  const ids = new BigUint64Array(m.rows);
+  await readVerified(dir, IDS_FILE, m, new Uint8Array(ids.buffer));
+  const index = IdIndex.build(ids);
+  let embeddings: Float32Array | Uint16Array | null = null;
+  if (opts.loadEmbeddings === false) {
+    await verifyStreaming(dir, EMBEDDINGS_FILE, m);
+  } else {
+    const values = m.rows * m.tasks.length * m.dim;
+    embeddings = m.dtype === 'float32' ? new Float32Array(values) : new Uint16Array(values);
+    await readVerified(dir, EMBEDDINGS_FILE, m, new Uint8Array(embeddings.buffer));
+  }
+  return new Snapshot(resolve(dir), m, ids, index, embeddings);
+}
