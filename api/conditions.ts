@@ -1,0 +1,125 @@
+// RankingModel condition types, every reason the operator may report (one module, so that a
+// reason is never spelled twice), and pure helpers to set conditions the Kubernetes way: the
+// lastTransitionTime only moves when the status flips, and an unchanged list compares equal so
+// the caller can skip the status write.
+import type { Condition } from './rankingmodel.js';
+
+export const ConditionType = {
+  /** Every segment has its desired replicas ready on a verified model and snapshot. */
+  Ready: 'Ready',
+  /** The operator is converging: pods starting, a canary rollout in flight. */
+  Progressing: 'Progressing',
+  /** Something is wrong while serving continues: unavailable replicas, failed analysis, rollback. */
+  Degraded: 'Degraded',
+  /** Every segment serves the snapshot version its source publishes as LATEST. */
+  SnapshotsInSync: 'SnapshotsInSync',
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+export const Reason = {
+  // generic
+  Reconciled: 'Reconciled',
+  InvalidSpec: 'InvalidSpec',
+  ApplyFailed: 'ApplyFailed',
+  // readiness of the segments
+  DeploymentsReady: 'DeploymentsReady',
+  ReplicasUnavailable: 'ReplicasUnavailable',
+  PodsPending: 'PodsPending',
+  CapacityBlocked: 'CapacityBlocked',
+  ScaledToZero: 'ScaledToZero',
+  // rollouts
+  RolloutInProgress: 'RolloutInProgress',
+  RolloutPaused: 'RolloutPaused',
+  RolloutPromoted: 'RolloutPromoted',
+  RolledBack: 'RolledBack',
+  AnalysisPassed: 'AnalysisPassed',
+  AnalysisFailed: 'AnalysisFailed',
+  AnalysisInconclusive: 'AnalysisInconclusive',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  // snapshots and models
+  SnapshotsCurrent: 'SnapshotsCurrent',
+  SnapshotStale: 'SnapshotStale',
+  SnapshotRejected: 'SnapshotRejected',
+  FingerprintMismatch: 'FingerprintMismatch',
+  ModelRejected: 'ModelRejected',
+  // routing
+  RoutingUnavailable: 'RoutingUnavailable',
+  AsExpected: 'AsExpected',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export type ConditionStatus = Condition['status'];
+
+/** A condition as the operator computes it; the time is filled in by setCondition. */
+export type ConditionInput = Omit<Condition, 'lastTransitionTime'> & { lastTransitionTime?: string };
+
+/** RFC 3339 at second precision, as Kubernetes serialises metav1.Time. */
+export function toKubeTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Returns a new list with `next` set: it replaces the condition of the same type (or is appended).
+ * The previous lastTransitionTime is kept when the status did not change; otherwise it becomes `now`.
+ * The input list is not modified.
+ */
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  next: ConditionInput,
+  now: Date,
+): Condition[] {
+  const list = conditions ?? [];
+  const prev = list.find((c) => c.type === next.type);
+  const lastTransitionTime =
+    prev && prev.status === next.status
+      ? prev.lastTransitionTime
+      : (next.lastTransitionTime ?? toKubeTime(now));
+  const merged: Condition = { ...next, lastTransitionTime };
+  return prev ? list.map((c) => (c.type === next.type ? merged : c)) : [...list, merged];
+}
+
+/** Sets each of `next` in turn (see setCondition). */
+export function setConditions(
+  conditions: readonly Condition[] | undefined,
+  next: readonly ConditionInput[],
+  now: Date,
+): Condition[] {
+  return next.reduce<Condition[]>((acc, c) => setCondition(acc, c, now), [...(conditions ?? [])]);
+}
+
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/** True when the condition of `type` exists and has status True. */
+export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
+  return findCondition(conditions, type)?.status === 'True';
+}
+
+function conditionEqual(a: Condition, b: Condition): boolean {
+  return (
+    a.type === b.type &&
+    a.status === b.status &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.lastTransitionTime === b.lastTransitionTime &&
+    (a.observedGeneration ?? null) === (b.observedGeneration ?? null)
+  );
+}
+
+/** Same conditions, field by field, regardless of order. */
+export function conditionsEqual(
+  a: readonly Condition[] | undefined,
+  b: readonly Condition[] | undefined,
+): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  if (x.length !== y.length) return false;
+  return x.every((c) => {
+    const other = y.find((d) => d.type === c.type);
+    return other !== undefined && conditionEqual(c, other);
+  });
+}

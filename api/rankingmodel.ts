@@ -1,0 +1,776 @@
+// The lightrank.dev/v1alpha1 RankingModel API: the one zod schema that is the source of truth for
+// the CRD (scripts/gen-crd.ts turns it into crds/lightrank.dev_rankingmodels.yaml and
+// docs/reference.md) and for the operator's types.
+//
+// Conventions in this file:
+//  - every field has a `description` (it becomes `kubectl explain` text);
+//  - `x-kubernetes-validations` in `.meta()` are CEL rules the API server enforces; the same rule
+//    is mirrored in zod (`.refine`/`.superRefine`) when the operator must not trust its input;
+//  - every string and list has a max length/size so that the CEL cost budget stays bounded;
+//  - `.prefault({})` (not `.default({})`) on objects so that nested defaults apply, in zod as in
+//    the API server.
+import { z } from 'zod';
+
+export const API_GROUP = 'lightrank.dev';
+export const API_VERSION = 'v1alpha1';
+export const KIND = 'RankingModel';
+export const PLURAL = 'rankingmodels';
+export const SINGULAR = 'rankingmodel';
+export const SHORT_NAMES = ['rkm'];
+export const CATEGORIES = ['lightrank', 'all'];
+/** `apiVersion` as written in manifests. */
+export const API_GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+/** The request header that selects a segment when `spec.routing.headerName` is not set. */
+export const DEFAULT_SEGMENT_HEADER = 'x-lightrank-segment';
+/** The extended resource a GPU is requested as when `spec.serving.gpu.resourceName` is not set. */
+export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
+/** URI schemes the sync sidecar can fetch from. */
+export const SUPPORTED_URI_SCHEMES = ['file', 'http', 'https', 's3'] as const;
+
+export const MAX_SEGMENTS = 16;
+export const MAX_HEADER_VALUES = 8;
+export const MAX_TASKS = 16;
+export const MAX_ROLLOUT_STEPS = 10;
+
+// ---- shared building blocks ---------------------------------------------------------------------
+
+/** A string rule checked by zod and, as the same regular expression, by the API server (CEL). */
+function matching(base: z.ZodString, re: RegExp, message: string, description: string) {
+  return base.regex(re, message).meta({
+    description,
+    'x-kubernetes-validations': [{ rule: `self.matches('${re.source.replaceAll('\\/', '/')}')`, message }],
+  });
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_MESSAGE =
+  "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit";
+const URI = /^(file|https?|s3):\/\/.+$/;
+const URI_MESSAGE = 'must be a file://, http://, https:// or s3:// URI';
+const SHA256 = /^[0-9a-f]{64}$/;
+const TASK = /^[a-z][a-z0-9_]*$/;
+const HEADER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const HTTP_URL = /^https?:\/\/.+$/;
+/** A Kubernetes resource quantity written as a string (e.g. "500m", "2Gi", "1.5"). */
+const QUANTITY =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+
+/** A Kubernetes quantity: an integer or a quantity string (int-or-string in the CRD). */
+const Quantity = z
+  .union([
+    z.int().min(0),
+    z.string().max(64).regex(QUANTITY, 'must be a Kubernetes quantity such as 500m or 2Gi'),
+  ])
+  .meta({ 'x-kubernetes-int-or-string': true });
+
+// ---- spec ---------------------------------------------------------------------------------------
+
+export const ModelRefSchema = z
+  .object({
+    uri: matching(
+      z.string().min(1).max(1024),
+      URI,
+      URI_MESSAGE,
+      'Where the query-tower ONNX file is fetched from by the sync sidecar: file://, http://, https:// or s3://.',
+    ),
+    sha256: matching(
+      z.string().max(64),
+      SHA256,
+      'must be 64 lowercase hexadecimal characters',
+      'SHA-256 of the ONNX file, 64 lowercase hex characters; the sidecar refuses a file that does not match.',
+    ),
+    version: z.string().min(1).max(63).meta({
+      description:
+        'Model version label (e.g. "v3"). A change of version starts a canary rollout; it is reported in status and metrics.',
+    }),
+    towerFingerprint: z.string().min(1).max(128).meta({
+      description:
+        'Fingerprint of the item/query tower pair. Snapshots must carry the same fingerprint or they are refused.',
+    }),
+    tasks: z
+      .array(
+        matching(
+          z.string().max(63),
+          TASK,
+          'must be a task name: lowercase letters, digits and _, starting with a letter',
+          'Task name (e.g. ctr).',
+        ),
+      )
+      .min(1)
+      .max(MAX_TASKS)
+      .refine((t) => new Set(t).size === t.length, 'task names must be unique')
+      .meta({
+        description:
+          'Tasks the model scores, in output order (e.g. [ctr, good_click]). Must match the model and snapshots.',
+        'x-kubernetes-list-type': 'set',
+      }),
+  })
+  .meta({ description: 'A query-tower model: where to fetch it and what it must be.' });
+
+export const SnapshotSourceSchema = z
+  .object({
+    uri: matching(
+      z.string().min(1).max(1024),
+      URI,
+      URI_MESSAGE,
+      'Storage prefix holding the embedding snapshots (a LATEST pointer and one directory per version): file://, http://, https:// or s3://.',
+    ),
+    pollIntervalSeconds: z
+      .int()
+      .min(1)
+      .max(86400)
+      .default(30)
+      .meta({ description: 'How often the sidecar checks LATEST for a new snapshot version, in seconds.' }),
+  })
+  .meta({ description: 'Where item-embedding snapshots are published and how often to look for new ones.' });
+
+export const SegmentMatchSchema = z
+  .object({
+    headerValues: z
+      .array(z.string().min(1).max(63).meta({ description: 'A header value.' }))
+      .min(1)
+      .max(MAX_HEADER_VALUES)
+      .optional()
+      .meta({
+        description:
+          'Values of the routing header (spec.routing.headerName) that select this segment. Defaults to the segment name.',
+        'x-kubernetes-list-type': 'set',
+      }),
+    default: z.boolean().default(false).meta({
+      description:
+        'This segment serves requests whose header is missing or matches no segment. At most one segment may be the default.',
+    }),
+  })
+  .meta({ description: 'How requests are matched to this segment.' });
+
+export const SegmentSpecSchema = z
+  .object({
+    name: matching(
+      z.string().min(1).max(40),
+      DNS1123_LABEL,
+      DNS1123_MESSAGE,
+      'Segment name (e.g. standard, shopping): a DNS-1123 label of at most 40 characters; it names the Deployment and Service of the segment.',
+    ),
+    replicas: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(1)
+      .meta({ description: 'Number of scoring pods for this segment (stable track).' }),
+    match: SegmentMatchSchema.prefault({}),
+    model: ModelRefSchema.optional().meta({
+      description: 'Model for this segment; replaces spec.model entirely when set.',
+    }),
+    snapshot: SnapshotSourceSchema.optional().meta({
+      description: 'Snapshot source for this segment; replaces spec.snapshot entirely when set.',
+    }),
+  })
+  .meta({ description: 'A traffic segment served by its own model and snapshot.' });
+
+export const TolerationSchema = z
+  .object({
+    key: z
+      .string()
+      .max(316)
+      .optional()
+      .meta({ description: 'Taint key the toleration applies to; empty matches all keys.' }),
+    operator: z
+      .enum(['Exists', 'Equal'])
+      .optional()
+      .meta({ description: 'Exists or Equal (the default in Kubernetes).' }),
+    value: z.string().max(63).optional().meta({ description: 'Taint value to match (operator Equal).' }),
+    effect: z
+      .enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])
+      .optional()
+      .meta({ description: 'Taint effect to match; empty matches all effects.' }),
+    tolerationSeconds: z
+      .int()
+      .optional()
+      .meta({
+        description: 'For NoExecute: how long the pod stays bound after the taint appears.',
+        format: 'int64',
+      }),
+  })
+  .meta({
+    description: 'A Kubernetes toleration (core/v1 Toleration).',
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+        message: 'a toleration with operator Exists must not set a value',
+      },
+    ],
+  });
+
+export const ResourceListSchema = z
+  .object({
+    cpu: Quantity.optional().meta({ description: 'CPU quantity (e.g. 500m, 2).' }),
+    memory: Quantity.optional().meta({ description: 'Memory quantity (e.g. 512Mi, 4Gi).' }),
+  })
+  .meta({ description: 'CPU and memory quantities.' });
+
+export const ResourcesSchema = z
+  .object({
+    requests: ResourceListSchema.optional().meta({
+      description: 'CPU and memory requests of the server container.',
+    }),
+    limits: ResourceListSchema.optional().meta({
+      description: 'CPU and memory limits of the server container.',
+    }),
+  })
+  .meta({
+    description:
+      'CPU and memory of the server container (the GPU is requested through serving.gpu, not here).',
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.requests) || !has(self.limits) || !has(self.requests.cpu) || !has(self.limits.cpu) || quantity(string(self.requests.cpu)).compareTo(quantity(string(self.limits.cpu))) <= 0',
+        message: 'requests.cpu must not exceed limits.cpu',
+      },
+      {
+        rule: '!has(self.requests) || !has(self.limits) || !has(self.requests.memory) || !has(self.limits.memory) || quantity(string(self.requests.memory)).compareTo(quantity(string(self.limits.memory))) <= 0',
+        message: 'requests.memory must not exceed limits.memory',
+      },
+    ],
+  });
+
+export const GpuSpecSchema = z
+  .object({
+    resourceName: z
+      .string()
+      .min(1)
+      .max(253)
+      .default(DEFAULT_GPU_RESOURCE)
+      .meta({
+        description:
+          'Extended resource name the GPU is requested as (e.g. nvidia.com/gpu, or a MIG profile).',
+      }),
+    count: z
+      .int()
+      .min(0)
+      .max(16)
+      .default(1)
+      .meta({
+        description:
+          'GPUs per scoring pod. Must be at least 1 when executionProvider is cuda; ignored for cpu.',
+      }),
+  })
+  .meta({ description: 'GPU request of each scoring pod.' });
+
+export const BatchingSpecSchema = z
+  .object({
+    maxBatchSize: z
+      .int()
+      .min(1)
+      .max(4096)
+      .default(64)
+      .meta({ description: 'Most requests the server runs through the query tower in one batch.' }),
+    maxQueueDelayMicroseconds: z
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(2000)
+      .meta({ description: 'Longest a request waits for a batch to fill, in microseconds (0: no waiting).' }),
+  })
+  .meta({ description: 'Dynamic batching limits of the scoring server.' });
+
+export const ServingSpecSchema = z
+  .object({
+    image: z.string().min(1).max(512).optional().meta({
+      description:
+        'Image of the server and sync sidecar containers. Defaults to the image the operator is configured with.',
+    }),
+    executionProvider: z
+      .enum(['cuda', 'cpu'])
+      .default('cuda')
+      .meta({ description: 'ONNX Runtime execution provider: cuda (GPU) or cpu.' }),
+    gpu: GpuSpecSchema.prefault({}),
+    nodeSelector: z
+      .record(z.string().max(316), z.string().max(63))
+      .optional()
+      .meta({ description: 'Node labels a scoring pod requires (core/v1 PodSpec.nodeSelector).' }),
+    tolerations: z
+      .array(TolerationSchema)
+      .max(32)
+      .optional()
+      .meta({
+        description: 'Tolerations of the scoring pods, e.g. for tainted GPU nodes.',
+        'x-kubernetes-list-type': 'atomic',
+      }),
+    affinity: z.looseObject({}).optional().meta({
+      description:
+        'Affinity of the scoring pods (core/v1 Affinity: nodeAffinity, podAffinity, podAntiAffinity), passed through unchanged.',
+      'x-kubernetes-preserve-unknown-fields': true,
+    }),
+    runtimeClassName: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .meta({ description: 'RuntimeClass of the scoring pods (e.g. nvidia).' }),
+    resources: ResourcesSchema.optional(),
+    batching: BatchingSpecSchema.prefault({}),
+  })
+  .meta({
+    description: 'How scoring pods run: image, execution provider, GPU, scheduling, resources, batching.',
+    'x-kubernetes-validations': [
+      {
+        rule: "self.executionProvider != 'cuda' || self.gpu.count > 0",
+        message: 'gpu.count must be at least 1 when executionProvider is cuda',
+        fieldPath: '.gpu.count',
+      },
+    ],
+  });
+
+export const RolloutStepSchema = z
+  .object({
+    weight: z
+      .int()
+      .min(1)
+      .max(100)
+      .meta({ description: 'Percent of the segment traffic sent to the canary during this step (1-100).' }),
+    pauseSeconds: z
+      .int()
+      .min(0)
+      .max(86400)
+      .default(60)
+      .meta({ description: 'How long the step is held (and analysed) before moving on, in seconds.' }),
+  })
+  .meta({ description: 'One canary step.' });
+
+export const AnalysisSpecSchema = z
+  .object({
+    prometheusAddress: matching(
+      z.string().max(512),
+      HTTP_URL,
+      'must be an http:// or https:// URL',
+      'Base URL of the Prometheus that scrapes the scoring pods (e.g. http://prometheus.monitoring:9090).',
+    ),
+    intervalSeconds: z
+      .int()
+      .min(5)
+      .max(3600)
+      .default(30)
+      .meta({ description: 'How often canary and stable are compared during a step, in seconds.' }),
+    maxErrorRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.01)
+      .meta({ description: 'Highest canary error ratio (5xx / all requests) that passes, 0-1.' }),
+    maxP99LatencyMs: z
+      .number()
+      .min(0)
+      .max(60000)
+      .default(50)
+      .meta({ description: 'Highest canary p99 request latency that passes, in milliseconds.' }),
+    maxScoreDivergence: z.number().min(0).max(10).default(0.2).meta({
+      description:
+        'Highest Population Stability Index (PSI) between the canary and stable score distributions (per task, from lightrank_server_score buckets) that passes. 0.1: minor shift, 0.25: major shift.',
+    }),
+    minSamples: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(100)
+      .meta({
+        description:
+          'Requests the canary must have served in the window before a verdict; fewer is inconclusive.',
+      }),
+  })
+  .meta({ description: 'Canary analysis: thresholds the canary must meet, measured from Prometheus.' });
+
+export const DEFAULT_ROLLOUT_STEPS = [
+  { weight: 10, pauseSeconds: 60 },
+  { weight: 50, pauseSeconds: 60 },
+  { weight: 100, pauseSeconds: 0 },
+];
+
+export const RolloutSpecSchema = z
+  .object({
+    steps: z
+      .array(RolloutStepSchema)
+      .min(1)
+      .max(MAX_ROLLOUT_STEPS)
+      .superRefine((steps, ctx) => {
+        steps.forEach((s, i) => {
+          const prev = steps[i - 1];
+          if (prev && s.weight <= prev.weight)
+            ctx.addIssue({
+              code: 'custom',
+              message: 'step weights must be strictly ascending',
+              path: [i, 'weight'],
+            });
+        });
+        if (steps.at(-1)?.weight !== 100)
+          ctx.addIssue({ code: 'custom', message: 'the last step must have weight 100' });
+      })
+      .default(DEFAULT_ROLLOUT_STEPS)
+      .meta({
+        description:
+          'Canary steps: traffic weights, strictly ascending, the last one 100 (then the canary is promoted to stable).',
+        'x-kubernetes-list-type': 'atomic',
+        'x-kubernetes-validations': [
+          {
+            rule: 'self.map(s, s.weight).isSorted() && self.all(s, self.exists_one(t, t.weight == s.weight))',
+            message: 'step weights must be strictly ascending',
+          },
+          { rule: 'self[self.size() - 1].weight == 100', message: 'the last step must have weight 100' },
+        ],
+      }),
+    analysis: AnalysisSpecSchema.optional().meta({
+      description: 'Canary analysis. Without it, steps advance on their pauses and pod readiness only.',
+    }),
+    autoRollback: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Roll back automatically when analysis fails or the progress deadline passes.' }),
+    progressDeadlineSeconds: z
+      .int()
+      .min(30)
+      .max(86400)
+      .default(600)
+      .meta({
+        description:
+          'Longest a rollout step may wait for the canary to become ready before it fails, in seconds.',
+      }),
+  })
+  .meta({ description: 'How a new model version is rolled out: canary steps, analysis, rollback.' });
+
+export const ParentRefSchema = z
+  .object({
+    group: z
+      .string()
+      .max(253)
+      .default('gateway.networking.k8s.io')
+      .meta({ description: 'API group of the parent.' }),
+    kind: z.string().max(63).default('Gateway').meta({ description: 'Kind of the parent.' }),
+    namespace: z
+      .string()
+      .max(63)
+      .optional()
+      .meta({ description: 'Namespace of the parent; defaults to the RankingModel’s.' }),
+    name: z.string().min(1).max(253).meta({ description: 'Name of the parent Gateway.' }),
+    sectionName: z.string().max(253).optional().meta({ description: 'Listener of the parent to attach to.' }),
+    port: z.int().min(1).max(65535).optional().meta({ description: 'Port of the parent to attach to.' }),
+  })
+  .meta({ description: 'A Gateway API parentRef the generated HTTPRoutes attach to.' });
+
+export const RoutingSpecSchema = z
+  .object({
+    mode: z.enum(['router', 'gatewayAPI']).default('router').meta({
+      description:
+        'router: the lightrank router Deployment splits traffic; gatewayAPI: HTTPRoutes with header matches and weighted backends.',
+    }),
+    headerName: matching(
+      z.string().max(63),
+      HEADER_NAME,
+      'must be a lowercase HTTP header name',
+      'Request header whose value selects the segment (lowercase).',
+    ).default(DEFAULT_SEGMENT_HEADER),
+    parentRefs: z
+      .array(ParentRefSchema)
+      .max(8)
+      .optional()
+      .meta({
+        description: 'Gateways the HTTPRoutes attach to (required in gatewayAPI mode).',
+        'x-kubernetes-list-type': 'atomic',
+      }),
+  })
+  .meta({
+    description: 'How traffic reaches the segments.',
+    'x-kubernetes-validations': [
+      {
+        rule: "self.mode != 'gatewayAPI' || (has(self.parentRefs) && self.parentRefs.size() > 0)",
+        message: 'parentRefs are required when mode is gatewayAPI',
+        fieldPath: '.parentRefs',
+      },
+    ],
+  });
+
+/** Effective header values of a segment in CEL: the explicit ones, else the segment name. */
+const celHeaderValues = (v: string) =>
+  `(has(${v}.match) && has(${v}.match.headerValues) ? ${v}.match.headerValues : [${v}.name])`;
+
+export const RankingModelSpecSchema = z
+  .object({
+    model: ModelRefSchema.optional().meta({
+      description: 'Default model of every segment. Required unless every segment sets its own model.',
+    }),
+    snapshot: SnapshotSourceSchema.optional().meta({
+      description: 'Default snapshot source of every segment. Required unless every segment sets its own.',
+    }),
+    segments: z
+      .array(SegmentSpecSchema)
+      .min(1)
+      .max(MAX_SEGMENTS)
+      .superRefine((segments, ctx) => {
+        const seen = new Map<string, string>();
+        segments.forEach((s, i) => {
+          if (segments.findIndex((t) => t.name === s.name) !== i)
+            ctx.addIssue({
+              code: 'custom',
+              message: `segment name ${s.name} is used twice`,
+              path: [i, 'name'],
+            });
+          for (const v of s.match.headerValues ?? [s.name]) {
+            const owner = seen.get(v);
+            if (owner !== undefined && owner !== s.name)
+              ctx.addIssue({
+                code: 'custom',
+                message: `header value ${v} selects both ${owner} and ${s.name}`,
+                path: [i, 'match', 'headerValues'],
+              });
+            seen.set(v, s.name);
+          }
+        });
+        if (segments.filter((s) => s.match.default).length > 1)
+          ctx.addIssue({ code: 'custom', message: 'at most one segment may be the default' });
+      })
+      .meta({
+        description: 'Traffic segments; each gets its own Deployment, Service, model and snapshot.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        'x-kubernetes-validations': [
+          {
+            rule: 'self.all(s, self.exists_one(t, t.name == s.name))',
+            message: 'segment names must be unique',
+          },
+          {
+            rule: 'self.filter(s, has(s.match) && has(s.match.default) && s.match.default).size() <= 1',
+            message: 'at most one segment may be the default (match.default: true)',
+          },
+          {
+            rule: `self.all(a, self.all(b, a.name == b.name || !${celHeaderValues('a')}.exists(v, v in ${celHeaderValues('b')})))`,
+            message:
+              'a header value may select only one segment (match.headerValues defaults to the segment name)',
+          },
+        ],
+      }),
+    serving: ServingSpecSchema.prefault({}),
+    rollout: RolloutSpecSchema.prefault({}),
+    routing: RoutingSpecSchema.prefault({}),
+  })
+  .superRefine((spec, ctx) => {
+    spec.segments.forEach((s, i) => {
+      if (!spec.model && !s.model)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'spec.model or segments[].model is required',
+          path: ['segments', i, 'model'],
+        });
+      if (!spec.snapshot && !s.snapshot)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'spec.snapshot or segments[].snapshot is required',
+          path: ['segments', i, 'snapshot'],
+        });
+    });
+  })
+  .meta({
+    description: 'Desired state of a RankingModel.',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.model) || self.segments.all(s, has(s.model))',
+        message: 'spec.model is required unless every segment sets its own model',
+        fieldPath: '.model',
+      },
+      {
+        rule: 'has(self.snapshot) || self.segments.all(s, has(s.snapshot))',
+        message: 'spec.snapshot is required unless every segment sets its own snapshot',
+        fieldPath: '.snapshot',
+      },
+    ],
+  });
+
+// ---- status -------------------------------------------------------------------------------------
+
+const Time = z.iso.datetime({ offset: true }).meta({ format: 'date-time' });
+
+export const ConditionSchema = z
+  .object({
+    type: z
+      .string()
+      .min(1)
+      .max(316)
+      .meta({ description: 'Condition type: Ready, Progressing, Degraded, SnapshotsInSync.' }),
+    status: z.enum(['True', 'False', 'Unknown']).meta({ description: 'True, False or Unknown.' }),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'metadata.generation the condition was computed from.' }),
+    lastTransitionTime: Time.meta({ description: 'When the status last changed.' }),
+    reason: z
+      .string()
+      .min(1)
+      .max(1024)
+      .meta({ description: 'CamelCase machine-readable reason for the last transition.' }),
+    message: z.string().max(32768).meta({ description: 'Human-readable details.' }),
+  })
+  .meta({ description: 'A condition, shaped like metav1.Condition.' });
+
+export const AnalysisResultSchema = z
+  .object({
+    result: z
+      .enum(['Passed', 'Failed', 'Inconclusive'])
+      .meta({ description: 'Passed, Failed, or Inconclusive (not enough samples, Prometheus unreachable).' }),
+    message: z
+      .string()
+      .max(4096)
+      .meta({ description: 'Measured values against thresholds, or why there is no verdict.' }),
+    time: Time.meta({ description: 'When the analysis ran.' }),
+  })
+  .meta({ description: 'Outcome of the latest canary analysis of a segment.' });
+
+export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'RolledBack'] as const;
+
+export const SegmentStatusSchema = z
+  .object({
+    name: z.string().max(40).meta({ description: 'Segment name.' }),
+    replicas: z.int().min(0).default(0).meta({ description: 'Desired stable replicas.' }),
+    readyReplicas: z
+      .int()
+      .min(0)
+      .default(0)
+      .meta({ description: 'Ready replicas across stable and canary.' }),
+    stableVersion: z
+      .string()
+      .max(63)
+      .optional()
+      .meta({ description: 'Model version serving the stable track.' }),
+    canaryVersion: z
+      .string()
+      .max(63)
+      .optional()
+      .meta({ description: 'Model version of the canary, during a rollout.' }),
+    canaryWeight: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(0)
+      .meta({ description: 'Percent of segment traffic sent to the canary.' }),
+    rolloutPhase: z
+      .enum(ROLLOUT_PHASES)
+      .default('Stable')
+      .meta({
+        description:
+          'Stable (no rollout), Progressing (canary in flight) or RolledBack (last rollout failed).',
+      }),
+    rolloutStep: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'Index into spec.rollout.steps of the current step, during a rollout.' }),
+    stepStartTime: Time.optional().meta({ description: 'When the current rollout step started.' }),
+    snapshotVersion: z
+      .string()
+      .max(253)
+      .optional()
+      .meta({ description: 'Embedding snapshot version being served.' }),
+    snapshotTime: Time.optional().meta({
+      description: 'Creation time of the served snapshot (its age is now minus this).',
+    }),
+    lastAnalysis: AnalysisResultSchema.optional(),
+  })
+  .meta({ description: 'Observed state of one segment.' });
+
+export const PHASES = ['Pending', 'Ready', 'Progressing', 'Degraded', 'Failed'] as const;
+
+export const RankingModelStatusSchema = z
+  .object({
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'metadata.generation the operator last acted on.' }),
+    phase: z.enum(PHASES).optional().meta({
+      description:
+        'Summary: Pending (not ready yet), Ready, Progressing (rollout in flight), Degraded (serving but unhealthy or rolled back), Failed (invalid spec).',
+    }),
+    readySegments: z
+      .string()
+      .max(16)
+      .optional()
+      .meta({ description: 'Ready segments / all segments, e.g. "2/2" (printer column).' }),
+    modelVersion: z
+      .string()
+      .max(128)
+      .optional()
+      .meta({
+        description: 'Stable model version(s) served, comma-separated when segments differ (printer column).',
+      }),
+    rolloutPhase: z
+      .enum(ROLLOUT_PHASES)
+      .optional()
+      .meta({
+        description:
+          'Progressing if any segment is rolling out, else RolledBack if any rolled back, else Stable.',
+      }),
+    conditions: z
+      .array(ConditionSchema)
+      .max(16)
+      .optional()
+      .meta({
+        description: 'Conditions: Ready, Progressing, Degraded, SnapshotsInSync.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+    segments: z
+      .array(SegmentStatusSchema)
+      .max(MAX_SEGMENTS)
+      .optional()
+      .meta({
+        description: 'Per-segment state.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
+  })
+  .meta({ description: 'Observed state of a RankingModel, written by the operator.' });
+
+// ---- the whole object ---------------------------------------------------------------------------
+
+export const ObjectMetaSchema = z.looseObject({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.int().optional(),
+  resourceVersion: z.string().optional(),
+  creationTimestamp: z.union([z.string(), z.date()]).optional(),
+  deletionTimestamp: z.union([z.string(), z.date()]).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+/** A whole RankingModel as read from the API server (metadata is passed through). */
+export const RankingModelSchema = z.object({
+  apiVersion: z.literal(API_GROUP_VERSION),
+  kind: z.literal(KIND),
+  metadata: ObjectMetaSchema,
+  spec: RankingModelSpecSchema,
+  status: RankingModelStatusSchema.optional(),
+});
+
+export type ModelRef = z.infer<typeof ModelRefSchema>;
+export type SnapshotSource = z.infer<typeof SnapshotSourceSchema>;
+export type SegmentMatch = z.infer<typeof SegmentMatchSchema>;
+export type SegmentSpec = z.infer<typeof SegmentSpecSchema>;
+export type Toleration = z.infer<typeof TolerationSchema>;
+export type Resources = z.infer<typeof ResourcesSchema>;
+export type GpuSpec = z.infer<typeof GpuSpecSchema>;
+export type BatchingSpec = z.infer<typeof BatchingSpecSchema>;
+export type ServingSpec = z.infer<typeof ServingSpecSchema>;
+export type RolloutStep = z.infer<typeof RolloutStepSchema>;
+export type AnalysisSpec = z.infer<typeof AnalysisSpecSchema>;
+export type RolloutSpec = z.infer<typeof RolloutSpecSchema>;
+export type ParentRef = z.infer<typeof ParentRefSchema>;
+export type RoutingSpec = z.infer<typeof RoutingSpecSchema>;
+export type RankingModelSpec = z.infer<typeof RankingModelSpecSchema>;
+/** A spec as a person writes it (defaults not yet filled in). */
+export type RankingModelSpecInput = z.input<typeof RankingModelSpecSchema>;
+export type Condition = z.infer<typeof ConditionSchema>;
+export type AnalysisResult = z.infer<typeof AnalysisResultSchema>;
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
+export type Phase = (typeof PHASES)[number];
+export type SegmentStatus = z.infer<typeof SegmentStatusSchema>;
+export type RankingModelStatus = z.infer<typeof RankingModelStatusSchema>;
+export type RankingModel = z.infer<typeof RankingModelSchema>;

@@ -1,0 +1,94 @@
+// Resolves the effective settings of each segment of a (parsed, defaulted) RankingModel spec: the
+// default model and snapshot overridden per segment, the header values that select it, and the
+// serving settings with the operator's defaults (image) filled in. Pure; the operator's builders,
+// the router config and the canary logic all read segments through this.
+import {
+  type ModelRef,
+  type RankingModelSpec,
+  type SegmentSpec,
+  type ServingSpec,
+  type SnapshotSource,
+} from './rankingmodel.js';
+
+/** What the operator supplies from its own configuration. */
+export interface OperatorDefaults {
+  /** Server/sidecar image used when spec.serving.image is not set. */
+  image: string;
+}
+
+export type ResolvedServing = Omit<ServingSpec, 'image'> & { image: string };
+
+export interface ResolvedSegment {
+  name: string;
+  replicas: number;
+  /** The segment's model, else spec.model. */
+  model: ModelRef;
+  /** The segment's snapshot source, else spec.snapshot. */
+  snapshot: SnapshotSource;
+  /** Values of `headerName` that select this segment (the segment name when not given). */
+  headerValues: string[];
+  /** Serves requests whose header is missing or matches no segment. */
+  isDefault: boolean;
+  headerName: string;
+  serving: ResolvedServing;
+}
+
+/** A spec the schema accepts but that cannot be resolved (the API server normally refuses it). */
+export class SpecResolutionError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'SpecResolutionError';
+  }
+}
+
+export function resolveSegment(
+  spec: RankingModelSpec,
+  segment: SegmentSpec,
+  defaults: OperatorDefaults,
+): ResolvedSegment {
+  const index = spec.segments.indexOf(segment);
+  const at = `spec.segments[${index >= 0 ? index : segment.name}]`;
+  const model = segment.model ?? spec.model;
+  if (!model) throw new SpecResolutionError('no model: set spec.model or the segment’s model', `${at}.model`);
+  const snapshot = segment.snapshot ?? spec.snapshot;
+  if (!snapshot)
+    throw new SpecResolutionError(
+      'no snapshot source: set spec.snapshot or the segment’s snapshot',
+      `${at}.snapshot`,
+    );
+  return {
+    name: segment.name,
+    replicas: segment.replicas,
+    model,
+    snapshot,
+    headerValues: segment.match.headerValues ?? [segment.name],
+    isDefault: segment.match.default,
+    headerName: spec.routing.headerName,
+    serving: { ...spec.serving, image: spec.serving.image ?? defaults.image },
+  };
+}
+
+/** Every segment of the spec, in spec order. */
+export function resolveSegments(spec: RankingModelSpec, defaults: OperatorDefaults): ResolvedSegment[] {
+  return spec.segments.map((s) => resolveSegment(spec, s, defaults));
+}
+
+/** The segment that serves requests matching no header value, if any. */
+export function defaultSegment(spec: RankingModelSpec): SegmentSpec | undefined {
+  return spec.segments.find((s) => s.match.default);
+}
+
+/**
+ * The segment a request goes to, given the value of the routing header (undefined when absent):
+ * the segment listing that value, else the default segment, else none.
+ */
+export function segmentForHeader(spec: RankingModelSpec, value: string | undefined): SegmentSpec | undefined {
+  const matched =
+    value === undefined
+      ? undefined
+      : spec.segments.find((s) => (s.match.headerValues ?? [s.name]).includes(value));
+  return matched ?? defaultSegment(spec);
+}
