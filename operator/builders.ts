@@ -1,0 +1,216 @@
+// Desired state as pure functions: a RankingModel segment in, the Deployment and Service the
+// operator wants out. No client, no clock; unit-tested on plain objects. The apply step
+// (apply.ts) decides whether the live objects already match.
+import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
+import type { ResolvedSegment } from '../api/resolve.js';
+import type { KubeObject, OwnerReference } from './kube/types.js';
+
+export const MANAGED_BY = 'lightrank-operator';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_MODEL = 'lightrank.dev/model';
+export const LABEL_SEGMENT = 'lightrank.dev/segment';
+export const LABEL_TRACK = 'lightrank.dev/track';
+/** The label selector the operator's informers watch owned objects with. */
+export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+
+export const DATA_DIR = '/var/lib/lightrank';
+export const SERVER_PORT = 8080;
+export const SIDECAR_PORT = 8081;
+export const SERVICE_PORT = 80;
+/** Entry points inside the lightrank image (docs/internals.md: `node dist/<part>/main.js`). */
+export const SERVER_COMMAND = ['node', 'dist/server/main.js'];
+export const SIDECAR_COMMAND = ['node', 'dist/sidecar/main.js'];
+
+export type Track = 'stable' | 'canary';
+
+export type Deployment = KubeObject & { spec: Record<string, unknown> };
+export type Service = KubeObject & { spec: Record<string, unknown> };
+
+/** Name of a segment's Deployment: `<model>-<segment>`, plus `-canary` for the canary track. */
+export function deploymentName(model: string, segment: string, track: Track): string {
+  return track === 'stable' ? `${model}-${segment}` : `${model}-${segment}-canary`;
+}
+
+export function serviceName(model: string, segment: string): string {
+  return `${model}-${segment}`;
+}
+
+export function ownerReference(model: RankingModel): OwnerReference {
+  if (!model.metadata.uid)
+    throw new Error(`RankingModel ${model.metadata.name} has no uid (not read from the API server?)`);
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: KIND,
+    name: model.metadata.name,
+    uid: model.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Pod selector of a segment's track; immutable on a Deployment, so it holds no version. */
+export function selectorLabels(model: string, segment: string, track: Track): Record<string, string> {
+  return { [LABEL_MODEL]: model, [LABEL_SEGMENT]: segment, [LABEL_TRACK]: track };
+}
+
+/** Kubernetes recommended labels plus lightrank's own. */
+export function objectLabels(model: string, seg: ResolvedSegment, track: Track): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'lightrank-server',
+    'app.kubernetes.io/instance': model,
+    'app.kubernetes.io/component': 'scoring',
+    'app.kubernetes.io/version': seg.model.version,
+    'app.kubernetes.io/part-of': 'lightrank',
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    ...selectorLabels(model, seg.name, track),
+  };
+}
+
+function env(vars: Record<string, string | number>): { name: string; value: string }[] {
+  return Object.entries(vars).map(([name, value]) => ({ name, value: String(value) }));
+}
+
+function quantities(
+  list: { cpu?: string | number; memory?: string | number } | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (list?.cpu !== undefined) out.cpu = String(list.cpu);
+  if (list?.memory !== undefined) out.memory = String(list.memory);
+  return out;
+}
+
+/** Requests/limits of the server container: CPU and memory from the spec, the GPU when on cuda. */
+export function serverResources(seg: ResolvedSegment): {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+} {
+  const s = seg.serving;
+  const requests = quantities(s.resources?.requests);
+  const limits = quantities(s.resources?.limits);
+  // extended resources are requested via limits (requests default to them, and must equal them)
+  if (s.executionProvider === 'cuda') limits[s.gpu.resourceName] = String(s.gpu.count);
+  return {
+    ...(Object.keys(requests).length ? { requests } : {}),
+    ...(Object.keys(limits).length ? { limits } : {}),
+  };
+}
+
+/** The spec's tolerations, preceded on cuda by the device plugin's taint of GPU nodes. */
+function tolerations(seg: ResolvedSegment): Record<string, unknown>[] {
+  const gpu =
+    seg.serving.executionProvider === 'cuda'
+      ? [{ key: seg.serving.gpu.resourceName, operator: 'Exists', effect: 'NoSchedule' }]
+      : [];
+  return [...gpu, ...(seg.serving.tolerations ?? [])];
+}
+
+export function buildDeployment(model: RankingModel, seg: ResolvedSegment, track: Track): Deployment {
+  const name = model.metadata.name;
+  const s = seg.serving;
+  const labels = objectLabels(name, seg, track);
+  const common = { LIGHTRANK_DATA_DIR: DATA_DIR, LIGHTRANK_SEGMENT: seg.name, LIGHTRANK_TRACK: track };
+  const volumeMounts = [{ name: 'data', mountPath: DATA_DIR }];
+  const tol = tolerations(seg);
+  const resources = serverResources(seg);
+  const podSpec: Record<string, unknown> = {
+    containers: [
+      {
+        name: 'server',
+        image: s.image,
+        command: SERVER_COMMAND,
+        env: env({
+          ...common,
+          LIGHTRANK_PORT: SERVER_PORT,
+          LIGHTRANK_MODEL_NAME: name,
+          LIGHTRANK_EXECUTION_PROVIDER: s.executionProvider,
+          LIGHTRANK_MAX_BATCH_SIZE: s.batching.maxBatchSize,
+          LIGHTRANK_MAX_QUEUE_DELAY_US: s.batching.maxQueueDelayMicroseconds,
+        }),
+        ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+        readinessProbe: {
+          httpGet: { path: '/v2/health/ready', port: 'http' },
+          periodSeconds: 5,
+          failureThreshold: 3,
+        },
+        livenessProbe: {
+          httpGet: { path: '/v2/health/live', port: 'http' },
+          periodSeconds: 10,
+          failureThreshold: 6,
+        },
+        ...(Object.keys(resources).length ? { resources } : {}),
+        volumeMounts,
+      },
+      {
+        name: 'sync',
+        image: s.image,
+        command: SIDECAR_COMMAND,
+        env: env({
+          ...common,
+          LIGHTRANK_PORT: SIDECAR_PORT,
+          LIGHTRANK_MODEL_URI: seg.model.uri,
+          LIGHTRANK_MODEL_SHA256: seg.model.sha256,
+          LIGHTRANK_MODEL_VERSION: seg.model.version,
+          LIGHTRANK_TOWER_FINGERPRINT: seg.model.towerFingerprint,
+          LIGHTRANK_SNAPSHOT_URI: seg.snapshot.uri,
+          LIGHTRANK_SNAPSHOT_POLL_SECONDS: seg.snapshot.pollIntervalSeconds,
+        }),
+        ports: [{ name: 'sync', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
+        readinessProbe: { httpGet: { path: '/readyz', port: 'sync' }, periodSeconds: 5, failureThreshold: 3 },
+        resources: { requests: { cpu: '50m', memory: '64Mi' } },
+        volumeMounts,
+      },
+    ],
+    volumes: [{ name: 'data', emptyDir: {} }],
+    ...(s.nodeSelector && Object.keys(s.nodeSelector).length ? { nodeSelector: s.nodeSelector } : {}),
+    ...(tol.length ? { tolerations: tol } : {}),
+    ...(s.affinity ? { affinity: s.affinity } : {}),
+    ...(s.runtimeClassName ? { runtimeClassName: s.runtimeClassName } : {}),
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: deploymentName(name, seg.name, track),
+      namespace: model.metadata.namespace,
+      labels,
+      ownerReferences: [ownerReference(model)],
+    },
+    spec: {
+      replicas: seg.replicas,
+      selector: { matchLabels: selectorLabels(name, seg.name, track) },
+      template: {
+        metadata: {
+          labels,
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(SERVER_PORT),
+            'prometheus.io/path': '/metrics',
+          },
+        },
+        spec: podSpec,
+      },
+    },
+  };
+}
+
+/** The segment's Service: every scoring pod of the segment (both tracks), port 80 → server. */
+export function buildService(model: RankingModel, seg: ResolvedSegment): Service {
+  const name = model.metadata.name;
+  const labels = objectLabels(name, seg, 'stable');
+  delete labels[LABEL_TRACK];
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: serviceName(name, seg.name),
+      namespace: model.metadata.namespace,
+      labels,
+      ownerReferences: [ownerReference(model)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABEL_MODEL]: name, [LABEL_SEGMENT]: seg.name },
+      ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}

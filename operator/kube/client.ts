@@ -1,0 +1,306 @@
+// The operator's Kubernetes API client: raw JSON over one keep-alive HTTPS agent, with the
+// credentials and TLS settings of a @kubernetes/client-node KubeConfig (kubeconfig file,
+// in-cluster service account, exec/OIDC plugins all keep working through it).
+//
+// Why not client-node's generated APIs: they turn objects into model classes (Dates instead of
+// RFC 3339 strings, unknown fields dropped) and its generic object API cannot reach
+// subresources (/status). The controller compares live objects field by field with what it
+// wants, so it needs the JSON exactly as the API server sent it; and one transport gives one
+// place to count calls and errors by verb and kind.
+import http from 'node:http';
+import https from 'node:https';
+import { createInterface } from 'node:readline';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject, KubeList, ResourceRef, WatchEvent } from './types.js';
+
+export const FIELD_MANAGER = 'lightrank-operator';
+
+/** An error the API server answered with (status >= 400), or a transport failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly verb: string,
+    readonly kind: string,
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 404;
+}
+export function isConflict(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 409;
+}
+export function isGone(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 410;
+}
+
+/** Observes every call: verb, kind, and the error when it failed (for metrics). */
+export type CallObserver = (verb: string, kind: string, err?: ApiError) => void;
+
+export interface RequestOptions {
+  verb: string;
+  kind: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+}
+
+/** A running watch: `stop()` ends it; `done` settles when the stream ends for any reason. */
+export interface WatchHandle {
+  stop(): void;
+  done: Promise<void>;
+}
+
+export class KubeClient {
+  private agent: http.Agent | undefined;
+  private readonly server: URL;
+
+  private readonly observe: CallObserver;
+  private readonly requestTimeoutMs: number;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    opts: { observe?: CallObserver; requestTimeoutMs?: number } = {},
+  ) {
+    this.observe = opts.observe ?? (() => {});
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  /** Path of a resource collection or object, namespaced or not. */
+  static path(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+    const base = ref.group ? `/apis/${ref.group}/${ref.version}` : `/api/${ref.version}`;
+    let p = base;
+    if (namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+    p += `/${ref.plural}`;
+    if (name) p += `/${encodeURIComponent(name)}`;
+    if (subresource) p += `/${subresource}`;
+    return p;
+  }
+
+  async get<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>({
+      verb: 'get',
+      kind: ref.kind,
+      method: 'GET',
+      path: KubeClient.path(ref, namespace, name),
+    });
+  }
+
+  async list<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    query: { labelSelector?: string; limit?: number; continue?: string } = {},
+  ): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>({
+      verb: 'list',
+      kind: ref.kind,
+      method: 'GET',
+      path: KubeClient.path(ref, namespace),
+      query,
+    });
+  }
+
+  async create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.request<T>({
+      verb: 'create',
+      kind: ref.kind,
+      method: 'POST',
+      path: KubeClient.path(ref, obj.metadata.namespace),
+      body: obj,
+      query: { fieldManager: FIELD_MANAGER },
+    });
+  }
+
+  /** PUT with the object's resourceVersion: fails with 409 when someone wrote in between. */
+  async replace<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.request<T>({
+      verb: 'update',
+      kind: ref.kind,
+      method: 'PUT',
+      path: KubeClient.path(ref, obj.metadata.namespace, obj.metadata.name),
+      body: obj,
+      query: { fieldManager: FIELD_MANAGER },
+    });
+  }
+
+  /** Server-side apply under the operator's one field manager, taking over conflicting fields. */
+  async apply<T extends KubeObject>(ref: ResourceRef, obj: T, subresource?: 'status'): Promise<T> {
+    return this.request<T>({
+      verb: subresource ? 'apply-status' : 'apply',
+      kind: ref.kind,
+      method: 'PATCH',
+      path: KubeClient.path(ref, obj.metadata.namespace, obj.metadata.name, subresource),
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: FIELD_MANAGER, force: true },
+    });
+  }
+
+  async delete(ref: ResourceRef, namespace: string | undefined, name: string, uid?: string): Promise<void> {
+    await this.request({
+      verb: 'delete',
+      kind: ref.kind,
+      method: 'DELETE',
+      path: KubeClient.path(ref, namespace, name),
+      // the precondition keeps a stale cache from deleting a newer object of the same name
+      body: {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        propagationPolicy: 'Background',
+        ...(uid ? { preconditions: { uid } } : {}),
+      },
+    });
+  }
+
+  async request<T>(opts: RequestOptions): Promise<T> {
+    const { res, body } = await this.send(opts, false);
+    const text = await readAll(body);
+    if (res.statusCode! >= 400) throw this.fail(opts, res.statusCode!, text);
+    this.observe(opts.verb, opts.kind);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * Watch a collection from `resourceVersion`, calling `onEvent` per event. The handle's `done`
+   * rejects with an ApiError when the server refuses the watch (410 Gone included) and resolves
+   * when the stream ends; callers restart it.
+   */
+  async watch(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    query: { resourceVersion: string; labelSelector?: string; timeoutSeconds?: number },
+    onEvent: (ev: WatchEvent) => void,
+  ): Promise<WatchHandle> {
+    const opts: RequestOptions = {
+      verb: 'watch',
+      kind: ref.kind,
+      method: 'GET',
+      path: KubeClient.path(ref, namespace),
+      query: { ...query, watch: true, allowWatchBookmarks: true },
+    };
+    const { req, res, body } = await this.send(opts, true);
+    if (res.statusCode! >= 400) throw this.fail(opts, res.statusCode!, await readAll(body));
+    this.observe(opts.verb, opts.kind);
+    const done = new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: body, crlfDelay: Infinity });
+      lines.on('line', (line) => {
+        if (!line.trim()) return;
+        let ev: WatchEvent;
+        try {
+          ev = JSON.parse(line) as WatchEvent;
+        } catch {
+          return reject(
+            new ApiError(
+              'watch',
+              ref.kind,
+              0,
+              'BadWatchEvent',
+              `unparseable watch event: ${line.slice(0, 200)}`,
+            ),
+          );
+        }
+        onEvent(ev);
+      });
+      lines.on('close', () => resolve());
+      body.on('error', (err) => reject(this.fail(opts, 0, String(err))));
+    });
+    // a rejected `done` nobody awaited must not crash the process
+    done.catch(() => {});
+    return { stop: () => req.destroy(), done };
+  }
+
+  /** Close pooled connections (shutdown; tests). */
+  close(): void {
+    this.agent?.destroy();
+  }
+
+  private fail(opts: RequestOptions, status: number, text: string): ApiError {
+    let reason = status === 0 ? 'Transport' : 'Unknown';
+    let message = text;
+    try {
+      const st = JSON.parse(text) as { reason?: string; message?: string };
+      reason = st.reason ?? reason;
+      message = st.message ?? message;
+    } catch {
+      // not a Status object; keep the raw text
+    }
+    const err = new ApiError(
+      opts.verb,
+      opts.kind,
+      status,
+      reason,
+      `${opts.verb} ${opts.kind} ${opts.path}: ${status} ${message}`,
+    );
+    this.observe(opts.verb, opts.kind, err);
+    return err;
+  }
+
+  private async send(
+    opts: RequestOptions,
+    streaming: boolean,
+  ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; body: http.IncomingMessage }> {
+    const reqOpts: https.RequestOptions = { headers: {} };
+    await this.kc.applyToHTTPSOptions(reqOpts);
+    // client-node makes a fresh agent per call; keep one so connections are reused
+    this.agent ??= this.makeAgent(reqOpts);
+    const url = new URL(this.server.toString().replace(/\/$/, '') + opts.path);
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: http.OutgoingHttpHeaders = {
+      ...(reqOpts.headers as http.OutgoingHttpHeaders),
+      accept: 'application/json',
+    };
+    if (payload !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-length'] = Buffer.byteLength(payload);
+    }
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        url,
+        { method: opts.method, headers, agent: this.agent, auth: reqOpts.auth },
+        (res) => resolve({ req, res, body: res }),
+      );
+      const timeoutMs = this.requestTimeoutMs;
+      if (!streaming)
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => reject(this.fail(opts, 0, err.message)));
+      req.end(payload);
+    });
+  }
+
+  private makeAgent(o: https.RequestOptions): http.Agent {
+    const common = { keepAlive: true, maxSockets: 32 };
+    if (this.server.protocol === 'http:') return new http.Agent(common);
+    return new https.Agent({
+      ...common,
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
+      pfx: o.pfx,
+      passphrase: o.passphrase,
+      rejectUnauthorized: o.rejectUnauthorized,
+      servername: o.servername,
+    });
+  }
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', reject);
+  });
+}
