@@ -184,13 +184,10 @@ export const TolerationSchema = z
       .enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])
       .optional()
       .meta({ description: 'Taint effect to match; empty matches all effects.' }),
-    tolerationSeconds: z
-      .int()
-      .optional()
-      .meta({
-        description: 'For NoExecute: how long the pod stays bound after the taint appears.',
-        format: 'int64',
-      }),
+    tolerationSeconds: z.int().optional().meta({
+      description: 'For NoExecute: how long the pod stays bound after the taint appears.',
+      format: 'int64',
+    }),
   })
   .meta({
     description: 'A Kubernetes toleration (core/v1 Toleration).',
@@ -235,24 +232,13 @@ export const ResourcesSchema = z
 
 export const GpuSpecSchema = z
   .object({
-    resourceName: z
-      .string()
-      .min(1)
-      .max(253)
-      .default(DEFAULT_GPU_RESOURCE)
-      .meta({
-        description:
-          'Extended resource name the GPU is requested as (e.g. nvidia.com/gpu, or a MIG profile).',
-      }),
-    count: z
-      .int()
-      .min(0)
-      .max(16)
-      .default(1)
-      .meta({
-        description:
-          'GPUs per scoring pod. Must be at least 1 when executionProvider is cuda; ignored for cpu.',
-      }),
+    resourceName: z.string().min(1).max(253).default(DEFAULT_GPU_RESOURCE).meta({
+      description: 'Extended resource name the GPU is requested as (e.g. nvidia.com/gpu, or a MIG profile).',
+    }),
+    count: z.int().min(0).max(16).default(1).meta({
+      description:
+        'GPUs per scoring pod. Must be at least 1 when executionProvider is cuda; ignored for cpu.',
+    }),
   })
   .meta({ description: 'GPU request of each scoring pod.' });
 
@@ -288,14 +274,10 @@ export const ServingSpecSchema = z
       .record(z.string().max(316), z.string().max(63))
       .optional()
       .meta({ description: 'Node labels a scoring pod requires (core/v1 PodSpec.nodeSelector).' }),
-    tolerations: z
-      .array(TolerationSchema)
-      .max(32)
-      .optional()
-      .meta({
-        description: 'Tolerations of the scoring pods, e.g. for tainted GPU nodes.',
-        'x-kubernetes-list-type': 'atomic',
-      }),
+    tolerations: z.array(TolerationSchema).max(32).optional().meta({
+      description: 'Tolerations of the scoring pods, e.g. for tainted GPU nodes.',
+      'x-kubernetes-list-type': 'atomic',
+    }),
     affinity: z.looseObject({}).optional().meta({
       description:
         'Affinity of the scoring pods (core/v1 Affinity: nodeAffinity, podAffinity, podAntiAffinity), passed through unchanged.',
@@ -367,15 +349,10 @@ export const AnalysisSpecSchema = z
       description:
         'Highest Population Stability Index (PSI) between the canary and stable score distributions (per task, from lightrank_server_score buckets) that passes. 0.1: minor shift, 0.25: major shift.',
     }),
-    minSamples: z
-      .int()
-      .min(1)
-      .max(1_000_000)
-      .default(100)
-      .meta({
-        description:
-          'Requests the canary must have served in the window before a verdict; fewer is inconclusive.',
-      }),
+    minSamples: z.int().min(1).max(1_000_000).default(100).meta({
+      description:
+        'Requests the canary must have served in the window before a verdict; fewer is inconclusive.',
+    }),
   })
   .meta({ description: 'Canary analysis: thresholds the canary must meet, measured from Prometheus.' });
 
@@ -424,15 +401,10 @@ export const RolloutSpecSchema = z
       .boolean()
       .default(true)
       .meta({ description: 'Roll back automatically when analysis fails or the progress deadline passes.' }),
-    progressDeadlineSeconds: z
-      .int()
-      .min(30)
-      .max(86400)
-      .default(600)
-      .meta({
-        description:
-          'Longest a rollout step may wait for the canary to become ready before it fails, in seconds.',
-      }),
+    progressDeadlineSeconds: z.int().min(30).max(86400).default(600).meta({
+      description:
+        'Longest a rollout step may wait for the canary to become ready before it fails, in seconds.',
+    }),
   })
   .meta({ description: 'How a new model version is rolled out: canary steps, analysis, rollback.' });
 
@@ -467,14 +439,10 @@ export const RoutingSpecSchema = z
       'must be a lowercase HTTP header name',
       'Request header whose value selects the segment (lowercase).',
     ).default(DEFAULT_SEGMENT_HEADER),
-    parentRefs: z
-      .array(ParentRefSchema)
-      .max(8)
-      .optional()
-      .meta({
-        description: 'Gateways the HTTPRoutes attach to (required in gatewayAPI mode).',
-        'x-kubernetes-list-type': 'atomic',
-      }),
+    parentRefs: z.array(ParentRefSchema).max(8).optional().meta({
+      description: 'Gateways the HTTPRoutes attach to (required in gatewayAPI mode).',
+      'x-kubernetes-list-type': 'atomic',
+    }),
   })
   .meta({
     description: 'How traffic reaches the segments.',
@@ -627,10 +595,11 @@ export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'RolledBack'] as const;
 export const SegmentStatusSchema = z
   .object({
     name: z.string().max(40).meta({ description: 'Segment name.' }),
-    replicas: z.int().min(0).default(0).meta({ description: 'Desired stable replicas.' }),
+    replicas: z.int().min(0).max(100_000).default(0).meta({ description: 'Desired stable replicas.' }),
     readyReplicas: z
       .int()
       .min(0)
+      .max(100_000)
       .default(0)
       .meta({ description: 'Ready replicas across stable and canary.' }),
     stableVersion: z
@@ -649,16 +618,13 @@ export const SegmentStatusSchema = z
       .max(100)
       .default(0)
       .meta({ description: 'Percent of segment traffic sent to the canary.' }),
-    rolloutPhase: z
-      .enum(ROLLOUT_PHASES)
-      .default('Stable')
-      .meta({
-        description:
-          'Stable (no rollout), Progressing (canary in flight) or RolledBack (last rollout failed).',
-      }),
+    rolloutPhase: z.enum(ROLLOUT_PHASES).default('Stable').meta({
+      description: 'Stable (no rollout), Progressing (canary in flight) or RolledBack (last rollout failed).',
+    }),
     rolloutStep: z
       .int()
       .min(0)
+      .max(MAX_ROLLOUT_STEPS - 1)
       .optional()
       .meta({ description: 'Index into spec.rollout.steps of the current step, during a rollout.' }),
     stepStartTime: Time.optional().meta({ description: 'When the current rollout step started.' }),
@@ -692,20 +658,13 @@ export const RankingModelStatusSchema = z
       .max(16)
       .optional()
       .meta({ description: 'Ready segments / all segments, e.g. "2/2" (printer column).' }),
-    modelVersion: z
-      .string()
-      .max(128)
-      .optional()
-      .meta({
-        description: 'Stable model version(s) served, comma-separated when segments differ (printer column).',
-      }),
-    rolloutPhase: z
-      .enum(ROLLOUT_PHASES)
-      .optional()
-      .meta({
-        description:
-          'Progressing if any segment is rolling out, else RolledBack if any rolled back, else Stable.',
-      }),
+    modelVersion: z.string().max(128).optional().meta({
+      description: 'Stable model version(s) served, comma-separated when segments differ (printer column).',
+    }),
+    rolloutPhase: z.enum(ROLLOUT_PHASES).optional().meta({
+      description:
+        'Progressing if any segment is rolling out, else RolledBack if any rolled back, else Stable.',
+    }),
     conditions: z
       .array(ConditionSchema)
       .max(16)
