@@ -1,0 +1,40 @@
+// Entry point of the sync sidecar (second container of a scoring pod, same image as the server):
+// parse the environment, wire logger, metrics, Events and the sync loop, serve health and metrics.
+import { createLogger } from '../lib/logger.js';
+import { createRegistry } from '../lib/metrics.js';
+import { configFromEnv } from './config.js';
+import { eventReporterFromEnv } from './events.js';
+import { createHealthServer } from './http.js';
+import { Sidecar } from './sidecar.js';
+
+const log = createLogger('sidecar');
+let config;
+try {
+  config = configFromEnv(process.env);
+} catch (err) {
+  log.fatal((err as Error).message);
+  process.exit(2);
+}
+const registry = createRegistry('sidecar');
+registry.setDefaultLabels({
+  component: 'sidecar',
+  segment: process.env.LIGHTRANK_SEGMENT ?? '',
+  track: process.env.LIGHTRANK_TRACK ?? '',
+});
+const sidecar = new Sidecar(config.sync, { log, registry, events: eventReporterFromEnv(process.env, log) });
+const server = createHealthServer(registry, () => sidecar.ready);
+
+await sidecar.start();
+server.listen(config.port, () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log.info({ port, dataDir: config.sync.dataDir, snapshotUri: config.sync.snapshotUri }, 'sidecar listening');
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    log.info({ signal }, 'stopping');
+    server.close();
+    void sidecar.stop().then(() => process.exit(0));
+  });
+}

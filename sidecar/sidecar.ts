@@ -1,0 +1,189 @@
+// The sync loop: first the model (retried with capped, jittered backoff until it is in place),
+// then the snapshot prefix, polled every interval ± jitter. Every failure goes through one
+// handler: a log line, `lightrank_sidecar_sync_failures_total{kind,cause}`, and — for refused
+// versions and local write errors — a Kubernetes Event. Source errors back off; a refused
+// version waits for the next poll (and is not downloaded again, see snapshot-sync.ts).
+import type { Registry } from 'prom-client';
+import type { Logger } from '../lib/logger.js';
+import { Backoff, jittered } from './backoff.js';
+import { LocalWriteError, RefusedError, failureCause } from './errors.js';
+import type { EventReporter } from './events.js';
+import { SidecarMetrics } from './metrics.js';
+import { ModelSync, type ModelInfo } from './model-sync.js';
+import { SnapshotSync } from './snapshot-sync.js';
+import { openObject, openSource, type Source } from './sources/index.js';
+import { VolumeKind, type Kind } from './volume.js';
+
+export interface SidecarConfig {
+  dataDir: string;
+  model: { uri: string; sha256: string; version: string; fingerprint: string | undefined };
+  snapshotUri: string;
+  pollMs: number;
+  /** Fraction of the poll interval to spread polls by (0.1 = ±10%). */
+  jitter: number;
+  /** Versions kept per kind (at least 2: current and previous). */
+  keep: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** How long a refused snapshot version is left alone while its manifest is unchanged. */
+  refusedRetryMs: number;
+  s3ForcePathStyle: boolean;
+}
+
+export interface SidecarDeps {
+  log: Logger;
+  registry: Registry;
+  events?: EventReporter | undefined;
+  random?: () => number;
+}
+
+export class Sidecar {
+  readonly metrics: SidecarMetrics;
+  private readonly log: Logger;
+  private readonly events: EventReporter | undefined;
+  private readonly random: () => number;
+  private readonly modelVolume: VolumeKind;
+  private readonly snapshotVolume: VolumeKind;
+  private readonly modelSource: Source;
+  private readonly snapshotSource: Source;
+  private readonly modelSync: ModelSync;
+  private readonly snapshotSync: SnapshotSync;
+  private readonly backoff: Backoff;
+  private model: ModelInfo | undefined;
+  private snapshotVersion: string | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly config: SidecarConfig,
+    deps: SidecarDeps,
+  ) {
+    if (config.keep < 2)
+      throw new Error(`keep must be at least 2 (current and previous), got ${config.keep}`);
+    this.log = deps.log;
+    this.events = deps.events;
+    this.random = deps.random ?? Math.random;
+    this.metrics = new SidecarMetrics(deps.registry);
+    this.backoff = new Backoff(config.backoffBaseMs, config.backoffMaxMs, this.random);
+    const sourceOptions = { s3: { forcePathStyle: config.s3ForcePathStyle } };
+    const { source, key } = openObject(config.model.uri, sourceOptions);
+    this.modelSource = source;
+    this.snapshotSource = openSource(config.snapshotUri, sourceOptions);
+    this.modelVolume = new VolumeKind(config.dataDir, 'model');
+    this.snapshotVolume = new VolumeKind(config.dataDir, 'snapshot');
+    this.modelSync = new ModelSync(
+      { source, key, ...config.model },
+      this.modelVolume,
+      config.keep,
+      this.metrics,
+      this.log.child({ kind: 'model' }),
+    );
+    this.snapshotSync = new SnapshotSync(
+      this.snapshotSource,
+      this.snapshotVolume,
+      {
+        keep: config.keep,
+        refusedRetryMs: config.refusedRetryMs,
+        expectedFingerprint: () => this.model?.towerFingerprint ?? config.model.fingerprint,
+      },
+      this.metrics,
+      this.log.child({ kind: 'snapshot' }),
+    );
+  }
+
+  /** True once a good model and a good snapshot are in place. */
+  get ready(): boolean {
+    return this.model !== undefined && this.snapshotVersion !== undefined;
+  }
+
+  /** Prepares the volume (removing temp leftovers) and starts the loop in the background. */
+  async start(): Promise<void> {
+    await this.modelVolume.init();
+    await this.snapshotVolume.init();
+    this.loop = this.run();
+  }
+
+  /** Stops after the step in progress; closes the sources. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    this.modelSource.close();
+    this.snapshotSource.close();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping && !this.model) {
+      try {
+        this.model = await this.modelSync.ensure();
+        this.metrics.published('model', this.model.version);
+        this.backoff.reset();
+        // A snapshot published by an earlier run of this pod was verified then: serve it meanwhile.
+        this.setSnapshot(await this.snapshotVolume.current());
+      } catch (err) {
+        await this.report('model', err);
+        await this.sleep(this.backoff.next());
+      }
+    }
+    while (!this.stopping) {
+      let delay: number;
+      try {
+        const result = await this.snapshotSync.pollOnce();
+        if (result.outcome !== 'refused_before') {
+          this.setSnapshot(result.version);
+          this.metrics.lastSuccess.set({ kind: 'snapshot' }, Date.now() / 1000);
+        }
+        this.backoff.reset();
+        delay = jittered(this.config.pollMs, this.config.jitter, this.random);
+      } catch (err) {
+        await this.report('snapshot', err);
+        delay =
+          err instanceof RefusedError
+            ? jittered(this.config.pollMs, this.config.jitter, this.random)
+            : this.backoff.next();
+      }
+      await this.sleep(delay);
+    }
+  }
+
+  private setSnapshot(version: string | undefined): void {
+    if (version === undefined || version === this.snapshotVersion) return;
+    this.snapshotVersion = version;
+    this.metrics.published('snapshot', version);
+    this.metrics.ready.set(this.ready ? 1 : 0);
+  }
+
+  private async report(kind: Kind, err: unknown): Promise<void> {
+    const cause = failureCause(err);
+    this.metrics.failures.inc({ kind, cause });
+    const message = (err as Error).message;
+    const path = err instanceof LocalWriteError ? err.path : undefined;
+    if (err instanceof RefusedError) {
+      this.log.error({ cause, err: message }, `${kind} refused; the last good one stays`);
+      await this.events?.warn(kind === 'model' ? 'ModelRefused' : 'SnapshotRefused', message);
+    } else if (err instanceof LocalWriteError) {
+      this.log.error(
+        { cause, path, err: message },
+        `${kind} sync could not write to the volume; old version kept`,
+      );
+      await this.events?.warn('SyncWriteFailed', message);
+    } else if (cause === 'internal') {
+      this.log.error({ cause, err: message, stack: (err as Error).stack }, `${kind} sync failed`);
+    } else {
+      this.log.warn({ cause, err: message }, `${kind} source error; backing off`);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,183 @@
+// One poll of a snapshot prefix: read LATEST (If-None-Match), and when it names a version that
+// is not current, download it into a temp folder (each file streamed with its sha256 checked
+// against the manifest as it arrives), validate the folder with the snapshot module's validator,
+// then publish it and flip snapshot/current. A refused version is remembered and not fetched
+// again until its manifest changes or `refusedRetryMs` has passed.
+import { writeFile } from 'node:fs/promises';
+import type { Logger } from '../lib/logger.js';
+import {
+  checkFingerprint,
+  checkManifestShape,
+  isSnapshotError,
+  MANIFEST_FILE,
+  parseManifest,
+  validateSnapshot,
+  type SnapshotManifest,
+} from '../snapshot/index.js';
+import { downloadToFile, fetchSmall } from './download.js';
+import { LocalWriteError, RefusedError, localWriteError, type RefusalCause } from './errors.js';
+import type { SidecarMetrics } from './metrics.js';
+import { assertSafeFileName, assertSafeVersion, within } from './paths.js';
+import type { Source } from './sources/index.js';
+import type { VolumeKind } from './volume.js';
+
+export const LATEST_KEY = 'LATEST';
+const MAX_LATEST_BYTES = 1024;
+const MAX_MANIFEST_BYTES = 1 << 20;
+
+export type PollOutcome =
+  | { outcome: 'current'; version: string }
+  | { outcome: 'published'; version: string; bytes: number; seconds: number }
+  | { outcome: 'refused_before'; version: string };
+
+export interface SnapshotSyncOptions {
+  keep: number;
+  refusedRetryMs: number;
+  /** The fingerprint snapshots must carry (the model's); undefined accepts any. */
+  expectedFingerprint: () => string | undefined;
+  now?: () => number;
+}
+
+interface Refusal {
+  at: number;
+  manifestEtag: string | undefined;
+}
+
+export class SnapshotSync {
+  private latest: { etag: string; version: string } | undefined;
+  private readonly refused = new Map<string, Refusal>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly source: Source,
+    private readonly volume: VolumeKind,
+    private readonly options: SnapshotSyncOptions,
+    private readonly metrics: SidecarMetrics,
+    private readonly log: Logger,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Throws SourceError, RefusedError or LocalWriteError; the caller reports and backs off. */
+  async pollOnce(): Promise<PollOutcome> {
+    const version = await this.readLatest();
+    if ((await this.volume.current()) === version) return { outcome: 'current', version };
+
+    const manifestKey = `${version}/${MANIFEST_FILE}`;
+    const refusal = this.refused.get(version);
+    const recent = refusal !== undefined && this.now() - refusal.at < this.options.refusedRetryMs;
+    const manifest = await fetchSmall(
+      this.source,
+      manifestKey,
+      MAX_MANIFEST_BYTES,
+      recent ? refusal.manifestEtag : undefined,
+    );
+    if (manifest.notModified || (recent && manifest.etag === refusal.manifestEtag)) {
+      return { outcome: 'refused_before', version };
+    }
+    try {
+      return await this.sync(version, manifest.data);
+    } catch (err) {
+      if (err instanceof RefusedError)
+        this.refused.set(version, { at: this.now(), manifestEtag: manifest.etag });
+      throw err;
+    }
+  }
+
+  private async readLatest(): Promise<string> {
+    const res = await fetchSmall(this.source, LATEST_KEY, MAX_LATEST_BYTES, this.latest?.etag);
+    if (res.notModified && this.latest) return this.latest.version;
+    if (res.notModified) throw new Error(`${this.source.uri}/${LATEST_KEY}: 304 without an earlier ETag`);
+    const version = assertSafeVersion(res.data.toString('utf8').trim(), `${this.source.uri}/${LATEST_KEY}`);
+    this.latest = res.etag ? { etag: res.etag, version } : undefined;
+    return version;
+  }
+
+  private async sync(version: string, manifestText: Buffer): Promise<PollOutcome> {
+    const started = performance.now();
+    const where = `${this.source.uri}/${version}`;
+    const manifest = this.checkManifest(manifestText.toString('utf8'), version, where);
+
+    const tmp = await this.volume.makeTemp(version);
+    let bytes = 0;
+    try {
+      for (const [name, entry] of Object.entries(manifest.files)) {
+        const file = within(tmp, assertSafeFileName(name, `${where}/${MANIFEST_FILE}`));
+        const got = await downloadToFile(this.source, `${version}/${name}`, file, {
+          expectedBytes: entry.bytes,
+          onBytes: (n) => this.metrics.bytes.inc({ kind: 'snapshot' }, n),
+        });
+        if (got.sha256 !== entry.sha256) {
+          throw new RefusedError(
+            'checksum',
+            `${where}/${name}: sha256 ${got.sha256}, the manifest says ${entry.sha256}`,
+          );
+        }
+        bytes += got.bytes;
+      }
+      const manifestFile = within(tmp, MANIFEST_FILE);
+      await writeFile(manifestFile, manifestText).catch((err: unknown) => {
+        throw localWriteError(err, manifestFile, 'write');
+      });
+      await this.validate(tmp, where);
+      await this.volume.publish(tmp, version);
+    } catch (err) {
+      await this.volume.discard(tmp);
+      throw err;
+    }
+    const removed = await this.volume.prune(this.options.keep);
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.duration.observe({ kind: 'snapshot' }, seconds);
+    this.log.info({ version, bytes, seconds, removed }, 'snapshot published');
+    return { outcome: 'published', version, bytes, seconds };
+  }
+
+  /** The manifest checks that need no file: refuses before a byte of the matrix is fetched. */
+  private checkManifest(text: string, version: string, where: string): SnapshotManifest {
+    // File names first, so a hostile name is refused as such, whatever else is wrong.
+    for (const name of listedFileNames(text)) assertSafeFileName(name, `${where}/${MANIFEST_FILE}`);
+    let manifest: SnapshotManifest;
+    try {
+      manifest = parseManifest(text);
+      checkFingerprint(manifest, this.options.expectedFingerprint());
+      checkManifestShape(manifest);
+    } catch (err) {
+      throw asRefusal(err, where);
+    }
+    if (manifest.snapshotVersion !== version) {
+      throw new RefusedError(
+        'manifest',
+        `${where}/${MANIFEST_FILE}: snapshotVersion ${JSON.stringify(manifest.snapshotVersion)} is not the folder's version ${version}`,
+      );
+    }
+    return manifest;
+  }
+
+  /** The snapshot module's full validation of what landed on disk. */
+  private async validate(dir: string, where: string): Promise<void> {
+    try {
+      await validateSnapshot(dir, { expectedFingerprint: this.options.expectedFingerprint() });
+    } catch (err) {
+      if (isSnapshotError(err) && err.cause === 'io')
+        throw localWriteError(err, `${dir}/${err.file ?? ''}`, 'read');
+      throw asRefusal(err, where);
+    }
+  }
+}
+
+/** The keys of `files` in a manifest's JSON, or none when it is not that shape (parseManifest says why). */
+function listedFileNames(text: string): string[] {
+  try {
+    const files = (JSON.parse(text) as { files?: unknown } | null)?.files;
+    return files !== null && typeof files === 'object' ? Object.keys(files) : [];
+  } catch {
+    return [];
+  }
+}
+
+function asRefusal(err: unknown, where: string): Error {
+  if (err instanceof RefusedError || err instanceof LocalWriteError) return err;
+  if (isSnapshotError(err))
+    return new RefusedError(err.cause as RefusalCause, `${where}: ${err.message}`, { cause: err });
+  return err as Error;
+}

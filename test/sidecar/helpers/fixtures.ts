@@ -1,0 +1,138 @@
+// Test material for the sidecar: a real query-tower ONNX file from the model kit (with its
+// fingerprint in the metadata), real snapshots from the snapshot writer, and each kind of bad
+// snapshot the sidecar must refuse, written into a local "storage prefix" folder:
+//   <prefix>/LATEST, <prefix>/<version>/{manifest.json, ids.u64, embeddings.bin}
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { modelConfig } from '../../../modelkit/config.js';
+import { towerFingerprint } from '../../../modelkit/fingerprint.js';
+import { buildTowerModel } from '../../../modelkit/tower-graph.js';
+import { generateTowerWeights } from '../../../modelkit/weights.js';
+import { EMBEDDINGS_FILE, MANIFEST_FILE, writeLatest, writeSnapshot } from '../../../snapshot/index.js';
+
+export const TASKS = ['ctr', 'good_click'];
+export const DIM = 8;
+
+export interface ModelFixture {
+  file: string;
+  sha256: string;
+  fingerprint: string;
+}
+
+/** A small real query tower (seeded), written to `dir/model.onnx`. */
+export async function writeModel(dir: string, seed = 7): Promise<ModelFixture> {
+  const config = modelConfig({
+    seed,
+    tasks: TASKS,
+    dim: DIM,
+    query: {
+      numDense: 4,
+      numCategorical: 2,
+      vocabSize: 50,
+      embeddingDim: 4,
+      experts: 2,
+      gateHidden: 8,
+      towerHidden: [16],
+    },
+    item: {
+      numDense: 4,
+      numCategorical: 2,
+      vocabSize: 50,
+      embeddingDim: 4,
+      experts: 2,
+      gateHidden: 8,
+      towerHidden: [16],
+    },
+  });
+  const fingerprint = towerFingerprint(config, generateTowerWeights(config, 'item'));
+  const bytes = buildTowerModel(generateTowerWeights(config, 'query'), fingerprint);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'model.onnx');
+  await writeFile(file, bytes);
+  return { file, sha256: createHash('sha256').update(bytes).digest('hex'), fingerprint };
+}
+
+/** Writes snapshot `version` (rows × TASKS × DIM float32, ids from `firstId`) under `prefix`. */
+export async function writeSnapshotVersion(
+  prefix: string,
+  version: string,
+  fingerprint: string,
+  rows = 64,
+  firstId = 1,
+): Promise<string> {
+  const dir = path.join(prefix, version);
+  const ids = BigUint64Array.from({ length: rows }, (_, i) => BigInt(firstId + i));
+  const embeddings = Float32Array.from(
+    { length: rows * TASKS.length * DIM },
+    (_, i) => Math.sin(i + firstId) / 4,
+  );
+  await writeSnapshot(dir, {
+    snapshotVersion: version,
+    towerFingerprint: fingerprint,
+    tasks: TASKS,
+    dim: DIM,
+    dtype: 'float32',
+    ids,
+    embeddings,
+  });
+  return dir;
+}
+
+export { writeLatest };
+
+export type Corruption = 'checksum' | 'truncated' | 'format_version' | 'fingerprint';
+
+/** Writes snapshot `version` with one defect of the given kind. */
+export async function writeBadSnapshot(
+  prefix: string,
+  version: string,
+  fingerprint: string,
+  kind: Corruption,
+): Promise<void> {
+  const dir = await writeSnapshotVersion(
+    prefix,
+    version,
+    kind === 'fingerprint' ? 'f'.repeat(32) : fingerprint,
+  );
+  const emb = path.join(dir, EMBEDDINGS_FILE);
+  if (kind === 'checksum') {
+    const data = await readFile(emb);
+    data[data.length - 1]! ^= 0xff;
+    await writeFile(emb, data);
+  } else if (kind === 'truncated') {
+    const data = await readFile(emb);
+    await truncate(emb, data.length - 100);
+  } else if (kind === 'format_version') {
+    await editManifest(dir, (m) => ({ ...m, formatVersion: 99 }));
+  }
+}
+
+/** Writes snapshot `version` whose manifest lists a file at `../<escape>` (and uploads it). */
+export async function writeHostileSnapshot(
+  prefix: string,
+  version: string,
+  fingerprint: string,
+  escape: string,
+): Promise<void> {
+  const dir = await writeSnapshotVersion(prefix, version, fingerprint);
+  const files = JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')).files as Record<
+    string,
+    unknown
+  >;
+  const hostile = `../${escape}`;
+  await mkdir(path.dirname(path.join(dir, hostile)), { recursive: true });
+  await rename(path.join(dir, EMBEDDINGS_FILE), path.join(dir, hostile));
+  await editManifest(dir, (m) => {
+    const { [EMBEDDINGS_FILE]: entry, ...rest } = files;
+    return { ...m, files: { ...rest, [hostile]: entry } };
+  });
+}
+
+async function editManifest(
+  dir: string,
+  edit: (m: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
+  const file = path.join(dir, MANIFEST_FILE);
+  await writeFile(file, JSON.stringify(edit(JSON.parse(await readFile(file, 'utf8')))));
+}

@@ -1,0 +1,112 @@
+// Runs the sidecar as a real process (`sidecar/main.ts` through tsx), reads the port from its
+// first log line, and gives tests its /readyz, /metrics and log lines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export class SidecarProcess {
+  readonly logs: LogLine[] = [];
+  port = 0;
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(env: Record<string, string>): Promise<SidecarProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'sidecar/main.ts')], {
+      cwd: REPO,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        LOG_LEVEL: 'debug',
+        LIGHTRANK_PORT: '0',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const sidecar = new SidecarProcess(child);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    let buffered = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      buffered += c.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        try {
+          sidecar.logs.push(JSON.parse(line) as LogLine);
+        } catch {
+          sidecar.logs.push({ level: 30, msg: line });
+        }
+      }
+    });
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const listening = sidecar.logs.find((l) => l.msg === 'sidecar listening');
+      if (listening) {
+        sidecar.port = listening.port as number;
+        return sidecar;
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`sidecar did not start: ${JSON.stringify(sidecar.logs)}\n${stderr}`);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async ready(): Promise<boolean> {
+    return (await fetch(`${this.url}/readyz`)).status === 200;
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`${this.url}/metrics`)).text();
+  }
+
+  /** The value of one sample (`name{labels}` must match exactly up to the value), or 0. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await this.metrics();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      const open = line.indexOf('{');
+      const body = open >= 0 ? line.slice(open + 1, line.lastIndexOf('}')) : '';
+      const have = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      if (Object.entries(labels).every(([k, v]) => have[k] === v))
+        return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return 0;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `check` every 50 ms until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
