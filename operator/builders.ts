@@ -23,6 +23,14 @@ export const SIDECAR_COMMAND = ['node', 'dist/sidecar/main.js'];
 
 export type Track = 'stable' | 'canary';
 
+/** What the builders take from the operator's configuration. */
+export interface BuildOptions {
+  /** Image of the sync sidecar when spec.serving.image is not set (the server's comes resolved). */
+  sidecarImage: string;
+  /** imagePullPolicy of both containers; undefined leaves the Kubernetes default. */
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
 export type Deployment = KubeObject & { spec: Record<string, unknown> };
 export type Service = KubeObject & { spec: Record<string, unknown> };
 
@@ -104,7 +112,12 @@ function tolerations(seg: ResolvedSegment): Record<string, unknown>[] {
   return [...gpu, ...(seg.serving.tolerations ?? [])];
 }
 
-export function buildDeployment(model: RankingModel, seg: ResolvedSegment, track: Track): Deployment {
+export function buildDeployment(
+  model: RankingModel,
+  seg: ResolvedSegment,
+  track: Track,
+  opts: BuildOptions,
+): Deployment {
   const name = model.metadata.name;
   const s = seg.serving;
   const labels = objectLabels(name, seg, track);
@@ -112,11 +125,13 @@ export function buildDeployment(model: RankingModel, seg: ResolvedSegment, track
   const volumeMounts = [{ name: 'data', mountPath: DATA_DIR }];
   const tol = tolerations(seg);
   const resources = serverResources(seg);
+  const pull = opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {};
   const podSpec: Record<string, unknown> = {
     containers: [
       {
         name: 'server',
         image: s.image,
+        ...pull,
         command: SERVER_COMMAND,
         env: env({
           ...common,
@@ -142,7 +157,8 @@ export function buildDeployment(model: RankingModel, seg: ResolvedSegment, track
       },
       {
         name: 'sync',
-        image: s.image,
+        image: model.spec.serving.image ?? opts.sidecarImage,
+        ...pull,
         command: SIDECAR_COMMAND,
         env: env({
           ...common,

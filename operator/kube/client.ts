@@ -64,13 +64,16 @@ export class KubeClient {
 
   private readonly observe: CallObserver;
   private readonly requestTimeoutMs: number;
+  private readonly userAgent: string;
 
   constructor(
     private readonly kc: KubeConfig,
-    opts: { observe?: CallObserver; requestTimeoutMs?: number } = {},
+    opts: { observe?: CallObserver; requestTimeoutMs?: number; userAgent?: string } = {},
   ) {
     this.observe = opts.observe ?? (() => {});
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    // the audit log records it: tests count this operator's writes by it
+    this.userAgent = opts.userAgent ?? FIELD_MANAGER;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);

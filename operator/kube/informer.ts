@@ -50,8 +50,10 @@ export class Informer<T extends KubeObject> {
     this.loop ??= this.run();
   }
 
+  /** Stop watching; a pending waitForSync() resolves (check hasSynced). */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const w of this.syncWaiters.splice(0)) w();
     this.current?.stop();
     this.wake?.();
     await this.loop;

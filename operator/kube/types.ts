@@ -60,7 +60,7 @@ export const LEASES: ResourceRef = {
   plural: 'leases',
   kind: 'Lease',
 };
-export const EVENTS: ResourceRef = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event' };
+export const EVENTS: ResourceRef = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
 
 export function apiVersionOf(ref: ResourceRef): string {
   return ref.group ? `${ref.group}/${ref.version}` : ref.version;

@@ -1,0 +1,219 @@
+// Wires the operator together: API client, informers, work queue, reconciler, controller,
+// leader election, HTTP endpoints. Only the leader runs informers and reconciles; losing the
+// lease stops the work and reports `lost` (the entry point exits so the pod restarts as a
+// candidate). stop() is the graceful shutdown: stop taking work, finish the reconciles in
+// flight, release the lease, close the endpoints.
+import { KubeConfig } from '@kubernetes/client-node';
+import { EventEmitter } from 'node:events';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../lib/logger.js';
+import type { BackoffOptions } from './backoff.js';
+import { MANAGED_SELECTOR, type Deployment, type Service } from './builders.js';
+import type { OperatorConfig } from './config.js';
+import { Controller } from './controller.js';
+import { EventRecorder } from './events.js';
+import { startHttp } from './http.js';
+import { FIELD_MANAGER, KubeClient } from './kube/client.js';
+import { Informer } from './kube/informer.js';
+import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject, type ResourceRef } from './kube/types.js';
+import { LeaderElector } from './leader.js';
+import { WorkQueue } from './queue.js';
+import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
+import { createOperatorMetrics, type OperatorMetrics } from './telemetry.js';
+import { KIND } from '../api/rankingmodel.js';
+
+export interface Timings {
+  /** Per-key retry backoff of failed reconciles. */
+  retry: BackoffOptions;
+  /** Informer reconnect backoff. */
+  reconnect: BackoffOptions;
+}
+
+export const DEFAULT_TIMINGS: Timings = {
+  retry: { baseMs: 500, maxMs: 300_000, jitter: 0.1 },
+  reconnect: { baseMs: 500, maxMs: 30_000, jitter: 0.2 },
+};
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
+  readonly metrics: OperatorMetrics;
+  private readonly client: KubeClient;
+  private readonly elector: LeaderElector | undefined;
+  private running:
+    | { queue: WorkQueue; controller: Controller; informers: Informer<KubeObject>[]; resync: NodeJS.Timeout }
+    | undefined;
+  private starting: Promise<void> | undefined;
+  private http: { port: number; close(): Promise<void> } | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly cfg: OperatorConfig,
+    private readonly kc: KubeConfig,
+    private readonly logger: Logger,
+    private readonly registry: Registry,
+    private readonly timings: Timings = DEFAULT_TIMINGS,
+  ) {
+    super();
+    this.metrics = createOperatorMetrics(registry, () => this.running?.queue.length ?? 0);
+    const userAgent = `${FIELD_MANAGER}/${cfg.leaderElection.identity}`;
+    this.client = new KubeClient(kc, { observe: this.metrics.observeCall, userAgent });
+    if (cfg.leaderElection.enabled) {
+      const le = cfg.leaderElection;
+      this.elector = new LeaderElector(
+        // its own client: lease calls time out within a retry period and never queue behind reconciles
+        new KubeClient(kc, {
+          observe: this.metrics.observeCall,
+          requestTimeoutMs: le.retryPeriodMs,
+          userAgent,
+        }),
+        {
+          namespace: le.leaseNamespace,
+          name: le.leaseName,
+          identity: le.identity,
+          leaseDurationMs: le.leaseDurationMs,
+          renewDeadlineMs: le.renewDeadlineMs,
+          retryPeriodMs: le.retryPeriodMs,
+          logger,
+        },
+        {
+          onStartedLeading: () => {
+            this.metrics.isLeader.set(1);
+            this.emit('leading');
+            void this.startWork();
+          },
+          onStoppedLeading: () => {
+            this.metrics.isLeader.set(0);
+            this.logger.error('lost the leader lease; stopping work');
+            void this.stopWork().then(() => this.emit('lost'));
+          },
+        },
+      );
+    }
+  }
+
+  /** Port the HTTP endpoints listen on (after start). */
+  get port(): number {
+    return this.http?.port ?? 0;
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : true;
+  }
+
+  /** Ready: caches synced when leading; a follower is ready to take over. */
+  get ready(): boolean {
+    if (this.stopping) return false;
+    if (this.elector && !this.elector.isLeader) return true;
+    return this.running?.informers.every((i) => i.hasSynced) ?? false;
+  }
+
+  async start(): Promise<void> {
+    this.http = await startHttp(this.cfg.port, this.cfg.bindAddress, this.registry, {
+      ready: () => this.ready,
+    });
+    if (this.elector) this.elector.start();
+    else {
+      this.metrics.isLeader.set(1);
+      await this.startWork();
+    }
+  }
+
+  /** Enqueue every RankingModel (the periodic resync; tests call it directly). */
+  resync(): number {
+    const r = this.running;
+    if (!r) return 0;
+    const models = r.informers[0]!.list();
+    for (const m of models) r.queue.add(keyOf(m));
+    return models.length;
+  }
+
+  /** Graceful shutdown. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.stopWork();
+    await this.elector?.stop();
+    this.metrics.isLeader.set(0);
+    await this.http?.close();
+    this.client.close();
+  }
+
+  private startWork(): Promise<void> {
+    this.starting ??= this.doStartWork();
+    return this.starting;
+  }
+
+  private async doStartWork(): Promise<void> {
+    if (this.running || this.stopping) return;
+    const log = this.logger;
+    const ns = this.cfg.watchNamespace || undefined;
+    const queue = new WorkQueue({ backoff: this.timings.retry });
+    const informer = <T extends KubeObject>(ref: ResourceRef, labelSelector?: string): Informer<T> =>
+      new Informer<T>(this.client, {
+        ref,
+        namespace: ns,
+        labelSelector,
+        backoff: this.timings.reconnect,
+        logger: log,
+      });
+    const models = informer<KubeObject>(RANKING_MODELS);
+    const deployments = informer<Deployment>(DEPLOYMENTS, MANAGED_SELECTOR);
+    const services = informer<Service>(SERVICES, MANAGED_SELECTOR);
+    const events = new EventRecorder(this.client, this.cfg.leaderElection.identity, log);
+
+    models.on((event, obj) => {
+      if (event === 'delete' && obj.metadata.uid) events.forget(obj.metadata.uid);
+      queue.add(keyOf(obj));
+    });
+    // an owned object changed (status, a hand edit, a deletion): reconcile its owner
+    const toOwner = (_event: string, obj: KubeObject) => {
+      const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+      if (owner && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${owner.name}`);
+    };
+    deployments.on(toOwner);
+    services.on(toOwner);
+
+    const reconciler = new RankingModelReconciler({
+      client: this.client,
+      models,
+      deployments,
+      services,
+      events,
+      defaults: {
+        image: this.cfg.serverImage,
+        sidecarImage: this.cfg.sidecarImage,
+        imagePullPolicy: this.cfg.imagePullPolicy,
+      },
+    });
+    const controller = new Controller(queue, (key, l) => reconciler.reconcile(key, l), {
+      workers: this.cfg.workers,
+      logger: log,
+      metrics: this.metrics,
+    });
+    const all = [models, deployments, services] as Informer<KubeObject>[];
+    const resync = setInterval(() => this.resync(), this.cfg.resyncPeriodMs);
+    resync.unref();
+    this.running = { queue, controller, informers: all, resync };
+    for (const i of all) i.start();
+    // reconcile only once every cache is filled, or a missing Deployment would look deleted
+    await Promise.all(all.map((i) => i.waitForSync()));
+    if (this.running?.controller !== controller) return; // stopped meanwhile
+    log.info({ namespace: ns ?? '(all)', models: models.list().length }, 'caches synced; reconciling');
+    controller.start();
+  }
+
+  private async stopWork(): Promise<void> {
+    const r = this.running;
+    this.running = undefined;
+    this.starting = undefined;
+    if (!r) return;
+    clearInterval(r.resync);
+    await r.controller.stop();
+    await Promise.all(r.informers.map((i) => i.stop()));
+  }
+}

@@ -1,0 +1,294 @@
+// The RankingModel reconcile, level-based: re-read the model and everything it owns from the
+// informer caches, build the desired objects, apply what differs, delete what is no longer
+// wanted, and sync the status. It never acts on "what the event said".
+//
+//   validate → reconcileDeployments → reconcileServices → prune → syncStatus
+//
+// A step that fails throws (the controller retries with backoff); an invalid spec is terminal.
+import { ConditionType, isConditionTrue } from '../api/conditions.js';
+import {
+  API_GROUP_VERSION,
+  KIND,
+  PLURAL,
+  API_GROUP,
+  API_VERSION,
+  RankingModelSpecSchema,
+  type RankingModel,
+  type RankingModelStatus,
+} from '../api/rankingmodel.js';
+import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../api/resolve.js';
+import type { Logger } from '../lib/logger.js';
+import { applyIfChanged, isSubset } from './apply.js';
+import {
+  buildDeployment,
+  buildService,
+  deploymentName,
+  LABEL_MODEL,
+  serviceName,
+  type BuildOptions,
+  type Deployment,
+  type Service,
+} from './builders.js';
+import { TerminalError, type ReconcileResult } from './controller.js';
+import type { EventRecorder } from './events.js';
+import { isNotFound, type KubeClient } from './kube/client.js';
+import type { Informer } from './kube/informer.js';
+import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
+import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
+
+export const RANKING_MODELS: ResourceRef = {
+  group: API_GROUP,
+  version: API_VERSION,
+  plural: PLURAL,
+  kind: KIND,
+};
+
+/** Event reasons (Events are for people; condition reasons live in api/conditions.ts). */
+export const EventReason = {
+  Created: 'Created',
+  Scaled: 'Scaled',
+  Updated: 'Updated',
+  Deleted: 'Deleted',
+  Ready: 'Ready',
+  InvalidSpec: 'InvalidSpec',
+  ReconcileFailed: 'ReconcileFailed',
+} as const;
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  models: Informer<KubeObject>;
+  deployments: Informer<Deployment>;
+  services: Informer<Service>;
+  events: EventRecorder;
+  /** Server image when spec.serving.image is unset, and the other build options. */
+  defaults: BuildOptions & { image: string };
+  now?: () => Date;
+}
+
+type Regarding = KubeObject & { apiVersion: string; kind: string };
+
+interface ModelRef {
+  metadata: { name: string; namespace?: string; uid?: string };
+  status?: unknown;
+}
+
+function ownedBy(model: ModelRef) {
+  return (o: KubeObject): boolean =>
+    o.metadata.namespace === model.metadata.namespace &&
+    o.metadata.labels?.[LABEL_MODEL] === model.metadata.name &&
+    (o.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === model.metadata.uid);
+}
+
+export class RankingModelReconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const raw = this.deps.models.get(namespace, name);
+    // gone: the garbage collector removes what it owned (owner references)
+    if (!raw) return {};
+    // being deleted: nothing to converge; owned objects go with it
+    if (raw.metadata.deletionTimestamp) return {};
+    const regarding: Regarding = { ...raw, apiVersion: API_GROUP_VERSION, kind: KIND };
+
+    const parsed = RankingModelSpecSchema.safeParse(raw.spec);
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+      return this.refuse(raw, regarding, message);
+    }
+    const model: RankingModel = {
+      apiVersion: API_GROUP_VERSION,
+      kind: KIND,
+      metadata: raw.metadata as RankingModel['metadata'],
+      spec: parsed.data,
+      status: raw.status as RankingModelStatus | undefined,
+    };
+    let segments: ResolvedSegment[];
+    try {
+      segments = resolveSegments(model.spec, { image: this.deps.defaults.image });
+    } catch (err) {
+      if (err instanceof SpecResolutionError) return this.refuse(raw, regarding, err.message);
+      throw err;
+    }
+
+    const deployments = await this.reconcileDeployments(model, segments, regarding, log);
+    await this.reconcileServices(model, segments, regarding, log);
+    await this.prune(model, segments, regarding, log);
+    await this.syncStatus(model, regarding, computeStatus(model, deployments, this.now()), log);
+    return {};
+  }
+
+  /** Report an unusable spec in status and an Event, then stop retrying (TerminalError). */
+  private async refuse(raw: KubeObject, regarding: Regarding, message: string): Promise<never> {
+    const status = invalidSpecStatus(
+      raw as { metadata: { generation?: number }; status?: RankingModelStatus },
+      message,
+      this.now(),
+    );
+    await this.writeStatusIfChanged(raw, status);
+    await this.deps.events.record(regarding, { type: 'Warning', reason: EventReason.InvalidSpec, message });
+    throw new TerminalError(`invalid spec: ${message}`);
+  }
+
+  /** One stable Deployment per segment. Returns what each segment's Deployment looks like now. */
+  private async reconcileDeployments(
+    model: RankingModel,
+    segments: ResolvedSegment[],
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<SegmentObservation[]> {
+    const ns = model.metadata.namespace;
+    return Promise.all(
+      segments.map(async (segment) => {
+        const desired = buildDeployment(model, segment, 'stable', this.deps.defaults);
+        const live = this.deps.deployments.get(ns, desired.metadata.name);
+        const outcome = await applyIfChanged(this.deps.client, DEPLOYMENTS, desired, live);
+        if (outcome !== 'unchanged') {
+          const was = (live?.spec as { replicas?: number } | undefined)?.replicas;
+          log.info({ deployment: desired.metadata.name, outcome }, `Deployment ${outcome}`);
+          if (outcome === 'created') {
+            await this.deps.events.record(regarding, {
+              type: 'Normal',
+              reason: EventReason.Created,
+              message: `created Deployment ${desired.metadata.name}`,
+            });
+          } else if (was !== segment.replicas) {
+            await this.deps.events.record(regarding, {
+              type: 'Normal',
+              reason: EventReason.Scaled,
+              message: `scaled segment ${segment.name} from ${was ?? 0} to ${segment.replicas} replicas`,
+            });
+          } else {
+            await this.deps.events.record(regarding, {
+              type: 'Normal',
+              reason: EventReason.Updated,
+              message: `updated Deployment ${desired.metadata.name}`,
+            });
+          }
+        }
+        return { segment, deployment: live };
+      }),
+    );
+  }
+
+  /** One Service per segment. */
+  private async reconcileServices(
+    model: RankingModel,
+    segments: ResolvedSegment[],
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<void> {
+    await Promise.all(
+      segments.map(async (segment) => {
+        const desired = buildService(model, segment);
+        const live = this.deps.services.get(model.metadata.namespace, desired.metadata.name);
+        const outcome = await applyIfChanged(this.deps.client, SERVICES, desired, live);
+        if (outcome === 'unchanged') return;
+        log.info({ service: desired.metadata.name, outcome }, `Service ${outcome}`);
+        if (outcome === 'created') {
+          await this.deps.events.record(regarding, {
+            type: 'Normal',
+            reason: EventReason.Created,
+            message: `created Service ${desired.metadata.name}`,
+          });
+        }
+      }),
+    );
+  }
+
+  /** Delete owned objects no segment wants any more (a segment was removed from the spec). */
+  private async prune(
+    model: RankingModel,
+    segments: ResolvedSegment[],
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<void> {
+    const name = model.metadata.name;
+    const wanted = {
+      deployments: new Set(segments.map((s) => deploymentName(name, s.name, 'stable'))),
+      services: new Set(segments.map((s) => serviceName(name, s.name))),
+    };
+    const stale: [ResourceRef, KubeObject][] = [
+      ...this.deps.deployments
+        .list(ownedBy(model))
+        .filter((d) => !wanted.deployments.has(d.metadata.name))
+        .map((d) => [DEPLOYMENTS, d] as [ResourceRef, KubeObject]),
+      ...this.deps.services
+        .list(ownedBy(model))
+        .filter((s) => !wanted.services.has(s.metadata.name))
+        .map((s) => [SERVICES, s] as [ResourceRef, KubeObject]),
+    ];
+    for (const [ref, obj] of stale) {
+      try {
+        await this.deps.client.delete(ref, obj.metadata.namespace, obj.metadata.name, obj.metadata.uid);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      log.info({ kind: ref.kind, name: obj.metadata.name }, `${ref.kind} no longer wanted; deleted`);
+      await this.deps.events.record(regarding, {
+        type: 'Normal',
+        reason: EventReason.Deleted,
+        message: `deleted ${ref.kind} ${obj.metadata.name} (segment removed)`,
+      });
+    }
+  }
+
+  private async syncStatus(
+    model: RankingModel,
+    regarding: Regarding,
+    status: RankingModelStatus,
+    log: Logger,
+  ): Promise<void> {
+    const wasReady = isConditionTrue(model.status?.conditions, ConditionType.Ready);
+    const written = await this.writeStatusIfChanged(model, status);
+    if (!written) return;
+    log.info({ phase: status.phase, readySegments: status.readySegments }, 'status updated');
+    if (!wasReady && isConditionTrue(status.conditions, ConditionType.Ready)) {
+      await this.deps.events.record(regarding, {
+        type: 'Normal',
+        reason: EventReason.Ready,
+        message: `all segments ready (${status.readySegments})`,
+      });
+    }
+  }
+
+  /** Write the status subresource unless the live status already says the same. */
+  private async writeStatusIfChanged(model: ModelRef, status: RankingModelStatus): Promise<boolean> {
+    if (statusUnchanged(status, model.status as RankingModelStatus | undefined)) return false;
+    await this.deps.client.apply(
+      RANKING_MODELS,
+      {
+        apiVersion: API_GROUP_VERSION,
+        kind: KIND,
+        metadata: { name: model.metadata.name, namespace: model.metadata.namespace },
+        status,
+      },
+      'status',
+    );
+    return true;
+  }
+}
+
+/** Equal for the operator's purposes: every field it sets matches, with the same conditions and segments. */
+export function statusUnchanged(want: RankingModelStatus, have: RankingModelStatus | undefined): boolean {
+  if (!have) return false;
+  const types = (s: RankingModelStatus) =>
+    (s.conditions ?? [])
+      .map((c) => c.type)
+      .sort()
+      .join(',');
+  const names = (s: RankingModelStatus) =>
+    (s.segments ?? [])
+      .map((c) => c.name)
+      .sort()
+      .join(',');
+  return (
+    types(want) === types(have) &&
+    names(want) === names(have) &&
+    isSubset(JSON.parse(JSON.stringify(want)), have)
+  );
+}

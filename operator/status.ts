@@ -1,0 +1,171 @@
+// The RankingModel status as a pure function of the model and the live Deployments it owns:
+// per-segment replicas and versions, the printer-column summaries, and the Ready / Progressing /
+// Degraded conditions (set the Kubernetes way via api/conditions.ts, so an unchanged status
+// compares equal and the write is skipped).
+import { ConditionType, Reason, setConditions, type ConditionInput } from '../api/conditions.js';
+import type { Phase, RankingModel, RankingModelStatus, SegmentStatus } from '../api/rankingmodel.js';
+import type { ResolvedSegment } from '../api/resolve.js';
+import type { Deployment } from './builders.js';
+
+interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+/** What a segment's stable Deployment reports, judged against what the spec wants. */
+export interface SegmentObservation {
+  segment: ResolvedSegment;
+  deployment: Deployment | undefined;
+}
+
+function deploymentStatus(d: Deployment | undefined): DeploymentStatus {
+  return (d?.status as DeploymentStatus | undefined) ?? {};
+}
+
+/** A segment is ready when its Deployment has rolled out the current spec with every replica ready. */
+export function segmentReady(o: SegmentObservation): boolean {
+  const d = o.deployment;
+  if (!d) return false;
+  const st = deploymentStatus(d);
+  const want = o.segment.replicas;
+  const rolledOut = (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  return (
+    rolledOut &&
+    (st.updatedReplicas ?? 0) >= want &&
+    (st.readyReplicas ?? 0) >= want &&
+    (st.replicas ?? 0) <= want
+  );
+}
+
+function progressDeadlineExceeded(d: Deployment | undefined): string | undefined {
+  const c = deploymentStatus(d).conditions?.find((x) => x.type === 'Progressing');
+  return c?.status === 'False' && c.reason === 'ProgressDeadlineExceeded'
+    ? (c.message ?? 'progress deadline exceeded')
+    : undefined;
+}
+
+export function segmentStatus(o: SegmentObservation): SegmentStatus {
+  return {
+    name: o.segment.name,
+    replicas: o.segment.replicas,
+    readyReplicas: deploymentStatus(o.deployment).readyReplicas ?? 0,
+    stableVersion: o.segment.model.version,
+    canaryWeight: 0,
+    rolloutPhase: 'Stable',
+  };
+}
+
+/** The status the model should have; its current conditions keep their transition times. */
+export function computeStatus(
+  model: RankingModel,
+  observations: SegmentObservation[],
+  now: Date,
+): RankingModelStatus {
+  const generation = model.metadata.generation ?? 0;
+  const ready = observations.filter(segmentReady);
+  const allReady = ready.length === observations.length;
+  const stuck = observations
+    .map((o) => ({ name: o.segment.name, why: progressDeadlineExceeded(o.deployment) }))
+    .filter((x): x is { name: string; why: string } => x.why !== undefined);
+  const waiting = observations.filter((o) => !segmentReady(o)).map((o) => o.segment.name);
+  const allZero = observations.every((o) => o.segment.replicas === 0);
+
+  const conditions: ConditionInput[] = [
+    allReady
+      ? {
+          type: ConditionType.Ready,
+          status: 'True',
+          reason: allZero ? Reason.ScaledToZero : Reason.DeploymentsReady,
+          message: allZero
+            ? 'every segment is scaled to zero'
+            : `all ${observations.length} segments have their replicas ready`,
+          observedGeneration: generation,
+        }
+      : {
+          type: ConditionType.Ready,
+          status: 'False',
+          reason: Reason.ReplicasUnavailable,
+          message: `segments not ready: ${waiting.join(', ')}`,
+          observedGeneration: generation,
+        },
+    allReady
+      ? {
+          type: ConditionType.Progressing,
+          status: 'False',
+          reason: Reason.Reconciled,
+          message: 'desired state reached',
+          observedGeneration: generation,
+        }
+      : {
+          type: ConditionType.Progressing,
+          status: 'True',
+          reason: Reason.PodsPending,
+          message: `waiting for ${waiting.join(', ')}`,
+          observedGeneration: generation,
+        },
+    stuck.length
+      ? {
+          type: ConditionType.Degraded,
+          status: 'True',
+          reason: Reason.ProgressDeadlineExceeded,
+          message: stuck.map((s) => `${s.name}: ${s.why}`).join('; '),
+          observedGeneration: generation,
+        }
+      : {
+          type: ConditionType.Degraded,
+          status: 'False',
+          reason: Reason.AsExpected,
+          message: 'no problems',
+          observedGeneration: generation,
+        },
+  ];
+  const phase: Phase = stuck.length ? 'Degraded' : allReady ? 'Ready' : 'Pending';
+  const versions = [...new Set(observations.map((o) => o.segment.model.version))];
+  return {
+    observedGeneration: generation,
+    phase,
+    readySegments: `${ready.length}/${observations.length}`,
+    modelVersion: versions.join(','),
+    rolloutPhase: 'Stable',
+    conditions: setConditions(model.status?.conditions, conditions, now),
+    segments: observations.map(segmentStatus),
+  };
+}
+
+/** The status of a spec the operator cannot act on (it passed the API server but not the schema). */
+export function invalidSpecStatus(
+  model: { metadata: { generation?: number }; status?: RankingModelStatus },
+  message: string,
+  now: Date,
+): RankingModelStatus {
+  const generation = model.metadata.generation ?? 0;
+  return {
+    ...model.status,
+    observedGeneration: generation,
+    phase: 'Failed',
+    conditions: setConditions(
+      model.status?.conditions,
+      [
+        {
+          type: ConditionType.Ready,
+          status: 'False',
+          reason: Reason.InvalidSpec,
+          message,
+          observedGeneration: generation,
+        },
+        {
+          type: ConditionType.Degraded,
+          status: 'True',
+          reason: Reason.InvalidSpec,
+          message,
+          observedGeneration: generation,
+        },
+      ],
+      now,
+    ),
+  };
+}
