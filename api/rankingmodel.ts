@@ -7,8 +7,9 @@
 //  - `x-kubernetes-validations` in `.meta()` are CEL rules the API server enforces; the same rule
 //    is mirrored in zod (`.refine`/`.superRefine`) when the operator must not trust its input;
 //  - every string and list has a max length/size so that the CEL cost budget stays bounded;
-//  - `.prefault({})` (not `.default({})`) on objects so that nested defaults apply, in zod as in
-//    the API server.
+//  - an optional object with defaults inside defaults to its filled-in value
+//    (`X.default(() => X.parse({}))`), so that the CRD's default passes the CEL rules as written
+//    and `kubectl explain` shows it.
 import { z } from 'zod';
 
 export const API_GROUP = 'lightrank.dev';
@@ -158,7 +159,7 @@ export const SegmentSpecSchema = z
       .max(1000)
       .default(1)
       .meta({ description: 'Number of scoring pods for this segment (stable track).' }),
-    match: SegmentMatchSchema.prefault({}),
+    match: SegmentMatchSchema.default(() => SegmentMatchSchema.parse({})),
     model: ModelRefSchema.optional().meta({
       description: 'Model for this segment; replaces spec.model entirely when set.',
     }),
@@ -269,7 +270,7 @@ export const ServingSpecSchema = z
       .enum(['cuda', 'cpu'])
       .default('cuda')
       .meta({ description: 'ONNX Runtime execution provider: cuda (GPU) or cpu.' }),
-    gpu: GpuSpecSchema.prefault({}),
+    gpu: GpuSpecSchema.default(() => GpuSpecSchema.parse({})),
     nodeSelector: z
       .record(z.string().max(316), z.string().max(63))
       .optional()
@@ -290,7 +291,7 @@ export const ServingSpecSchema = z
       .optional()
       .meta({ description: 'RuntimeClass of the scoring pods (e.g. nvidia).' }),
     resources: ResourcesSchema.optional(),
-    batching: BatchingSpecSchema.prefault({}),
+    batching: BatchingSpecSchema.default(() => BatchingSpecSchema.parse({})),
   })
   .meta({
     description: 'How scoring pods run: image, execution provider, GPU, scheduling, resources, batching.',
@@ -514,9 +515,9 @@ export const RankingModelSpecSchema = z
           },
         ],
       }),
-    serving: ServingSpecSchema.prefault({}),
-    rollout: RolloutSpecSchema.prefault({}),
-    routing: RoutingSpecSchema.prefault({}),
+    serving: ServingSpecSchema.default(() => ServingSpecSchema.parse({})),
+    rollout: RolloutSpecSchema.default(() => RolloutSpecSchema.parse({})),
+    routing: RoutingSpecSchema.default(() => RoutingSpecSchema.parse({})),
   })
   .superRefine((spec, ctx) => {
     spec.segments.forEach((s, i) => {
