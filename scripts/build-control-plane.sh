@@ -5,6 +5,7 @@
 #
 #   scripts/build-control-plane.sh          # build what is missing, print the cache dir on the last line
 #   LIGHTRANK_CACHE=/somewhere scripts/build-control-plane.sh
+#   scripts/build-control-plane.sh --print-dir   # only print the cache dir, build nothing
 #
 # Why wrapper modules: k8s.io/kubernetes replaces every k8s.io/* staging module with ./staging/...,
 # and etcd's server module has replace directives too, so `go install mod@ver` refuses both.
@@ -22,6 +23,7 @@ CACHE_ROOT="${LIGHTRANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lightrank}"
 KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 OUT="$CACHE_ROOT/$KEY"
 BIN="$OUT/bin"
+if [ "${1:-}" = "--print-dir" ]; then echo "$OUT"; exit 0; fi
 mkdir -p "$BIN"
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
