@@ -24,7 +24,12 @@ registry.setDefaultLabels({
 const sidecar = new Sidecar(config.sync, { log, registry, events: eventReporterFromEnv(process.env, log) });
 const server = createHealthServer(registry, () => sidecar.ready);
 
-await sidecar.start();
+try {
+  await sidecar.start();
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'cannot prepare the data directory');
+  process.exit(1);
+}
 server.listen(config.port, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -122,8 +122,9 @@ export class Sidecar {
         // A snapshot published by an earlier run of this pod was verified then: serve it meanwhile.
         this.setSnapshot(await this.snapshotVolume.current());
       } catch (err) {
-        await this.report('model', err);
-        await this.sleep(this.backoff.next());
+        const delay = this.backoff.next();
+        await this.report('model', err, delay);
+        await this.sleep(delay);
       }
     }
     while (!this.stopping) {
@@ -137,11 +138,11 @@ export class Sidecar {
         this.backoff.reset();
         delay = jittered(this.config.pollMs, this.config.jitter, this.random);
       } catch (err) {
-        await this.report('snapshot', err);
         delay =
           err instanceof RefusedError
             ? jittered(this.config.pollMs, this.config.jitter, this.random)
             : this.backoff.next();
+        await this.report('snapshot', err, delay);
       }
       await this.sleep(delay);
     }
@@ -154,24 +155,24 @@ export class Sidecar {
     this.metrics.ready.set(this.ready ? 1 : 0);
   }
 
-  private async report(kind: Kind, err: unknown): Promise<void> {
+  /** The one failure handler: log line, metric, and an Event for what a person must look at. */
+  private async report(kind: Kind, err: unknown, retryInMs: number): Promise<void> {
     const cause = failureCause(err);
     this.metrics.failures.inc({ kind, cause });
-    const message = (err as Error).message;
-    const path = err instanceof LocalWriteError ? err.path : undefined;
+    const fields = { cause, err: (err as Error).message, retryInMs: Math.round(retryInMs) };
     if (err instanceof RefusedError) {
-      this.log.error({ cause, err: message }, `${kind} refused; the last good one stays`);
-      await this.events?.warn(kind === 'model' ? 'ModelRefused' : 'SnapshotRefused', message);
+      this.log.error(fields, `${kind} refused; the last good one stays`);
+      await this.events?.warn(kind === 'model' ? 'ModelRefused' : 'SnapshotRefused', fields.err);
     } else if (err instanceof LocalWriteError) {
       this.log.error(
-        { cause, path, err: message },
+        { ...fields, path: err.path },
         `${kind} sync could not write to the volume; old version kept`,
       );
-      await this.events?.warn('SyncWriteFailed', message);
+      await this.events?.warn('SyncWriteFailed', fields.err);
     } else if (cause === 'internal') {
-      this.log.error({ cause, err: message, stack: (err as Error).stack }, `${kind} sync failed`);
+      this.log.error({ ...fields, stack: (err as Error).stack }, `${kind} sync failed`);
     } else {
-      this.log.warn({ cause, err: message }, `${kind} source error; backing off`);
+      this.log.warn(fields, `${kind} source error; backing off`);
     }
   }
 

@@ -17,9 +17,14 @@ export class SidecarProcess {
   port = 0;
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(env: Record<string, string>): Promise<SidecarProcess> {
+  /** `user` runs it under another uid/gid (the test runner must be root for that). */
+  static async start(
+    env: Record<string, string>,
+    user?: { uid: number; gid: number },
+  ): Promise<SidecarProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'sidecar/main.ts')], {
       cwd: REPO,
+      ...user,
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/root',
