@@ -20,7 +20,7 @@ export CGO_ENABLED=0
 
 log() { printf '[helm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-if [ -x "$BIN/helm" ] && "$BIN/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION}+"; then
+if [ -x "$BIN/helm" ] && "$BIN/helm" version --short 2>/dev/null | grep -Eq "^${HELM_VERSION}(\+|$)"; then
   log "helm $HELM_VERSION cached"
   echo "$BIN"
   exit 0
