@@ -1,0 +1,115 @@
+// The HTTP layer (Fastify), built apart from listen() so tests can drive it in-process with
+// inject() or over a real socket. Routes are thin: they hand the parsed body to the dataplane
+// and send what it returns; every error goes through the one handler that maps the error
+// catalogue to HTTP statuses and counts it.
+//
+// Routes:
+//   GET  /v2                              OIP server metadata
+//   GET  /v2/health/live, /v2/health/ready
+//   GET  /v2/models/:name                 OIP model metadata (the query tower)
+//   GET  /v2/models/:name/ready
+//   POST /v2/models/:name/infer           OIP infer: dense + categorical → query [B, tasks, dim]
+//   POST /v1/models/:name/rank            ranking: query features + candidate ids → per-task scores
+//   GET  /metrics                         Prometheus
+// Scoring is reachable only through /v1/.../rank: OIP's tensor-in/tensor-out shape fits the
+// query tower, while ranking needs id lookup and reports unknown ids (see server/README.md).
+//
+// API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes }) → FastifyInstance
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '../lib/logger.js';
+import type { Dataplane } from './dataplane.js';
+import { ServeError, modelNotReady, toServeError } from './errors.js';
+import type { ModelRegistry } from './lifecycle/registry.js';
+import type { ServerMetrics } from './metrics.js';
+
+export const SERVER_NAME = 'lightrank';
+export const SERVER_VERSION = '0.1.0';
+
+export interface AppDeps {
+  registry: ModelRegistry;
+  dataplane: Dataplane;
+  metrics: ServerMetrics;
+  log: Logger;
+  bodyLimitBytes: number;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    endpoint?: string;
+  }
+  interface FastifyRequest {
+    startedAt: bigint;
+  }
+}
+
+type NameParams = { Params: { name: string } };
+
+export type App = ReturnType<typeof buildApp>;
+
+export function buildApp(deps: AppDeps) {
+  const { registry, dataplane, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimitBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.decorateRequest('startedAt', 0n);
+
+  app.addHook('onRequest', async (req) => {
+    req.startedAt = process.hrtime.bigint();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const endpoint = req.routeOptions.config.endpoint ?? 'unknown';
+    metrics.observeRequest(endpoint, reply.statusCode, Number(process.hrtime.bigint() - req.startedAt) / 1e9);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toServeError(err);
+    metrics.error(e.code);
+    if (e.code === 'INTERNAL' || e.code === 'INFERENCE_FAILED')
+      req.log.error({ err, code: e.code }, e.message);
+    void reply.status(e.status).send(e.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ServeError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    metrics.error(e.code);
+    void reply.status(e.status).send(e.toBody());
+  });
+
+  const route = (endpoint: string) => ({ config: { endpoint } });
+
+  app.get('/v2', route('server_metadata'), async () => ({
+    name: SERVER_NAME,
+    version: SERVER_VERSION,
+    extensions: [],
+  }));
+  app.get('/v2/health/live', route('server_live'), async () => ({ live: true }));
+  app.get('/v2/health/ready', route('server_ready'), async (_req, reply) => {
+    const ready = registry.ready;
+    return reply.status(ready ? 200 : 503).send({ ready });
+  });
+  app.get<NameParams>('/v2/models/:name', route('model_metadata'), async (req) =>
+    dataplane.metadata(req.params.name),
+  );
+  app.get<NameParams>(
+    '/v2/models/:name/ready',
+    route('model_ready'),
+    async (req: FastifyRequest<NameParams>, reply: FastifyReply) => {
+      if (!dataplane.modelReady(req.params.name)) throw modelNotReady(req.params.name);
+      return reply.send({ name: req.params.name, ready: true });
+    },
+  );
+  app.post<NameParams>('/v2/models/:name/infer', route('infer'), async (req) =>
+    dataplane.infer(req.params.name, req.body),
+  );
+  app.post<NameParams>('/v1/models/:name/rank', route('rank'), async (req) =>
+    dataplane.rank(req.params.name, req.body),
+  );
+  app.get('/metrics', route('metrics'), async (_req, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  return app;
+}

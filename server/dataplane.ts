@@ -1,0 +1,403 @@
+// The dataplane: decode (schema, then checks against the loaded model, then id → snapshot row
+// lookup) → infer (through the version's batcher) → encode, for the ranking endpoint and OIP v2
+// infer. Everything a request can get wrong is found in decode, before the request can join a
+// batch shared with others. A request holds the version it started on until it has answered.
+//
+// API:
+//   new Dataplane(registry, metrics, limits)
+//   dataplane.rank(modelName, body) → Promise<RankResponse>
+//   dataplane.infer(modelName, body) → Promise<InferResponse>
+//   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
+import { invalidArgument, modelNotReady } from './errors.js';
+import type { ModelRegistry } from './lifecycle/registry.js';
+import type { ServedVersion } from './lifecycle/version.js';
+import type { ServerMetrics, Stage } from './metrics.js';
+import {
+  firstIssue,
+  inferRequestSchema,
+  parseInt64,
+  parseItemId,
+  rankRequestSchema,
+  type InferRequest,
+  type RankRequest,
+} from './schemas.js';
+
+export interface DataplaneLimits {
+  maxCandidates: number;
+  maxInferRows: number;
+}
+
+export interface RankResponse {
+  model: string;
+  modelVersion: string;
+  snapshotVersion: string;
+  tasks: string[];
+  /** per task, aligned with the request's candidates; null where the id is unknown */
+  scores?: Record<string, (number | null)[]>;
+  /** per task, the best `topK` known candidates, best first */
+  topK?: Record<string, { id: string; score: number }[]>;
+  /** candidate ids not in the snapshot: listed here, not scored */
+  unknownIds: string[];
+}
+
+export interface OipTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: number[];
+}
+
+export interface InferResponse {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: OipTensor[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
+  parameters: Record<string, unknown>;
+}
+
+function parseOrThrow<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+      p?: { reportInput?: boolean },
+    ): { success: true; data: T } | { success: false; error: import('zod').ZodError };
+  },
+  body: unknown,
+): T {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw invalidArgument('', 'request body must be a JSON object');
+  const r = schema.safeParse(body, { reportInput: true });
+  if (!r.success) {
+    const { field, message } = firstIssue(r.error);
+    throw invalidArgument(field, message);
+  }
+  return r.data;
+}
+
+export class Dataplane {
+  private readonly rankSchema;
+  private readonly inferSchema;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly metrics: ServerMetrics,
+    private readonly limits: DataplaneLimits,
+  ) {
+    this.rankSchema = rankRequestSchema(limits);
+    this.inferSchema = inferRequestSchema({
+      maxInferRows: limits.maxInferRows,
+      maxElements: limits.maxInferRows * 4096,
+    });
+  }
+
+  private stage(stage: Stage, t0: bigint): bigint {
+    const now = process.hrtime.bigint();
+    this.metrics.observeStage(stage, Number(now - t0) / 1e9);
+    return now;
+  }
+
+  metadata(name: string): ModelMetadata {
+    const v = this.registry.peek(name);
+    if (!v) throw modelNotReady(name);
+    return {
+      name,
+      versions: [v.model.version],
+      platform: 'onnxruntime_onnx',
+      inputs: [
+        { name: 'dense', datatype: 'FP32', shape: [-1, v.numDense] },
+        { name: 'categorical', datatype: 'INT64', shape: [-1, v.numCategorical] },
+      ],
+      outputs: [{ name: 'query', datatype: 'FP32', shape: [-1, v.tasks.length, v.dim] }],
+      parameters: {
+        tasks: v.tasks,
+        tower_fingerprint: v.model.fingerprint,
+        snapshot_version: v.snapshot.version,
+        snapshot_rows: v.snapshot.rows,
+        execution_provider: v.provider,
+      },
+    };
+  }
+
+  modelReady(name: string): boolean {
+    const v = this.registry.peek(name);
+    return v !== undefined && v.healthy;
+  }
+
+  async rank(name: string, body: unknown): Promise<RankResponse> {
+    let t = process.hrtime.bigint();
+    const req = parseOrThrow<RankRequest>(this.rankSchema, body);
+    const v = this.registry.acquire(name);
+    try {
+      const decoded = this.decodeRank(v, req);
+      t = this.stage('decode', t);
+      if (decoded.knownCount === 0) return this.encodeRank(v, req, decoded, undefined, t);
+      const r = await v.batcher.submit({
+        rows: 1,
+        dense: decoded.dense,
+        categorical: decoded.categorical,
+        wantQuery: false,
+        indices: decoded.known,
+      });
+      this.metrics.observeStage('queue', r.queueSeconds);
+      this.metrics.observeStage('query_tower', r.queryTowerSeconds);
+      this.metrics.observeStage('scoring', r.scoringSeconds);
+      return this.encodeRank(v, req, decoded, r.scores, process.hrtime.bigint());
+    } finally {
+      v.release();
+    }
+  }
+
+  private decodeRank(v: ServedVersion, req: RankRequest) {
+    const { dense, categorical } = req.query;
+    if (dense.length !== v.numDense) {
+      throw invalidArgument('query.dense', `expected ${v.numDense} numbers, got ${dense.length}`);
+    }
+    if (categorical.length !== v.numCategorical) {
+      throw invalidArgument(
+        'query.categorical',
+        `expected ${v.numCategorical} integers, got ${categorical.length}`,
+      );
+    }
+    const cat = new BigInt64Array(categorical.length);
+    for (let i = 0; i < categorical.length; i++) {
+      const b = parseInt64(categorical[i]!);
+      if (b === undefined)
+        throw invalidArgument(`query.categorical[${i}]`, 'outside the signed 64-bit range');
+      cat[i] = b;
+    }
+    const taskIdx = (req.tasks ?? v.tasks).map((task, i) => {
+      const at = v.tasks.indexOf(task);
+      if (at < 0)
+        throw invalidArgument(`tasks[${i}]`, `unknown task "${task}"; this model has ${v.tasks.join(', ')}`);
+      return at;
+    });
+    const n = req.candidates.length;
+    const ids = new BigUint64Array(n);
+    for (let i = 0; i < n; i++) {
+      const b = parseItemId(req.candidates[i]!);
+      if (b === undefined) throw invalidArgument(`candidates[${i}]`, 'outside the unsigned 64-bit range');
+      ids[i] = b;
+    }
+    const rows = v.lookup(ids);
+    let knownCount = 0;
+    for (let i = 0; i < n; i++) if (rows[i]! >= 0) knownCount++;
+    const known = new Int32Array(knownCount);
+    const unknownIds: string[] = [];
+    for (let i = 0, k = 0; i < n; i++) {
+      if (rows[i]! >= 0) known[k++] = rows[i]!;
+      else unknownIds.push(String(req.candidates[i]));
+    }
+    return {
+      dense: Float32Array.from(dense),
+      categorical: cat,
+      taskIdx,
+      rows,
+      known,
+      knownCount,
+      unknownIds,
+    };
+  }
+
+  private encodeRank(
+    v: ServedVersion,
+    req: RankRequest,
+    d: ReturnType<Dataplane['decodeRank']>,
+    scores: Float32Array | undefined,
+    t0: bigint,
+  ): RankResponse {
+    const n = req.candidates.length;
+    const k = d.knownCount; // d.known itself went to the worker (transferred, now detached)
+    const tasks = d.taskIdx.map((i) => v.tasks[i]!);
+    const res: RankResponse = {
+      model: this.registry.name,
+      modelVersion: v.model.version,
+      snapshotVersion: v.snapshot.version,
+      tasks,
+      unknownIds: d.unknownIds,
+    };
+    const perTask = d.taskIdx.map((ti) =>
+      scores ? scores.subarray(ti * k, (ti + 1) * k) : new Float32Array(0),
+    );
+    if (req.topK !== undefined) {
+      const knownPos = new Int32Array(k); // position in the request of the j-th known candidate
+      for (let i = 0, j = 0; i < n; i++) if (d.rows[i]! >= 0) knownPos[j++] = i;
+      res.topK = {};
+      tasks.forEach((task, t) => {
+        const s = perTask[t]!;
+        const order = topIndices(s, Math.min(req.topK!, k));
+        res.topK![task] = order.map((j) => ({ id: String(req.candidates[knownPos[j]!]), score: s[j]! }));
+      });
+    } else {
+      res.scores = {};
+      tasks.forEach((task, t) => {
+        const s = perTask[t]!;
+        const out: (number | null)[] = new Array(n);
+        for (let i = 0, j = 0; i < n; i++) out[i] = d.rows[i]! >= 0 ? s[j++]! : null;
+        res.scores![task] = out;
+      });
+    }
+    tasks.forEach((task, t) => this.metrics.observeScores(task, perTask[t]!));
+    this.metrics.scored(k, d.unknownIds.length);
+    this.stage('encode', t0);
+    return res;
+  }
+
+  async infer(name: string, body: unknown): Promise<InferResponse> {
+    let t = process.hrtime.bigint();
+    const req = parseOrThrow<InferRequest>(this.inferSchema, body);
+    const v = this.registry.acquire(name);
+    try {
+      const { rows, dense, categorical } = decodeInfer(v, req);
+      t = this.stage('decode', t);
+      const r = await v.batcher.submit({ rows, dense, categorical, wantQuery: true });
+      this.metrics.observeStage('queue', r.queueSeconds);
+      this.metrics.observeStage('query_tower', r.queryTowerSeconds);
+      t = process.hrtime.bigint();
+      const res: InferResponse = {
+        model_name: this.registry.name,
+        model_version: v.model.version,
+        ...(req.id !== undefined ? { id: req.id } : {}),
+        outputs: [
+          {
+            name: 'query',
+            datatype: 'FP32',
+            shape: [rows, v.tasks.length, v.dim],
+            data: Array.from(r.query!),
+          },
+        ],
+      };
+      this.stage('encode', t);
+      return res;
+    } finally {
+      v.release();
+    }
+  }
+}
+
+/** The k largest entries' indices, best first (ties: lower index first). */
+function topIndices(s: Float32Array, k: number): number[] {
+  const idx = Array.from({ length: s.length }, (_, i) => i);
+  if (k * 8 < s.length) {
+    // partial: keep a sorted buffer of the best k
+    const best: number[] = [];
+    for (let i = 0; i < s.length; i++) {
+      if (best.length === k && s[i]! <= s[best[k - 1]!]!) continue;
+      let at = best.length;
+      while (at > 0 && s[best[at - 1]!]! < s[i]!) at--;
+      best.splice(at, 0, i);
+      if (best.length > k) best.pop();
+    }
+    return best;
+  }
+  idx.sort((a, b) => s[b]! - s[a]! || a - b);
+  return idx.slice(0, k);
+}
+
+const INPUTS = { dense: 'FP32', categorical: 'INT64' } as const;
+
+/** Flattens OIP tensor data (flat or nested row-major) into `out`, refusing non-numbers. */
+function flatten(
+  data: unknown[],
+  field: string,
+  depth: number,
+  push: (v: unknown, path: string) => void,
+): void {
+  data.forEach((x, i) => {
+    if (Array.isArray(x)) {
+      if (depth <= 1) throw invalidArgument(`${field}[${i}]`, 'nested deeper than the tensor shape');
+      flatten(x, `${field}[${i}]`, depth - 1, push);
+    } else push(x, `${field}[${i}]`);
+  });
+}
+
+function decodeInfer(
+  v: ServedVersion,
+  req: InferRequest,
+): { rows: number; dense: Float32Array; categorical: BigInt64Array } {
+  const seen = new Map<string, number>();
+  req.inputs.forEach((t, i) => {
+    if (!(t.name in INPUTS))
+      throw invalidArgument(`inputs[${i}].name`, `unknown input "${t.name}"; expected dense, categorical`);
+    if (seen.has(t.name)) throw invalidArgument(`inputs[${i}].name`, `input "${t.name}" given twice`);
+    seen.set(t.name, i);
+  });
+  for (const name of Object.keys(INPUTS)) {
+    if (!seen.has(name)) throw invalidArgument('inputs', `missing input "${name}"`);
+  }
+  req.outputs?.forEach((o, i) => {
+    if (o.name !== 'query')
+      throw invalidArgument(`outputs[${i}].name`, `unknown output "${o.name}"; this model has query`);
+  });
+  const di = seen.get('dense')!;
+  const ci = seen.get('categorical')!;
+  const d = req.inputs[di]!;
+  const c = req.inputs[ci]!;
+  const check = (t: typeof d, i: number, datatype: string, width: number): number => {
+    if (t.datatype !== datatype)
+      throw invalidArgument(
+        `inputs[${i}].datatype`,
+        `input "${t.name}" must be ${datatype}, got ${t.datatype}`,
+      );
+    if (t.shape.length !== 2 || t.shape[1] !== width) {
+      throw invalidArgument(
+        `inputs[${i}].shape`,
+        `input "${t.name}" must have shape [batch, ${width}], got [${t.shape.join(', ')}]`,
+      );
+    }
+    if (t.shape[0]! < 1) throw invalidArgument(`inputs[${i}].shape`, 'batch must be at least 1');
+    return t.shape[0]!;
+  };
+  const rows = check(d, di, 'FP32', v.numDense);
+  if (check(c, ci, 'INT64', v.numCategorical) !== rows) {
+    throw invalidArgument(
+      `inputs[${ci}].shape`,
+      `batch ${c.shape[0]} differs from input "dense" batch ${rows}`,
+    );
+  }
+  const dense = new Float32Array(rows * v.numDense);
+  let n = 0;
+  flatten(d.data, `inputs[${di}].data`, 2, (x, path) => {
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw invalidArgument(path, 'expected a finite number');
+    if (n >= dense.length)
+      throw invalidArgument(
+        `inputs[${di}].data`,
+        `more than ${dense.length} elements for shape [${d.shape.join(', ')}]`,
+      );
+    dense[n++] = x;
+  });
+  if (n !== dense.length)
+    throw invalidArgument(
+      `inputs[${di}].data`,
+      `expected ${dense.length} elements for shape [${d.shape.join(', ')}], got ${n}`,
+    );
+  const categorical = new BigInt64Array(rows * v.numCategorical);
+  n = 0;
+  flatten(c.data, `inputs[${ci}].data`, 2, (x, path) => {
+    const ok =
+      (typeof x === 'number' && Number.isSafeInteger(x)) || (typeof x === 'string' && /^-?\d{1,19}$/.test(x));
+    const b = ok ? parseInt64(x as number | string) : undefined;
+    if (b === undefined)
+      throw invalidArgument(path, 'expected a 64-bit integer (a safe integer or a decimal string)');
+    if (n >= categorical.length)
+      throw invalidArgument(
+        `inputs[${ci}].data`,
+        `more than ${categorical.length} elements for shape [${c.shape.join(', ')}]`,
+      );
+    categorical[n++] = b;
+  });
+  if (n !== categorical.length) {
+    throw invalidArgument(
+      `inputs[${ci}].data`,
+      `expected ${categorical.length} elements for shape [${c.shape.join(', ')}], got ${n}`,
+    );
+  }
+  return { rows, dense, categorical };
+}

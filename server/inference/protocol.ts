@@ -1,0 +1,57 @@
+// Messages between the HTTP thread and the inference workers (node:worker_threads). Typed
+// arrays travel by transfer, never copied; the scoring graph's bytes travel in a
+// SharedArrayBuffer so N workers read one copy.
+//
+// API: the types below; nothing runs here.
+
+export type ExecutionProvider = 'cuda' | 'cpu';
+
+/** How a worker sets itself up for one served version (query tower + snapshot scoring graph). */
+export interface WorkerInit {
+  /** ONNX file of the query tower; the worker reads the bytes itself. */
+  queryModelPath: string;
+  /** The generated scoring graph (the snapshot is its initializer), shared between workers. */
+  scoringGraph: Uint8Array;
+  executionProvider: ExecutionProvider;
+  intraOpThreads: number;
+  numDense: number;
+  numCategorical: number;
+  tasks: number;
+  dim: number;
+}
+
+export type WorkerReady =
+  | { type: 'loaded'; provider: ExecutionProvider; fallbackReason?: string }
+  | { type: 'load-failed'; message: string };
+
+/** One request's share of a batch. */
+export interface JobSpec {
+  rows: number;
+  /** return the query embeddings ([rows, tasks, dim]) — OIP infer */
+  wantQuery: boolean;
+  /** score these snapshot rows with the (single-row) query embedding — ranking */
+  indices?: Int32Array;
+}
+
+export interface RunRequest {
+  type: 'run';
+  id: number;
+  rows: number;
+  /** [rows, numDense] concatenated over the jobs, in order */
+  dense: Float32Array;
+  /** [rows, numCategorical] */
+  categorical: BigInt64Array;
+  jobs: JobSpec[];
+}
+
+export type JobResult =
+  { ok: true; query?: Float32Array; scores?: Float32Array /* [tasks, N] */ } | { ok: false; message: string };
+
+export interface RunReply {
+  type: 'result';
+  id: number;
+  jobs: JobResult[];
+  /** microseconds spent in the query tower (the whole batch) and in scoring (all jobs) */
+  queryTowerUs: number;
+  scoringUs: number;
+}

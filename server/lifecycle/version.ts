@@ -1,0 +1,156 @@
+// One served version: a query tower + an embedding snapshot with matching fingerprints, their
+// worker pool and batcher. Loading checks everything before anything serves (model sha256 and
+// metadata, the snapshot's full validation, fingerprint/tasks/dim agreement), builds the
+// scoring graph with the snapshot as its initializer, and starts the workers. Requests hold a
+// version from start to finish (`acquire`/`release`); a retired version closes its workers
+// once its last request is done.
+//
+// API:
+//   loadVersion(source: VersionSource, opts: VersionOptions) → Promise<ServedVersion>   throws LoadError
+//   version.model / .snapshot / .tasks / .dim / .numDense / .numCategorical / .provider
+//   version.lookup(ids: BigUint64Array) → Int32Array       snapshot rows, -1 = unknown
+//   version.batcher.submit(job)
+//   version.acquire(); version.release(); version.retire() → Promise<void>   (resolves when closed)
+import type { Logger } from '../../lib/logger.js';
+import { isSnapshotError, openSnapshot, type Snapshot } from '../../snapshot/index.js';
+import { DynamicBatcher, type BatcherLimits } from '../inference/batcher.js';
+import { WorkerPool } from '../inference/pool.js';
+import type { ExecutionProvider } from '../inference/protocol.js';
+import { LoadError } from './load-error.js';
+import { readQueryTower, type QueryTowerInfo } from './model-file.js';
+import { buildScoringGraph } from './scoring-graph.js';
+
+export interface VersionSource {
+  modelDir: string;
+  modelVersion: string;
+  snapshotDir: string;
+  snapshotVersion: string;
+}
+
+export interface VersionOptions {
+  executionProvider: ExecutionProvider;
+  workers: number;
+  intraOpThreads: number;
+  limits: BatcherLimits;
+  log: Logger;
+  onBatch?(rows: number): void;
+}
+
+export interface SnapshotInfo {
+  version: string;
+  dir: string;
+  rows: number;
+  dtype: string;
+  createdAt: Date;
+}
+
+export class ServedVersion {
+  private inFlight = 0;
+  private retired: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly model: QueryTowerInfo,
+    readonly snapshot: SnapshotInfo,
+    private readonly index: Pick<Snapshot['index'], 'lookup'>,
+    private readonly pool: WorkerPool,
+    readonly batcher: DynamicBatcher,
+  ) {}
+
+  get tasks(): string[] {
+    return this.model.tasks;
+  }
+  get dim(): number {
+    return this.model.dim;
+  }
+  get numDense(): number {
+    return this.model.numDense;
+  }
+  get numCategorical(): number {
+    return this.model.numCategorical;
+  }
+  get provider(): ExecutionProvider {
+    return this.pool.provider;
+  }
+  get fallbackReason(): string | undefined {
+    return this.pool.fallbackReason;
+  }
+  get healthy(): boolean {
+    return this.pool.size > 0;
+  }
+
+  lookup(ids: BigUint64Array): Int32Array {
+    return this.index.lookup(ids);
+  }
+
+  acquire(): void {
+    this.inFlight++;
+  }
+
+  release(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.retired) this.retired();
+  }
+
+  /** Stops taking new work; closes the workers when the requests already holding it are done. */
+  retire(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.retired = resolve;
+      if (this.inFlight === 0) resolve();
+    }).then(() => this.pool.close());
+    return this.closing;
+  }
+}
+
+export async function loadVersion(src: VersionSource, opts: VersionOptions): Promise<ServedVersion> {
+  const model = await readQueryTower(src.modelDir, src.modelVersion);
+  let snapshot: Snapshot;
+  try {
+    snapshot = await openSnapshot(src.snapshotDir, { expectedFingerprint: model.fingerprint });
+  } catch (e) {
+    if (isSnapshotError(e)) throw new LoadError('snapshot', e.cause, e.message);
+    throw e;
+  }
+  const m = snapshot.manifest;
+  if (m.dim !== model.dim || m.tasks.join(',') !== model.tasks.join(',')) {
+    throw new LoadError(
+      'snapshot',
+      'shape',
+      `snapshot ${m.snapshotVersion} has tasks [${m.tasks.join(', ')}] × dim ${m.dim}; ` +
+        `model ${model.version} wants [${model.tasks.join(', ')}] × dim ${model.dim}`,
+    );
+  }
+  const scoringGraph = buildScoringGraph(snapshot);
+  const pool = await WorkerPool.start(
+    {
+      queryModelPath: model.path,
+      scoringGraph,
+      executionProvider: opts.executionProvider,
+      intraOpThreads: opts.intraOpThreads,
+      numDense: model.numDense,
+      numCategorical: model.numCategorical,
+      tasks: model.tasks.length,
+      dim: model.dim,
+    },
+    opts.workers,
+    opts.log,
+  ).catch((e: unknown) => {
+    throw new LoadError(
+      'model',
+      'runtime',
+      `ONNX Runtime refused the model or scoring graph: ${(e as Error).message}`,
+    );
+  });
+  const batcher = new DynamicBatcher(pool, opts.limits, {
+    ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
+  });
+  const info: SnapshotInfo = {
+    version: m.snapshotVersion,
+    dir: src.snapshotDir,
+    rows: m.rows,
+    dtype: m.dtype,
+    createdAt: new Date(m.createdAt),
+  };
+  // Only the id index stays on this thread; the matrix lives in the scoring graph's bytes.
+  return new ServedVersion(model, info, snapshot.index, pool, batcher);
+}
