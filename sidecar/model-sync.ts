@@ -1,7 +1,7 @@
 // Fetches the query-tower ONNX file named by the spec (URI + sha256 + version + fingerprint) and
 // publishes it as model/<version>/{model.onnx,model.json} with model/current pointing at it.
 // The sha256 must match the spec; the fingerprint in the file's ONNX metadata, when present,
-// must match the spec's (that is the one snapshots are checked against).
+// must match the spec's; one of the two must exist (snapshots are checked against it).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/logger.js';
@@ -29,7 +29,7 @@ export interface ModelSpec {
 export interface ModelInfo {
   version: string;
   sha256: string;
-  towerFingerprint: string | undefined;
+  towerFingerprint: string;
 }
 
 export class ModelSync {
@@ -82,7 +82,7 @@ export class ModelSync {
     }
   }
 
-  private async fingerprintOf(file: string): Promise<string | undefined> {
+  private async fingerprintOf(file: string): Promise<string> {
     let inFile: string | undefined;
     try {
       inFile = (await readOnnxMetadata(file)).get(FINGERPRINT_METADATA_KEY);
@@ -96,7 +96,14 @@ export class ModelSync {
         `model ${this.spec.key}: ONNX metadata ${FINGERPRINT_METADATA_KEY}=${inFile}, the spec says ${wanted}`,
       );
     }
-    return wanted ?? inFile;
+    const fingerprint = wanted ?? inFile;
+    if (fingerprint === undefined) {
+      throw new RefusedError(
+        'fingerprint',
+        `model ${this.spec.key}: no tower fingerprint (no LIGHTRANK_TOWER_FINGERPRINT, no ${FINGERPRINT_METADATA_KEY} in the ONNX metadata)`,
+      );
+    }
+    return fingerprint;
   }
 
   /** model.json of an already published version, if any. */

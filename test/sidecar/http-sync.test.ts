@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLatest, writeModel, writeSnapshotVersion, type ModelFixture } from './helpers/fixtures.js';
 import { HttpDirServer } from './helpers/http-dir-server.js';
-import { SidecarProcess, waitFor } from './helpers/sidecar-process.js';
+import { RepoProcess, waitFor } from './helpers/processes.js';
 
 describe('sidecar syncing over HTTP', () => {
   let work: string;
@@ -15,7 +15,7 @@ describe('sidecar syncing over HTTP', () => {
   let storage: string;
   let model: ModelFixture;
   let http: HttpDirServer;
-  let sidecar: SidecarProcess;
+  let sidecar: RepoProcess;
   const current = () => readlink(path.join(dataDir, 'snapshot', 'current')).catch(() => undefined);
 
   beforeAll(async () => {
@@ -27,7 +27,7 @@ describe('sidecar syncing over HTTP', () => {
     await writeLatest(path.join(storage, 'snap'), 'v1');
     http = new HttpDirServer(storage);
     await http.start();
-    sidecar = await SidecarProcess.start({
+    sidecar = await RepoProcess.sidecar({
       LIGHTRANK_DATA_DIR: dataDir,
       LIGHTRANK_MODEL_URI: `${http.url}/models/model.onnx`,
       LIGHTRANK_MODEL_SHA256: model.sha256,

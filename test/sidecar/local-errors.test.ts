@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLatest, writeModel, writeSnapshotVersion, type ModelFixture } from './helpers/fixtures.js';
-import { SidecarProcess, waitFor } from './helpers/sidecar-process.js';
+import { RepoProcess, waitFor } from './helpers/processes.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -28,7 +28,7 @@ describe('sidecar on a volume that refuses writes', () => {
   let work: string;
   let storage: string;
   let model: ModelFixture;
-  const sidecars: SidecarProcess[] = [];
+  const sidecars: RepoProcess[] = [];
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'lightrank-sidecar-local-'));
@@ -50,7 +50,7 @@ describe('sidecar on a volume that refuses writes', () => {
   });
 
   const start = async (dataDir: string, user?: { uid: number; gid: number }) => {
-    const sidecar = await SidecarProcess.start(
+    const sidecar = await RepoProcess.sidecar(
       {
         LIGHTRANK_DATA_DIR: dataDir,
         LIGHTRANK_MODEL_URI: pathToFileURL(path.join(storage, 'models/model.onnx')).href,

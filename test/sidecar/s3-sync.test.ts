@@ -16,7 +16,7 @@ import {
 } from './helpers/fixtures.js';
 import { publishToS3, putFile } from './helpers/s3-publish.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
-import { SidecarProcess, waitFor } from './helpers/sidecar-process.js';
+import { RepoProcess, waitFor } from './helpers/processes.js';
 
 const BUCKET = 'lightrank-test';
 const PREFIX = 'segments/standard/snapshots';
@@ -27,7 +27,7 @@ describe('sidecar syncing from S3', () => {
   let dataDir: string;
   let local: string;
   let model: ModelFixture;
-  let sidecar: SidecarProcess;
+  let sidecar: RepoProcess;
   const current = async (kind: string) =>
     readlink(path.join(dataDir, kind, 'current')).catch(() => undefined);
 
@@ -39,7 +39,7 @@ describe('sidecar syncing from S3', () => {
     local = path.join(work, 'storage');
     model = await writeModel(path.join(work, 'models'));
     await putFile(s3.client, BUCKET, 'models/query-1.onnx', model.file);
-    sidecar = await SidecarProcess.start({
+    sidecar = await RepoProcess.sidecar({
       ...s3.env,
       LIGHTRANK_DATA_DIR: dataDir,
       LIGHTRANK_MODEL_URI: `s3://${BUCKET}/models/query-1.onnx`,

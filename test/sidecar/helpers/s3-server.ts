@@ -17,6 +17,9 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+// The SDK warns once per process that it will want Node 22 from 2027; noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const CREDENTIALS = { accessKeyId: 'lightrank-test', secretAccessKey: 'lightrank-test-secret' };
 
 /** Installs moto if missing (first run: ~1 min), starts it on 127.0.0.1:<free port>. */

@@ -1,5 +1,6 @@
-// Runs the sidecar as a real process (`sidecar/main.ts` through tsx), reads the port from its
-// first log line, and gives tests its /readyz, /metrics and log lines.
+// Runs an entry point of the repo as a real process through tsx — the sidecar
+// (`sidecar/main.ts`) or the scoring server (`server/main.ts`) — reads the port from its
+// "listening" log line, and gives tests its log lines, readiness and metrics.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,17 +13,41 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-export class SidecarProcess {
+interface Entry {
+  file: string;
+  listeningMsg: string;
+  readyPath: string;
+}
+
+const SIDECAR: Entry = { file: 'sidecar/main.ts', listeningMsg: 'sidecar listening', readyPath: '/readyz' };
+const SERVER: Entry = { file: 'server/main.ts', listeningMsg: 'listening', readyPath: '/v2/health/ready' };
+
+export class RepoProcess {
   readonly logs: LogLine[] = [];
   port = 0;
-  private constructor(private readonly child: ChildProcess) {}
+  stderr = '';
 
-  /** `user` runs it under another uid/gid (the test runner must be root for that). */
-  static async start(
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly entry: Entry,
+  ) {}
+
+  /** The sync sidecar; `user` runs it under another uid/gid (the test runner must be root). */
+  static sidecar(env: Record<string, string>, user?: { uid: number; gid: number }): Promise<RepoProcess> {
+    return RepoProcess.spawn(SIDECAR, env, user);
+  }
+
+  /** The scoring server, reading the volume a sidecar writes. */
+  static server(env: Record<string, string>): Promise<RepoProcess> {
+    return RepoProcess.spawn(SERVER, env);
+  }
+
+  private static async spawn(
+    entry: Entry,
     env: Record<string, string>,
     user?: { uid: number; gid: number },
-  ): Promise<SidecarProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'sidecar/main.ts')], {
+  ): Promise<RepoProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, entry.file)], {
       cwd: REPO,
       ...user,
       env: {
@@ -34,9 +59,8 @@ export class SidecarProcess {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const sidecar = new SidecarProcess(child);
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const proc = new RepoProcess(child, entry);
+    child.stderr!.on('data', (c: Buffer) => (proc.stderr += c.toString()));
     let buffered = '';
     child.stdout!.on('data', (c: Buffer) => {
       buffered += c.toString();
@@ -44,24 +68,24 @@ export class SidecarProcess {
       buffered = lines.pop()!;
       for (const line of lines) {
         try {
-          sidecar.logs.push(JSON.parse(line) as LogLine);
+          proc.logs.push(JSON.parse(line) as LogLine);
         } catch {
-          sidecar.logs.push({ level: 30, msg: line });
+          proc.logs.push({ level: 30, msg: line });
         }
       }
     });
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const listening = sidecar.logs.find((l) => l.msg === 'sidecar listening');
+      const listening = proc.logs.find((l) => l.msg === entry.listeningMsg);
       if (listening) {
-        sidecar.port = listening.port as number;
-        return sidecar;
+        proc.port = listening.port as number;
+        return proc;
       }
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill('SIGKILL');
-    throw new Error(`sidecar did not start: ${JSON.stringify(sidecar.logs)}\n${stderr}`);
+    throw new Error(`${entry.file} did not start: ${JSON.stringify(proc.logs)}\n${proc.stderr}`);
   }
 
   get url(): string {
@@ -69,14 +93,14 @@ export class SidecarProcess {
   }
 
   async ready(): Promise<boolean> {
-    return (await fetch(`${this.url}/readyz`)).status === 200;
+    return (await fetch(`${this.url}${this.entry.readyPath}`)).status === 200;
   }
 
   async metrics(): Promise<string> {
     return (await fetch(`${this.url}/metrics`)).text();
   }
 
-  /** The value of one sample (`name{labels}` must match exactly up to the value), or 0. */
+  /** The value of the first sample of `name` whose labels include `labels`, or 0. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
     const text = await this.metrics();
     for (const line of text.split('\n')) {
@@ -84,8 +108,9 @@ export class SidecarProcess {
       const open = line.indexOf('{');
       const body = open >= 0 ? line.slice(open + 1, line.lastIndexOf('}')) : '';
       const have = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-      if (Object.entries(labels).every(([k, v]) => have[k] === v))
+      if (Object.entries(labels).every(([k, v]) => have[k] === v)) {
         return Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
     }
     return 0;
   }
