@@ -80,42 +80,59 @@ function isNamedList(v: unknown[]): v is { name: string }[] {
 }
 
 /**
- * True when every field of `want` is present in `have` with an equal value. Lists of named
- * items (containers, env, ports, volumes) match by name, so entries others add are ignored;
- * other lists must match element by element.
+ * The path of the first field of `want` that `have` lacks or holds with another value, or
+ * undefined when every field matches. Lists of named items (containers, env, ports, volumes)
+ * match by name, so entries others add are ignored; other lists must match element by element.
  */
-export function isSubset(want: unknown, have: unknown): boolean {
-  if (want === undefined) return true;
+export function firstDifference(want: unknown, have: unknown, path = ''): string | undefined {
+  if (want === undefined) return undefined;
   if (Array.isArray(want)) {
-    if (!Array.isArray(have)) return false;
+    if (!Array.isArray(have)) return path || '.';
     if (isNamedList(want)) {
-      return want.every((w) =>
-        isSubset(
+      for (const w of want) {
+        const d = firstDifference(
           w,
           (have as { name?: string }[]).find((h) => h?.name === w.name),
-        ),
-      );
+          `${path}[${w.name}]`,
+        );
+        if (d !== undefined) return d;
+      }
+      return undefined;
     }
-    return want.length === have.length && want.every((w, i) => isSubset(w, have[i]));
+    if (want.length !== have.length) return `${path}.length`;
+    for (let i = 0; i < want.length; i++) {
+      const d = firstDifference(want[i], have[i], `${path}[${i}]`);
+      if (d !== undefined) return d;
+    }
+    return undefined;
   }
   if (want !== null && typeof want === 'object') {
-    if (have === null || typeof have !== 'object' || Array.isArray(have)) return false;
-    return Object.entries(want).every(([k, w]) => isSubset(w, (have as Record<string, unknown>)[k]));
+    if (have === null || typeof have !== 'object' || Array.isArray(have)) return path || '.';
+    for (const [k, w] of Object.entries(want)) {
+      const d = firstDifference(w, (have as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d !== undefined) return d;
+    }
+    return undefined;
   }
-  return sameScalar(want, have);
+  return sameScalar(want, have) ? undefined : path || '.';
 }
 
-/** Whether `live` already is what applying `desired` would make it. */
-export function upToDate(desired: KubeObject, live: KubeObject | undefined): boolean {
-  if (!live) return false;
+/** True when every field of `want` is present in `have` with an equal value. */
+export function isSubset(want: unknown, have: unknown): boolean {
+  return firstDifference(want, have) === undefined;
+}
+
+/** Why `live` is not what applying `desired` would make it (a field path), or undefined when it is. */
+export function staleField(desired: KubeObject, live: KubeObject | undefined): string | undefined {
+  if (!live) return '(missing)';
   const want = withHash(desired);
-  return (
-    live.metadata.annotations?.[HASH_ANNOTATION] === want.metadata.annotations?.[HASH_ANNOTATION] &&
-    isSubset(want, live)
-  );
+  if (live.metadata.annotations?.[HASH_ANNOTATION] !== want.metadata.annotations?.[HASH_ANNOTATION]) {
+    return `.metadata.annotations.${HASH_ANNOTATION}`;
+  }
+  return firstDifference(want, live);
 }
 
-export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
+export type ApplyOutcome = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; field: string };
 
 /** Apply `desired` unless `live` (from the informer cache) already matches it. */
 export async function applyIfChanged<T extends KubeObject>(
@@ -124,7 +141,8 @@ export async function applyIfChanged<T extends KubeObject>(
   desired: T,
   live: KubeObject | undefined,
 ): Promise<ApplyOutcome> {
-  if (upToDate(desired, live)) return 'unchanged';
+  const field = staleField(desired, live);
+  if (field === undefined) return { outcome: 'unchanged' };
   await client.apply(ref, withHash(desired));
-  return live ? 'updated' : 'created';
+  return { outcome: live ? 'updated' : 'created', field };
 }

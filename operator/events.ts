@@ -1,7 +1,7 @@
 // Kubernetes Events (core/v1) for meaningful transitions of a RankingModel: objects created,
 // segments scaled, the model becoming ready, failures with their reason. The reconciler decides
-// what is meaningful; this module only writes, and drops an exact repeat of the last event it
-// wrote for the same object (a failure retried with backoff reports once, not on every retry).
+// what is meaningful; this module only writes, and drops a repeat of an event it wrote for the
+// same object within the last ten minutes (a failure retried with backoff reports once).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
 import { toKubeTime } from '../api/conditions.js';
@@ -16,8 +16,12 @@ export interface EventSpec {
   message: string;
 }
 
+const REPEAT_WINDOW_MS = 10 * 60_000;
+/** Remembered events per object, newest last; older ones are forgotten first. */
+const REMEMBERED_PER_OBJECT = 16;
+
 export class EventRecorder {
-  private readonly last = new Map<string, string>();
+  private readonly recent = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly client: KubeClient,
@@ -29,9 +33,14 @@ export class EventRecorder {
   async record(regarding: KubeObject & { apiVersion: string; kind: string }, ev: EventSpec): Promise<void> {
     const uid = regarding.metadata.uid ?? `${regarding.metadata.namespace}/${regarding.metadata.name}`;
     const fingerprint = `${ev.type}|${ev.reason}|${ev.message}`;
-    if (this.last.get(uid) === fingerprint) return;
-    this.last.set(uid, fingerprint);
     const now = Date.now();
+    const seen = this.recent.get(uid) ?? new Map<string, number>();
+    const at = seen.get(fingerprint);
+    if (at !== undefined && now - at < REPEAT_WINDOW_MS) return;
+    seen.delete(fingerprint);
+    seen.set(fingerprint, now);
+    if (seen.size > REMEMBERED_PER_OBJECT) seen.delete(seen.keys().next().value!);
+    this.recent.set(uid, seen);
     const namespace = regarding.metadata.namespace ?? 'default';
     try {
       await this.client.create(EVENTS, {
@@ -64,6 +73,6 @@ export class EventRecorder {
 
   /** Forget an object (it was deleted), so the map does not grow without bound. */
   forget(uid: string): void {
-    this.last.delete(uid);
+    this.recent.delete(uid);
   }
 }

@@ -146,10 +146,14 @@ export class RankingModelReconciler {
       segments.map(async (segment) => {
         const desired = buildDeployment(model, segment, 'stable', this.deps.defaults);
         const live = this.deps.deployments.get(ns, desired.metadata.name);
-        const outcome = await applyIfChanged(this.deps.client, DEPLOYMENTS, desired, live);
-        if (outcome !== 'unchanged') {
+        const applied = await applyIfChanged(this.deps.client, DEPLOYMENTS, desired, live);
+        const outcome = applied.outcome;
+        if (applied.outcome !== 'unchanged') {
           const was = (live?.spec as { replicas?: number } | undefined)?.replicas;
-          log.info({ deployment: desired.metadata.name, outcome }, `Deployment ${outcome}`);
+          log.info(
+            { deployment: desired.metadata.name, field: applied.field },
+            `Deployment ${applied.outcome}`,
+          );
           if (outcome === 'created') {
             await this.deps.events.record(regarding, {
               type: 'Normal',
@@ -186,10 +190,10 @@ export class RankingModelReconciler {
       segments.map(async (segment) => {
         const desired = buildService(model, segment);
         const live = this.deps.services.get(model.metadata.namespace, desired.metadata.name);
-        const outcome = await applyIfChanged(this.deps.client, SERVICES, desired, live);
-        if (outcome === 'unchanged') return;
-        log.info({ service: desired.metadata.name, outcome }, `Service ${outcome}`);
-        if (outcome === 'created') {
+        const applied = await applyIfChanged(this.deps.client, SERVICES, desired, live);
+        if (applied.outcome === 'unchanged') return;
+        log.info({ service: desired.metadata.name, field: applied.field }, `Service ${applied.outcome}`);
+        if (applied.outcome === 'created') {
           await this.deps.events.record(regarding, {
             type: 'Normal',
             reason: EventReason.Created,

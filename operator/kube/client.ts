@@ -215,7 +215,9 @@ export class KubeClient {
         onEvent(ev);
       });
       lines.on('close', () => resolve());
-      body.on('error', (err) => reject(this.fail(opts, 0, String(err))));
+      const onError = (err: Error) => reject(this.fail(opts, 0, String(err)));
+      lines.on('error', onError);
+      body.on('error', onError);
     });
     // a rejected `done` nobody awaited must not crash the process
     done.catch(() => {});

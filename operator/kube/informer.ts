@@ -6,7 +6,7 @@
 import type { Logger } from '../../lib/logger.js';
 import { Backoff, type BackoffOptions } from '../backoff.js';
 import { isGone, type KubeClient, type WatchHandle } from './client.js';
-import { keyOf, type KubeObject, type ResourceRef } from './types.js';
+import { apiVersionOf, keyOf, type KubeObject, type ResourceRef } from './types.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T) => void;
@@ -110,7 +110,9 @@ export class Informer<T extends KubeObject> {
         limit: this.opts.pageSize ?? 500,
         continue: cont,
       });
-      items.push(...page.items);
+      // list items come without apiVersion/kind; watch events carry them: make both alike
+      for (const item of page.items)
+        items.push({ apiVersion: apiVersionOf(this.opts.ref), kind: this.opts.ref.kind, ...item });
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? '';
     } while (cont);
