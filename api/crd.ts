@@ -1,7 +1,7 @@
 // Generates the RankingModel CustomResourceDefinition from the zod schema in rankingmodel.ts:
 // zod's JSON Schema output, post-processed into a *structural* OpenAPI v3 schema as the API server
-// requires (a type on every node, no additionalProperties:false, int formats, int-or-string and
-// preserve-unknown-fields markers, patterns replaced by the CEL rules that carry human messages).
+// requires (a type on every node, no additionalProperties:false, int formats, preserve-unknown-fields
+// markers, patterns replaced by the CEL rules that carry human messages).
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import {
@@ -38,7 +38,6 @@ export interface SchemaNode {
   'x-kubernetes-validations'?: { rule: string; message: string; fieldPath?: string }[];
   'x-kubernetes-list-type'?: string;
   'x-kubernetes-list-map-keys'?: string[];
-  'x-kubernetes-int-or-string'?: boolean;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   [key: string]: unknown;
 }
@@ -62,7 +61,6 @@ const KEY_ORDER = [
   'maxItems',
   'pattern',
   'anyOf',
-  'x-kubernetes-int-or-string',
   'x-kubernetes-preserve-unknown-fields',
   'x-kubernetes-list-type',
   'x-kubernetes-list-map-keys',
@@ -85,21 +83,8 @@ export function toStructural(input: SchemaNode, path = ''): SchemaNode {
   delete node.propertyNames;
   if (node.additionalProperties === false) delete node.additionalProperties;
 
-  if (node['x-kubernetes-int-or-string']) {
-    // Kubernetes' own shape for quantities: anyOf integer|string, with the string pattern beside it.
-    const str = node.anyOf?.find((n) => n.type === 'string');
-    const out: SchemaNode = {
-      description: node.description,
-      anyOf: [{ type: 'integer' }, { type: 'string' }],
-      pattern: str?.pattern,
-      'x-kubernetes-int-or-string': true,
-    };
-    if (!out.pattern) delete out.pattern;
-    if (!out.description) delete out.description;
-    return orderKeys(out);
-  }
   if (node.anyOf)
-    throw new Error(`${path || '<root>'}: unions are not structural; mark int-or-string or restructure`);
+    throw new Error(`${path || '<root>'}: unions are not structural schemas; restructure the field`);
 
   if (node['x-kubernetes-preserve-unknown-fields']) {
     delete node.additionalProperties;

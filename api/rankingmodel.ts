@@ -53,17 +53,25 @@ const SHA256 = /^[0-9a-f]{64}$/;
 const TASK = /^[a-z][a-z0-9_]*$/;
 const HEADER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HTTP_URL = /^https?:\/\/.+$/;
-/** A Kubernetes resource quantity written as a string (e.g. "500m", "2Gi", "1.5"). */
+/** A Kubernetes resource quantity, as a string (e.g. "500m", "2", "4Gi"). */
 const QUANTITY =
   /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+const QUANTITY_MESSAGE = 'must be a Kubernetes quantity written as a string, such as "500m", "2" or "4Gi"';
 
-/** A Kubernetes quantity: an integer or a quantity string (int-or-string in the CRD). */
-const Quantity = z
-  .union([
-    z.int().min(0),
-    z.string().max(64).regex(QUANTITY, 'must be a Kubernetes quantity such as 500m or 2Gi'),
-  ])
-  .meta({ 'x-kubernetes-int-or-string': true });
+/**
+ * A quantity field. A string only (not Kubernetes' int-or-string): one type for the operator, and a
+ * schema every client can install unchanged.
+ */
+const quantity = (description: string) =>
+  z
+    .string()
+    .max(64)
+    .refine((q) => QUANTITY.test(q), QUANTITY_MESSAGE)
+    .optional()
+    .meta({
+      description,
+      'x-kubernetes-validations': [{ rule: 'isQuantity(self)', message: QUANTITY_MESSAGE }],
+    });
 
 // ---- spec ---------------------------------------------------------------------------------------
 
@@ -202,8 +210,8 @@ export const TolerationSchema = z
 
 export const ResourceListSchema = z
   .object({
-    cpu: Quantity.optional().meta({ description: 'CPU quantity (e.g. 500m, 2).' }),
-    memory: Quantity.optional().meta({ description: 'Memory quantity (e.g. 512Mi, 4Gi).' }),
+    cpu: quantity('CPU quantity as a string (e.g. "500m", "2").'),
+    memory: quantity('Memory quantity as a string (e.g. "512Mi", "4Gi").'),
   })
   .meta({ description: 'CPU and memory quantities.' });
 
@@ -221,11 +229,11 @@ export const ResourcesSchema = z
       'CPU and memory of the server container (the GPU is requested through serving.gpu, not here).',
     'x-kubernetes-validations': [
       {
-        rule: '!has(self.requests) || !has(self.limits) || !has(self.requests.cpu) || !has(self.limits.cpu) || quantity(string(self.requests.cpu)).compareTo(quantity(string(self.limits.cpu))) <= 0',
+        rule: '!has(self.requests) || !has(self.limits) || !has(self.requests.cpu) || !has(self.limits.cpu) || !isQuantity(self.requests.cpu) || !isQuantity(self.limits.cpu) || quantity(self.requests.cpu).compareTo(quantity(self.limits.cpu)) <= 0',
         message: 'requests.cpu must not exceed limits.cpu',
       },
       {
-        rule: '!has(self.requests) || !has(self.limits) || !has(self.requests.memory) || !has(self.limits.memory) || quantity(string(self.requests.memory)).compareTo(quantity(string(self.limits.memory))) <= 0',
+        rule: '!has(self.requests) || !has(self.limits) || !has(self.requests.memory) || !has(self.limits.memory) || !isQuantity(self.requests.memory) || !isQuantity(self.limits.memory) || quantity(self.requests.memory).compareTo(quantity(self.limits.memory)) <= 0',
         message: 'requests.memory must not exceed limits.memory',
       },
     ],

@@ -4,7 +4,6 @@ import { API_GROUP_VERSION, CATEGORIES, KIND, SHORT_NAMES } from './rankingmodel
 import { rankingModelCrd, rankingModelOpenAPISchema, type SchemaNode } from './crd.js';
 
 function typeOf(node: SchemaNode): string {
-  if (node['x-kubernetes-int-or-string']) return 'int or string';
   if (node['x-kubernetes-preserve-unknown-fields']) return 'object (free-form)';
   if (node.type === 'array') return `[]${node.items ? typeOf(node.items) : ''}`;
   if (node.type === 'object' && node.additionalProperties && typeof node.additionalProperties === 'object') {
