@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { buildDemoBundle, buildItemSnapshot, type DemoBundle } from './bundle.js
 import { generateFeatures, generateItemIds } from './catalogue.js';
 import { readTowerMetadata } from './metadata.js';
 import { runTowerReference, scoreReference } from './reference.js';
+import { writeScoringModels } from './scoring-files.js';
 import { buildScoringModel } from './scoring-graph.js';
 import { generateTowerWeights } from './weights.js';
 
@@ -128,5 +129,44 @@ describe('demo bundle', () => {
     await expect(
       buildItemSnapshot({ itemModel: bundle.queryModel, prefix: join(root, 'x'), version: 'v1', items: 10 }),
     ).rejects.toThrow(/query tower, not an item tower/);
+  });
+});
+
+describe('scoring graphs over a snapshot file (external data)', () => {
+  it('scores and top-K from the snapshot’s own embeddings.bin, float32 and float16', async () => {
+    const prefix = join(root, 'ext');
+    await buildItemSnapshot({
+      itemModel: bundle.itemModel,
+      prefix,
+      version: 'h',
+      items: 3000,
+      dtype: 'float16',
+    });
+    for (const dir of [bundle.snapshotDir, join(prefix, 'h')]) {
+      const meta = await openSnapshot(dir, { loadEmbeddings: false });
+      const full = await openSnapshot(dir);
+      const work = join(root, `work-${meta.dtype}`);
+      const files = await writeScoringModels(meta, work);
+      expect(files.link).toBe('hardlink');
+      expect((await stat(join(work, 'embeddings.bin'))).ino).toBe((await stat(meta.embeddingsPath)).ino);
+      const scoring = await ort.InferenceSession.create(files.scores);
+      const topK = await ort.InferenceSession.create(files.topK);
+      const query = Float32Array.from({ length: 2 * 64 }, (_, i) => Math.sin(i) * 0.3);
+      const rows = BigInt64Array.from({ length: 300 }, (_, i) => BigInt((i * 13) % 3000));
+      const feeds = {
+        query: new ort.Tensor('float32', query, [1, 2, 64]),
+        rows: new ort.Tensor('int64', rows, [1, 300]),
+      };
+      const got = (await scoring.run(feeds)).scores!.data as Float32Array;
+      const want = scoreReference(query, full.embeddings!, rows, { batch: 1, tasks: 2, dim: 64, k: 300 });
+      let max = 0;
+      for (let i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i]! - want[i]!));
+      expect(max, meta.dtype).toBeLessThanOrEqual(1e-6);
+      const top = await topK.run({ ...feeds, k: new ort.Tensor('int64', BigInt64Array.from([3n]), [1]) });
+      const best = Math.max(...want.subarray(0, 300));
+      expect(Math.abs((top.top_scores!.data as Float32Array)[0]! - best)).toBeLessThanOrEqual(1e-6);
+      await rm(work, { recursive: true }); // sessions keep working after the work dir is gone
+      expect(((await scoring.run(feeds)).scores!.data as Float32Array)[5]).toBe(got[5]);
+    }
   });
 });
