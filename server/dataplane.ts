@@ -8,6 +8,7 @@
 //   dataplane.rank(modelName, body) → Promise<RankResponse>
 //   dataplane.infer(modelName, body) → Promise<InferResponse>
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
+import type { ZodType } from 'zod';
 import { invalidArgument, modelNotReady } from './errors.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
 import type { ServedVersion } from './lifecycle/version.js';
@@ -63,15 +64,7 @@ export interface ModelMetadata {
   parameters: Record<string, unknown>;
 }
 
-function parseOrThrow<T>(
-  schema: {
-    safeParse(
-      v: unknown,
-      p?: { reportInput?: boolean },
-    ): { success: true; data: T } | { success: false; error: import('zod').ZodError };
-  },
-  body: unknown,
-): T {
+function parseOrThrow<T>(schema: ZodType<T>, body: unknown): T {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw invalidArgument('', 'request body must be a JSON object');
   const r = schema.safeParse(body, { reportInput: true });
