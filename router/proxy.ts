@@ -1,8 +1,8 @@
 // Forwards one request to the backend the router chose, on node:http with a keep-alive connection pool per
 // backend: bodies stream both ways, method and end-to-end headers pass through (Host included, as Envoy
 // does), hop-by-hop headers are dropped, and `x-lightrank-segment` / `x-lightrank-track` on the response say
-// where the request went. Upstream failures become a JSON error: 502 (unreachable or reset), 504 (no answer
-// within the timeout).
+// where the request went. Upstream failures become a JSON error: 502 (unreachable or reset), 504 (no complete
+// answer within the deadline).
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
@@ -27,7 +27,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export interface ProxyOptions {
-  /** Longest silence from the upstream (connect, first byte, or between bytes) before a 504. */
+  /** Longest time from sending upstream to the last byte of its answer before a 504 (or a cut response). */
   upstreamTimeoutMs: number;
   /** How long an idle pooled connection is kept (lowered further by the upstream's `Keep-Alive: timeout`). */
   idleSocketTimeoutMs: number;
@@ -83,10 +83,12 @@ export class Proxy {
       });
     };
 
-    upReq.setTimeout(upstreamTimeoutMs, () => {
-      fail('timeout', new Error(`no answer within ${upstreamTimeoutMs} ms`));
+    // One deadline for the whole exchange (connect to last byte): socket idle timeouts miss a slow drip and
+    // are shared with the pool's idle timeout.
+    const deadline = setTimeout(() => {
+      fail('timeout', new Error(`no complete answer within ${upstreamTimeoutMs} ms`));
       upReq.destroy();
-    });
+    }, upstreamTimeoutMs);
     upReq.on('error', (err: NodeJS.ErrnoException) => {
       fail(upReq.reusedSocket || err.code === 'ECONNRESET' ? 'reset' : 'connect', err);
     });
@@ -105,6 +107,7 @@ export class Proxy {
     res.on('finish', () => metrics.requests.inc({ ...labels, code: String(res.statusCode) }));
     // The client went away before the answer was complete: stop the upstream work too.
     res.on('close', () => {
+      clearTimeout(deadline);
       if (res.writableFinished) return;
       settled = true;
       upReq.destroy();
@@ -133,7 +136,12 @@ export class Proxy {
     let agent = this.agents.get(backend.origin);
     if (!agent) {
       // LIFO reuse keeps few connections hot; `timeout` closes idle pooled sockets before the upstream does.
-      agent = new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: this.opts.idleSocketTimeoutMs });
+      agent = new http.Agent({
+        keepAlive: true,
+        scheduling: 'lifo',
+        timeout: this.opts.idleSocketTimeoutMs,
+        noDelay: true,
+      });
       this.agents.set(backend.origin, agent);
     }
     return agent;

@@ -3,6 +3,8 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter, type Router } from '../../router/app.js';
@@ -197,6 +199,30 @@ describe('upstream failures', () => {
     } finally {
       await r2.close(100);
       await slow.close();
+    }
+  });
+
+  it('cuts the client connection when the backend stalls mid-response, never passing off a truncated body', async () => {
+    const stall = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"partial":');
+    });
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(stall.address() as AddressInfo).port}`;
+    const cm2 = new ConfigMapDir(await mkdtemp(join(dir, 'stall-')));
+    await cm2.write(table({ standard: { stable: url } }));
+    const r2 = createRouter({ tablePath: cm2.path, upstreamTimeoutMs: 150 });
+    const { port } = await r2.listen(0, '127.0.0.1');
+    try {
+      await expect(request(`http://127.0.0.1:${port}/v2/models/demo/infer`)).rejects.toThrow(
+        /aborted|hang up|reset/,
+      );
+      const text = await r2.metrics.registry.metrics();
+      expect(text).toMatch(/lightrank_router_upstream_errors_total\{[^}]*cause="timeout"[^}]*\} 1/);
+    } finally {
+      await r2.close(100);
+      stall.closeAllConnections();
+      stall.close();
     }
   });
 });
