@@ -13,6 +13,8 @@
 //   }
 import { SnapshotError } from './errors.js';
 
+const MAX_U64 = 0xffffffffffffffffn;
+
 function mix(lo: number, hi: number): number {
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 13;
@@ -86,8 +88,7 @@ export class IdIndex {
   }
 
   rowOf(id: bigint): number {
-    if (id < 0n || id > 0xffffffffffffffffn) return -1;
-    return this.find(Number(id & 0xffffffffn), Number(id >> 32n));
+    return this.lookup([id], new Int32Array(1))[0]!;
   }
 
   lookup(ids: BigUint64Array | readonly bigint[], out: Int32Array = new Int32Array(ids.length)): Int32Array {
@@ -97,7 +98,19 @@ export class IdIndex {
       const w = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
       for (let i = 0; i < ids.length; i++) out[i] = this.find(w[2 * i]!, w[2 * i + 1]!);
     } else {
-      for (let i = 0; i < ids.length; i++) out[i] = this.rowOf(ids[i]!);
+      // Storing into a BigUint64Array is cheaper than BigInt shifts; out-of-range ids would
+      // wrap there, so they are answered -1 first.
+      const one = new BigUint64Array(1);
+      const w = new Uint32Array(one.buffer);
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        if (id < 0n || id > MAX_U64) {
+          out[i] = -1;
+        } else {
+          one[0] = id;
+          out[i] = this.find(w[0]!, w[1]!);
+        }
+      }
     }
     return out;
   }
