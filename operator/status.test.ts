@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { RankingModelSpecSchema, type RankingModel } from '../api/rankingmodel.js';
+import { resolveSegments } from '../api/resolve.js';
+import type { Deployment } from './builders.js';
+import { statusUnchanged } from './reconciler.js';
+import { computeStatus, invalidSpecStatus, segmentReady, type SegmentObservation } from './status.js';
+
+const m: RankingModel = {
+  apiVersion: 'lightrank.dev/v1alpha1',
+  kind: 'RankingModel',
+  metadata: { name: 'ads', namespace: 'n', uid: 'u', generation: 4 },
+  spec: RankingModelSpecSchema.parse({
+    model: { uri: 's3://m/a', sha256: 'a'.repeat(64), version: 'v2', towerFingerprint: 'fp', tasks: ['ctr'] },
+    snapshot: { uri: 's3://s/a' },
+    segments: [
+      { name: 'standard', replicas: 2 },
+      { name: 'shopping', replicas: 1 },
+    ],
+  }),
+};
+const segs = resolveSegments(m.spec, { image: 'i' });
+
+function dep(generation: number, st: Record<string, unknown>): Deployment {
+  return { metadata: { name: 'd', generation }, spec: {}, status: st };
+}
+const ready2 = dep(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2 });
+const ready1 = dep(1, { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1 });
+const T0 = new Date('2026-01-01T00:00:00Z');
+const T1 = new Date('2026-01-01T00:05:00Z');
+
+describe('segmentReady', () => {
+  it('needs the current generation rolled out with every replica ready', () => {
+    const seg = segs[0]!;
+    expect(segmentReady({ segment: seg, deployment: ready2 })).toBe(true);
+    expect(segmentReady({ segment: seg, deployment: undefined })).toBe(false);
+    expect(
+      segmentReady({
+        segment: seg,
+        deployment: dep(2, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2 }),
+      }),
+    ).toBe(false);
+    expect(
+      segmentReady({
+        segment: seg,
+        deployment: dep(1, { observedGeneration: 1, replicas: 3, updatedReplicas: 2, readyReplicas: 2 }),
+      }),
+    ).toBe(false);
+    expect(
+      segmentReady({
+        segment: seg,
+        deployment: dep(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 1 }),
+      }),
+    ).toBe(false);
+  });
+});
+
+describe('computeStatus', () => {
+  const pending: SegmentObservation[] = [
+    { segment: segs[0]!, deployment: ready2 },
+    { segment: segs[1]!, deployment: undefined },
+  ];
+  const all: SegmentObservation[] = [
+    { segment: segs[0]!, deployment: ready2 },
+    { segment: segs[1]!, deployment: ready1 },
+  ];
+
+  it('reports Pending with the segments still waiting', () => {
+    const s = computeStatus(m, pending, T0);
+    expect(s).toMatchObject({
+      observedGeneration: 4,
+      phase: 'Pending',
+      readySegments: '1/2',
+      modelVersion: 'v2',
+      rolloutPhase: 'Stable',
+    });
+    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ReplicasUnavailable',
+      message: 'segments not ready: shopping',
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+    });
+    expect(s.conditions?.find((c) => c.type === 'Progressing')?.status).toBe('True');
+    expect(s.segments).toEqual([
+      {
+        name: 'standard',
+        replicas: 2,
+        readyReplicas: 2,
+        stableVersion: 'v2',
+        canaryWeight: 0,
+        rolloutPhase: 'Stable',
+      },
+      {
+        name: 'shopping',
+        replicas: 1,
+        readyReplicas: 0,
+        stableVersion: 'v2',
+        canaryWeight: 0,
+        rolloutPhase: 'Stable',
+      },
+    ]);
+  });
+
+  it('turns Ready, moving transition times only for flipped conditions, and then stays equal', () => {
+    const before = computeStatus(m, pending, T0);
+    const after = computeStatus({ ...m, status: before }, all, T1);
+    expect(after.phase).toBe('Ready');
+    const ready = after.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({
+      status: 'True',
+      reason: 'DeploymentsReady',
+      lastTransitionTime: '2026-01-01T00:05:00Z',
+    });
+    expect(after.conditions?.find((c) => c.type === 'Degraded')?.lastTransitionTime).toBe(
+      '2026-01-01T00:00:00Z',
+    );
+    // a later pass with nothing changed computes the same status: no write
+    const again = computeStatus({ ...m, status: after }, all, new Date('2026-01-01T01:00:00Z'));
+    expect(statusUnchanged(again, after)).toBe(true);
+    expect(statusUnchanged(after, before)).toBe(false);
+    expect(statusUnchanged(after, undefined)).toBe(false);
+  });
+
+  it('reports Degraded when a Deployment exceeded its progress deadline', () => {
+    const stuck = dep(1, {
+      observedGeneration: 1,
+      replicas: 1,
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'ProgressDeadlineExceeded',
+          message: 'ReplicaSet "x" has timed out progressing.',
+        },
+      ],
+    });
+    const s = computeStatus(
+      m,
+      [
+        { segment: segs[0]!, deployment: ready2 },
+        { segment: segs[1]!, deployment: stuck },
+      ],
+      T0,
+    );
+    expect(s.phase).toBe('Degraded');
+    expect(s.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'ProgressDeadlineExceeded',
+      message: 'shopping: ReplicaSet "x" has timed out progressing.',
+    });
+  });
+});
+
+describe('invalidSpecStatus', () => {
+  it('marks the model Failed with the message', () => {
+    const s = invalidSpecStatus({ metadata: { generation: 9 } }, 'spec.segments: required', T0);
+    expect(s.phase).toBe('Failed');
+    expect(s.observedGeneration).toBe(9);
+    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'InvalidSpec',
+      message: 'spec.segments: required',
+    });
+  });
+});
