@@ -1,0 +1,618 @@
+// The Helm chart against the control plane in a box, with helm built from its Go module
+// (scripts/build-helm.sh): lint; default and edge-case values rendered and accepted by the real
+// API server (server-side dry run, strict field validation); bad values refused by the schema
+// with messages naming the field; and a release's life: install → the operator pod scheduled and
+// Ready (kwok) → the operator process, run here with the chart's ServiceAccount token so that the
+// chart's RBAC is all it has, reconciles an example to Ready without one refused request →
+// upgrade → uninstall leaves nothing behind but the CRD.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { REPO_ROOT, controlPlaneCacheDir } from '../harness/binaries.js';
+import {
+  clients,
+  clusterInfo,
+  isPodReady,
+  useTestNamespace,
+  waitFor,
+  waitForReadyPods,
+} from '../harness/cluster.js';
+import { readAuditEvents } from '../harness/audit.js';
+import { freePort } from '../harness/ports.js';
+
+const CHART = join(REPO_ROOT, 'charts', 'lightrank');
+const RELEASE = 'lr';
+const FULLNAME = 'lr-lightrank';
+const OPERATOR = `${FULLNAME}-operator`;
+const SERVICE_ACCOUNT = FULLNAME;
+const RELEASE_SELECTOR = `app.kubernetes.io/instance=${RELEASE}`;
+const RECOMMENDED_LABELS = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/version',
+  'app.kubernetes.io/component',
+  'app.kubernetes.io/part-of',
+  'app.kubernetes.io/managed-by',
+];
+const SERVICE_MONITOR_API = 'monitoring.coreos.com/v1/ServiceMonitor';
+const DIGEST = `sha256:${'a1'.repeat(32)}`;
+
+const ns = useTestNamespace('helm');
+let work: string;
+let helmBin: string;
+let kubectlBin: string;
+let env: NodeJS.ProcessEnv;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (bounded by `timeoutMs`), never throwing on a non-zero exit. */
+function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+const helm = (...args: string[]): Promise<Result> => run(helmBin, args, { timeoutMs: 150_000 });
+const kubectl = (args: string[], input?: string): Promise<Result> => run(kubectlBin, args, { input });
+
+function expectOk(r: Result, what: string): string {
+  expect(r.code, `${what} failed:\n${r.stderr}${r.stdout.slice(-2000)}`).toBe(0);
+  return r.stdout;
+}
+
+function valuesFile(name: string, values: object): string {
+  const path = join(work, `${name.replace(/[^a-z0-9]+/gi, '-')}.yaml`);
+  writeFileSync(path, stringify(values));
+  return path;
+}
+
+type Manifest = {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+};
+
+async function render(values: object, name: string, extra: string[] = []): Promise<Manifest[]> {
+  const out = expectOk(
+    await helm('template', RELEASE, CHART, '-n', ns.name, '-f', valuesFile(name, values), ...extra),
+    `helm template (${name})`,
+  );
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+const byKind = (ms: Manifest[], kind: string): Manifest[] => ms.filter((m) => m.kind === kind);
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lightrank-helm-'));
+  // cached after the first build (CI builds it before the tests); a cold build takes minutes
+  const helmDir = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'build-helm.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
+  helmBin = join(helmDir, 'helm');
+  kubectlBin = join(controlPlaneCacheDir(), 'bin', 'kubectl');
+  env = {
+    ...process.env,
+    KUBECONFIG: clusterInfo().kubeconfigPath,
+    HELM_CONFIG_HOME: join(work, 'helm-config'),
+    HELM_CACHE_HOME: join(work, 'helm-cache'),
+    HELM_DATA_HOME: join(work, 'helm-data'),
+  };
+}, 900_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('helm lint', () => {
+  it('is clean with the default values and with every edge case', async () => {
+    for (const [name, values] of Object.entries(edgeCases())) {
+      const r = await helm('lint', '--strict', CHART, '-n', 'lint', '-f', valuesFile(`lint-${name}`, values));
+      expect(r.code, `${name}:\n${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain('0 chart(s) failed');
+      expect(r.stdout, name).not.toMatch(/\[(WARNING|ERROR)\]/);
+    }
+  });
+});
+
+/** Values a user may reasonably set, each rendered and dry-run against the API server. */
+function edgeCases(): Record<string, object> {
+  return {
+    defaults: {},
+    'single namespace': { watchNamespace: 'models' },
+    'two replicas, images by digest and private registry': {
+      replicaCount: 2,
+      image: { repository: 'registry.example.com:5000/team/lightrank-operator', digest: DIGEST },
+      imagePullSecrets: [{ name: 'regcred' }],
+      scoringImages: {
+        server: { repository: 'registry.example.com:5000/team/lightrank-server', tag: '0.2.0' },
+        sidecar: { repository: 'registry.example.com:5000/team/lightrank-server', digest: DIGEST },
+        router: { repository: 'registry.example.com:5000/team/lightrank-server', tag: '0.2.0-cpu' },
+        pullPolicy: 'Always',
+      },
+    },
+    'no gateway API, existing ServiceAccount, no leader election, no metrics Service': {
+      fullnameOverride: 'ranking-operator',
+      rbac: { gatewayAPI: false },
+      serviceAccount: { create: false, name: 'default' },
+      leaderElection: { enabled: false },
+      metrics: { port: 9090, service: { enabled: false } },
+    },
+    'scheduling, annotations, extra env, resources': {
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'control', effect: 'NoSchedule' }],
+      affinity: {
+        nodeAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 1,
+              preference: { matchExpressions: [{ key: 'type', operator: 'In', values: ['kwok'] }] },
+            },
+          ],
+        },
+      },
+      podAnnotations: { 'example.com/team': 'ranking' },
+      podLabels: { team: 'ranking' },
+      extraEnv: [{ name: 'LIGHTRANK_WORKERS', value: '8' }],
+      resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: 1, memory: '512Mi' } },
+      serviceAccount: { annotations: { 'iam.example.com/role': 'lightrank' } },
+    },
+  };
+}
+
+describe('helm template → kubectl apply --dry-run=server', () => {
+  it('renders the defaults as a hardened, labelled, leader-elected operator', async () => {
+    const ms = await render({}, 'defaults');
+    expect(ms.map((m) => m.kind).sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ClusterRoleBinding',
+        'Deployment',
+        'Lease',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
+    );
+    for (const m of ms) {
+      for (const label of RECOMMENDED_LABELS)
+        expect(m.metadata.labels, `${m.kind} ${label}`).toHaveProperty([label]);
+    }
+    const dep = byKind(ms, 'Deployment')[0] as unknown as V1Deployment;
+    const pod = dep.spec!.template.spec!;
+    const c = pod.containers[0]!;
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    const envOf = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    expect(envOf).toMatchObject({
+      LIGHTRANK_LEADER_ELECTION: 'true',
+      LIGHTRANK_LEASE_NAME: `${FULLNAME}-leader`,
+      LIGHTRANK_WATCH_NAMESPACE: '',
+      LIGHTRANK_SERVER_IMAGE: expect.stringMatching(/^ghcr\.io\/lightrank\/lightrank-server:\d+\.\d+\.\d+$/),
+    });
+    // the RBAC is the documented least-privilege set: no wildcards, no secrets, no pods
+    const rules = byKind(ms, 'ClusterRole').flatMap((r) => (r as unknown as { rules: Rule[] }).rules);
+    const flat = rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+    expect(flat.filter((x) => x.includes('*'))).toEqual([]);
+    expect(flat.filter((x) => /^(secrets|pods):/.test(x))).toEqual([]);
+    expect(flat).toContain('rankingmodels/status:patch');
+    expect(flat).toContain('nodes:list');
+    expect(flat.filter((x) => x.startsWith('nodes:'))).toEqual(['nodes:get', 'nodes:list', 'nodes:watch']);
+  });
+
+  it('every edge case is accepted by the API server (strict field validation)', async () => {
+    await installServiceMonitorCrdFixture();
+    const cases: [string, object, string[]][] = [
+      ...Object.entries(edgeCases()).map(([n, v]): [string, object, string[]] => [n, v, []]),
+      [
+        'ServiceMonitor on',
+        {
+          serviceMonitor: {
+            enabled: true,
+            interval: '15s',
+            scrapeTimeout: '5s',
+            labels: { release: 'prom' },
+          },
+        },
+        ['--api-versions', SERVICE_MONITOR_API],
+      ],
+    ];
+    for (const [name, values, extra] of cases) {
+      // a single-namespace install puts its Role in the watched namespace: use the test's own
+      const v = 'watchNamespace' in values ? { ...values, watchNamespace: ns.name } : values;
+      const ms = await render(v, name, extra);
+      const r = await kubectl(
+        ['apply', '--dry-run=server', '--validate=strict', '-n', ns.name, '-f', '-'],
+        ms.map((m) => stringify(m)).join('---\n'),
+      );
+      expectOk(r, `server-side dry run of "${name}"`);
+      expect(r.stdout, name).toMatch(/deployment\.apps\/\S+ created \(server dry run\)/);
+      if (name === 'ServiceMonitor on')
+        expect(r.stdout).toMatch(/servicemonitor\S* created \(server dry run\)/);
+      if (name === 'single namespace') {
+        expect(byKind(ms, 'Role').map((m) => m.metadata.namespace)).toContain(ns.name);
+        expect(byKind(ms, 'ClusterRole').map((m) => m.metadata.name)).toEqual([`${FULLNAME}-nodes`]);
+      }
+    }
+  });
+});
+
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * Test fixture: the control plane has no Prometheus Operator, so a stand-in ServiceMonitor CRD
+ * (same group/version/kind, schema left open) lets the API server accept the chart's object.
+ */
+async function installServiceMonitorCrdFixture(): Promise<void> {
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+    spec: {
+      group: 'monitoring.coreos.com',
+      scope: 'Namespaced',
+      names: {
+        kind: 'ServiceMonitor',
+        plural: 'servicemonitors',
+        singular: 'servicemonitor',
+        listKind: 'ServiceMonitorList',
+      },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  };
+  expectOk(await kubectl(['apply', '-f', '-'], JSON.stringify(crd)), 'ServiceMonitor CRD fixture');
+  expectOk(
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/servicemonitors.monitoring.coreos.com',
+    ]),
+    'ServiceMonitor CRD established',
+  );
+}
+
+describe('values.schema.json', () => {
+  const bad: [string, string[], RegExp[]][] = [
+    ['negative replicas', ['replicaCount=-1'], [/\/replicaCount/, /minimum/]],
+    ['replicas as text', ['replicaCount=two'], [/\/replicaCount/, /integer/]],
+    ['misspelt key', ['replicas=2'], [/additional properties 'replicas' not allowed/]],
+    [
+      'image with a tag in the repository',
+      ['image.repository=ghcr.io/acme/Operator:1.0'],
+      [/\/image\/repository/],
+    ],
+    ['truncated digest', ['scoringImages.server.digest=sha256:abc'], [/\/scoringImages\/server\/digest/]],
+    ['tag with a space', ['scoringImages.router.tag=1.0 beta'], [/\/scoringImages\/router\/tag/]],
+    ['unknown pull policy', ['image.pullPolicy=Sometimes'], [/\/image\/pullPolicy/, /IfNotPresent/]],
+    ['unknown log level', ['logLevel=verbose'], [/\/logLevel/, /'info'/]],
+    ['port out of range', ['metrics.port=70000'], [/\/metrics\/port/, /maximum/]],
+    [
+      'privilege escalation',
+      ['securityContext.allowPrivilegeEscalation=true'],
+      [/allowPrivilegeEscalation/, /false/],
+    ],
+    ['root user', ['podSecurityContext.runAsNonRoot=false'], [/runAsNonRoot/]],
+    ['bad namespace name', ['watchNamespace=Models_A'], [/\/watchNamespace/]],
+    ['bad scrape interval', ['serviceMonitor.interval=30 seconds'], [/\/serviceMonitor\/interval/]],
+    ['bad quantity', ['resources.limits.memory=lots'], [/\/resources\/limits\/memory/]],
+    [
+      'two replicas without leader election',
+      ['replicaCount=2', 'leaderElection.enabled=false'],
+      [/replicaCount > 1 needs leaderElection\.enabled=true/],
+    ],
+    [
+      'ServiceMonitor on a cluster without the CRD',
+      ['serviceMonitor.enabled=true'],
+      [/does not serve monitoring\.coreos\.com\/v1 ServiceMonitor/],
+    ],
+  ];
+  it.each(bad)('refuses %s with a message naming it', async (_name, sets, messages) => {
+    const r = await helm('template', RELEASE, CHART, ...sets.flatMap((s) => ['--set', s]));
+    expect(r.code).not.toBe(0);
+    for (const m of messages) expect(r.stderr).toMatch(m);
+  });
+});
+
+describe('helm install → operator reconciles → upgrade → uninstall', () => {
+  let operator: ChildProcess | undefined;
+  let operatorLog = '';
+  const localIdentity = 'lr-local-operator';
+
+  afterAll(async () => {
+    if (operator && operator.exitCode === null) {
+      operator.kill('SIGKILL');
+      await new Promise((r) => operator!.once('exit', r));
+    }
+  });
+
+  it('installs: the operator Deployment is scheduled and Ready', async () => {
+    expectOk(
+      await helm(
+        'install',
+        RELEASE,
+        CHART,
+        '-n',
+        ns.name,
+        '--set',
+        `watchNamespace=${ns.name}`,
+        '--wait',
+        '--timeout',
+        '90s',
+      ),
+      'helm install',
+    );
+    const { apps } = clients();
+    const dep = await apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
+    expect(dep.status?.readyReplicas).toBe(1);
+    const [pod] = await waitForReadyPods(
+      clients().core,
+      ns.name,
+      `${RELEASE_SELECTOR},app.kubernetes.io/component=operator`,
+      1,
+    );
+    expect(isPodReady(pod!)).toBe(true);
+    expect(pod!.spec?.nodeName).toMatch(/^cpu-node-/); // no GPU needed, GPU nodes are tainted
+    expect(pod!.spec?.serviceAccountName).toBe(SERVICE_ACCOUNT);
+    // the chart's Lease, not yet held by anyone
+    const lease = await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']);
+    expect(JSON.parse(expectOk(lease, 'get lease')).spec.holderIdentity).toBeUndefined();
+  });
+
+  it("the operator, with only the chart's RBAC, reconciles an example to Ready", async () => {
+    // Pods on kwok nodes do not run, so the operator runs here, as the chart's ServiceAccount
+    // (a token from the TokenRequest API) with the env the chart gave its container.
+    const token = expectOk(
+      await kubectl(['create', 'token', SERVICE_ACCOUNT, '-n', ns.name, '--duration=10m']),
+      'create token',
+    ).trim();
+    const admin = parse(readFileSync(clusterInfo().kubeconfigPath, 'utf8')) as {
+      clusters: { name: string; cluster: Record<string, string> }[];
+    };
+    const saKubeconfig = join(work, 'operator.kubeconfig');
+    writeFileSync(
+      saKubeconfig,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: admin.clusters[0]!.cluster }],
+        users: [{ name: 'sa', user: { token } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
+        'current-context': 'c',
+      }),
+      { mode: 0o600 },
+    );
+    const dep = await clients().apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
+    const chartEnv: Record<string, string> = {};
+    for (const e of dep.spec!.template.spec!.containers[0]!.env ?? []) {
+      const field = e.valueFrom?.fieldRef?.fieldPath;
+      chartEnv[e.name] =
+        field === 'metadata.name'
+          ? localIdentity
+          : field === 'metadata.namespace'
+            ? ns.name
+            : (e.value ?? '');
+    }
+    const port = await freePort();
+    const started = new Date(Date.now() - 1000);
+    operator = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator', 'main.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        ...chartEnv,
+        KUBECONFIG: saKubeconfig,
+        LIGHTRANK_PORT: String(port),
+        LIGHTRANK_BIND_ADDRESS: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d: Buffer) => (operatorLog = (operatorLog + d.toString()).slice(-20_000));
+    operator.stdout!.on('data', keep);
+    operator.stderr!.on('data', keep);
+    const exited = () => (operator!.exitCode !== null ? `operator exited:\n${operatorLog}` : undefined);
+    const withLog = async <T>(p: Promise<T>): Promise<T> =>
+      p.catch((err: Error) => {
+        throw new Error(`${err.message}\noperator log (tail):\n${operatorLog.slice(-4000)}`);
+      });
+
+    await withLog(
+      waitFor('the operator to be ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
+        timeoutMs: 45_000,
+        abortIf: exited,
+      }),
+    );
+    expectOk(
+      await kubectl(['apply', '-n', ns.name, '-f', join(REPO_ROOT, 'examples', 'minimal.yaml')]),
+      'apply example',
+    );
+    type Model = { status?: { conditions?: { type: string; status: string; reason?: string }[] } };
+    await withLog(
+      waitFor(
+        'the example RankingModel to be Ready',
+        async () => {
+          const m = (await clients().custom.getNamespacedCustomObject({
+            group: 'lightrank.dev',
+            version: 'v1alpha1',
+            namespace: ns.name,
+            plural: 'rankingmodels',
+            name: 'ranker',
+          })) as Model;
+          const ready = m.status?.conditions?.find((c) => c.type === 'Ready');
+          if (ready?.status === 'True') return true;
+          throw new Error(`Ready=${ready?.status}/${ready?.reason}`);
+        },
+        { timeoutMs: 60_000, abortIf: exited },
+      ),
+    );
+    const owned = await clients().apps.listNamespacedDeployment({ namespace: ns.name });
+    expect(
+      owned.items.filter((d) => d.metadata?.ownerReferences?.[0]?.kind === 'RankingModel').length,
+    ).toBeGreaterThan(0);
+    const lease = JSON.parse(
+      expectOk(
+        await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']),
+        'get lease',
+      ),
+    );
+    expect(lease.spec.holderIdentity).toBe(localIdentity);
+
+    // every write it made went through as the ServiceAccount, none refused
+    const audit = clusterInfo().auditLogPath;
+    if (audit) {
+      const writes = readAuditEvents(audit, {
+        username: `system:serviceaccount:${ns.name}:${SERVICE_ACCOUNT}`,
+        since: started,
+      });
+      const refused = writes.filter((e) => (e.responseStatus?.code ?? 0) === 403);
+      expect(
+        refused.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.subresource ?? ''}`),
+      ).toEqual([]);
+      const touched = new Set(
+        writes.map(
+          (e) => e.objectRef?.resource + (e.objectRef?.subresource ? '/' + e.objectRef.subresource : ''),
+        ),
+      );
+      for (const r of ['deployments', 'services', 'rankingmodels/status', 'leases'])
+        expect(touched).toContain(r);
+    }
+    expect(operatorLog).not.toMatch(/forbidden/i);
+  });
+
+  it('upgrades: replicas, images and all-namespaces RBAC change; the held Lease survives', async () => {
+    const r = await helm(
+      'upgrade',
+      RELEASE,
+      CHART,
+      '-n',
+      ns.name,
+      '--set',
+      'replicaCount=2',
+      '--set',
+      'image.tag=0.1.1',
+      '--set',
+      'scoringImages.server.tag=0.1.1',
+      '--wait',
+      '--timeout',
+      '90s',
+    );
+    expectOk(r, 'helm upgrade');
+    const dep = await clients().apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
+    expect(dep.spec?.replicas).toBe(2);
+    expect(dep.status?.readyReplicas).toBe(2);
+    const c = dep.spec!.template.spec!.containers[0]!;
+    expect(c.image).toBe('ghcr.io/lightrank/lightrank-operator:0.1.1');
+    expect(c.env?.find((e) => e.name === 'LIGHTRANK_SERVER_IMAGE')?.value).toBe(
+      'ghcr.io/lightrank/lightrank-server:0.1.1',
+    );
+    // watchNamespace went back to "" (all): the Role became a ClusterRole
+    const roles = expectOk(
+      await kubectl(['get', 'roles', '-n', ns.name, '-l', RELEASE_SELECTOR, '-o', 'name']),
+      'roles',
+    );
+    expect(roles.split('\n').filter(Boolean)).toEqual([
+      `role.rbac.authorization.k8s.io/${FULLNAME}-leader-election`,
+    ]);
+    expectOk(await kubectl(['get', 'clusterrole', `${FULLNAME}-operator`]), 'ClusterRole after upgrade');
+    const lease = JSON.parse(
+      expectOk(
+        await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']),
+        'get lease',
+      ),
+    );
+    expect(lease.spec.holderIdentity).toBe(localIdentity);
+    const history = expectOk(await helm('history', RELEASE, '-n', ns.name, '-o', 'json'), 'helm history');
+    expect((JSON.parse(history) as { revision: number; status: string }[]).map((h) => h.status)).toEqual([
+      'superseded',
+      'deployed',
+    ]);
+  });
+
+  it('uninstalls: nothing is left but the CRD', async () => {
+    // the operator releases its Lease on SIGTERM; the example and what it owns go first
+    operator!.kill('SIGTERM');
+    await waitFor('the operator to exit', () => operator!.exitCode !== null, { timeoutMs: 20_000 });
+    expect(operator!.exitCode).toBe(0);
+    expectOk(
+      await kubectl(['delete', 'rankingmodel', 'ranker', '-n', ns.name, '--wait=true']),
+      'delete example',
+    );
+
+    expectOk(await helm('uninstall', RELEASE, '-n', ns.name, '--wait', '--timeout', '60s'), 'helm uninstall');
+    const kinds =
+      'deployments,replicasets,pods,services,serviceaccounts,configmaps,secrets,roles,rolebindings,leases,rankingmodels';
+    const left = await waitFor(
+      'the namespace to hold only what Kubernetes puts in every namespace',
+      async () => {
+        const out = expectOk(await kubectl(['get', kinds, '-n', ns.name, '-o', 'name']), 'list namespace');
+        const names = out.split('\n').filter(Boolean);
+        const extra = names.filter(
+          (n) => !['serviceaccount/default', 'configmap/kube-root-ca.crt'].includes(n),
+        );
+        if (extra.length === 0) return names;
+        throw new Error(`still there: ${extra.join(', ')}`);
+      },
+      { timeoutMs: 45_000 },
+    );
+    expect(left.sort()).toEqual(['configmap/kube-root-ca.crt', 'serviceaccount/default']);
+    const cluster = expectOk(
+      await kubectl(['get', 'clusterroles,clusterrolebindings', '-l', RELEASE_SELECTOR, '-o', 'name']),
+      'list cluster-scoped',
+    );
+    expect(cluster.trim()).toBe('');
+    // Helm never deletes what it installed from crds/
+    expectOk(await kubectl(['get', 'crd', 'rankingmodels.lightrank.dev']), 'the CRD is kept');
+  });
+});
