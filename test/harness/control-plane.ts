@@ -90,6 +90,25 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   if (reaped.killed.length > 0)
     progress(`reaped ${reaped.killed.length} leftover processes of a crashed run`);
 
+  // Free ports are picked before the components bind them; another process (a parallel run)
+  // can take one in between. That failure is retried with new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(binaries, runRoot, opts, progress);
+    } catch (err) {
+      const lostPortRace = err instanceof Error && err.message.includes('address already in use');
+      if (!lostPortRace || attempt >= 3) throw err;
+      progress(`a port was taken meanwhile; retrying with new ports (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startOnce(
+  binaries: ControlPlaneBinaries,
+  runRoot: string,
+  opts: ControlPlaneOptions,
+  progress: (m: string) => void,
+): Promise<ControlPlane> {
   const runDir = mkdtempSync(join(runRoot, `cp-${process.pid}-`));
   const keep = opts.keepRunDir ?? false;
   claimRunDir(runDir, !keep);
