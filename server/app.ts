@@ -55,6 +55,8 @@ export function buildApp(deps: AppDeps) {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  // JSON only: without Fastify's default text/plain parser, other media types get 415.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('startedAt', 0n);
 
   app.addHook('onRequest', async (req) => {
