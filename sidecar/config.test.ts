@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { configFromEnv } from './config.js';
+
+const base = {
+  LIGHTRANK_MODEL_URI: 's3://models/query.onnx',
+  LIGHTRANK_MODEL_SHA256: 'AB'.repeat(32),
+  LIGHTRANK_MODEL_VERSION: 'm1',
+  LIGHTRANK_SNAPSHOT_URI: 's3://snapshots/standard',
+};
+
+describe('configFromEnv', () => {
+  it('applies the documented defaults', () => {
+    const c = configFromEnv(base);
+    expect(c.port).toBe(8081);
+    expect(c.sync).toMatchObject({
+      dataDir: '/var/lib/lightrank',
+      pollMs: 30_000,
+      jitter: 0.1,
+      keep: 3,
+      backoffBaseMs: 1000,
+      backoffMaxMs: 60_000,
+      refusedRetryMs: 300_000,
+      s3ForcePathStyle: false,
+      model: {
+        uri: base.LIGHTRANK_MODEL_URI,
+        sha256: 'ab'.repeat(32),
+        version: 'm1',
+        fingerprint: undefined,
+      },
+    });
+  });
+
+  it('reads the tuning variables', () => {
+    const c = configFromEnv({
+      ...base,
+      LIGHTRANK_SNAPSHOT_POLL_SECONDS: '0.5',
+      LIGHTRANK_SYNC_KEEP_VERSIONS: '5',
+      LIGHTRANK_S3_FORCE_PATH_STYLE: 'true',
+      LIGHTRANK_TOWER_FINGERPRINT: 'f00d',
+    });
+    expect(c.sync).toMatchObject({
+      pollMs: 500,
+      keep: 5,
+      s3ForcePathStyle: true,
+      model: { fingerprint: 'f00d' },
+    });
+  });
+
+  it('names every bad variable in one error', () => {
+    expect(() =>
+      configFromEnv({
+        ...base,
+        LIGHTRANK_MODEL_SHA256: 'nope',
+        LIGHTRANK_SYNC_KEEP_VERSIONS: '1',
+        LIGHTRANK_SNAPSHOT_URI: undefined,
+      }),
+    ).toThrow(
+      /LIGHTRANK_SNAPSHOT_URI[\s\S]*LIGHTRANK_MODEL_SHA256|LIGHTRANK_MODEL_SHA256[\s\S]*LIGHTRANK_SNAPSHOT_URI/,
+    );
+    expect(() => configFromEnv({ ...base, LIGHTRANK_SYNC_KEEP_VERSIONS: '1' })).toThrow(
+      /LIGHTRANK_SYNC_KEEP_VERSIONS/,
+    );
+  });
+});
