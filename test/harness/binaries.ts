@@ -56,13 +56,11 @@ export function cachedBinaries(): ControlPlaneBinaries | undefined {
 }
 
 /**
- * Builds what is missing (a cold build takes many minutes) and returns the binaries. The
- * script's progress goes to our stderr unless `quiet`, in which case it only appears in the
- * error when the build fails.
+ * Runs the build script, which builds what is missing (a cold build takes many minutes; a
+ * cached run well under a second), and returns the binaries. The script's progress goes to our
+ * stderr unless `quiet`, in which case it only appears in the error when the build fails.
  */
 export async function ensureBinaries(opts: { quiet?: boolean } = {}): Promise<ControlPlaneBinaries> {
-  const cached = cachedBinaries();
-  if (cached) return cached;
   const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
