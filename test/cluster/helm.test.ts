@@ -38,7 +38,7 @@ const RECOMMENDED_LABELS = [
   'app.kubernetes.io/part-of',
   'app.kubernetes.io/managed-by',
 ];
-const SERVICE_MONITOR_API = 'monitoring.coreos.com/v1/ServiceMonitor';
+const MONITORING_APIS = ['monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PodMonitor'];
 const DIGEST = `sha256:${'a1'.repeat(32)}`;
 
 const ns = useTestNamespace('helm');
@@ -242,11 +242,10 @@ describe('helm template → kubectl apply --dry-run=server', () => {
   });
 
   it('every edge case is accepted by the API server (strict field validation)', async () => {
-    await installServiceMonitorCrdFixture();
     const cases: [string, object, string[]][] = [
       ...Object.entries(edgeCases()).map(([n, v]): [string, object, string[]] => [n, v, []]),
       [
-        'ServiceMonitor on',
+        'ServiceMonitor and PodMonitor on',
         {
           serviceMonitor: {
             enabled: true,
@@ -254,8 +253,9 @@ describe('helm template → kubectl apply --dry-run=server', () => {
             scrapeTimeout: '5s',
             labels: { release: 'prom' },
           },
+          podMonitor: { enabled: true, interval: '10s', labels: { release: 'prom' } },
         },
-        ['--api-versions', SERVICE_MONITOR_API],
+        MONITORING_APIS.flatMap((api) => ['--api-versions', api]),
       ],
     ];
     for (const [name, values, extra] of cases) {
@@ -268,8 +268,10 @@ describe('helm template → kubectl apply --dry-run=server', () => {
       );
       expectOk(r, `server-side dry run of "${name}"`);
       expect(r.stdout, name).toMatch(/deployment\.apps\/\S+ created \(server dry run\)/);
-      if (name === 'ServiceMonitor on')
+      if (name.startsWith('ServiceMonitor')) {
         expect(r.stdout).toMatch(/servicemonitor\S* created \(server dry run\)/);
+        expect(r.stdout).toMatch(/podmonitor\S* created \(server dry run\)/);
+      }
       if (name === 'single namespace') {
         expect(byKind(ms, 'Role').map((m) => m.metadata.namespace)).toContain(ns.name);
         expect(byKind(ms, 'ClusterRole').map((m) => m.metadata.name)).toEqual([`${FULLNAME}-nodes`]);
@@ -286,23 +288,21 @@ interface Rule {
 }
 
 /**
- * Test fixture: the control plane has no Prometheus Operator, so a stand-in ServiceMonitor CRD
- * (same group/version/kind, schema left open) lets the API server accept the chart's object.
+ * Test fixture: the control plane has no Prometheus Operator, so stand-in ServiceMonitor and
+ * PodMonitor CRDs (same group/version/kind, schema left open) let the API server accept the
+ * chart's objects. Removed after the test file.
  */
-async function installServiceMonitorCrdFixture(): Promise<void> {
-  const crd = {
+const MONITORING_CRDS = MONITORING_APIS.map((api) => {
+  const kind = api.split('/').pop()!;
+  const plural = `${kind.toLowerCase()}s`;
+  return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+    metadata: { name: `${plural}.monitoring.coreos.com` },
     spec: {
       group: 'monitoring.coreos.com',
       scope: 'Namespaced',
-      names: {
-        kind: 'ServiceMonitor',
-        plural: 'servicemonitors',
-        singular: 'servicemonitor',
-        listKind: 'ServiceMonitorList',
-      },
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
       versions: [
         {
           name: 'v1',
@@ -313,17 +313,22 @@ async function installServiceMonitorCrdFixture(): Promise<void> {
       ],
     },
   };
-  expectOk(await kubectl(['apply', '-f', '-'], JSON.stringify(crd)), 'ServiceMonitor CRD fixture');
+});
+
+beforeAll(async () => {
+  const input = MONITORING_CRDS.map((c) => JSON.stringify(c)).join('\n');
+  expectOk(await kubectl(['apply', '-f', '-'], input), 'monitoring CRD fixtures');
+  const names = MONITORING_CRDS.map((c) => `crd/${c.metadata.name}`);
   expectOk(
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/servicemonitors.monitoring.coreos.com',
-    ]),
-    'ServiceMonitor CRD established',
+    await kubectl(['wait', '--for=condition=Established', '--timeout=30s', ...names]),
+    'monitoring CRD fixtures established',
   );
-}
+});
+
+afterAll(async () => {
+  const names = MONITORING_CRDS.map((c) => `crd/${c.metadata.name}`);
+  await kubectl(['delete', '--ignore-not-found', '--wait=false', ...names]);
+});
 
 describe('values.schema.json', () => {
   const bad: [string, string[], RegExp[]][] = [
@@ -359,6 +364,12 @@ describe('values.schema.json', () => {
       ['serviceMonitor.enabled=true'],
       [/does not serve monitoring\.coreos\.com\/v1 ServiceMonitor/],
     ],
+    [
+      'PodMonitor on a cluster without the CRD',
+      ['podMonitor.enabled=true'],
+      [/does not serve monitoring\.coreos\.com\/v1 PodMonitor/],
+    ],
+    ['PodMonitor with a bad interval', ['podMonitor.interval=often'], [/\/podMonitor\/interval/]],
   ];
   it.each(bad)('refuses %s with a message naming it', async (_name, sets, messages) => {
     const r = await helm('template', RELEASE, CHART, ...sets.flatMap((s) => ['--set', s]));
