@@ -9,7 +9,13 @@ import { modelConfig } from '../../../modelkit/config.js';
 import { towerFingerprint } from '../../../modelkit/fingerprint.js';
 import { buildTowerModel } from '../../../modelkit/tower-graph.js';
 import { generateTowerWeights } from '../../../modelkit/weights.js';
-import { EMBEDDINGS_FILE, MANIFEST_FILE, writeLatest, writeSnapshot } from '../../../snapshot/index.js';
+import {
+  EMBEDDINGS_FILE,
+  MANIFEST_FILE,
+  SnapshotWriter,
+  writeLatest,
+  writeSnapshot,
+} from '../../../snapshot/index.js';
 
 export const TASKS = ['ctr', 'good_click'];
 export const DIM = 8;
@@ -20,12 +26,12 @@ export interface ModelFixture {
   fingerprint: string;
 }
 
-/** A small real query tower (seeded), written to `dir/model.onnx`. */
-export async function writeModel(dir: string, seed = 7): Promise<ModelFixture> {
+/** A small real query tower (seeded, `dim`-wide embeddings), written to `dir/model.onnx`. */
+export async function writeModel(dir: string, seed = 7, dim = DIM): Promise<ModelFixture> {
   const config = modelConfig({
     seed,
     tasks: TASKS,
-    dim: DIM,
+    dim,
     query: {
       numDense: 4,
       numCategorical: 2,
@@ -76,6 +82,34 @@ export async function writeSnapshotVersion(
     ids,
     embeddings,
   });
+  return dir;
+}
+
+/** A large snapshot (rows × TASKS × dim float32), streamed to disk in batches of 50k rows. */
+export async function writeLargeSnapshot(
+  prefix: string,
+  version: string,
+  fingerprint: string,
+  rows: number,
+  dim: number,
+): Promise<string> {
+  const dir = path.join(prefix, version);
+  const writer = await SnapshotWriter.create(dir, {
+    snapshotVersion: version,
+    towerFingerprint: fingerprint,
+    tasks: TASKS,
+    dim,
+    dtype: 'float32',
+  });
+  const batch = 50_000;
+  for (let start = 0; start < rows; start += batch) {
+    const n = Math.min(batch, rows - start);
+    const ids = BigUint64Array.from({ length: n }, (_, i) => BigInt(start + i + 1));
+    const emb = new Float32Array(n * TASKS.length * dim);
+    for (let i = 0; i < emb.length; i++) emb[i] = Math.sin(start * 7 + i) / 8;
+    await writer.append(ids, emb);
+  }
+  await writer.finish();
   return dir;
 }
 
