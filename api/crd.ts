@@ -10,6 +10,7 @@ import {
   CATEGORIES,
   KIND,
   PLURAL,
+  RANKING_MODEL_RULES,
   RankingModelSpecSchema,
   RankingModelStatusSchema,
   SHORT_NAMES,
@@ -134,6 +135,7 @@ export function rankingModelOpenAPISchema(): SchemaNode {
       'RankingModel serves a two-tower ranking model on GPUs: per traffic segment, scoring pods with the query tower and an embedding snapshot kept fresh, routed by a request header, with canary rollouts of new model versions.',
     type: 'object',
     required: ['spec'],
+    'x-kubernetes-validations': RANKING_MODEL_RULES,
     properties: {
       apiVersion: {
         description: 'Versioned schema of this object: lightrank.dev/v1alpha1.',

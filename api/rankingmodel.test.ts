@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_NAME_PLUS_SEGMENT,
   RankingModelSchema,
   RankingModelSpecSchema,
   RankingModelStatusSchema,
@@ -153,5 +154,25 @@ describe('RankingModelSchema', () => {
       ],
     });
     expect(r.success).toBe(false);
+  });
+});
+
+describe('RankingModelSchema names', () => {
+  const rm = (name: string, segment = 'main') => ({
+    apiVersion: 'lightrank.dev/v1alpha1',
+    kind: 'RankingModel',
+    metadata: { name },
+    spec: { ...minimalSpec(), segments: [{ name: segment }] },
+  });
+  it('refuses a name that cannot prefix a Service name', () => {
+    expect(() => RankingModelSchema.parse(rm('ads.ranker'))).toThrow(/DNS-1035/);
+  });
+  it(`refuses a name and segment longer than ${MAX_NAME_PLUS_SEGMENT} together, accepts exactly that`, () => {
+    expect(() => RankingModelSchema.parse(rm('r'.repeat(MAX_NAME_PLUS_SEGMENT - 3), 'segm'))).toThrow(
+      /must not exceed/,
+    );
+    expect(
+      RankingModelSchema.parse(rm('r'.repeat(MAX_NAME_PLUS_SEGMENT - 4), 'segm')).metadata.name,
+    ).toHaveLength(51);
   });
 });

@@ -47,6 +47,7 @@ function matching(base: z.ZodString, re: RegExp, message: string, description: s
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_MESSAGE =
   "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit";
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const URI = /^(file|https?|s3):\/\/.+$/;
 const URI_MESSAGE = 'must be a file://, http://, https:// or s3:// URI';
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -89,10 +90,12 @@ export const ModelRefSchema = z
       'must be 64 lowercase hexadecimal characters',
       'SHA-256 of the ONNX file, 64 lowercase hex characters; the sidecar refuses a file that does not match.',
     ),
-    version: z.string().min(1).max(63).meta({
-      description:
-        'Model version label (e.g. "v3"). A change of version starts a canary rollout; it is reported in status and metrics.',
-    }),
+    version: matching(
+      z.string().min(1).max(63),
+      LABEL_VALUE,
+      "must be usable as a label value: letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+      'Model version (e.g. "v3"), also a label value on the scoring pods. A change of version starts a canary rollout; it is reported in status and metrics.',
+    ),
     towerFingerprint: z.string().min(1).max(128).meta({
       description:
         'Fingerprint of the item/query tower pair. Snapshots must carry the same fingerprint or they are refused.',
@@ -709,14 +712,48 @@ export const ObjectMetaSchema = z.looseObject({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 
+/**
+ * The longest `metadata.name` + segment name: the operator names a segment's Service
+ * `<name>-<segment>` and its canary Deployment `<name>-<segment>-canary`, within the 63 characters
+ * of a DNS label.
+ */
+export const MAX_NAME_PLUS_SEGMENT = 63 - '-'.length - '-canary'.length;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const NAME_MESSAGE =
+  "metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter): it prefixes the Service names";
+const LENGTH_MESSAGE = `metadata.name and each segment name together must not exceed ${MAX_NAME_PLUS_SEGMENT} characters: they make up the Service and Deployment names`;
+
+/** Rules on the whole object (the CRD's root), where metadata.name meets the segment names. */
+export const RANKING_MODEL_RULES = [
+  {
+    rule: `self.metadata.name.matches('${DNS1035_LABEL.source}')`,
+    message: NAME_MESSAGE,
+  },
+  {
+    rule: `self.spec.segments.all(s, size(self.metadata.name) + size(s.name) <= ${MAX_NAME_PLUS_SEGMENT})`,
+    message: LENGTH_MESSAGE,
+    fieldPath: '.spec.segments',
+  },
+];
+
 /** A whole RankingModel as read from the API server (metadata is passed through). */
-export const RankingModelSchema = z.object({
-  apiVersion: z.literal(API_GROUP_VERSION),
-  kind: z.literal(KIND),
-  metadata: ObjectMetaSchema,
-  spec: RankingModelSpecSchema,
-  status: RankingModelStatusSchema.optional(),
-});
+export const RankingModelSchema = z
+  .object({
+    apiVersion: z.literal(API_GROUP_VERSION),
+    kind: z.literal(KIND),
+    metadata: ObjectMetaSchema,
+    spec: RankingModelSpecSchema,
+    status: RankingModelStatusSchema.optional(),
+  })
+  .superRefine((rm, ctx) => {
+    const name = rm.metadata.name;
+    if (!DNS1035_LABEL.test(name))
+      ctx.addIssue({ code: 'custom', message: NAME_MESSAGE, path: ['metadata', 'name'] });
+    rm.spec.segments.forEach((s, i) => {
+      if (name.length + s.name.length > MAX_NAME_PLUS_SEGMENT)
+        ctx.addIssue({ code: 'custom', message: LENGTH_MESSAGE, path: ['spec', 'segments', i, 'name'] });
+    });
+  });
 
 export type ModelRef = z.infer<typeof ModelRefSchema>;
 export type SnapshotSource = z.infer<typeof SnapshotSourceSchema>;

@@ -10,6 +10,7 @@ import {
   API_GROUP_VERSION,
   API_VERSION,
   KIND,
+  MAX_NAME_PLUS_SEGMENT,
   PLURAL,
   RankingModelSchema,
 } from '../../api/rankingmodel.js';
@@ -40,9 +41,9 @@ async function create(name: string, spec: unknown, dryRun?: 'All') {
 }
 
 /** The API server's message refusing `spec` (fails the test if the spec is accepted). */
-async function refusal(spec: unknown): Promise<string> {
+async function refusal(spec: unknown, name = 'invalid'): Promise<string> {
   try {
-    await create('invalid', spec, 'All');
+    await create(name, spec, 'All');
   } catch (err) {
     if (err instanceof ApiException && typeof err.body === 'string') {
       expect(err.code).toBeOneOf([400, 422]);
@@ -201,6 +202,19 @@ describe('the API server refuses invalid RankingModels, naming the field', () =>
     edit(spec);
     const message = await refusal(spec);
     for (const part of expected) expect(message).toContain(part);
+  });
+});
+
+describe('names that could not make valid Service and Deployment names are refused', () => {
+  it('a name with a dot', async () => {
+    expect(await refusal(minimalSpec(), 'ads.ranker')).toContain('metadata.name must be a DNS-1035 label');
+  });
+  it('a name that with a segment name exceeds the limit', async () => {
+    const spec = minimalSpec();
+    spec.segments[0]!.name = 'segment';
+    const message = await refusal(spec, 'r'.repeat(MAX_NAME_PLUS_SEGMENT - 'segment'.length + 1));
+    expect(message).toContain('spec.segments');
+    expect(message).toContain(`must not exceed ${MAX_NAME_PLUS_SEGMENT} characters`);
   });
 });
 
