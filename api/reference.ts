@@ -68,6 +68,27 @@ function section(path: string, node: SchemaNode): string {
   ].join('\n');
 }
 
+/** How the fields work together: what the per-field tables cannot say. */
+const SEMANTICS = [
+  '## How the fields work together',
+  '',
+  '- **Segments and overrides.** Each segment gets its own Deployment and Service, named `<name>-<segment>`',
+  '  (`-canary` appended for a canary), hence the name rules below. A segment serves `spec.model` and reads',
+  '  `spec.snapshot` unless it sets its own `model` / `snapshot`, which then replace the default *whole*',
+  '  (a model override is a different tower pair, so no field is inherited).',
+  '- **Matching.** A request goes to the segment whose `match.headerValues` (default: the segment name)',
+  '  contains the value of the `routing.headerName` header; a request without the header, or with a value',
+  '  no segment lists, goes to the segment with `match.default: true`, and is refused when there is none.',
+  "- **Rollouts.** A change of a segment's effective `model.version` starts a canary for that segment: the",
+  '  canary takes `steps[i].weight` percent of its traffic for `steps[i].pauseSeconds`, judged by',
+  '  `analysis` (error rate, p99 latency, PSI of the score distributions, once `minSamples` requests were',
+  '  served); after the last step (weight 100) it becomes stable. A failed analysis or a passed',
+  '  `progressDeadlineSeconds` rolls back when `autoRollback` is true.',
+  '- **GPU.** With `executionProvider: cuda` each pod requests `gpu.count` of `gpu.resourceName`; with `cpu`',
+  '  no GPU is requested. Quantities (`resources`) are strings, e.g. `"500m"`, `"4Gi"`.',
+  '',
+];
+
 interface PrinterColumn {
   name: string;
   jsonPath: string;
@@ -97,11 +118,16 @@ export function referenceMarkdown(): string {
     "The API server applies the defaults below and refuses specs that break a rule, with the rule's message.",
     '`kubectl explain rankingmodel.spec.<field>` shows the same descriptions.',
     '',
+    ...SEMANTICS,
     '`kubectl get rkm` columns:',
     '',
     '| column | from | meaning |',
     '| --- | --- | --- |',
     ...columns.map((c) => `| ${c.name} | \`${c.jsonPath}\` | ${c.description ?? ''} |`),
+    '',
+    'Rules on the whole object:',
+    '',
+    ...(schema['x-kubernetes-validations'] ?? []).map((v) => `- ${v.message} (\`${v.rule}\`)`),
     '',
     ...sections.map((s) => section(s.path, s.node)),
   ].join('\n');
