@@ -151,7 +151,7 @@ export const SegmentMatchSchema = z
       }),
     default: z.boolean().default(false).meta({
       description:
-        'This segment serves requests whose header is missing or matches no segment. At most one segment may be the default.',
+        'This segment serves requests whose header is missing or matches no segment. At most one segment may be the default; when none is, the first segment is.',
     }),
   })
   .meta({ description: 'How requests are matched to this segment.' });

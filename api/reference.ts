@@ -78,7 +78,7 @@ const SEMANTICS = [
   '  (a model override is a different tower pair, so no field is inherited).',
   '- **Matching.** A request goes to the segment whose `match.headerValues` (default: the segment name)',
   '  contains the value of the `routing.headerName` header; a request without the header, or with a value',
-  '  no segment lists, goes to the segment with `match.default: true`, and is refused when there is none.',
+  '  no segment lists, goes to the segment with `match.default: true`, or to the first segment if none is.',
   "- **Rollouts.** A change of a segment's effective `model.version` starts a canary for that segment: the",
   '  canary takes `steps[i].weight` percent of its traffic for `steps[i].pauseSeconds`, judged by',
   '  `analysis` (error rate, p99 latency, PSI of the score distributions, once `minSamples` requests were',

@@ -55,10 +55,14 @@ describe('segmentForHeader', () => {
     expect(segmentForHeader(spec, 'unknown')?.name).toBe('standard');
     expect(segmentForHeader(spec, undefined)?.name).toBe('standard');
   });
-  it('finds nothing when no segment matches and none is the default', () => {
-    const noDefault = RankingModelSpecSchema.parse({ ...minimalSpec(), segments: [{ name: 'a' }] });
-    expect(defaultSegment(noDefault)).toBeUndefined();
-    expect(segmentForHeader(noDefault, 'b')).toBeUndefined();
-    expect(segmentForHeader(noDefault, 'a')?.name).toBe('a');
+  it('falls back to the first segment when none is marked default', () => {
+    const noDefault = RankingModelSpecSchema.parse({
+      ...minimalSpec(),
+      segments: [{ name: 'a' }, { name: 'b' }],
+    });
+    expect(defaultSegment(noDefault).name).toBe('a');
+    expect(segmentForHeader(noDefault, 'c')?.name).toBe('a');
+    expect(segmentForHeader(noDefault, 'b')?.name).toBe('b');
+    expect(resolveSegments(noDefault, defaults).map((s) => s.isDefault)).toEqual([true, false]);
   });
 });

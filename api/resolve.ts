@@ -27,7 +27,7 @@ export interface ResolvedSegment {
   snapshot: SnapshotSource;
   /** Values of `headerName` that select this segment (the segment name when not given). */
   headerValues: string[];
-  /** Serves requests whose header is missing or matches no segment. */
+  /** Serves requests whose header is missing or matches no segment (see defaultSegment). */
   isDefault: boolean;
   headerName: string;
   serving: ResolvedServing;
@@ -65,7 +65,7 @@ export function resolveSegment(
     model,
     snapshot,
     headerValues: segment.match.headerValues ?? [segment.name],
-    isDefault: segment.match.default,
+    isDefault: defaultSegment(spec) === segment,
     headerName: spec.routing.headerName,
     serving: { ...spec.serving, image: spec.serving.image ?? defaults.image },
   };
@@ -76,16 +76,18 @@ export function resolveSegments(spec: RankingModelSpec, defaults: OperatorDefaul
   return spec.segments.map((s) => resolveSegment(spec, s, defaults));
 }
 
-/** The segment that serves requests matching no header value, if any. */
-export function defaultSegment(spec: RankingModelSpec): SegmentSpec | undefined {
-  return spec.segments.find((s) => s.match.default);
+/** The segment that serves requests matching no header value: the one marked default, else the first. */
+export function defaultSegment(spec: RankingModelSpec): SegmentSpec {
+  const fallback = spec.segments.find((s) => s.match.default) ?? spec.segments[0];
+  if (!fallback) throw new SpecResolutionError('at least one segment is required', 'spec.segments');
+  return fallback;
 }
 
 /**
  * The segment a request goes to, given the value of the routing header (undefined when absent):
- * the segment listing that value, else the default segment, else none.
+ * the segment listing that value, else the default segment.
  */
-export function segmentForHeader(spec: RankingModelSpec, value: string | undefined): SegmentSpec | undefined {
+export function segmentForHeader(spec: RankingModelSpec, value: string | undefined): SegmentSpec {
   const matched =
     value === undefined
       ? undefined
