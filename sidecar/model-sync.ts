@@ -47,7 +47,13 @@ export class ModelSync {
   async ensure(): Promise<ModelInfo> {
     const { version, sha256 } = this.spec;
     const existing = await this.published(version);
-    if (existing && existing.sha256 === sha256 && (await this.volume.current()) === version) return existing;
+    if ((await this.volume.current()) === version && existing) {
+      if (existing.sha256 === sha256) return existing;
+      throw new RefusedError(
+        'checksum',
+        `model ${version} is in place with sha256 ${existing.sha256}, the spec now says ${sha256}: publish it as a new version`,
+      );
+    }
 
     const started = performance.now();
     const tmp = await this.volume.makeTemp(version);

@@ -62,10 +62,12 @@ describe('VolumeKind', () => {
     expect(await listing()).toEqual(['current', 'v0', 'v4', 'v5']);
   });
 
-  it('re-publishing the current version keeps it and leaves no temp folder', async () => {
-    await publish('v1');
-    const tmp = await vol.makeTemp('v1');
-    await vol.publish(tmp, 'v1');
-    expect(await listing()).toEqual(['current', 'v1']);
+  it('replaces a stale folder of the same version but never the current one', async () => {
+    await mkdir(path.join(vol.dir, 'v2'));
+    await writeFile(path.join(vol.dir, 'v2', 'partial'), 'left by a crash');
+    await publish('v2');
+    expect(await readdir(path.join(vol.dir, 'v2'))).toEqual(['data']);
+    const tmp = await vol.makeTemp('v2');
+    await expect(vol.publish(tmp, 'v2')).rejects.toThrow(/v2 is current/);
   });
 });

@@ -76,25 +76,26 @@ export class VolumeKind {
 
   /**
    * Renames a verified temp folder to `<kind>/<version>` and points `current` at it. A folder of
-   * the same version left by an earlier run is replaced, unless `current` points to it.
+   * the same version left by an earlier run is replaced; the current version never is (callers
+   * check first: a published version is immutable while it may be in use).
    */
   async publish(tmp: string, version: string): Promise<void> {
     assertSafeVersion(version, `${this.kind} publish`);
     const target = within(this.dir, version);
     const before = await this.current();
+    if (before === version) throw new Error(`${this.kind} ${version} is current: it cannot be replaced`);
     try {
-      if (before !== version && (await this.has(version))) {
+      if (await this.has(version)) {
         const stale = within(this.dir, `${TMP_PREFIX}stale-${version}-${randomBytes(4).toString('hex')}`);
         await rename(target, stale);
         await rm(stale, { recursive: true, force: true });
       }
-      if (before !== version) await rename(tmp, target);
-      else await this.discard(tmp);
+      await rename(tmp, target);
     } catch (err) {
       throw localWriteError(err, target, 'publish');
     }
     await this.pointCurrentAt(version);
-    if (before !== undefined && before !== version) this.previous = before;
+    if (before !== undefined) this.previous = before;
   }
 
   /** Atomically replaces `current` with a symlink to `version`. */
