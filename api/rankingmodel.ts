@@ -38,9 +38,12 @@ export const MAX_ROLLOUT_STEPS = 10;
 
 /** A string rule checked by zod and, as the same regular expression, by the API server (CEL). */
 function matching(base: z.ZodString, re: RegExp, message: string, description: string) {
+  const source = re.source.replaceAll('\\/', '/');
+  // A CEL string literal would read any other backslash as an escape of its own.
+  if (source.includes('\\')) throw new Error(`matching(${re}): no backslashes, they do not survive into CEL`);
   return base.regex(re, message).meta({
     description,
-    'x-kubernetes-validations': [{ rule: `self.matches('${re.source.replaceAll('\\/', '/')}')`, message }],
+    'x-kubernetes-validations': [{ rule: `self.matches('${source}')`, message }],
   });
 }
 
@@ -48,8 +51,11 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_MESSAGE =
   "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit";
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const URI = /^(file|https?|s3):\/\/.+$/;
-const URI_MESSAGE = 'must be a file://, http://, https:// or s3:// URI';
+const URI = new RegExp(`^(${SUPPORTED_URI_SCHEMES.join('|')})://.+$`);
+const URI_SCHEMES_TEXT = SUPPORTED_URI_SCHEMES.map((s) => `${s}://`)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
+const URI_MESSAGE = `must be a ${URI_SCHEMES_TEXT} URI`;
 const SHA256 = /^[0-9a-f]{64}$/;
 const TASK = /^[a-z][a-z0-9_]*$/;
 const HEADER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
