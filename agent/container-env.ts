@@ -1,0 +1,111 @@
+// The environment of a container run as a local process, built the way a kubelet would: the
+// container's `env` in order with `$(VAR)` expansion and the downward API (`valueFrom.fieldRef`),
+// then the two things a network and mount namespace would have given it: paths under a volume's
+// mountPath point into the pod's directory on this machine, and LIGHTRANK_HOST makes it bind to
+// the pod's own loopback address. Nothing else of the agent's environment leaks in.
+//
+// API:
+//   containerEnv(container, pod, ctx) → Record<string, string>    throws UnsupportedContainerError
+//   mapPath(path, mounts) → string | undefined
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { ENTRY_PATH_ENV, UnsupportedContainerError, type Entry } from './commands.js';
+
+export interface Mount {
+  /** where the container expects the volume */
+  mountPath: string;
+  /** the directory on this machine */
+  hostPath: string;
+}
+
+export interface EnvContext {
+  entry: Entry;
+  podIp: string;
+  hostIp: string;
+  /** the pod's loopback address: LIGHTRANK_HOST */
+  localAddress: string;
+  mounts: Mount[];
+}
+
+/** Variables passed through from the agent's own environment. */
+const PASS_THROUGH = ['PATH', 'HOME', 'LANG', 'TZ'];
+
+/** The host path of `path` when it lies at or under a mount (longest mountPath wins). */
+export function mapPath(path: string, mounts: Mount[]): string | undefined {
+  const trim = (p: string): string => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+  const candidates = mounts
+    .filter((m) => {
+      const mp = trim(m.mountPath);
+      return path === mp || path.startsWith(mp === '/' ? '/' : `${mp}/`);
+    })
+    .sort((a, b) => b.mountPath.length - a.mountPath.length);
+  const best = candidates[0];
+  return best ? best.hostPath + path.slice(trim(best.mountPath).length) : undefined;
+}
+
+/** Kubernetes `$(VAR)` expansion: defined variables are replaced, `$$` escapes, unknown ones stay. */
+function expand(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole: string, name?: string) =>
+    whole === '$$' ? '$' : name !== undefined && name in vars ? vars[name]! : whole,
+  );
+}
+
+function fieldValue(fieldPath: string, pod: V1Pod, ctx: EnvContext): string | undefined {
+  const meta = pod.metadata ?? {};
+  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
+  if (keyed) return (keyed[1] === 'labels' ? meta.labels : meta.annotations)?.[keyed[2]!] ?? '';
+  switch (fieldPath) {
+    case 'metadata.name':
+      return meta.name ?? '';
+    case 'metadata.namespace':
+      return meta.namespace ?? '';
+    case 'metadata.uid':
+      return meta.uid ?? '';
+    case 'spec.nodeName':
+      return pod.spec?.nodeName ?? '';
+    case 'spec.serviceAccountName':
+      return pod.spec?.serviceAccountName ?? '';
+    case 'status.podIP':
+    case 'status.podIPs':
+      return ctx.podIp;
+    case 'status.hostIP':
+    case 'status.hostIPs':
+      return ctx.hostIp;
+    default:
+      return undefined;
+  }
+}
+
+export function containerEnv(container: V1Container, pod: V1Pod, ctx: EnvContext): Record<string, string> {
+  const refuse = (what: string): never => {
+    throw new UnsupportedContainerError(
+      'UnsupportedCommand',
+      `container "${container.name}": ${what} is not supported by the local node agent`,
+    );
+  };
+  if (container.envFrom?.length) refuse('envFrom');
+  const vars: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    if (e.valueFrom) {
+      const fieldPath = e.valueFrom.fieldRef?.fieldPath;
+      const value = fieldPath !== undefined ? fieldValue(fieldPath, pod, ctx) : undefined;
+      if (value === undefined)
+        refuse(`env ${e.name}: valueFrom ${JSON.stringify(e.valueFrom)} (only fieldRef to pod fields)`);
+      vars[e.name] = value!;
+    } else {
+      vars[e.name] = expand(e.value ?? '', vars);
+    }
+  }
+  for (const [name, value] of Object.entries(vars)) {
+    if (value.startsWith('/')) vars[name] = mapPath(value, ctx.mounts) ?? value;
+  }
+  for (const [name, fallback] of Object.entries(ENTRY_PATH_ENV[ctx.entry])) {
+    const mapped = vars[name] === undefined ? mapPath(fallback, ctx.mounts) : undefined;
+    if (mapped !== undefined) vars[name] = mapped;
+  }
+  const base: Record<string, string> = {};
+  for (const name of PASS_THROUGH) {
+    const value = process.env[name];
+    if (value !== undefined) base[name] = value;
+  }
+  return { ...base, ...vars, LIGHTRANK_HOST: ctx.localAddress };
+}

@@ -1,0 +1,419 @@
+// One pod on the local node: its volumes as directories (emptyDir empty, configMap written from
+// the API and refreshed), each container as a local process with its probes, restarts with
+// backoff per restartPolicy, and the pod status a kubelet would report. The agent owns the API
+// side (watching, writing status, deleting); this module only runs and describes the pod.
+//
+// API:
+//   new PodRunner(pod, deps); start(); update(pod); status() → V1PodStatus; terminate(graceMs); removeVolumes()
+import { mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1ContainerState,
+  V1ContainerStatus,
+  V1Pod,
+  V1PodCondition,
+  V1PodStatus,
+} from '@kubernetes/client-node';
+import type { Logger } from '../lib/logger.js';
+import type { PodAddress } from './addresses.js';
+import { ENTRY_HOST_FLAG, planContainer, UnsupportedContainerError } from './commands.js';
+import { containerEnv, type Mount } from './container-env.js';
+import { ProbeLoop, unsupportedProbe } from './probes.js';
+import { startProcess, type ExitStatus, type LocalProcess } from './process.js';
+
+/** Restart backoff: 1 s doubling to 30 s (a kubelet uses 10 s to 5 min), reset after 60 s of running. */
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+const BACKOFF_RESET_MS = 60_000;
+/** How often configMap volumes are re-read from the API (a kubelet: about a minute). */
+const CONFIGMAP_REFRESH_MS = 2_000;
+
+export interface PodRunnerDeps {
+  repo: string;
+  /** this pod's directory: logs/ and volumes/ */
+  podDir: string;
+  address: PodAddress;
+  hostIp: string;
+  log: Logger;
+  readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  imageAllowed?: (image: string) => boolean;
+  /** called whenever what status() returns may have changed */
+  onChange(): void;
+}
+
+interface Terminated {
+  exitCode: number;
+  signal?: string;
+  reason: string;
+  message?: string;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+class ContainerRunner {
+  proc: LocalProcess | undefined;
+  waiting: { reason: string; message?: string } | undefined = { reason: 'ContainerCreating' };
+  terminated: Terminated | undefined;
+  lastTerminated: Terminated | undefined;
+  restartCount = 0;
+  ready = false;
+  /** a permanent refusal: never started */
+  refused = false;
+  crashes = 0;
+  argv: string[] = [];
+  env: Record<string, string> = {};
+  readiness: ProbeLoop | undefined;
+  liveness: ProbeLoop | undefined;
+  backoff: NodeJS.Timeout | undefined;
+  killReason: string | undefined;
+
+  constructor(
+    readonly spec: V1Container,
+    readonly logPath: string,
+  ) {}
+
+  stopProbes(): void {
+    this.readiness?.stop();
+    this.liveness?.stop();
+  }
+}
+
+export class PodRunner {
+  private readonly containers: ContainerRunner[];
+  private readonly conditionTimes = new Map<string, { status: string; time: Date }>();
+  private readonly startTime = new Date();
+  private readonly log: Logger;
+  private terminating = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private podMessage: string | undefined;
+  private volumeDirs = new Map<string, string>();
+
+  constructor(
+    private pod: V1Pod,
+    private readonly deps: PodRunnerDeps,
+  ) {
+    this.log = deps.log.child({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}` });
+    mkdirSync(join(deps.podDir, 'logs'), { recursive: true });
+    this.containers = (pod.spec?.containers ?? []).map(
+      (c) => new ContainerRunner(c, join(deps.podDir, 'logs', `${c.name}.log`)),
+    );
+  }
+
+  get logDir(): string {
+    return join(this.deps.podDir, 'logs');
+  }
+
+  /** pid of each running container */
+  pids(): Record<string, number | undefined> {
+    return Object.fromEntries(
+      this.containers.map((c) => [c.spec.name, c.proc?.isRunning() ? c.proc.pid : undefined]),
+    );
+  }
+
+  update(pod: V1Pod): void {
+    this.pod = pod;
+  }
+
+  async start(): Promise<void> {
+    await this.prepareVolumes();
+    const refusals: string[] = [];
+    if (this.pod.spec?.initContainers?.length)
+      refusals.push('init containers are not supported by the local node agent');
+    for (const c of this.containers) {
+      try {
+        if (refusals.length) throw new UnsupportedContainerError('UnsupportedCommand', refusals[0]!);
+        this.prepare(c);
+      } catch (err) {
+        const reason = err instanceof UnsupportedContainerError ? err.reason : 'CreateContainerError';
+        const message = err instanceof Error ? err.message : String(err);
+        c.waiting = { reason, message };
+        c.refused = true;
+        refusals.push(message);
+        this.log.warn({ container: c.spec.name, reason }, message);
+      }
+    }
+    this.podMessage = refusals.length ? `lightrank local node agent: ${refusals.join('; ')}` : undefined;
+    for (const c of this.containers) if (!c.refused) this.startContainer(c);
+    this.scheduleRefresh();
+    this.deps.onChange();
+  }
+
+  private prepare(c: ContainerRunner): void {
+    const plan = planContainer(c.spec, {
+      repo: this.deps.repo,
+      ...(this.deps.imageAllowed ? { imageAllowed: this.deps.imageAllowed } : {}),
+    });
+    for (const probe of [c.spec.readinessProbe, c.spec.livenessProbe, c.spec.startupProbe]) {
+      const why = unsupportedProbe(probe);
+      if (why)
+        throw new UnsupportedContainerError(
+          'UnsupportedCommand',
+          `container "${c.spec.name}": ${why} are not supported by the local node agent`,
+        );
+    }
+    const mounts: Mount[] = [];
+    for (const vm of c.spec.volumeMounts ?? []) {
+      const dir = this.volumeDirs.get(vm.name);
+      if (dir) mounts.push({ mountPath: vm.mountPath, hostPath: vm.subPath ? join(dir, vm.subPath) : dir });
+    }
+    c.env = containerEnv(c.spec, this.pod, {
+      entry: plan.entry,
+      podIp: this.deps.address.podIp,
+      hostIp: this.deps.hostIp,
+      localAddress: this.deps.address.localAddress,
+      mounts,
+    });
+    const hostFlag = ENTRY_HOST_FLAG[plan.entry];
+    const args =
+      hostFlag && !plan.args.includes(hostFlag)
+        ? [...plan.args, hostFlag, this.deps.address.localAddress]
+        : plan.args;
+    c.argv = [process.execPath, '--import', 'tsx', plan.script, ...args];
+  }
+
+  private startContainer(c: ContainerRunner): void {
+    if (this.terminating) return;
+    const proc = startProcess({ argv: c.argv, cwd: this.deps.repo, env: c.env, logPath: c.logPath });
+    c.proc = proc;
+    c.waiting = undefined;
+    c.terminated = undefined;
+    c.ready = false;
+    c.killReason = undefined;
+    this.log.info({ container: c.spec.name, pid: proc.pid, log: c.logPath }, 'container started');
+    const address = this.deps.address.localAddress;
+    if (c.spec.readinessProbe) {
+      c.readiness = new ProbeLoop(
+        c.spec.readinessProbe,
+        c.spec,
+        address,
+        (passing) => {
+          c.ready = passing && proc.isRunning();
+          this.deps.onChange();
+        },
+        true,
+      );
+      c.readiness.start();
+    } else {
+      c.ready = true;
+    }
+    if (c.spec.livenessProbe) {
+      c.liveness = new ProbeLoop(c.spec.livenessProbe, c.spec, address, (passing) => {
+        if (passing || !proc.isRunning() || this.terminating) return;
+        this.log.warn(
+          { container: c.spec.name, pid: proc.pid },
+          'liveness probe failed: restarting the container',
+        );
+        c.killReason = 'liveness probe failed';
+        void proc.stop(this.graceMs());
+      });
+      c.liveness.start();
+    }
+    void proc.exited.then((status) => this.onExit(c, proc, status));
+    this.deps.onChange();
+  }
+
+  private onExit(c: ContainerRunner, proc: LocalProcess, status: ExitStatus): void {
+    c.stopProbes();
+    c.ready = false;
+    const runMs = status.finishedAt.getTime() - proc.startedAt.getTime();
+    const terminated: Terminated = {
+      exitCode: status.exitCode,
+      ...(status.signal ? { signal: status.signal } : {}),
+      reason: status.exitCode === 0 ? 'Completed' : 'Error',
+      ...(c.killReason ? { message: c.killReason } : {}),
+      startedAt: proc.startedAt,
+      finishedAt: status.finishedAt,
+    };
+    this.log.info(
+      {
+        container: c.spec.name,
+        pid: proc.pid,
+        exitCode: status.exitCode,
+        signal: status.signal,
+        log: c.logPath,
+      },
+      'container exited',
+    );
+    const policy = this.pod.spec?.restartPolicy ?? 'Always';
+    const restart =
+      !this.terminating && (policy === 'Always' || (policy === 'OnFailure' && status.exitCode !== 0));
+    if (!restart) {
+      c.terminated = terminated;
+      this.deps.onChange();
+      return;
+    }
+    if (runMs >= BACKOFF_RESET_MS) c.crashes = 0;
+    const delay = Math.min(BACKOFF_BASE_MS * 2 ** c.crashes, BACKOFF_MAX_MS);
+    c.crashes++;
+    c.lastTerminated = terminated;
+    c.waiting = {
+      reason: 'CrashLoopBackOff',
+      message: `back-off ${delay / 1000}s restarting failed container=${c.spec.name}; log: ${c.logPath}`,
+    };
+    c.backoff = setTimeout(() => {
+      c.restartCount++;
+      this.startContainer(c);
+    }, delay);
+    this.deps.onChange();
+  }
+
+  private graceMs(): number {
+    return (this.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+  }
+
+  /** Stops every container: SIGTERM, `graceMs`, SIGKILL. Nothing restarts afterwards. */
+  async terminate(graceMs: number): Promise<void> {
+    this.terminating = true;
+    clearTimeout(this.refreshTimer);
+    for (const c of this.containers) {
+      clearTimeout(c.backoff);
+      c.stopProbes();
+      c.ready = false;
+    }
+    await Promise.all(this.containers.map((c) => c.proc?.stop(graceMs)));
+  }
+
+  /** Removes the volumes' directories (the logs stay for a look afterwards). */
+  removeVolumes(): void {
+    rmSync(join(this.deps.podDir, 'volumes'), { recursive: true, force: true });
+  }
+
+  // --- volumes
+
+  private async prepareVolumes(): Promise<void> {
+    for (const v of this.pod.spec?.volumes ?? []) {
+      const dir = join(this.deps.podDir, 'volumes', v.name);
+      if (v.emptyDir) {
+        mkdirSync(dir, { recursive: true });
+        this.volumeDirs.set(v.name, dir);
+      } else if (v.configMap) {
+        mkdirSync(dir, { recursive: true });
+        this.volumeDirs.set(v.name, dir);
+        await this.writeConfigMap(dir, v.configMap);
+      }
+      // other volume types (the projected service account token among them) are not mounted
+    }
+  }
+
+  private configMapVolumes(): {
+    dir: string;
+    source: NonNullable<NonNullable<V1Pod['spec']>['volumes']>[number]['configMap'];
+  }[] {
+    return (this.pod.spec?.volumes ?? [])
+      .filter((v) => v.configMap)
+      .map((v) => ({ dir: join(this.deps.podDir, 'volumes', v.name), source: v.configMap }));
+  }
+
+  private async writeConfigMap(
+    dir: string,
+    source: { name?: string; items?: { key: string; path: string }[]; optional?: boolean },
+  ): Promise<void> {
+    const namespace = this.pod.metadata?.namespace ?? 'default';
+    const cm = source.name ? await this.deps.readConfigMap(namespace, source.name) : undefined;
+    if (!cm) return;
+    const data = cm.data ?? {};
+    const files = source.items?.length
+      ? source.items.filter((i) => i.key in data).map((i) => [i.path, data[i.key]!] as const)
+      : Object.entries(data);
+    for (const [path, content] of files) {
+      const file = join(dir, path);
+      let current: string | undefined;
+      try {
+        current = readFileSync(file, 'utf8');
+      } catch {
+        current = undefined;
+      }
+      if (current === content) continue;
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileSync(`${file}.tmp`, content);
+      renameSync(`${file}.tmp`, file);
+    }
+  }
+
+  private scheduleRefresh(): void {
+    const volumes = this.configMapVolumes();
+    if (volumes.length === 0 || this.terminating) return;
+    this.refreshTimer = setTimeout(() => {
+      void Promise.all(volumes.map((v) => this.writeConfigMap(v.dir, v.source ?? {})))
+        .catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not refresh a configMap volume'))
+        .finally(() => this.scheduleRefresh());
+    }, CONFIGMAP_REFRESH_MS);
+  }
+
+  // --- status
+
+  private condition(type: string, ok: boolean): V1PodCondition {
+    const status = ok ? 'True' : 'False';
+    let seen = this.conditionTimes.get(type);
+    if (seen?.status !== status) {
+      seen = { status, time: new Date() };
+      this.conditionTimes.set(type, seen);
+    }
+    return { type, status, lastTransitionTime: seen.time };
+  }
+
+  private containerState(c: ContainerRunner): V1ContainerState {
+    if (c.waiting) return { waiting: c.waiting };
+    if (c.terminated) return { terminated: termState(c.terminated) };
+    return { running: { startedAt: c.proc!.startedAt } };
+  }
+
+  status(): V1PodStatus {
+    const statuses: V1ContainerStatus[] = this.containers.map((c) => ({
+      name: c.spec.name,
+      image: c.spec.image ?? '',
+      imageID: '',
+      ...(c.proc ? { containerID: `local-process://${c.proc.pid}` } : {}),
+      ready: c.ready,
+      started: c.proc?.isRunning() ?? false,
+      restartCount: c.restartCount,
+      state: this.containerState(c),
+      ...(c.lastTerminated ? { lastState: { terminated: termState(c.lastTerminated) } } : {}),
+    }));
+    const allReady = this.containers.every((c) => c.ready);
+    const done = this.containers.every((c) => c.terminated !== undefined);
+    const active = this.containers.some(
+      (c) => c.proc?.isRunning() || c.waiting?.reason === 'CrashLoopBackOff',
+    );
+    const phase = done
+      ? this.containers.every((c) => c.terminated!.exitCode === 0)
+        ? 'Succeeded'
+        : 'Failed'
+      : active
+        ? 'Running'
+        : 'Pending';
+    const kept = (this.pod.status?.conditions ?? []).filter((c) => c.type === 'PodScheduled');
+    const { podIp } = this.deps.address;
+    return {
+      phase,
+      ...(this.podMessage ? { message: this.podMessage, reason: 'UnsupportedByLocalAgent' } : {}),
+      hostIP: this.deps.hostIp,
+      hostIPs: [{ ip: this.deps.hostIp }],
+      podIP: podIp,
+      podIPs: [{ ip: podIp }],
+      startTime: this.startTime,
+      conditions: [
+        ...kept,
+        this.condition('PodReadyToStartContainers', true),
+        this.condition('Initialized', true),
+        this.condition('ContainersReady', allReady),
+        this.condition('Ready', allReady),
+      ],
+      containerStatuses: statuses,
+    };
+  }
+}
+
+function termState(t: Terminated): NonNullable<V1ContainerState['terminated']> {
+  return {
+    exitCode: t.exitCode,
+    ...(t.signal ? { signal: constants.signals[t.signal as NodeJS.Signals] ?? 0 } : {}),
+    reason: t.reason,
+    ...(t.message ? { message: t.message } : {}),
+    startedAt: t.startedAt,
+    finishedAt: t.finishedAt,
+  };
+}
