@@ -1,6 +1,7 @@
 // The control plane in a box proves itself: the built version serves, controller-manager,
 // scheduler and kwok each do their part on fake GPU and CPU nodes, garbage collection works,
-// the audit log counts writes, and a private control plane stops without leaving a process.
+// CRDs install whole, the audit log counts writes, and a private control plane stops without
+// leaving a process.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -9,12 +10,14 @@ import { cachedBinaries } from '../harness/binaries.js';
 import {
   clients,
   clusterInfo,
+  getJson,
   isPodReady,
   useTestNamespace,
   waitFor,
   waitForReadyPods,
 } from '../harness/cluster.js';
 import { startControlPlane } from '../harness/control-plane.js';
+import { readManifests } from '../harness/manifests.js';
 import { isAlive } from '../harness/processes.js';
 
 const ns = useTestNamespace('harness');
@@ -74,6 +77,24 @@ describe('control plane in a box', () => {
     }
     for (const n of cpu) expect(n.status?.allocatable?.['nvidia.com/gpu'] ?? '0').toBe('0');
     for (const n of nodes) expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
+  it('installs CRDs whole: defaults and x-kubernetes-validations survive (Gateway API HTTPRoute)', async () => {
+    const file = readManifests(cachedBinaries()?.gatewayApiCrdsDir ?? '').find(
+      (o) => o.metadata?.name === 'httproutes.gateway.networking.k8s.io',
+    ) as { spec: { versions: { name: string; schema: unknown }[] } } | undefined;
+    expect(file, 'the Gateway API CRDs in the build cache').toBeDefined();
+    const fileSchema = JSON.stringify(file!.spec.versions[0]!.schema);
+    expect(fileSchema).toContain('x-kubernetes-validations');
+    expect(fileSchema).toContain('"default"');
+    const installed = await getJson<typeof file>(
+      clients().kc,
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httproutes.gateway.networking.k8s.io',
+    );
+    const version = installed!.spec.versions.find(
+      (v: { name: string }) => v.name === file!.spec.versions[0]!.name,
+    );
+    expect(version?.schema).toEqual(file!.spec.versions[0]!.schema);
   });
 
   it('turns a Deployment into a ReplicaSet and Running, Ready pods; deleting it collects them', async () => {

@@ -16,6 +16,8 @@ import type { ClusterInfo } from './global-setup.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
 export { waitFor, type WaitOptions };
+/** Plain-JSON reads and server-side apply, for objects client-node's typed models would alter. */
+export { getJson, serverSideApply } from './raw.js';
 export type { ClusterInfo };
 
 export function clusterInfo(): ClusterInfo {

@@ -10,6 +10,7 @@ import {
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { serverSideApply } from './raw.js';
 import { waitFor } from './wait.js';
 
 export const FIELD_MANAGER = 'lightrank-test-harness';
@@ -31,12 +32,21 @@ export function readManifests(dir: string): KubernetesObject[] {
   return objects;
 }
 
-/** Applies the objects; returns the names of the CRDs among them, once all are Established. */
+/**
+ * Applies the objects; returns the names of the CRDs among them, once all are Established.
+ * CRDs go as raw JSON: client-node's typed serialisation (KubernetesObjectApi) maps a CRD
+ * through its model classes and silently drops `default` and every `x-kubernetes-*` key.
+ */
 export async function applyManifests(kc: KubeConfig, objects: KubernetesObject[]): Promise<string[]> {
   const client = KubernetesObjectApi.makeApiClient(kc);
   for (const obj of objects) {
     try {
-      await client.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      if (obj.kind === 'CustomResourceDefinition') {
+        const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${obj.metadata!.name}`;
+        await serverSideApply(kc, path, obj, FIELD_MANAGER);
+      } else {
+        await client.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      }
     } catch (err) {
       throw new Error(`applying ${obj.kind} ${obj.metadata?.name} failed: ${apiErrorMessage(err)}`);
     }
