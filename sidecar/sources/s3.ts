@@ -31,6 +31,9 @@ export class S3Source implements Source {
       forcePathStyle: options.forcePathStyle ?? false,
       // The sync loop has its own backoff; one SDK retry covers a dropped keep-alive connection.
       maxAttempts: 2,
+      // Every file is checked against a sha256 (spec or manifest) while it streams; a second,
+      // CRC pass in JavaScript over hundreds of MB would only cost CPU next to the server.
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
   }
 

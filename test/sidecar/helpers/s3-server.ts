@@ -33,6 +33,9 @@ export async function startS3Server(): Promise<S3Server> {
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: CREDENTIALS,
+    // No flexible checksums on uploads: a streamed body would go out aws-chunked with a trailing
+    // CRC, which moto decodes slowly (MB/s); the snapshot's own sha256s cover integrity.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   return {
     endpoint,
