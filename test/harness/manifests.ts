@@ -35,7 +35,7 @@ export function readManifests(dir: string): KubernetesObject[] {
 /**
  * Applies the objects; returns the names of the CRDs among them, once all are Established.
  * CRDs go as raw JSON: client-node's typed serialisation (KubernetesObjectApi) maps a CRD
- * through its model classes and silently drops `default` and every `x-kubernetes-*` key.
+ * through its model classes and silently drops the schema's `default` and `x-kubernetes-*` keys.
  */
 export async function applyManifests(kc: KubeConfig, objects: KubernetesObject[]): Promise<string[]> {
   const client = KubernetesObjectApi.makeApiClient(kc);

@@ -1,6 +1,6 @@
 // Raw HTTP calls to the API server with the kubeconfig's credentials, for what client-node's
-// typed models would change: they drop `default` and every `x-kubernetes-*` key of a CRD schema
-// on the way in and out.
+// typed models would change: given plain JSON they drop a CRD schema's `default` and every
+// `x-kubernetes-*` key, and on reads they rename them (`_default`, `xKubernetesValidations`).
 import type { KubeConfig } from '@kubernetes/client-node';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
