@@ -46,13 +46,11 @@ export async function downloadToFile(
     },
   });
   const out = createWriteStream(dest, { flags: 'wx' });
-  let writeFailed = false;
-  out.once('error', () => (writeFailed = true));
   try {
     await pipeline(res.body, meter, out);
   } catch (err) {
     if (err instanceof RefusedError) throw err;
-    if (writeFailed) throw localWriteError(err, dest, 'write');
+    if (isFileSystemError(err)) throw localWriteError(err, dest, 'write');
     throw new SourceError(
       'unavailable',
       `${source.uri}/${key}: download broke off: ${(err as Error).message}`,
@@ -65,6 +63,12 @@ export async function downloadToFile(
     throw new RefusedError('truncated', `${source.uri}/${key}: ${bytes} bytes, the manifest says ${limit}`);
   }
   return { bytes, sha256: hash.digest('hex'), etag: res.etag };
+}
+
+/** An error of opening or writing the local file, as opposed to one of reading the source. */
+function isFileSystemError(err: unknown): boolean {
+  const syscall = (err as NodeJS.ErrnoException | undefined)?.syscall;
+  return syscall === 'open' || syscall === 'write' || syscall === 'close' || syscall === 'fsync';
 }
 
 export type SmallObject =
