@@ -5,11 +5,13 @@
 //
 // API:
 //   new Dataplane(registry, metrics, limits)
-//   dataplane.rank(modelName, body) → Promise<RankResponse>
+//   dataplane.rank(modelName, body) → Promise<string>          the RankResponse as JSON (encode.ts)
 //   dataplane.infer(modelName, body) → Promise<InferResponse>
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
 import { invalidArgument, modelNotReady } from './errors.js';
+import { encodeRankResponse } from './encode.js';
+import { parseIds } from './ids.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
 import type { ServedVersion } from './lifecycle/version.js';
 import type { ServerMetrics, Stage } from './metrics.js';
@@ -17,7 +19,6 @@ import {
   firstIssue,
   inferRequestSchema,
   parseInt64,
-  parseItemId,
   rankRequestSchema,
   type InferRequest,
   type RankRequest,
@@ -124,7 +125,7 @@ export class Dataplane {
     return v !== undefined && v.healthy;
   }
 
-  async rank(name: string, body: unknown): Promise<RankResponse> {
+  async rank(name: string, body: unknown): Promise<string> {
     let t = process.hrtime.bigint();
     const req = parseOrThrow<RankRequest>(this.rankSchema, body);
     const v = this.registry.acquire(name);
@@ -173,12 +174,9 @@ export class Dataplane {
       return at;
     });
     const n = req.candidates.length;
-    const ids = new BigUint64Array(n);
-    for (let i = 0; i < n; i++) {
-      const b = parseItemId(req.candidates[i]!);
-      if (b === undefined) throw invalidArgument(`candidates[${i}]`, 'outside the unsigned 64-bit range');
-      ids[i] = b;
-    }
+    const ids = parseIds(req.candidates);
+    if (!(ids instanceof BigUint64Array))
+      throw invalidArgument(`candidates[${ids.index}]`, 'outside the unsigned 64-bit range');
     const rows = v.lookup(ids);
     let knownCount = 0;
     for (let i = 0; i < n; i++) if (rows[i]! >= 0) knownCount++;
@@ -205,7 +203,7 @@ export class Dataplane {
     d: ReturnType<Dataplane['decodeRank']>,
     scores: Float32Array | undefined,
     t0: bigint,
-  ): RankResponse {
+  ): string {
     const n = req.candidates.length;
     const k = d.knownCount; // d.known itself went to the worker (transferred, now detached)
     const tasks = d.taskIdx.map((i) => v.tasks[i]!);
@@ -239,8 +237,9 @@ export class Dataplane {
     }
     tasks.forEach((task, t) => this.metrics.observeScores(task, perTask[t]!));
     this.metrics.scored(k, d.unknownIds.length);
+    const json = encodeRankResponse(res);
     this.stage('encode', t0);
-    return res;
+    return json;
   }
 
   async infer(name: string, body: unknown): Promise<InferResponse> {

@@ -4,24 +4,46 @@
 // `firstIssue` turns zod's issues into one message naming the field, e.g. `candidates[3]: ...`.
 //
 // API:
+//   itemIdList({ min, max }) → zod schema of a list of 64-bit item ids
 //   rankRequestSchema({ maxCandidates }) → zod schema of RankRequest
 //   inferRequestSchema({ maxInferRows, maxElements }) → zod schema of InferRequest
 //   fieldPath(path) → 'a.b[3]'; firstIssue(error) → { field, message }
 import { z } from 'zod';
 
-const MAX_U64 = (1n << 64n) - 1n;
 const MAX_I64 = (1n << 63n) - 1n;
 const MIN_I64 = -(1n << 63n);
 
-/** A 64-bit unsigned item id: a decimal string or a non-negative safe integer. */
-export const itemId = z.union([
-  z.string().regex(/^\d{1,20}$/, 'expected an unsigned 64-bit id as a decimal string'),
-  z
-    .number()
-    .int('expected an integer id')
-    .nonnegative('ids are unsigned')
-    .max(Number.MAX_SAFE_INTEGER, 'ids beyond 2^53 must be sent as decimal strings'),
-]);
+const ID_STRING = /^\d{1,20}$/;
+
+function idProblem(v: unknown): string | undefined {
+  if (typeof v === 'string')
+    return ID_STRING.test(v) ? undefined : 'expected an unsigned 64-bit id as a decimal string';
+  if (typeof v !== 'number') return 'expected an item id (a decimal string or a safe integer)';
+  if (!Number.isInteger(v)) return 'expected an integer id';
+  if (v < 0) return 'ids are unsigned';
+  if (v > Number.MAX_SAFE_INTEGER) return 'ids beyond 2^53 must be sent as decimal strings';
+  return undefined;
+}
+
+/**
+ * Item ids (64-bit unsigned: decimal strings or safe integers), checked in one pass: a zod union
+ * per element costs about a microsecond per id, too much for thousands of candidates. The range
+ * check beyond 2^64 - 1 happens while parsing (ids.ts).
+ */
+export function itemIdList(limits: { min: number; max: number }) {
+  return z
+    .custom<(string | number)[]>((v) => Array.isArray(v), 'expected an array of item ids')
+    .superRefine((ids, ctx) => {
+      if (ids.length < limits.min)
+        return ctx.addIssue({ code: 'custom', message: `expected at least ${limits.min} candidate(s)` });
+      if (ids.length > limits.max)
+        return ctx.addIssue({ code: 'custom', message: `at most ${limits.max} candidates per request` });
+      for (let i = 0; i < ids.length; i++) {
+        const problem = idProblem(ids[i]);
+        if (problem) return ctx.addIssue({ code: 'custom', path: [i], message: problem });
+      }
+    });
+}
 
 /** A signed 64-bit integer: a safe integer or a decimal string. */
 export const int64 = z.union([
@@ -32,11 +54,6 @@ export const int64 = z.union([
     .min(Number.MIN_SAFE_INTEGER)
     .max(Number.MAX_SAFE_INTEGER, 'integers beyond 2^53 must be sent as decimal strings'),
 ]);
-
-export function parseItemId(v: string | number): bigint | undefined {
-  const b = BigInt(v);
-  return b <= MAX_U64 ? b : undefined;
-}
 
 export function parseInt64(v: string | number): bigint | undefined {
   const b = BigInt(v);
@@ -51,10 +68,7 @@ export function rankRequestSchema(limits: { maxCandidates: number }) {
       dense: z.array(finite, 'expected an array of numbers').max(4096),
       categorical: z.array(int64, 'expected an array of integers').max(4096),
     }),
-    candidates: z
-      .array(itemId, 'expected an array of item ids')
-      .min(1, 'expected at least one candidate')
-      .max(limits.maxCandidates, `at most ${limits.maxCandidates} candidates per request`),
+    candidates: itemIdList({ min: 1, max: limits.maxCandidates }),
     topK: z.number().int('expected an integer').min(1).max(limits.maxCandidates).optional(),
     tasks: z
       .array(z.string().min(1), 'expected an array of task names')

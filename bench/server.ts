@@ -1,0 +1,182 @@
+// Benchmark of the scoring server on the reference MMoE-DCN towers, 2,000 candidates per
+// request, measured side by side in one run:
+//   (a) the in-process floor: the same two ONNX graphs (query tower, scoring graph) called
+//       directly in a loop on one thread, batch 1 — what the hardware does with no serving;
+//   (b) the server over HTTP (a real process, default settings): closed-loop saturation at
+//       rising concurrency, then an open-loop sweep at fractions of the max throughput (p50/p99);
+//   (c) dynamic batching on vs off at concurrency 32.
+// Load comes from bench/lib/loadgen.ts (node:http keep-alive, µs timing, exact percentiles;
+// see its header for accuracy limits). The generator shares this machine's cores with the server.
+//
+//   npm run bench:server            (about 1.5 minutes)
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { generateFeatures } from '../modelkit/catalogue.js';
+import { openSnapshot } from '../snapshot/index.js';
+import { buildScoringGraph } from '../server/lifecycle/scoring-graph.js';
+import { SCORING_INPUTS } from '../modelkit/scoring-graph.js';
+import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
+import { closedLoop, openLoop, type LoadResult } from './lib/loadgen.js';
+
+const CANDIDATES = 2000;
+const ITEMS = 20_000;
+const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 3000);
+
+const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+async function floor(modelPath: string, snapshotDir: string, durationMs: number) {
+  const snapshot = await openSnapshot(snapshotDir);
+  const opts: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  };
+  const query = await ort.InferenceSession.create(modelPath, opts);
+  const scoring = await ort.InferenceSession.create(buildScoringGraph(snapshot).slice(), opts);
+  const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 64, 5);
+  const rows = new BigInt64Array(CANDIDATES);
+  for (let i = 0; i < CANDIDATES; i++) rows[i] = BigInt((i * 7919) % snapshot.rows);
+  const lat: number[] = [];
+  const end = performance.now() + durationMs;
+  let i = 0;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    const b = i++ % 64;
+    const q = await query.run({
+      dense: new ort.Tensor('float32', dense.slice(b * 16, b * 16 + 16), [1, 16]),
+      categorical: new ort.Tensor('int64', categorical.slice(b * 4, b * 4 + 4), [1, 4]),
+    });
+    const emb = q.query!.data as Float32Array;
+    await scoring.run({
+      [SCORING_INPUTS.query]: new ort.Tensor('float32', emb, [1, snapshot.tasks.length, snapshot.dim]),
+      [SCORING_INPUTS.rows]: new ort.Tensor('int64', rows, [1, CANDIDATES]),
+    });
+    lat.push(performance.now() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  return {
+    throughput: lat.length / (durationMs / 1000),
+    p50Ms: lat[Math.floor(lat.length / 2)]!,
+    p99Ms: lat[Math.floor(lat.length * 0.99)]!,
+  };
+}
+
+function bodies(ids: BigUint64Array, rows: number): Buffer[] {
+  const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 16, 9);
+  return Array.from({ length: 16 }, (_, b) => {
+    const candidates = Array.from({ length: CANDIDATES }, (_, i) =>
+      ids[(i * 7919 + b * 101) % rows]!.toString(),
+    );
+    return Buffer.from(
+      JSON.stringify({
+        query: {
+          dense: Array.from(dense.subarray(b * 16, b * 16 + 16)),
+          categorical: Array.from(categorical.subarray(b * 4, b * 4 + 4), Number),
+        },
+        candidates,
+      }),
+    );
+  });
+}
+
+async function start(dataDir: string, extra: string[]): Promise<ServerProcess> {
+  const s = await startServer(['--data-dir', dataDir, ...extra]);
+  await waitFor(async () => (await s.get('/v2/health/ready')).status === 200, 60_000, 'server ready');
+  return s;
+}
+
+function row(label: string, r: LoadResult, offered?: number): string {
+  return [
+    label.padEnd(28),
+    (offered !== undefined ? fmt(offered, 0) : '-').padStart(8),
+    fmt(r.throughput, 0).padStart(8),
+    fmt(r.p50Ms).padStart(8),
+    fmt(r.p90Ms).padStart(8),
+    fmt(r.p99Ms).padStart(8),
+    String(r.maxInFlight).padStart(6),
+    String(r.failed).padStart(6),
+  ].join(' ');
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'lightrank-bench-'));
+  const lines: string[] = [];
+  const say = (s: string): void => {
+    lines.push(s);
+    console.log(s);
+  };
+  try {
+    const staged = await stageDemo(root, { items: ITEMS });
+    const snapshot = await openSnapshot(staged.bundle.snapshotDir, { loadEmbeddings: false });
+    const reqBodies = bodies(snapshot.ids, snapshot.rows);
+    say(
+      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, onnxruntime-node CPU EP`,
+    );
+    say(
+      `model: reference MMoE-DCN (2 tasks, dim 64), snapshot ${ITEMS} items, ${CANDIDATES} candidates/request, ${STEP_MS} ms per step`,
+    );
+
+    const f = await floor(
+      join(staged.dataDir, 'model', 'current', 'model.onnx'),
+      staged.bundle.snapshotDir,
+      STEP_MS,
+    );
+    say('');
+    say('(a) in-process floor (query tower + scoring graph, batch 1, one thread)');
+    say(`    throughput ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms`);
+
+    const header = `${'run'.padEnd(28)} ${'offered'.padStart(8)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'inflt'.padStart(6)} ${'fail'.padStart(6)}`;
+    const server = await start(staged.dataDir, []);
+    const url = `${server.url}/v1/models/demo/rank`;
+    await closedLoop({ url, bodies: reqBodies, concurrency: 8, durationMs: 1000 }); // warm-up
+    say('');
+    say('(b) server over HTTP, batching on (default: max batch 32, queue delay 0 µs, 1 worker)');
+    say(header);
+    let max = 0;
+    const closed: Record<number, LoadResult> = {};
+    for (const c of [1, 4, 16, 32]) {
+      const r = await closedLoop({ url, bodies: reqBodies, concurrency: c, durationMs: STEP_MS });
+      closed[c] = r;
+      max = Math.max(max, r.throughput);
+      say(row(`closed loop, concurrency ${c}`, r));
+    }
+    let at70: LoadResult | undefined;
+    for (const frac of [0.25, 0.5, 0.7, 0.9]) {
+      const rate = max * frac;
+      const r = await openLoop({ url, bodies: reqBodies, rate, durationMs: STEP_MS });
+      if (frac === 0.7) at70 = r;
+      say(row(`open loop, ${Math.round(frac * 100)}% of max`, r, rate));
+    }
+    await server.stop();
+
+    const off = await start(staged.dataDir, ['--max-batch-size', '1']);
+    const offUrl = `${off.url}/v1/models/demo/rank`;
+    await closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 8, durationMs: 1000 });
+    const offR = await closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 32, durationMs: STEP_MS });
+    await off.stop();
+    say('');
+    say('(c) dynamic batching at concurrency 32 (closed loop)');
+    say(header);
+    say(row('batching on', closed[32]!));
+    say(row('batching off (max batch 1)', offR));
+
+    const onR = closed[32]!;
+    say('');
+    say('goals');
+    say(
+      `  p99 ≤ 2 ms at 70% of max throughput: p99 ${fmt(at70!.p99Ms)} ms → ${at70!.p99Ms <= 2 ? 'met' : 'NOT met'}`,
+    );
+    say(
+      `  throughput ≥ 70% of the floor: ${fmt(max, 0)} / ${fmt(f.throughput, 0)} = ${fmt((100 * max) / f.throughput, 0)}% → ${max >= 0.7 * f.throughput ? 'met' : 'NOT met'}`,
+    );
+    say(
+      `  batching ≥ 2× at concurrency 32: ${fmt(onR.throughput / offR.throughput)}× → ${onR.throughput >= 2 * offR.throughput ? 'met' : 'NOT met'}`,
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

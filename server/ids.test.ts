@@ -1,0 +1,41 @@
+// parseIds against BigInt, the obvious (slow) way, on edge cases and random 64-bit ids.
+import { describe, expect, it } from 'vitest';
+import { parseIds } from './ids.js';
+
+describe('parseIds', () => {
+  it('parses decimal strings and safe integers exactly, up to 2^64 - 1', () => {
+    const values: (string | number)[] = [
+      '0',
+      '1',
+      '4294967295',
+      '4294967296',
+      '18446744073709551615',
+      '00042',
+      7,
+      2 ** 53 - 1,
+    ];
+    let x = 0x9e3779b97f4a7c15n;
+    for (let i = 0; i < 200; i++) {
+      x = (x * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn;
+      values.push(x.toString());
+    }
+    const got = parseIds(values);
+    expect(got).toBeInstanceOf(BigUint64Array);
+    expect(Array.from(got as BigUint64Array)).toEqual(values.map((v) => BigInt(v)));
+  });
+
+  it.each([
+    ['18446744073709551616', 1], // 2^64
+    ['99999999999999999999', 1],
+    ['123456789012345678901', 1], // 21 digits
+    ['', 1],
+    ['-1', 1],
+    ['1e5', 1],
+    [' 1', 1],
+    [-1, 1],
+    [1.5, 1],
+    [2 ** 53, 1],
+  ] as const)('refuses %j at its index', (bad, index) => {
+    expect(parseIds(['5', bad as string | number, '6'])).toEqual({ index });
+  });
+});
