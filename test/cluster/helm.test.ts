@@ -379,9 +379,11 @@ describe('values.schema.json', () => {
 });
 
 describe('helm install → operator reconciles → upgrade → uninstall', () => {
+  const localIdentity = 'lr-local-operator';
+  const saUser = (): string => `system:serviceaccount:${ns.name}:${SERVICE_ACCOUNT}`;
+  let saKubeconfig = '';
   let operator: ChildProcess | undefined;
   let operatorLog = '';
-  const localIdentity = 'lr-local-operator';
 
   afterAll(async () => {
     if (operator && operator.exitCode === null) {
@@ -390,8 +392,112 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
     }
   });
 
+  /** A kubeconfig holding a token of the chart's ServiceAccount (TokenRequest API). */
+  async function serviceAccountKubeconfig(): Promise<string> {
+    const token = expectOk(
+      await kubectl(['create', 'token', SERVICE_ACCOUNT, '-n', ns.name, '--duration=10m']),
+      'create token',
+    ).trim();
+    const admin = parse(readFileSync(clusterInfo().kubeconfigPath, 'utf8')) as {
+      clusters: { name: string; cluster: Record<string, string> }[];
+    };
+    const path = join(work, 'operator.kubeconfig');
+    writeFileSync(
+      path,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: admin.clusters[0]!.cluster }],
+        users: [{ name: 'sa', user: { token } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
+        'current-context': 'c',
+      }),
+      { mode: 0o600 },
+    );
+    return path;
+  }
+
+  /**
+   * Pods on kwok nodes run nothing, so the operator runs here: operator/main.ts with the env the
+   * chart gave its container (read back from the Deployment) and the ServiceAccount's token, so
+   * the chart's RBAC is all it has. Resolves once /readyz answers 200.
+   */
+  async function startOperator(): Promise<void> {
+    const dep = await clients().apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
+    const chartEnv: Record<string, string> = {};
+    for (const e of dep.spec!.template.spec!.containers[0]!.env ?? []) {
+      const field = e.valueFrom?.fieldRef?.fieldPath;
+      const fromField =
+        field === 'metadata.name' ? localIdentity : field === 'metadata.namespace' ? ns.name : undefined;
+      chartEnv[e.name] = fromField ?? e.value ?? '';
+    }
+    const port = await freePort();
+    operatorLog = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator', 'main.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        ...chartEnv,
+        KUBECONFIG: saKubeconfig,
+        LIGHTRANK_PORT: String(port),
+        LIGHTRANK_BIND_ADDRESS: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    operator = child;
+    const keep = (d: Buffer) => (operatorLog = (operatorLog + d.toString()).slice(-20_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    await withOperatorLog(
+      waitFor('the operator to be ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
+        timeoutMs: 45_000,
+        abortIf: operatorExited,
+      }),
+    );
+  }
+
+  async function stopOperator(): Promise<void> {
+    const child = operator!;
+    child.kill('SIGTERM'); // releases the Lease
+    await waitFor('the operator to exit', () => child.exitCode !== null, { timeoutMs: 20_000 });
+    expect(child.exitCode, operatorLog.slice(-2000)).toBe(0);
+  }
+
+  const operatorExited = (): string | undefined =>
+    operator!.exitCode !== null ? `operator exited:\n${operatorLog}` : undefined;
+
+  const withOperatorLog = async <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: Error) => {
+      throw new Error(`${err.message}\noperator log (tail):\n${operatorLog.slice(-4000)}`);
+    });
+
+  async function readLeaseHolder(): Promise<string | undefined> {
+    const lease = await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']);
+    return (JSON.parse(expectOk(lease, 'get lease')) as { spec: { holderIdentity?: string } }).spec
+      .holderIdentity;
+  }
+
+  /**
+   * Writes the ServiceAccount made in the test namespace since `since`: none refused. With
+   * `onlyOurs` (the operator watches only the test namespace) its log must not mention a refusal
+   * either; an all-namespaces operator may meet other test files' leftovers in terminating
+   * namespaces, which the API server refuses (403) for reasons that are not RBAC.
+   */
+  function expectNoRefusedWrites(since: Date, mustTouch: string[], onlyOurs: boolean): void {
+    if (onlyOurs) expect(operatorLog).not.toMatch(/forbidden/i);
+    const audit = clusterInfo().auditLogPath;
+    if (!audit) return; // an external cluster: no audit log to read
+    const writes = readAuditEvents(audit, { username: saUser(), namespace: ns.name, since });
+    const name = (e: (typeof writes)[number]): string =>
+      `${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
+    const refused = writes.filter((e) => (e.responseStatus?.code ?? 0) === 403);
+    expect(refused.map((e) => `${e.verb} ${name(e)}`)).toEqual([]);
+    const touched = new Set(writes.map(name));
+    for (const r of mustTouch) expect(touched, `writes seen: ${[...touched].join(', ')}`).toContain(r);
+  }
+
   it('installs: the operator Deployment is scheduled and Ready', async () => {
-    expectOk(
+    const out = expectOk(
       await helm(
         'install',
         RELEASE,
@@ -406,8 +512,10 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
       ),
       'helm install',
     );
-    const { apps } = clients();
-    const dep = await apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
+    // NOTES.txt tells what was installed and how to check it
+    expect(out).toContain(`The operator watches RankingModels in namespace "${ns.name}"`);
+    expect(out).toContain(`kubectl -n ${ns.name} rollout status deployment/${OPERATOR}`);
+    const dep = await clients().apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
     expect(dep.status?.readyReplicas).toBe(1);
     const [pod] = await waitForReadyPods(
       clients().core,
@@ -418,79 +526,19 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
     expect(isPodReady(pod!)).toBe(true);
     expect(pod!.spec?.nodeName).toMatch(/^cpu-node-/); // no GPU needed, GPU nodes are tainted
     expect(pod!.spec?.serviceAccountName).toBe(SERVICE_ACCOUNT);
-    // the chart's Lease, not yet held by anyone
-    const lease = await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']);
-    expect(JSON.parse(expectOk(lease, 'get lease')).spec.holderIdentity).toBeUndefined();
+    expect(await readLeaseHolder()).toBeUndefined(); // the chart's Lease, not held yet
   });
 
-  it("the operator, with only the chart's RBAC, reconciles an example to Ready", async () => {
-    // Pods on kwok nodes do not run, so the operator runs here, as the chart's ServiceAccount
-    // (a token from the TokenRequest API) with the env the chart gave its container.
-    const token = expectOk(
-      await kubectl(['create', 'token', SERVICE_ACCOUNT, '-n', ns.name, '--duration=10m']),
-      'create token',
-    ).trim();
-    const admin = parse(readFileSync(clusterInfo().kubeconfigPath, 'utf8')) as {
-      clusters: { name: string; cluster: Record<string, string> }[];
-    };
-    const saKubeconfig = join(work, 'operator.kubeconfig');
-    writeFileSync(
-      saKubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: admin.clusters[0]!.cluster }],
-        users: [{ name: 'sa', user: { token } }],
-        contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
-        'current-context': 'c',
-      }),
-      { mode: 0o600 },
-    );
-    const dep = await clients().apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
-    const chartEnv: Record<string, string> = {};
-    for (const e of dep.spec!.template.spec!.containers[0]!.env ?? []) {
-      const field = e.valueFrom?.fieldRef?.fieldPath;
-      chartEnv[e.name] =
-        field === 'metadata.name'
-          ? localIdentity
-          : field === 'metadata.namespace'
-            ? ns.name
-            : (e.value ?? '');
-    }
-    const port = await freePort();
-    const started = new Date(Date.now() - 1000);
-    operator = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator', 'main.ts')], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        ...chartEnv,
-        KUBECONFIG: saKubeconfig,
-        LIGHTRANK_PORT: String(port),
-        LIGHTRANK_BIND_ADDRESS: '127.0.0.1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (d: Buffer) => (operatorLog = (operatorLog + d.toString()).slice(-20_000));
-    operator.stdout!.on('data', keep);
-    operator.stderr!.on('data', keep);
-    const exited = () => (operator!.exitCode !== null ? `operator exited:\n${operatorLog}` : undefined);
-    const withLog = async <T>(p: Promise<T>): Promise<T> =>
-      p.catch((err: Error) => {
-        throw new Error(`${err.message}\noperator log (tail):\n${operatorLog.slice(-4000)}`);
-      });
-
-    await withLog(
-      waitFor('the operator to be ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
-        timeoutMs: 45_000,
-        abortIf: exited,
-      }),
-    );
+  it('single-namespace RBAC (a Role) is enough: the operator reconciles an example to Ready', async () => {
+    saKubeconfig = await serviceAccountKubeconfig();
+    const since = new Date(Date.now() - 1000);
+    await startOperator();
     expectOk(
       await kubectl(['apply', '-n', ns.name, '-f', join(REPO_ROOT, 'examples', 'minimal.yaml')]),
       'apply example',
     );
     type Model = { status?: { conditions?: { type: string; status: string; reason?: string }[] } };
-    await withLog(
+    await withOperatorLog(
       waitFor(
         'the example RankingModel to be Ready',
         async () => {
@@ -505,69 +553,46 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
           if (ready?.status === 'True') return true;
           throw new Error(`Ready=${ready?.status}/${ready?.reason}`);
         },
-        { timeoutMs: 60_000, abortIf: exited },
+        { timeoutMs: 60_000, abortIf: operatorExited },
       ),
     );
     const owned = await clients().apps.listNamespacedDeployment({ namespace: ns.name });
     expect(
       owned.items.filter((d) => d.metadata?.ownerReferences?.[0]?.kind === 'RankingModel').length,
     ).toBeGreaterThan(0);
-    const lease = JSON.parse(
-      expectOk(
-        await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']),
-        'get lease',
-      ),
-    );
-    expect(lease.spec.holderIdentity).toBe(localIdentity);
-
-    // every write it made went through as the ServiceAccount, none refused
-    const audit = clusterInfo().auditLogPath;
-    if (audit) {
-      const writes = readAuditEvents(audit, {
-        username: `system:serviceaccount:${ns.name}:${SERVICE_ACCOUNT}`,
-        since: started,
-      });
-      const refused = writes.filter((e) => (e.responseStatus?.code ?? 0) === 403);
-      expect(
-        refused.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.subresource ?? ''}`),
-      ).toEqual([]);
-      const touched = new Set(
-        writes.map(
-          (e) => e.objectRef?.resource + (e.objectRef?.subresource ? '/' + e.objectRef.subresource : ''),
-        ),
-      );
-      for (const r of ['deployments', 'services', 'rankingmodels/status', 'leases'])
-        expect(touched).toContain(r);
-    }
-    expect(operatorLog).not.toMatch(/forbidden/i);
+    expect(await readLeaseHolder()).toBe(localIdentity);
+    expectNoRefusedWrites(since, ['deployments', 'services', 'rankingmodels/status', 'leases'], true);
   });
 
   it('upgrades: replicas, images and all-namespaces RBAC change; the held Lease survives', async () => {
-    const r = await helm(
-      'upgrade',
-      RELEASE,
-      CHART,
-      '-n',
-      ns.name,
-      '--set',
-      'replicaCount=2',
-      '--set',
-      'image.tag=0.1.1',
-      '--set',
-      'scoringImages.server.tag=0.1.1',
-      '--wait',
-      '--timeout',
-      '90s',
+    expectOk(
+      await helm(
+        'upgrade',
+        RELEASE,
+        CHART,
+        '-n',
+        ns.name,
+        '--set',
+        'replicaCount=2',
+        '--set',
+        'image.tag=0.1.1',
+        '--set',
+        'scoringImages.server.tag=0.1.1',
+        '--wait',
+        '--timeout',
+        '90s',
+      ),
+      'helm upgrade',
     );
-    expectOk(r, 'helm upgrade');
     const dep = await clients().apps.readNamespacedDeployment({ name: OPERATOR, namespace: ns.name });
     expect(dep.spec?.replicas).toBe(2);
     expect(dep.status?.readyReplicas).toBe(2);
     const c = dep.spec!.template.spec!.containers[0]!;
     expect(c.image).toBe('ghcr.io/lightrank/lightrank-operator:0.1.1');
-    expect(c.env?.find((e) => e.name === 'LIGHTRANK_SERVER_IMAGE')?.value).toBe(
-      'ghcr.io/lightrank/lightrank-server:0.1.1',
-    );
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.LIGHTRANK_SERVER_IMAGE).toBe('ghcr.io/lightrank/lightrank-server:0.1.1');
+    expect(env).toHaveProperty('LIGHTRANK_WATCH_NAMESPACE');
+    expect(env.LIGHTRANK_WATCH_NAMESPACE ?? '').toBe(''); // the API server drops an empty value
     // watchNamespace went back to "" (all): the Role became a ClusterRole
     const roles = expectOk(
       await kubectl(['get', 'roles', '-n', ns.name, '-l', RELEASE_SELECTOR, '-o', 'name']),
@@ -577,25 +602,41 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
       `role.rbac.authorization.k8s.io/${FULLNAME}-leader-election`,
     ]);
     expectOk(await kubectl(['get', 'clusterrole', `${FULLNAME}-operator`]), 'ClusterRole after upgrade');
-    const lease = JSON.parse(
-      expectOk(
-        await kubectl(['get', 'lease', `${FULLNAME}-leader`, '-n', ns.name, '-o', 'json']),
-        'get lease',
-      ),
-    );
-    expect(lease.spec.holderIdentity).toBe(localIdentity);
+    expect(await readLeaseHolder()).toBe(localIdentity); // Helm's merge left the holder alone
     const history = expectOk(await helm('history', RELEASE, '-n', ns.name, '-o', 'json'), 'helm history');
-    expect((JSON.parse(history) as { revision: number; status: string }[]).map((h) => h.status)).toEqual([
+    expect((JSON.parse(history) as { status: string }[]).map((h) => h.status)).toEqual([
       'superseded',
       'deployed',
     ]);
   });
 
+  it('all-namespaces RBAC (a ClusterRole) is enough: the restarted operator follows a spec change', async () => {
+    await stopOperator();
+    const since = new Date(Date.now() - 1000);
+    await startOperator(); // now with LIGHTRANK_WATCH_NAMESPACE="" from the upgraded Deployment
+    const patch = JSON.stringify([{ op: 'replace', path: '/spec/segments/0/replicas', value: 2 }]);
+    expectOk(
+      await kubectl(['patch', 'rankingmodel', 'ranker', '-n', ns.name, '--type=json', '-p', patch]),
+      'scale the example',
+    );
+    await withOperatorLog(
+      waitFor(
+        "the example's Deployment to be scaled to 2",
+        async () => {
+          const list = await clients().apps.listNamespacedDeployment({ namespace: ns.name });
+          const d = list.items.find((x) => x.metadata?.ownerReferences?.[0]?.kind === 'RankingModel');
+          if (d?.spec?.replicas === 2) return true;
+          throw new Error(`replicas=${d?.spec?.replicas}`);
+        },
+        { timeoutMs: 30_000, abortIf: operatorExited },
+      ),
+    );
+    expectNoRefusedWrites(since, ['deployments', 'leases'], false);
+  });
+
   it('uninstalls: nothing is left but the CRD', async () => {
-    // the operator releases its Lease on SIGTERM; the example and what it owns go first
-    operator!.kill('SIGTERM');
-    await waitFor('the operator to exit', () => operator!.exitCode !== null, { timeoutMs: 20_000 });
-    expect(operator!.exitCode).toBe(0);
+    await stopOperator();
+    // the example and what it owns go first (Helm never owned them)
     expectOk(
       await kubectl(['delete', 'rankingmodel', 'ranker', '-n', ns.name, '--wait=true']),
       'delete example',
