@@ -265,6 +265,7 @@ export class KubeClient {
     const headers: http.OutgoingHttpHeaders = {
       ...(reqOpts.headers as http.OutgoingHttpHeaders),
       accept: 'application/json',
+      'user-agent': this.userAgent,
     };
     if (payload !== undefined) {
       headers['content-type'] = opts.contentType ?? 'application/json';

@@ -83,13 +83,25 @@ export class Informer<T extends KubeObject> {
     while (!this.stopped) {
       try {
         if (!this.resourceVersion) await this.relist();
-        this.backoff.reset();
-        await this.watchOnce();
+        const started = Date.now();
+        const { events, gone } = await this.watchOnce();
+        if (gone) {
+          // our resourceVersion is older than the API server keeps (compaction, a restarted
+          // watch cache): start over from a list
+          this.opts.logger.info({ kind }, 'watch expired (410 Gone); relisting');
+          this.resourceVersion = '';
+          continue;
+        }
+        if (events > 0 || Date.now() - started >= 1000) {
+          this.backoff.reset();
+          continue;
+        }
+        // the server ended the watch at once with nothing in it: do not spin
+        await this.sleep(this.backoff.next());
       } catch (err) {
         if (this.stopped) break;
         if (isGone(err)) {
-          // our resourceVersion is older than etcd's compaction window: start over from a list
-          this.opts.logger.info({ kind }, 'watch expired (410 Gone); relisting');
+          this.opts.logger.info({ kind }, 'watch refused (410 Gone); relisting');
           this.resourceVersion = '';
           continue;
         }
@@ -135,9 +147,12 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  private async watchOnce(): Promise<void> {
+  /** One watch from the cached resourceVersion until it ends; says whether it ended in 410 Gone. */
+  private async watchOnce(): Promise<{ events: number; gone: boolean }> {
     let gone = false;
-    const handle = await this.client.watch(
+    let endedByEvent = false;
+    let events = 0;
+    const handle: WatchHandle = await this.client.watch(
       this.opts.ref,
       this.opts.namespace,
       {
@@ -146,12 +161,15 @@ export class Informer<T extends KubeObject> {
         timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
       },
       (ev) => {
+        if (endedByEvent) return;
         if (ev.type === 'ERROR') {
           if (ev.object.code === 410) gone = true;
           else this.opts.logger.warn({ kind: this.opts.ref.kind, status: ev.object }, 'watch error event');
+          endedByEvent = true;
           handle.stop();
           return;
         }
+        events++;
         const obj = ev.object as unknown as T;
         if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
         if (ev.type === 'BOOKMARK') return;
@@ -166,10 +184,13 @@ export class Informer<T extends KubeObject> {
     if (this.stopped) handle.stop();
     try {
       await handle.done;
+    } catch (err) {
+      // closing the stream after an ERROR event aborts it: that is not a failure of its own
+      if (!endedByEvent) throw err;
     } finally {
       this.current = undefined;
     }
-    if (gone) this.resourceVersion = '';
+    return { events, gone };
   }
 
   private upsert(key: string, obj: T): void {

@@ -1,0 +1,199 @@
+// The rollout orchestrator the reconciler calls: plans what each segment's stable Deployment runs
+// (plan), then runs every segment's rollout pass (segment.ts) with the traffic provider of the
+// model's routing mode, and reports what it owns, when to look again, and the rollout state the
+// status sync writes (status.ts). Segments roll out independently: each has its own Deployments,
+// Services, routing entries and status. It also remembers the last object it wrote per name, so
+// a cache that has not caught up with that write is never taken for the truth (the stable
+// Deployment's annotations are rollout state).
+import type { RankingModel } from '../../api/rankingmodel.js';
+import type { ResolvedSegment } from '../../api/resolve.js';
+import type { Logger } from '../../lib/logger.js';
+import { analyzeCanary } from '../analysis/analysis.js';
+import { PrometheusClient } from '../analysis/prometheus.js';
+import { staleField, withHash } from '../apply.js';
+import { buildDeployment, deploymentName, type BuildOptions, type Deployment } from '../builders.js';
+import type { EventRecorder } from '../events.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
+import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject } from '../kube/types.js';
+import { createProvider, otherMode } from '../traffic/index.js';
+import { readLive, deleteIfPresent } from '../traffic/provider.js';
+import { routerName } from '../traffic/router/objects.js';
+import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
+import { readCapacity } from './capacity.js';
+import { ONE_SHOT, clearAnnotations, readControls } from './controls.js';
+import { SegmentRollout, analysisWindows, type SegmentRolloutState } from './segment.js';
+import { annotate, readServing, revisionOf, rolledBackRevision, servingOf, withServing, type ServingRecord } from './serving.js';
+import type { ResourceRef } from '../kube/types.js';
+
+export interface RolloutDeps {
+  client: KubeClient;
+  deployments: Informer<Deployment>;
+  events: EventRecorder;
+  defaults: BuildOptions & { image: string };
+  modelsRef: ResourceRef;
+}
+
+/** What the stable track of a segment runs this pass. */
+export interface StablePlan {
+  /** The segment as the spec wants it. */
+  desired: ResolvedSegment;
+  /** The segment as the stable Deployment runs it (the recorded model and snapshot). */
+  segment: ResolvedSegment;
+  record: ServingRecord;
+  rolledBack: string | undefined;
+  /** The stable Deployment to apply. */
+  deployment: Deployment;
+}
+
+export interface RolloutOutcome {
+  segments: SegmentRolloutState[];
+  /** Names of the Deployments and Services the rollouts and routing own (not to be pruned). */
+  owned: { deployments: Set<string>; services: Set<string> };
+  requeueAfterMs: number | undefined;
+}
+
+type Regarding = KubeObject & { apiVersion: string; kind: string };
+
+/** Etcd resource versions are increasing integers; unknown formats compare as "not newer". */
+function newer(a: KubeObject | undefined, b: KubeObject | undefined): boolean {
+  try {
+    return BigInt(a?.metadata.resourceVersion ?? '0') > BigInt(b?.metadata.resourceVersion ?? '0');
+  } catch {
+    return false;
+  }
+}
+
+export class Rollouts {
+  private readonly written = new Map<string, Deployment>();
+
+  constructor(private readonly deps: RolloutDeps) {}
+
+  /** The live Deployment from the cache, or the one last written here if the cache is behind it. */
+  live(namespace: string | undefined, name: string): Deployment | undefined {
+    const cached = this.deps.deployments.get(namespace, name);
+    const mine = this.written.get(`${namespace}/${name}`);
+    if (mine === null) return undefined;
+    return mine && newer(mine, cached) ? mine : cached;
+  }
+
+  stableDeployment(model: RankingModel, desired: ResolvedSegment, record: ServingRecord, rolledBack?: string): Deployment {
+    return annotate(buildDeployment(model, withServing(desired, record), 'stable', this.deps.defaults), record, rolledBack);
+  }
+
+  /** Per segment, what the stable Deployment runs: its recorded serving, else the spec's. */
+  plan(model: RankingModel, segments: ResolvedSegment[]): StablePlan[] {
+    return segments.map((desired) => {
+      const live = this.live(model.metadata.namespace, deploymentName(model.metadata.name, desired.name, 'stable'));
+      const recorded = readServing(live);
+      const wanted = servingOf(desired);
+      // same revision: take the spec's copy (settings outside the revision, e.g. the poll interval)
+      const record = recorded && revisionOf(recorded) !== revisionOf(wanted) ? recorded : wanted;
+      const retry = readControls(model, desired.name).retry;
+      const rolledBack = retry ? undefined : rolledBackRevision(live);
+      return {
+        desired,
+        segment: withServing(desired, record),
+        record,
+        rolledBack,
+        deployment: this.stableDeployment(model, desired, record, rolledBack),
+      };
+    });
+  }
+
+  async reconcile(model: RankingModel, plans: StablePlan[], regarding: Regarding, log: Logger): Promise<RolloutOutcome> {
+    const { client, defaults } = this.deps;
+    const ns = model.metadata.namespace;
+    const name = model.metadata.name;
+    const segments = plans.map((p) => p.desired);
+    const prev = new Map((model.status?.segments ?? []).map((s) => [s.name, s]));
+    const ctx = {
+      client,
+      model,
+      segments,
+      weights: new Map(segments.map((s) => [s.name, prev.get(s.name)?.canaryWeight ?? 0])),
+    };
+    const routerOpts = { image: model.spec.serving.image ?? defaults.image, imagePullPolicy: defaults.imagePullPolicy };
+    const mode = model.spec.routing.mode;
+    const provider = createProvider(mode, ctx, routerOpts);
+    // a model that switched modes keeps no routes of the other kind
+    await createProvider(otherMode(mode), { ...ctx, weights: new Map() }, routerOpts).removeManagedRoutes();
+
+    const states: SegmentRolloutState[] = [];
+    for (const plan of plans) {
+      const seg = plan.desired;
+      const canaryName = deploymentName(name, seg.name, 'canary');
+      const stableName = deploymentName(name, seg.name, 'stable');
+      const rollout = new SegmentRollout({
+        model,
+        desired: seg,
+        stable: plan.record,
+        stableLive: this.live(ns, stableName),
+        canaryLive: this.live(ns, canaryName),
+        rolledBack: plan.rolledBack,
+        prev: prev.get(seg.name),
+        controls: readControls(model, seg.name),
+        now: new Date(),
+        provider,
+        log,
+        ops: {
+          applyTrackServices: async (s) => {
+            for (const track of TRACKS) await this.applyService(buildTrackService(model, s, track));
+          },
+          applyStable: (record, rolledBack) => this.apply(this.stableDeployment(model, seg, record, rolledBack)).then(() => {}),
+          applyCanary: async (replicas) => {
+            const d = annotate(buildDeployment(model, seg, 'canary', defaults), servingOf(seg));
+            await this.apply({ ...d, spec: { ...d.spec, replicas } });
+          },
+          deleteCanary: async () => {
+            await deleteIfPresent(client, DEPLOYMENTS, ns, canaryName);
+            this.written.delete(`${ns}/${canaryName}`);
+          },
+          capacity: () => {
+            const built = buildDeployment(model, seg, 'canary', defaults);
+            const tolerations = ((built.spec.template as { spec: { tolerations?: [] } }).spec.tolerations ?? []);
+            return readCapacity(client, seg.serving, tolerations);
+          },
+          analyze: (input, interval) =>
+            analyzeCanary(new PrometheusClient(model.spec.rollout.analysis!.prometheusAddress), {
+              ...input,
+              ...analysisWindows(interval),
+            }),
+          event: (ev) => this.deps.events.record(regarding, ev),
+        },
+      });
+      states.push(await rollout.run());
+    }
+    await clearAnnotations(client, this.deps.modelsRef, model, ONE_SHOT);
+
+    const owned = {
+      deployments: new Set(
+        segments
+          .filter((s) => this.live(ns, deploymentName(name, s.name, 'canary')))
+          .map((s) => deploymentName(name, s.name, 'canary')),
+      ),
+      services: new Set(segments.flatMap((s) => TRACKS.map((t) => trackServiceName(name, s.name, t)))),
+    };
+    if (mode === 'router') {
+      owned.deployments.add(routerName(name));
+      owned.services.add(routerName(name));
+    }
+    const waits = states.map((s) => s.requeueAfterMs).filter((x): x is number => x !== undefined);
+    return { segments: states, owned, requeueAfterMs: waits.length ? Math.min(...waits) : undefined };
+  }
+
+  /** Server-side apply unless the freshest copy already matches; remembers what it wrote. */
+  private async apply(desired: Deployment): Promise<void> {
+    const key = keyOf(desired);
+    const live = this.live(desired.metadata.namespace, desired.metadata.name);
+    if (staleField(desired, live) === undefined) return;
+    const written = await this.deps.client.apply(DEPLOYMENTS, withHash(desired));
+    this.written.set(key, written);
+  }
+
+  private async applyService(desired: KubeObject): Promise<void> {
+    const live = await readLive(this.deps.client, SERVICES, desired.metadata.namespace, desired.metadata.name);
+    if (staleField(desired, live) === undefined) return;
+    await this.deps.client.apply(SERVICES, withHash(desired));
+  }
+}

@@ -1,0 +1,449 @@
+// One segment's rollout, one pass, as a list of steps (Argo Rollouts' rollout/canary.go):
+//
+//   reconcileServices → reconcileRouting → reconcileAnalysis → reconcileReplicas → reconcilePause
+//
+// Each step may end the pass early (a comment says why); the pass returns the segment's rollout
+// state, which the orchestrator writes in one status sync. Everything the next pass needs is in
+// that status (step, step start, canary version and weight, last analysis) or on the Deployments
+// (what stable serves, a rolled-back revision), so an operator killed at any point resumes.
+// Three situations, decided by comparing revisions (serving.ts):
+//   spec = stable          settle: route all to stable, remove any canary (finishing a promotion
+//                          first waits for stable to run the new version);
+//   spec = rolled back     hold: the failed revision is not retried until the spec changes again
+//                          or `lightrank.dev/retry` is set;
+//   otherwise              progress through the steps.
+import { toKubeTime, Reason } from '../../api/conditions.js';
+import type { AnalysisResult, RankingModel, RolloutPhase, SegmentStatus } from '../../api/rankingmodel.js';
+import type { ResolvedSegment } from '../../api/resolve.js';
+import type { Logger } from '../../lib/logger.js';
+import type { AnalysisOutcome, AnalysisInput } from '../analysis/analysis.js';
+import { windowFor } from '../analysis/analysis.js';
+import type { Deployment } from '../builders.js';
+import type { EventSpec } from '../events.js';
+import { segmentReady } from '../status.js';
+import type { TrafficProvider } from '../traffic/provider.js';
+import { describeShortfall, type Capacity } from './capacity.js';
+import type { Controls } from './controls.js';
+import { readServing, revisionOf, servingOf, type ServingRecord } from './serving.js';
+
+/** What a pass did that the Progressing / Degraded conditions report. */
+export interface Note {
+  reason: string;
+  message: string;
+}
+
+export interface SegmentRolloutState {
+  name: string;
+  phase: RolloutPhase;
+  stableVersion: string;
+  canaryVersion?: string;
+  canaryWeight: number;
+  rolloutStep?: number;
+  stepStartTime?: string;
+  lastAnalysis?: AnalysisResult;
+  canaryReadyReplicas: number;
+  /** Why a rollout in flight is not moving right now (paused, blocked, waiting). */
+  holding?: Note;
+  /** A rollback or failure decided in this pass. */
+  failure?: Note;
+  /** A promotion completed in this pass. */
+  promoted?: boolean;
+  requeueAfterMs?: number;
+}
+
+/** The side effects a rollout step may have; the orchestrator implements them. */
+export interface RolloutOps {
+  applyTrackServices(seg: ResolvedSegment): Promise<void>;
+  /** (Re)write the stable Deployment: running `record`, optionally marking `rolledBack`. */
+  applyStable(record: ServingRecord, rolledBack?: string): Promise<void>;
+  applyCanary(replicas: number): Promise<void>;
+  deleteCanary(): Promise<void>;
+  /** GPU capacity for a canary pod of this segment. */
+  capacity(): Promise<Capacity>;
+  analyze(
+    input: Omit<AnalysisInput, 'windowSeconds' | 'baselineWindowSeconds'>,
+    intervalSeconds: number,
+  ): Promise<AnalysisOutcome>;
+  event(ev: EventSpec): Promise<void>;
+}
+
+export interface SegmentContext {
+  model: RankingModel;
+  /** The segment as the spec wants it (the rollout target). */
+  desired: ResolvedSegment;
+  /** What the stable track runs. */
+  stable: ServingRecord;
+  stableLive: Deployment | undefined;
+  canaryLive: Deployment | undefined;
+  rolledBack: string | undefined;
+  prev: SegmentStatus | undefined;
+  controls: Controls;
+  now: Date;
+  provider: TrafficProvider;
+  ops: RolloutOps;
+  log: Logger;
+}
+
+type Next = 'continue' | 'stop';
+
+interface DeploymentStatus {
+  observedGeneration?: number;
+  readyReplicas?: number;
+  updatedReplicas?: number;
+}
+
+function readyReplicas(d: Deployment | undefined): number {
+  return (d?.status as DeploymentStatus | undefined)?.readyReplicas ?? 0;
+}
+
+/** Rolled out (the current template observed and updated) with at least `want` ready. */
+function deploymentReady(d: Deployment | undefined, want: number): boolean {
+  if (!d) return false;
+  const st = (d.status as DeploymentStatus | undefined) ?? {};
+  return (
+    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+    (st.updatedReplicas ?? 0) >= want &&
+    (st.readyReplicas ?? 0) >= want
+  );
+}
+
+export class SegmentRollout {
+  private readonly s: SegmentRolloutState;
+  private readonly desiredRev: string;
+  private readonly canaryRev: string | undefined;
+  private step = 0;
+  private stepStart: Date;
+
+  constructor(private readonly c: SegmentContext) {
+    this.desiredRev = revisionOf(servingOf(c.desired));
+    const canaryRecord = readServing(c.canaryLive);
+    this.canaryRev = canaryRecord ? revisionOf(canaryRecord) : undefined;
+    this.stepStart = c.now;
+    this.s = {
+      name: c.desired.name,
+      phase: 'Stable',
+      stableVersion: c.stable.model.version,
+      canaryWeight: c.prev?.canaryWeight ?? 0,
+      canaryReadyReplicas: this.canaryCurrent ? readyReplicas(c.canaryLive) : 0,
+      lastAnalysis: c.prev?.lastAnalysis,
+    };
+  }
+
+  /** The live canary runs the target revision. */
+  private get canaryCurrent(): boolean {
+    return this.c.canaryLive !== undefined && this.canaryRev === this.desiredRev;
+  }
+
+  private get rollout() {
+    return this.c.model.spec.rollout;
+  }
+
+  private get elapsedMs(): number {
+    return this.c.now.getTime() - this.stepStart.getTime();
+  }
+
+  async run(): Promise<SegmentRolloutState> {
+    await this.reconcileServices();
+    if (this.desiredRev === revisionOf(this.c.stable)) return this.settle();
+    if (this.c.rolledBack === this.desiredRev) return this.holdRolledBack();
+    return this.progress();
+  }
+
+  // ---- the three situations ----------------------------------------------------------------
+
+  /** Spec and stable agree: no rollout, or the end of one. */
+  private async settle(): Promise<SegmentRolloutState> {
+    const { canaryLive, prev, stableLive, desired } = this.c;
+    const promoting = this.canaryCurrent && prev?.rolloutPhase === 'Progressing';
+    if (promoting && !segmentReady({ segment: desired, deployment: stableLive })) {
+      // the canary keeps its traffic until the stable pods run the promoted version
+      this.hold(
+        Reason.RolloutPromoted,
+        `promoting ${desired.model.version}: waiting for the stable pods`,
+        1000,
+        {
+          phase: 'Progressing',
+          canaryVersion: desired.model.version,
+          rolloutStep: prev?.rolloutStep,
+          stepStartTime: prev?.stepStartTime,
+        },
+      );
+      return this.s;
+    }
+    if (!(await this.route(0))) return this.s;
+    if (canaryLive) await this.c.ops.deleteCanary();
+    if (promoting) {
+      this.s.promoted = true;
+      await this.c.ops.event({
+        type: 'Normal',
+        reason: 'RolloutPromoted',
+        message: `segment ${desired.name}: ${desired.model.version} promoted to stable`,
+      });
+    }
+    Object.assign(this.s, { phase: 'Stable', canaryWeight: 0, canaryReadyReplicas: 0 });
+    return this.s;
+  }
+
+  /** The target revision was rolled back: keep all traffic on stable and no canary. */
+  private async holdRolledBack(): Promise<SegmentRolloutState> {
+    Object.assign(this.s, { phase: 'RolledBack', canaryVersion: this.c.desired.model.version });
+    if (!(await this.route(0))) return this.s;
+    if (this.c.canaryLive) await this.c.ops.deleteCanary();
+    this.s.canaryReadyReplicas = 0;
+    return this.s;
+  }
+
+  /** A rollout in flight: resume it from status, or start it at step 0. */
+  private async progress(): Promise<SegmentRolloutState> {
+    const { prev, desired, controls } = this.c;
+    const fresh =
+      prev?.rolloutPhase !== 'Progressing' ||
+      prev.canaryVersion !== desired.model.version ||
+      (this.c.canaryLive !== undefined && !this.canaryCurrent);
+    if (fresh) {
+      this.stepStart = new Date(toKubeTime(this.c.now));
+      this.s.lastAnalysis = undefined;
+      await this.c.ops.event({
+        type: 'Normal',
+        reason: 'RolloutStarted',
+        message: `segment ${desired.name}: rolling out ${desired.model.version} (stable ${this.c.stable.model.version}) in ${this.rollout.steps.length} steps`,
+      });
+    } else {
+      this.step = Math.min(prev.rolloutStep ?? 0, this.rollout.steps.length - 1);
+      this.stepStart = prev.stepStartTime ? new Date(prev.stepStartTime) : this.c.now;
+    }
+    Object.assign(this.s, { phase: 'Progressing', canaryVersion: desired.model.version });
+    this.syncStep();
+
+    if (controls.abort) await this.fail(Reason.RolledBack, 'aborted (annotation lightrank.dev/abort)', true);
+    else if (controls.promote === 'full')
+      await this.promote('promoted by hand (annotation lightrank.dev/promote=full)');
+    else
+      for (const step of [
+        this.reconcileRouting,
+        this.reconcileAnalysis,
+        this.reconcileReplicas,
+        this.reconcilePause,
+      ]) {
+        if ((await step.call(this)) === 'stop') break;
+      }
+    return this.s;
+  }
+
+  // ---- the steps ----------------------------------------------------------------------------
+
+  /** Per-track Services, the backends every provider routes to; they exist whatever the phase. */
+  private async reconcileServices(): Promise<Next> {
+    await this.c.ops.applyTrackServices(this.c.desired);
+    return 'continue';
+  }
+
+  /** The canary gets the step's weight once it serves the target revision; 0 until then. */
+  private async reconcileRouting(): Promise<Next> {
+    const serving = this.canaryCurrent && deploymentReady(this.c.canaryLive, 1);
+    const weight = serving ? this.rollout.steps[this.step]!.weight : 0;
+    // analysing before the data plane serves the split would judge the wrong traffic
+    return (await this.route(weight)) ? 'continue' : 'stop';
+  }
+
+  private async reconcileAnalysis(): Promise<Next> {
+    const a = this.rollout.analysis;
+    // nothing to measure: no analysis configured, or no traffic reaches the canary yet
+    if (!a || this.s.canaryWeight === 0) return 'continue';
+    const last = this.s.lastAnalysis;
+    const lastAt = last ? new Date(last.time).getTime() : -Infinity;
+    if (lastAt >= this.stepStart.getTime() && this.c.now.getTime() - lastAt < a.intervalSeconds * 1000)
+      return 'continue'; // this step's verdict is recent enough
+    const out = await this.c.ops.analyze(
+      {
+        model: this.c.model.metadata.name,
+        segment: this.c.desired.name,
+        tasks: this.c.desired.model.tasks,
+        thresholds: a,
+        time: this.c.now,
+      },
+      a.intervalSeconds,
+    );
+    this.s.lastAnalysis = { result: out.result, message: out.message, time: toKubeTime(this.c.now) };
+    this.c.log.info({ segment: this.c.desired.name, step: this.step, ...out }, 'canary analysis');
+    if (out.result === 'Failed') return this.fail(Reason.AnalysisFailed, out.message);
+    const limitMs =
+      (this.rollout.steps[this.step]!.pauseSeconds + this.rollout.progressDeadlineSeconds) * 1000;
+    if (out.result === 'Inconclusive' && this.elapsedMs > limitMs)
+      return this.fail(
+        Reason.AnalysisInconclusive,
+        `no verdict within the step's pause + progressDeadlineSeconds (${limitMs / 1000}s): ${out.message}`,
+      );
+    return 'continue';
+  }
+
+  /** The canary Deployment at the step's share of the segment's replicas, if the GPUs are there. */
+  private async reconcileReplicas(): Promise<Next> {
+    const { desired, canaryLive } = this.c;
+    const weight = this.rollout.steps[this.step]!.weight;
+    const want = Math.max(1, Math.ceil((desired.replicas * weight) / 100));
+    const have = this.canaryCurrent ? ((canaryLive!.spec as { replicas?: number }).replicas ?? 0) : 0;
+    const gpus = desired.serving.executionProvider === 'cuda' ? desired.serving.gpu.count : 0;
+    if (want > have && gpus > 0) {
+      const cap = await this.c.ops.capacity();
+      const needed = (want - have) * gpus;
+      if (cap.free < needed) {
+        const why = describeShortfall(cap, needed, want - have, gpus);
+        if (this.deadlinePassed())
+          return this.fail(
+            Reason.ProgressDeadlineExceeded,
+            `${why}, for over ${this.rollout.progressDeadlineSeconds}s`,
+          );
+        await this.c.ops.event({
+          type: 'Warning',
+          reason: Reason.CapacityBlocked,
+          message: `segment ${desired.name}: ${why}`,
+        });
+        // a canary the scheduler cannot place would sit Pending; say so, with numbers, and wait
+        return this.hold(Reason.CapacityBlocked, why, 5000);
+      }
+    }
+    await this.c.ops.applyCanary(want);
+    if (!(want <= have && deploymentReady(canaryLive, want))) {
+      const ready = this.s.canaryReadyReplicas;
+      if (this.deadlinePassed())
+        return this.fail(
+          Reason.ProgressDeadlineExceeded,
+          `canary ${ready}/${want} ready after ${this.rollout.progressDeadlineSeconds}s`,
+        );
+      // the step's pause and its analysis only count once the canary is fully up
+      return this.hold(Reason.RolloutInProgress, `waiting for the canary: ${ready}/${want} pods ready`, 2000);
+    }
+    return 'continue';
+  }
+
+  private async reconcilePause(): Promise<Next> {
+    const { controls } = this.c;
+    const step = this.rollout.steps[this.step]!;
+    // a person holds the rollout; removing the annotation resumes it
+    if (controls.paused) return this.hold(Reason.RolloutPaused, 'paused (annotation lightrank.dev/paused)');
+    if (controls.promote !== 'step') {
+      const a = this.rollout.analysis;
+      const last = this.s.lastAnalysis;
+      const passedThisStep = last?.result === 'Passed' && new Date(last.time) >= this.stepStart;
+      if (a && !passedThisStep) {
+        // a step moves on only on a passing verdict; inconclusive holds it (until its deadline)
+        const why =
+          last && new Date(last.time) >= this.stepStart ? `${last.result}: ${last.message}` : 'none yet';
+        return this.hold(
+          Reason.AnalysisInconclusive,
+          `waiting for a passing analysis (last: ${why})`,
+          a.intervalSeconds * 1000,
+        );
+      }
+      const remaining = step.pauseSeconds * 1000 - this.elapsedMs;
+      if (remaining > 0) return this.hold(Reason.RolloutInProgress, this.stepMessage(), remaining);
+    }
+    if (this.step + 1 >= this.rollout.steps.length) return this.promote('all steps passed');
+    this.step += 1;
+    this.stepStart = new Date(toKubeTime(this.c.now));
+    this.syncStep();
+    await this.c.ops.event({
+      type: 'Normal',
+      reason: 'RolloutStep',
+      message: `segment ${this.c.desired.name}: ${this.stepMessage()}`,
+    });
+    this.s.requeueAfterMs = 100;
+    return 'stop';
+  }
+
+  // ---- transitions --------------------------------------------------------------------------
+
+  /** The stable track takes the target; the next passes move traffic back and remove the canary. */
+  private async promote(why: string): Promise<Next> {
+    await this.c.ops.applyStable(servingOf(this.c.desired));
+    await this.c.ops.event({
+      type: 'Normal',
+      reason: 'RolloutPromoting',
+      message: `segment ${this.c.desired.name}: promoting ${this.c.desired.model.version}: ${why}`,
+    });
+    return this.hold(Reason.RolloutPromoted, `promoting ${this.c.desired.model.version}: ${why}`, 500);
+  }
+
+  /**
+   * A failed rollout: with autoRollback (or an abort) mark the revision rolled back on the stable
+   * Deployment first (a restart then finds the decision), route everything to stable and remove
+   * the canary; without it, hold where it is, Degraded.
+   */
+  private async fail(reason: string, message: string, abort = false): Promise<Next> {
+    const { desired, stable } = this.c;
+    this.s.failure = { reason, message };
+    if (!abort && !this.rollout.autoRollback)
+      return this.hold(reason, `${message}; autoRollback is off: abort or promote by hand`);
+    await this.c.ops.applyStable(stable, this.desiredRev);
+    await this.c.ops.event({
+      type: 'Warning',
+      reason: 'RolledBack',
+      message: `segment ${desired.name}: rolled back ${desired.model.version} to ${stable.model.version}: ${reason}: ${message}`,
+    });
+    Object.assign(this.s, {
+      phase: 'RolledBack',
+      rolloutStep: undefined,
+      stepStartTime: undefined,
+      holding: undefined,
+    });
+    if (await this.route(0)) {
+      await this.c.ops.deleteCanary();
+      this.s.canaryReadyReplicas = 0;
+    }
+    return 'stop';
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  /** Set and verify the canary weight; false (and a short requeue) while it is not confirmed. */
+  private async route(weight: number): Promise<boolean> {
+    const { provider, desired } = this.c;
+    await provider.setWeight(desired.name, weight);
+    if (!(await provider.verifyWeight(desired.name, weight))) {
+      this.hold(
+        Reason.RoutingUnavailable,
+        `${provider.mode} does not confirm ${weight}% to the canary yet`,
+        1000,
+      );
+      return false;
+    }
+    this.s.canaryWeight = weight;
+    return true;
+  }
+
+  private hold(
+    reason: string,
+    message: string,
+    requeueAfterMs?: number,
+    extra: Partial<SegmentRolloutState> = {},
+  ): Next {
+    Object.assign(this.s, extra);
+    this.s.holding = { reason, message };
+    if (requeueAfterMs !== undefined) this.s.requeueAfterMs = Math.max(100, requeueAfterMs);
+    return 'stop';
+  }
+
+  private deadlinePassed(): boolean {
+    return this.elapsedMs > this.rollout.progressDeadlineSeconds * 1000;
+  }
+
+  private syncStep(): void {
+    this.s.rolloutStep = this.step;
+    this.s.stepStartTime = toKubeTime(this.stepStart);
+  }
+
+  private stepMessage(): string {
+    const n = this.rollout.steps.length;
+    return `step ${this.step + 1}/${n}: canary ${this.c.desired.model.version} at ${this.rollout.steps[this.step]!.weight}%`;
+  }
+}
+
+/** The analysis windows for an interval (exported for the orchestrator). */
+export function analysisWindows(intervalSeconds: number): {
+  windowSeconds: number;
+  baselineWindowSeconds: number;
+} {
+  const w = windowFor(intervalSeconds);
+  return { windowSeconds: w, baselineWindowSeconds: Math.max(600, 10 * w) };
+}

@@ -1,0 +1,111 @@
+// Helpers for tests that run the operator against a real API server: in-process (the Operator
+// class, leader election off, fast timings) or as a real process (`node --import tsx
+// operator/main.ts`), plus RankingModel manifests and reads through the operator's own client.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { API_GROUP_VERSION, KIND, type RankingModelSpecInput } from '../api/rankingmodel.js';
+import { createLogger } from '../lib/logger.js';
+import { createRegistry } from '../lib/metrics.js';
+import { loadConfig, type OperatorConfig } from './config.js';
+import { FIELD_MANAGER, KubeClient } from './kube/client.js';
+import type { KubeObject } from './kube/types.js';
+import { Operator, loadKubeConfig, type Timings } from './manager.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Test timings: retries and reconnects in tens of milliseconds, capped at a second or two. */
+export const FAST_TIMINGS: Timings = {
+  retry: { baseMs: 50, maxMs: 2000 },
+  reconnect: { baseMs: 100, maxMs: 1000 },
+};
+
+export function rankingModel(name: string, namespace: string, spec: RankingModelSpecInput): KubeObject {
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: KIND,
+    metadata: { name, namespace },
+    spec: spec as Record<string, unknown>,
+  };
+}
+
+/** The user agent an operator with this identity sends (and the audit log records). */
+export function userAgentOf(identity: string): string {
+  return `${FIELD_MANAGER}/${identity}`;
+}
+
+export interface InProcessOperator {
+  operator: Operator;
+  identity: string;
+  stop(): Promise<void>;
+}
+
+/** An operator in this process watching `namespace`, leader election off, HTTP on a free loopback port. */
+export async function startInProcessOperator(
+  kubeconfig: string,
+  namespace: string,
+  overrides: Partial<OperatorConfig> = {},
+  timings: Timings = FAST_TIMINGS,
+): Promise<InProcessOperator> {
+  const identity = `test-${randomBytes(4).toString('hex')}`;
+  const base = loadConfig([], {})!;
+  const cfg: OperatorConfig = {
+    ...base,
+    watchNamespace: namespace,
+    kubeconfig,
+    port: 0,
+    bindAddress: '127.0.0.1',
+    serverImage: 'registry.test/lightrank-server:1',
+    sidecarImage: 'registry.test/lightrank-server:1',
+    ...overrides,
+    leaderElection: { ...base.leaderElection, enabled: false, identity, ...overrides.leaderElection },
+  };
+  const operator = new Operator(
+    cfg,
+    loadKubeConfig(kubeconfig),
+    createLogger('operator-test'),
+    createRegistry('operator-test', { defaultMetrics: false }),
+    timings,
+  );
+  await operator.start();
+  return { operator, identity, stop: () => operator.stop() };
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  identity: string;
+  /** Everything the process wrote (JSON log lines and any error). */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process is gone. */
+  exited: Promise<number | string>;
+}
+
+/** The operator as a real process (its entry point, through tsx), env on top of this process's. */
+export function spawnOperator(identity: string, env: Record<string, string>): OperatorProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator/main.ts')], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      VITEST: '',
+      LIGHTRANK_LOG_LEVEL: 'info',
+      POD_NAME: identity,
+      LIGHTRANK_PORT: '0',
+      LIGHTRANK_BIND_ADDRESS: '127.0.0.1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return { child, identity, output: () => out, exited };
+}
+
+/** A client for test reads and writes (the operator's own, so reads are raw JSON). */
+export function testClient(kubeconfig: string): KubeClient {
+  return new KubeClient(loadKubeConfig(kubeconfig), { userAgent: 'lightrank-test' });
+}

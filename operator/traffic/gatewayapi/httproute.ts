@@ -1,0 +1,91 @@
+// Desired HTTPRoutes (gateway.networking.k8s.io/v1) of the `gatewayAPI` traffic provider, as pure
+// functions: one per segment, named `<model>-<segment>`, attached to spec.routing.parentRefs. Its
+// one rule matches the segment's header values (one match per value) and sends the traffic to
+// the stable and canary Services by weight. The default segment's rule also has a match on the
+// path alone: Gateway API gives the header matches of the other segments precedence over it
+// ("largest number of header matches"), so it only catches requests no segment claims.
+import type { ParentRef, RankingModel } from '../../../api/rankingmodel.js';
+import type { ResolvedSegment } from '../../../api/resolve.js';
+import {
+  LABEL_MANAGED_BY,
+  LABEL_MODEL,
+  LABEL_SEGMENT,
+  MANAGED_BY,
+  SERVER_PORT,
+  ownerReference,
+} from '../../builders.js';
+import type { KubeObject } from '../../kube/types.js';
+import { trackServiceName } from '../services.js';
+
+export interface BackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  port: number;
+  weight: number;
+}
+
+export interface HttpRouteMatch {
+  path: { type: 'PathPrefix'; value: string };
+  headers?: { type: 'Exact'; name: string; value: string }[];
+}
+
+export type HttpRoute = KubeObject & {
+  spec: {
+    parentRefs: Record<string, unknown>[];
+    rules: { matches: HttpRouteMatch[]; backendRefs: BackendRef[] }[];
+  };
+};
+
+export function httpRouteName(model: string, segment: string): string {
+  return `${model}-${segment}`;
+}
+
+function parentRef(p: ParentRef): Record<string, unknown> {
+  return {
+    group: p.group,
+    kind: p.kind,
+    name: p.name,
+    ...(p.namespace ? { namespace: p.namespace } : {}),
+    ...(p.sectionName ? { sectionName: p.sectionName } : {}),
+    ...(p.port ? { port: p.port } : {}),
+  };
+}
+
+export function buildHttpRoute(model: RankingModel, seg: ResolvedSegment, canaryWeight: number): HttpRoute {
+  const name = model.metadata.name;
+  const root = { type: 'PathPrefix' as const, value: '/' };
+  const matches: HttpRouteMatch[] = seg.headerValues.map((value) => ({
+    path: root,
+    headers: [{ type: 'Exact', name: seg.headerName, value }],
+  }));
+  if (seg.isDefault) matches.push({ path: root });
+  const backend = (track: 'stable' | 'canary', weight: number): BackendRef => ({
+    group: '',
+    kind: 'Service',
+    name: trackServiceName(name, seg.name, track),
+    port: SERVER_PORT,
+    weight,
+  });
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: {
+      name: httpRouteName(name, seg.name),
+      namespace: model.metadata.namespace,
+      labels: {
+        'app.kubernetes.io/part-of': 'lightrank',
+        [LABEL_MANAGED_BY]: MANAGED_BY,
+        [LABEL_MODEL]: name,
+        [LABEL_SEGMENT]: seg.name,
+      },
+      ownerReferences: [ownerReference(model)],
+    },
+    spec: {
+      parentRefs: (model.spec.routing.parentRefs ?? []).map(parentRef),
+      rules: [
+        { matches, backendRefs: [backend('stable', 100 - canaryWeight), backend('canary', canaryWeight)] },
+      ],
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// The `gatewayAPI` traffic provider: one HTTPRoute per segment (httproute.ts); setWeight writes
+// only that segment's route, so a shopping canary never touches standard's. verifyWeight reads the
+// route back: the weight must be in its spec, and no parent (Gateway) may report it not Accepted
+// for this generation. removeManagedRoutes deletes every HTTPRoute the operator made for the model.
+import { applyIfChanged } from '../../apply.js';
+import { isNotFound } from '../../kube/client.js';
+import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
+import {
+  HTTPROUTES,
+  deleteIfPresent,
+  readLive,
+  type ProviderContext,
+  type TrafficProvider,
+} from '../provider.js';
+import { buildHttpRoute, httpRouteName, type HttpRoute } from './httproute.js';
+
+interface RouteStatus {
+  parents?: { conditions?: { type: string; status: string; observedGeneration?: number }[] }[];
+}
+
+export class GatewayApiProvider implements TrafficProvider {
+  readonly mode = 'gatewayAPI' as const;
+
+  constructor(private readonly ctx: ProviderContext) {}
+
+  private get ns(): string | undefined {
+    return this.ctx.model.metadata.namespace;
+  }
+
+  async setWeight(segment: string, weight: number): Promise<void> {
+    this.ctx.weights.set(segment, weight);
+    const seg = this.ctx.segments.find((s) => s.name === segment);
+    if (!seg) throw new Error(`gatewayAPI provider: no segment ${segment} in the spec`);
+    const desired = buildHttpRoute(this.ctx.model, seg, weight);
+    const live = await readLive(this.ctx.client, HTTPROUTES, this.ns, desired.metadata.name);
+    await applyIfChanged(this.ctx.client, HTTPROUTES, desired, live);
+  }
+
+  async verifyWeight(segment: string, weight: number): Promise<boolean> {
+    const route = await readLive<HttpRoute & { status?: RouteStatus }>(
+      this.ctx.client,
+      HTTPROUTES,
+      this.ns,
+      httpRouteName(this.ctx.model.metadata.name, segment),
+    );
+    if (!route) return false;
+    const canary = route.spec.rules[0]?.backendRefs.find((b) => b.name.endsWith('-canary'));
+    if ((canary?.weight ?? 0) !== weight) return false;
+    // a Gateway controller that refused this generation of the route does not serve the weight
+    const generation = route.metadata.generation ?? 0;
+    const refused = (route.status?.parents ?? []).some((p) =>
+      (p.conditions ?? []).some(
+        (c) =>
+          c.type === 'Accepted' && c.status === 'False' && (c.observedGeneration ?? generation) >= generation,
+      ),
+    );
+    return !refused;
+  }
+
+  async removeManagedRoutes(): Promise<void> {
+    const { client, model } = this.ctx;
+    let list;
+    try {
+      list = await client.list<HttpRoute>(HTTPROUTES, this.ns, {
+        labelSelector: `${MANAGED_SELECTOR},${LABEL_MODEL}=${model.metadata.name}`,
+      });
+    } catch (err) {
+      if (isNotFound(err)) return; // no Gateway API CRDs in this cluster: nothing was ever written
+      throw err;
+    }
+    for (const r of list.items) await deleteIfPresent(client, HTTPROUTES, this.ns, r.metadata.name);
+  }
+}

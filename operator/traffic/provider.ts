@@ -1,0 +1,79 @@
+// The one interface every traffic provider implements (Argo Rollouts' trafficrouting shape):
+// set the canary weight of a segment, verify that weight is what the data plane serves, and
+// remove everything the provider manages (when a RankingModel switches routing mode). One
+// folder per provider: router/ (lightrank's own router + a ConfigMap table) and gatewayapi/
+// (HTTPRoutes). A provider is built per reconcile from the model and the weights its status
+// records, so it is level-based: setWeight re-applies the whole routing state it owns.
+import type { RankingModel } from '../../api/rankingmodel.js';
+import type { ResolvedSegment } from '../../api/resolve.js';
+import type { KubeClient } from '../kube/client.js';
+import { isNotFound } from '../kube/client.js';
+import type { KubeObject, ResourceRef } from '../kube/types.js';
+
+export type RoutingMode = 'router' | 'gatewayAPI';
+
+export interface TrafficProvider {
+  readonly mode: RoutingMode;
+  /** Send `weight` percent (0-100) of `segment`'s traffic to its canary track; other segments keep theirs. */
+  setWeight(segment: string, weight: number): Promise<void>;
+  /**
+   * Whether the routing objects hold `weight` for `segment` and nothing reports them rejected.
+   * A provider reads back what it wrote (the data plane applies it asynchronously).
+   */
+  verifyWeight(segment: string, weight: number): Promise<boolean>;
+  /** Delete every routing object this provider manages for the model. */
+  removeManagedRoutes(): Promise<void>;
+}
+
+/** What a provider needs: the API and the model it routes. */
+export interface ProviderContext {
+  client: KubeClient;
+  model: RankingModel;
+  segments: ResolvedSegment[];
+  /** The canary weight each segment has now (from status); setWeight changes one. */
+  weights: Map<string, number>;
+}
+
+export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
+export const HTTPROUTES: ResourceRef = {
+  group: 'gateway.networking.k8s.io',
+  version: 'v1',
+  plural: 'httproutes',
+  kind: 'HTTPRoute',
+};
+
+/**
+ * The live object, read from the API server rather than a cache: routing objects are few, and a
+ * fresh read means a weight written a moment ago is never mistaken for a missing one.
+ */
+export async function readLive<T extends KubeObject>(
+  client: KubeClient,
+  ref: ResourceRef,
+  namespace: string | undefined,
+  name: string,
+): Promise<T | undefined> {
+  try {
+    return await client.get<T>(ref, namespace, name);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Delete if present: read first, so that a routine "nothing to remove" makes no write. */
+export async function deleteIfPresent(
+  client: KubeClient,
+  ref: ResourceRef,
+  namespace: string | undefined,
+  name: string,
+): Promise<boolean> {
+  const live = await readLive(client, ref, namespace, name);
+  if (!live) return false;
+  try {
+    await client.delete(ref, namespace, name, live.metadata.uid);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,182 @@
+// Desired objects of the `router` traffic provider, as pure functions: the router table (the
+// format router/table.ts parses, docs/internals.md "Router table"), the ConfigMap that carries it,
+// and the router Deployment + Service (same image as the server, `node dist/router/main.js`, the
+// table mounted from the ConfigMap). All owned by the RankingModel.
+import type { RankingModel } from '../../../api/rankingmodel.js';
+import type { ResolvedSegment } from '../../../api/resolve.js';
+import type { RouterTableFile } from '../../../router/table.js';
+import {
+  LABEL_MANAGED_BY,
+  LABEL_MODEL,
+  MANAGED_BY,
+  SERVER_PORT,
+  ownerReference,
+  type BuildOptions,
+  type Deployment,
+  type Service,
+} from '../../builders.js';
+import type { KubeObject } from '../../kube/types.js';
+import { trackServiceUrl } from '../services.js';
+
+export const ROUTER_COMMAND = ['node', 'dist/router/main.js'];
+export const ROUTER_TABLE_DIR = '/etc/lightrank/router';
+export const ROUTER_TABLE_KEY = 'table.json';
+export const ROUTER_REPLICAS = 2;
+export const LABEL_COMPONENT = 'app.kubernetes.io/component';
+
+/** ConfigMap, Deployment and Service of a model's router share this name. */
+export function routerName(model: string): string {
+  return `${model}-router`;
+}
+
+/** The router table for a model: every segment, its stable and canary backends at their weights. */
+export function buildRouterTable(
+  model: RankingModel,
+  segments: ResolvedSegment[],
+  weights: ReadonlyMap<string, number>,
+): RouterTableFile {
+  const ns = model.metadata.namespace ?? 'default';
+  const name = model.metadata.name;
+  type Entry = [string, { backends: { track: 'stable' | 'canary'; url: string; weight: number }[] }];
+  const entries = segments.map((s): Entry => {
+    const canary = weights.get(s.name) ?? 0;
+    return [
+      s.name,
+      {
+        backends: [
+          { track: 'stable', url: trackServiceUrl(name, ns, s.name, 'stable'), weight: 100 - canary },
+          { track: 'canary', url: trackServiceUrl(name, ns, s.name, 'canary'), weight: canary },
+        ],
+      },
+    ];
+  });
+  const headerName = segments[0]?.headerName;
+  // the router matches the segment by name: header values other than the name need their own entries
+  const aliases = segments.flatMap((s) =>
+    s.headerValues
+      .filter((v) => v !== s.name)
+      .map((v): Entry => [v, entries.find(([n]) => n === s.name)![1]]),
+  );
+  const fallback = segments.find((s) => s.isDefault) ?? segments[0]!;
+  return {
+    version: 1,
+    revision: `${ns}/${name}@${[...weights.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([s, w]) => `${s}=${w}`)
+      .join(',')}`,
+    models: {
+      [name]: {
+        ...(headerName ? { header: headerName } : {}),
+        defaultSegment: fallback.name,
+        segments: Object.fromEntries([...entries, ...aliases]),
+      },
+    },
+  };
+}
+
+function labels(model: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'lightrank-router',
+    'app.kubernetes.io/instance': model,
+    [LABEL_COMPONENT]: 'router',
+    'app.kubernetes.io/part-of': 'lightrank',
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_MODEL]: model,
+  };
+}
+
+const selector = (model: string) => ({ [LABEL_MODEL]: model, [LABEL_COMPONENT]: 'router' });
+
+export function buildRouterConfigMap(model: RankingModel, table: RouterTableFile): KubeObject {
+  const name = model.metadata.name;
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: routerName(name),
+      namespace: model.metadata.namespace,
+      labels: labels(name),
+      ownerReferences: [ownerReference(model)],
+    },
+    data: { [ROUTER_TABLE_KEY]: `${JSON.stringify(table, null, 2)}\n` },
+  };
+}
+
+export function buildRouterDeployment(
+  model: RankingModel,
+  image: string,
+  opts: Pick<BuildOptions, 'imagePullPolicy'>,
+): Deployment {
+  const name = model.metadata.name;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: routerName(name),
+      namespace: model.metadata.namespace,
+      labels: labels(name),
+      ownerReferences: [ownerReference(model)],
+    },
+    spec: {
+      replicas: ROUTER_REPLICAS,
+      selector: { matchLabels: selector(name) },
+      template: {
+        metadata: {
+          labels: labels(name),
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(SERVER_PORT),
+            'prometheus.io/path': '/metrics',
+          },
+        },
+        spec: {
+          containers: [
+            {
+              name: 'router',
+              image,
+              ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
+              command: ROUTER_COMMAND,
+              env: [
+                { name: 'LIGHTRANK_PORT', value: String(SERVER_PORT) },
+                { name: 'LIGHTRANK_ROUTER_TABLE', value: `${ROUTER_TABLE_DIR}/${ROUTER_TABLE_KEY}` },
+              ],
+              ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+              readinessProbe: {
+                httpGet: { path: '/readyz', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: 'http' },
+                periodSeconds: 10,
+                failureThreshold: 6,
+              },
+              resources: { requests: { cpu: '100m', memory: '64Mi' } },
+              volumeMounts: [{ name: 'table', mountPath: ROUTER_TABLE_DIR, readOnly: true }],
+            },
+          ],
+          volumes: [{ name: 'table', configMap: { name: routerName(name) } }],
+        },
+      },
+    },
+  };
+}
+
+export function buildRouterService(model: RankingModel): Service {
+  const name = model.metadata.name;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: routerName(name),
+      namespace: model.metadata.namespace,
+      labels: labels(name),
+      ownerReferences: [ownerReference(model)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: selector(name),
+      ports: [{ name: 'http', port: SERVER_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
