@@ -56,9 +56,13 @@ export class AddressPool {
   private next: number;
   private static readonly SIZE = 256 * 254;
 
-  constructor(private readonly podNetwork = DEFAULT_POD_NETWORK) {
+  /** `start`: index of the first address tried (default random); x.y = 0.2 is index 1 */
+  constructor(
+    private readonly podNetwork = DEFAULT_POD_NETWORK,
+    start = Math.floor(Math.random() * AddressPool.SIZE),
+  ) {
     checkNetwork(podNetwork);
-    this.next = Math.floor(Math.random() * AddressPool.SIZE);
+    this.next = start % AddressPool.SIZE;
   }
 
   /** A free address whose loopback side has every one of `ports` free; throws when none is left. */

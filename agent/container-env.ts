@@ -2,7 +2,8 @@
 // container's `env` in order with `$(VAR)` expansion and the downward API (`valueFrom.fieldRef`),
 // then the two things a network and mount namespace would have given it: paths under a volume's
 // mountPath point into the pod's directory on this machine, and LIGHTRANK_HOST makes it bind to
-// the pod's own loopback address. Nothing else of the agent's environment leaks in.
+// the pod's own loopback address; TMPDIR is the pod's own, as a container's /tmp would be.
+// Nothing else of the agent's environment leaks in.
 //
 // API:
 //   containerEnv(container, pod, ctx) → Record<string, string>    throws UnsupportedContainerError
@@ -24,6 +25,8 @@ export interface EnvContext {
   /** the pod's loopback address: LIGHTRANK_HOST */
   localAddress: string;
   mounts: Mount[];
+  /** the pod's private temporary directory: TMPDIR */
+  tmpDir: string;
 }
 
 /** Variables passed through from the agent's own environment. */
@@ -107,5 +110,5 @@ export function containerEnv(container: V1Container, pod: V1Pod, ctx: EnvContext
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  return { ...base, ...vars, LIGHTRANK_HOST: ctx.localAddress };
+  return { ...base, TMPDIR: ctx.tmpDir, ...vars, LIGHTRANK_HOST: ctx.localAddress };
 }

@@ -118,20 +118,22 @@ export class PodRunner {
   }
 
   async start(): Promise<void> {
+    mkdirSync(join(this.deps.podDir, 'volumes', '.tmp'), { recursive: true });
     await this.prepareVolumes();
     const refusals: string[] = [];
-    if (this.pod.spec?.initContainers?.length)
-      refusals.push('init containers are not supported by the local node agent');
+    const podRefusal = this.pod.spec?.initContainers?.length
+      ? 'init containers are not supported by the local node agent'
+      : undefined;
     for (const c of this.containers) {
       try {
-        if (refusals.length) throw new UnsupportedContainerError('UnsupportedCommand', refusals[0]!);
+        if (podRefusal) throw new UnsupportedContainerError('UnsupportedCommand', podRefusal);
         this.prepare(c);
       } catch (err) {
         const reason = err instanceof UnsupportedContainerError ? err.reason : 'CreateContainerError';
         const message = err instanceof Error ? err.message : String(err);
         c.waiting = { reason, message };
         c.refused = true;
-        refusals.push(message);
+        if (!refusals.includes(message)) refusals.push(message);
         this.log.warn({ container: c.spec.name, reason }, message);
       }
     }
@@ -165,6 +167,7 @@ export class PodRunner {
       hostIp: this.deps.hostIp,
       localAddress: this.deps.address.localAddress,
       mounts,
+      tmpDir: join(this.deps.podDir, 'volumes', '.tmp'),
     });
     const hostFlag = ENTRY_HOST_FLAG[plan.entry];
     const args =
@@ -276,7 +279,7 @@ export class PodRunner {
     await Promise.all(this.containers.map((c) => c.proc?.stop(graceMs)));
   }
 
-  /** Removes the volumes' directories (the logs stay for a look afterwards). */
+  /** Removes the volumes' directories and the pod's TMPDIR (the logs stay for a look afterwards). */
   removeVolumes(): void {
     rmSync(join(this.deps.podDir, 'volumes'), { recursive: true, force: true });
   }
