@@ -60,12 +60,12 @@ describe('sidecar syncing over HTTP', () => {
   it('backs off while the source is down, then recovers and takes v2', async () => {
     await http.stop();
     const downSince = sidecar.logs.length;
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, 2500));
     const retries = sidecar.logs
       .slice(downSince)
       .filter((l) => l.msg === 'snapshot source error; backing off')
       .map((l) => l.retryInMs as number);
-    // Polling every 100 ms would make ~30 attempts in 3 s; backoff makes far fewer.
+    // Polling every 100 ms would make ~25 attempts in 2.5 s; backoff makes far fewer.
     expect(retries.length).toBeGreaterThanOrEqual(3);
     expect(retries.length).toBeLessThan(12);
     expect(retries.at(-1)!).toBeGreaterThan(retries[0]! * 2);

@@ -121,7 +121,7 @@ describe('sidecar syncing from S3', () => {
         kind: 'snapshot',
         cause: kind,
       });
-      await new Promise((r) => setTimeout(r, 1000)); // ~5 polls
+      await new Promise((r) => setTimeout(r, 700)); // ~3 polls
       expect(await sidecar.metric('lightrank_sidecar_downloaded_bytes_total', { kind: 'snapshot' })).toBe(
         bytes,
       );
