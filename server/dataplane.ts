@@ -5,7 +5,7 @@
 //
 // API:
 //   new Dataplane(registry, metrics, limits)
-//   dataplane.rank(modelName, body) → Promise<string>          the RankResponse as JSON (encode.ts)
+//   dataplane.rank(modelName, body) → Promise<Buffer>          the RankResponse as JSON (encode.ts)
 //   dataplane.infer(modelName, body) → Promise<InferResponse>
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
@@ -125,7 +125,7 @@ export class Dataplane {
     return v !== undefined && v.healthy;
   }
 
-  async rank(name: string, body: unknown): Promise<string> {
+  async rank(name: string, body: unknown): Promise<Buffer> {
     let t = process.hrtime.bigint();
     const req = parseOrThrow<RankRequest>(this.rankSchema, body);
     const v = this.registry.acquire(name);
@@ -203,7 +203,7 @@ export class Dataplane {
     d: ReturnType<Dataplane['decodeRank']>,
     scores: Float32Array | undefined,
     t0: bigint,
-  ): string {
+  ): Buffer {
     const n = req.candidates.length;
     const k = d.knownCount; // d.known itself went to the worker (transferred, now detached)
     const tasks = d.taskIdx.map((i) => v.tasks[i]!);

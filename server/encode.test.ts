@@ -15,7 +15,7 @@ describe('encodeRankResponse', () => {
       topK: { ctr: [{ id: '18446744073709551615', score: 0.75 }] },
       unknownIds: ['1'],
     };
-    const back = JSON.parse(encodeRankResponse(res)) as RankResponse;
+    const back = JSON.parse(encodeRankResponse(res).toString('utf8')) as RankResponse;
     expect({ ...back, scores: undefined }).toEqual({ ...res, scores: undefined });
     back.scores!.ctr!.forEach((v, i) => {
       const want = values[i]!;
