@@ -36,10 +36,14 @@ server.listen(config.port, () => {
   log.info({ port, dataDir: config.sync.dataDir, snapshotUri: config.sync.snapshotUri }, 'sidecar listening');
 });
 
+// A sync in progress is not waited for beyond a few seconds: its temp folder is removed at the
+// next start, and `current` only ever points at a complete version.
+const STOP_GRACE_MS = 5_000;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     log.info({ signal }, 'stopping');
     server.close();
+    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
     void sidecar.stop().then(() => process.exit(0));
   });
 }
