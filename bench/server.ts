@@ -10,7 +10,7 @@
 //
 //   npm run bench:server            (about 1.5 minutes)
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { generateFeatures } from '../modelkit/catalogue.js';
