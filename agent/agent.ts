@@ -105,6 +105,8 @@ class Agent implements NodeAgent {
   private readonly pool: AddressPool;
   private readonly heartbeat: NodeHeartbeat;
   private readonly entries = new Map<string, PodEntry>();
+  /** uids of pods this agent has finished deleting: late watch events about them are ignored */
+  private readonly finished = new Set<string>();
   private readonly repo: string;
   private stopped = false;
   private watchAbort: AbortController | undefined;
@@ -186,6 +188,7 @@ class Agent implements NodeAgent {
           this.onPod(pod);
         }
         for (const uid of this.entries.keys()) if (!present.has(uid)) this.onGone(uid);
+        for (const uid of this.finished) if (!present.has(uid)) this.finished.delete(uid);
         await this.watch(fieldSelector, list.metadata?.resourceVersion ?? '');
       } catch (err) {
         if (!this.stopped)
@@ -200,8 +203,10 @@ class Agent implements NodeAgent {
     return new Promise((resolve) => {
       const onEvent = (type: string, obj: V1Pod): void => {
         if (type === 'ADDED' || type === 'MODIFIED') this.onPod(obj);
-        else if (type === 'DELETED') this.onGone(obj.metadata!.uid!);
-        else if (type === 'ERROR') this.watchAbort?.abort(); // e.g. 410 Gone: relist
+        else if (type === 'DELETED') {
+          this.onGone(obj.metadata!.uid!);
+          this.finished.delete(obj.metadata!.uid!);
+        } else if (type === 'ERROR') this.watchAbort?.abort(); // e.g. 410 Gone: relist
       };
       new Watch(this.opts.kubeConfig)
         .watch('/api/v1/pods', { fieldSelector, resourceVersion, allowWatchBookmarks: true }, onEvent, () =>
@@ -219,6 +224,7 @@ class Agent implements NodeAgent {
 
   private onPod(pod: V1Pod): void {
     const uid = pod.metadata!.uid!;
+    if (this.finished.has(uid)) return;
     let e = this.entries.get(uid);
     if (!e) {
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
@@ -328,6 +334,7 @@ class Agent implements NodeAgent {
     e.runner?.removeVolumes();
     if (e.address) this.pool.release(e.address.podIp);
     this.entries.delete(uid);
+    this.finished.add(uid);
   }
 
   // --- status

@@ -20,7 +20,7 @@ import type {
 import type { Logger } from '../lib/logger.js';
 import type { PodAddress } from './addresses.js';
 import { ENTRY_HOST_FLAG, planContainer, UnsupportedContainerError } from './commands.js';
-import { containerEnv, type Mount } from './container-env.js';
+import { containerEnv, mapPath, type Mount } from './container-env.js';
 import { ProbeLoop, unsupportedProbe } from './probes.js';
 import { startProcess, type ExitStatus, type LocalProcess } from './process.js';
 
@@ -170,10 +170,10 @@ export class PodRunner {
       tmpDir: join(this.deps.podDir, 'volumes', '.tmp'),
     });
     const hostFlag = ENTRY_HOST_FLAG[plan.entry];
+    // arguments that are paths under a volume follow it, as environment values do
+    const mapped = plan.args.map((a) => (a.startsWith('/') ? (mapPath(a, mounts) ?? a) : a));
     const args =
-      hostFlag && !plan.args.includes(hostFlag)
-        ? [...plan.args, hostFlag, this.deps.address.localAddress]
-        : plan.args;
+      hostFlag && !mapped.includes(hostFlag) ? [...mapped, hostFlag, this.deps.address.localAddress] : mapped;
     c.argv = [process.execPath, '--import', 'tsx', plan.script, ...args];
   }
 
