@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { RouterMetrics } from './metrics.js';
 import { Proxy, sendJson } from './proxy.js';
+import type { KubernetesResolver } from './resolve-kubernetes.js';
 import { selectSegment } from './table.js';
 import { TableSource, type CheckResult } from './table-source.js';
 
@@ -18,6 +19,8 @@ export interface RouterOptions {
   idleSocketTimeoutMs?: number;
   logger?: Logger;
   metrics?: RouterMetrics;
+  /** Resolves backends named like Services to their endpoints (router/resolve-kubernetes.ts); default DNS. */
+  resolver?: KubernetesResolver;
 }
 
 export interface Router {
@@ -53,13 +56,17 @@ export function createRouter(opts: RouterOptions): Router {
     idleSocketTimeoutMs: opts.idleSocketTimeoutMs ?? 4_000,
     logger,
     metrics,
+    ...(opts.resolver ? { resolve: opts.resolver.resolve.bind(opts.resolver) } : {}),
   });
   const source = new TableSource({
     path: opts.tablePath,
     intervalMs: opts.reloadIntervalMs ?? 2_000,
     logger,
     metrics,
-    onLoaded: (table) => proxy.retain(table),
+    onLoaded: (table) => {
+      proxy.retain(table);
+      opts.resolver?.track(table);
+    },
   });
 
   const noRoute = (
@@ -163,6 +170,7 @@ export function createRouter(opts: RouterOptions): Router {
       await closed;
       clearTimeout(timer);
       proxy.close();
+      opts.resolver?.close();
     },
   };
 }

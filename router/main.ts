@@ -1,11 +1,14 @@
 // Entry point of the router Deployment: reads flags/env, starts the router, reloads the table on SIGHUP,
 // drains on SIGTERM/SIGINT.
 //   tsx router/main.ts [--table PATH] [--port N] [--host ADDR] [--reload-interval-ms N] [--upstream-timeout-ms N]
+//                      [--resolver dns|kubernetes] [--kubeconfig PATH]
 // Env (flags win): LIGHTRANK_ROUTER_TABLE, LIGHTRANK_PORT, LIGHTRANK_ROUTER_RELOAD_INTERVAL_MS,
-// LIGHTRANK_ROUTER_UPSTREAM_TIMEOUT_MS.
+// LIGHTRANK_ROUTER_UPSTREAM_TIMEOUT_MS, LIGHTRANK_ROUTER_RESOLVER (default dns), LIGHTRANK_ROUTER_KUBECONFIG
+// (default: in-cluster config), LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP (FROM_CIDR=TO_CIDR, local nodes only).
 import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/logger.js';
 import { createRouter } from './app.js';
+import { KubernetesResolver, loadRouterKubeConfig, parseAddressMap } from './resolve-kubernetes.js';
 
 const logger = createLogger('router');
 
@@ -24,6 +27,8 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       'reload-interval-ms': { type: 'string' },
       'upstream-timeout-ms': { type: 'string' },
+      resolver: { type: 'string' },
+      kubeconfig: { type: 'string' },
     },
   });
   const env = process.env;
@@ -42,7 +47,26 @@ async function main(): Promise<void> {
     1,
   );
 
-  const router = createRouter({ tablePath, reloadIntervalMs, upstreamTimeoutMs, logger });
+  const resolverKind = values.resolver ?? env.LIGHTRANK_ROUTER_RESOLVER ?? 'dns';
+  if (resolverKind !== 'dns' && resolverKind !== 'kubernetes')
+    throw new Error(`resolver must be "dns" or "kubernetes", got "${resolverKind}"`);
+  const addressMap = env.LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP;
+  const resolver =
+    resolverKind === 'kubernetes'
+      ? new KubernetesResolver({
+          kubeConfig: loadRouterKubeConfig(values.kubeconfig ?? env.LIGHTRANK_ROUTER_KUBECONFIG),
+          logger,
+          ...(addressMap ? { mapAddress: parseAddressMap(addressMap) } : {}),
+        })
+      : undefined;
+
+  const router = createRouter({
+    tablePath,
+    reloadIntervalMs,
+    upstreamTimeoutMs,
+    logger,
+    ...(resolver ? { resolver } : {}),
+  });
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the router table');
     void router.reload();

@@ -2,7 +2,8 @@
 // backend: bodies stream both ways, method and end-to-end headers pass through (Host included, as Envoy
 // does), hop-by-hop headers are dropped, and `x-lightrank-segment` / `x-lightrank-track` on the response say
 // where the request went. Upstream failures become a JSON error: 502 (unreachable or reset), 504 (no complete
-// answer within the deadline).
+// answer within the deadline). With an endpoint resolver (router/resolve-kubernetes.ts) a backend named like a
+// Service is dialled at one of its ready endpoints; the backend's pool keeps connections per endpoint.
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
@@ -33,6 +34,8 @@ export interface ProxyOptions {
   idleSocketTimeoutMs: number;
   logger: Logger;
   metrics: RouterMetrics;
+  /** The address to dial for a backend's host and port; undefined: the name itself (DNS). May throw. */
+  resolve?: (host: string, port: number) => { host: string; port: number } | undefined;
 }
 
 export interface Destination {
@@ -55,10 +58,32 @@ export class Proxy {
     const started = process.hrtime.bigint();
     let settled = false; // a failure was handled, or the client left: later errors are echoes of it
 
+    let target: { host: string; port: number } | undefined;
+    try {
+      target = this.opts.resolve?.(backend.host, backend.port);
+    } catch (err) {
+      metrics.upstreamErrors.inc({ ...labels, cause: 'connect' });
+      logger.warn(
+        { ...labels, backend: backend.url, err: (err as Error).message },
+        'no endpoint for backend',
+      );
+      res.on('finish', () => metrics.requests.inc({ ...labels, code: '502' }));
+      req.resume();
+      sendJson(res, 502, {
+        error: `backend ${backend.url} (${backend.track}) of segment "${segment}" failed: ${(err as Error).message}`,
+        code: 'upstream_unavailable',
+        model,
+        segment,
+        track: backend.track,
+        backend: backend.url,
+      });
+      return;
+    }
+
     const upReq = http.request({
       agent: this.agent(backend),
-      host: backend.host,
-      port: backend.port,
+      host: target?.host ?? backend.host,
+      port: target?.port ?? backend.port,
       method: req.method,
       path: req.url,
       headers: requestHeaders(req),

@@ -1,0 +1,246 @@
+// Client-side endpoint resolution for the router on Kubernetes (LIGHTRANK_ROUTER_RESOLVER=kubernetes), as
+// Envoy's EDS and Linkerd do: for each backend named like a Service (`<svc>.<ns>.svc[.<cluster domain>]`)
+// the router watches that Service's EndpointSlices (discovery.k8s.io/v1) and sends each request straight to
+// a ready endpoint, round-robin. It needs no cluster DNS or kube-proxy, and with pooled keep-alive
+// connections per endpoint it spreads load evenly where kube-proxy balances per connection only.
+// Names that are not Service names, and Services whose slices were not listed yet, are left to DNS.
+// A known Service without a ready endpoint is an error (NoReadyEndpointsError → 502), as kube-proxy would
+// refuse the connection. RBAC: the router's ServiceAccount needs get/list/watch on
+// discovery.k8s.io endpointslices in the Services' namespaces.
+//
+// The Service port in the URL is matched to an EndpointSlice port: a slice with one port uses it (the
+// operator's track Services have one); with several, the port whose number equals the URL's.
+//
+// API:
+//   parseServiceHost(host) → { namespace, service } | undefined
+//   endpointTargets(slices, servicePort, mapAddress?) → Target[]      (pure: ready endpoints → host:port)
+//   parseAddressMap("10.250.0.0/16=127.250.0.0/16") → (ip) => ip      (see LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP)
+//   loadRouterKubeConfig(path?) → KubeConfig                            (a kubeconfig file, else in-cluster)
+//   new KubernetesResolver({ kubeConfig, logger, mapAddress? }): track(table), resolve(host, port), close()
+import {
+  DiscoveryV1Api,
+  KubeConfig,
+  makeInformer,
+  type Informer,
+  type V1EndpointSlice,
+} from '@kubernetes/client-node';
+import type { Logger } from '../lib/logger.js';
+import type { RouterTable } from './table.js';
+
+export interface Target {
+  host: string;
+  port: number;
+}
+
+export class NoReadyEndpointsError extends Error {
+  override readonly name = 'NoReadyEndpointsError';
+}
+
+const SERVICE_HOST =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.[a-z0-9.-]+)?\.?$/;
+
+/** The Service a backend host names (`svc.ns.svc`, `svc.ns.svc.cluster.local`), or undefined. */
+export function parseServiceHost(host: string): { namespace: string; service: string } | undefined {
+  const m = SERVICE_HOST.exec(host.toLowerCase());
+  return m ? { service: m[1]!, namespace: m[3]! } : undefined;
+}
+
+/**
+ * The addresses to dial for `servicePort` of a Service with these EndpointSlices: every ready endpoint
+ * (`conditions.ready` unset counts as ready, as the API says) of IPv4/IPv6 slices, deduplicated.
+ */
+export function endpointTargets(
+  slices: readonly V1EndpointSlice[],
+  servicePort: number,
+  mapAddress: (ip: string) => string = (ip) => ip,
+): Target[] {
+  const seen = new Set<string>();
+  const out: Target[] = [];
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
+    const ports = (slice.ports ?? []).filter(
+      (p) => typeof p.port === 'number' && (p.protocol ?? 'TCP') === 'TCP',
+    );
+    const port = ports.length === 1 ? ports[0]!.port! : ports.find((p) => p.port === servicePort)?.port;
+    if (port === undefined) continue;
+    for (const ep of slice.endpoints ?? []) {
+      if (ep.conditions?.ready === false) continue;
+      for (const address of ep.addresses.slice(0, 1)) {
+        const host = mapAddress(address);
+        const key = `${host}:${port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ host, port });
+      }
+    }
+  }
+  return out.sort((a, b) => (a.host === b.host ? a.port - b.port : a.host < b.host ? -1 : 1));
+}
+
+function ipv4Octets(cidr: string, what: string): { octets: string[]; bits: number } {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(8|16|24)$/.exec(cidr.trim());
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255))
+    throw new Error(
+      `endpoint address map: ${what} "${cidr}" is not an IPv4 CIDR with a /8, /16 or /24 prefix`,
+    );
+  const bits = Number(m[5]);
+  return { octets: m.slice(1, 1 + bits / 8), bits };
+}
+
+/**
+ * A rewrite of endpoint addresses `FROM_CIDR=TO_CIDR` (same prefix length, /8, /16 or /24): addresses in
+ * FROM get TO's prefix, others stay. For a machine where pod IPs are reached at other local addresses (the
+ * local node agent: pod IP 10.250.x.y listens on 127.250.x.y); a real cluster leaves it unset.
+ */
+export function parseAddressMap(spec: string): (ip: string) => string {
+  const [from, to, ...rest] = spec.split('=');
+  if (from === undefined || to === undefined || rest.length)
+    throw new Error(
+      `endpoint address map "${spec}": want FROM_CIDR=TO_CIDR, e.g. 10.250.0.0/16=127.250.0.0/16`,
+    );
+  const a = ipv4Octets(from, 'FROM');
+  const b = ipv4Octets(to, 'TO');
+  if (a.bits !== b.bits)
+    throw new Error(`endpoint address map "${spec}": FROM and TO must have the same prefix length`);
+  const prefix = `${a.octets.join('.')}.`;
+  const replacement = `${b.octets.join('.')}.`;
+  return (ip) => (ip.startsWith(prefix) ? replacement + ip.slice(prefix.length) : ip);
+}
+
+/** A kubeconfig file when one is named, else the in-cluster config of the pod's ServiceAccount. */
+export function loadRouterKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export interface KubernetesResolverOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  mapAddress?: (ip: string) => string;
+  /** wait before re-listing after a watch error (default 1 s) */
+  restartDelayMs?: number;
+}
+
+interface Watched {
+  informer: Informer<V1EndpointSlice>;
+  /** listed at least once: from then on its (possibly stale) slices are used, never DNS */
+  synced: boolean;
+  stopped: boolean;
+  /** by slice name */
+  slices: Map<string, V1EndpointSlice>;
+  next: number;
+  /** endpointTargets per Service port, until the slices change */
+  targets: Map<number, Target[]>;
+  restart?: NodeJS.Timeout;
+}
+
+export class KubernetesResolver {
+  private readonly watched = new Map<string, Watched>();
+  private readonly api: DiscoveryV1Api;
+
+  constructor(private readonly opts: KubernetesResolverOptions) {
+    this.api = opts.kubeConfig.makeApiClient(DiscoveryV1Api);
+  }
+
+  /** Watches the Services the table's backends name and stops watching those it no longer names. */
+  track(table: RouterTable): void {
+    const wanted = new Set<string>();
+    for (const m of table.models.values())
+      for (const s of m.segments.values())
+        for (const b of s.backends) {
+          const svc = parseServiceHost(b.host);
+          if (svc) wanted.add(`${svc.namespace}/${svc.service}`);
+        }
+    for (const key of wanted) if (!this.watched.has(key)) this.watch(key);
+    for (const [key, w] of this.watched) if (!wanted.has(key)) this.unwatch(key, w);
+  }
+
+  /**
+   * Where to send a request for `host:port`: a ready endpoint (round-robin), or undefined to dial the name
+   * itself (not a Service name, or its slices not listed yet). Throws NoReadyEndpointsError for a listed
+   * Service with no ready endpoint on that port.
+   */
+  resolve(host: string, port: number): Target | undefined {
+    const svc = parseServiceHost(host);
+    const w = svc && this.watched.get(`${svc.namespace}/${svc.service}`);
+    if (!w || !w.synced) return undefined;
+    let targets = w.targets.get(port);
+    if (!targets) {
+      targets = endpointTargets([...w.slices.values()], port, this.opts.mapAddress);
+      w.targets.set(port, targets);
+    }
+    if (targets.length === 0)
+      throw new NoReadyEndpointsError(
+        `Service ${svc!.namespace}/${svc!.service} has no ready endpoint for port ${port} (EndpointSlices: ${w.slices.size})`,
+      );
+    w.next = (w.next + 1) % targets.length;
+    return targets[w.next]!;
+  }
+
+  close(): void {
+    for (const [key, w] of this.watched) this.unwatch(key, w);
+  }
+
+  private watch(key: string): void {
+    const [namespace, service] = key.split('/') as [string, string];
+    const labelSelector = `kubernetes.io/service-name=${service}`;
+    const informer = makeInformer<V1EndpointSlice>(
+      this.opts.kubeConfig,
+      `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+      async () => {
+        const list = await this.api.listNamespacedEndpointSlice({ namespace, labelSelector });
+        w.synced = true;
+        return list;
+      },
+      labelSelector,
+    );
+    const w: Watched = {
+      informer,
+      synced: false,
+      stopped: false,
+      slices: new Map(),
+      next: 0,
+      targets: new Map(),
+    };
+    const put = (slice: V1EndpointSlice): void => {
+      w.slices.set(slice.metadata?.name ?? '', slice);
+      w.targets.clear();
+    };
+    informer.on('add', put);
+    informer.on('update', put);
+    informer.on('delete', (slice) => {
+      w.slices.delete(slice.metadata?.name ?? '');
+      w.targets.clear();
+    });
+    informer.on('error', (err: unknown) => {
+      if (w.stopped) return;
+      this.opts.logger.warn(
+        { service: key, err: err instanceof Error ? err.message : String(err) },
+        'EndpointSlice watch failed; re-listing',
+      );
+      w.restart = setTimeout(() => start(), this.opts.restartDelayMs ?? 1_000);
+    });
+    const start = (): void => {
+      if (w.stopped) return;
+      const wasSynced = w.synced;
+      informer.start().then(
+        () => {
+          if (w.synced && !wasSynced)
+            this.opts.logger.info({ service: key, slices: w.slices.size }, 'watching endpoints');
+        },
+        () => {}, // reported through the 'error' handler, which restarts
+      );
+    };
+    this.watched.set(key, w);
+    start();
+  }
+
+  private unwatch(key: string, w: Watched): void {
+    w.stopped = true;
+    clearTimeout(w.restart);
+    void w.informer.stop();
+    this.watched.delete(key);
+  }
+}
