@@ -232,11 +232,46 @@ describe('local node agent', () => {
     );
   });
 
-  it('stops every pod process when it stops', async () => {
-    await createPod('router', [{ name: 'router', image: IMAGE, command: ['node', 'dist/router/main.js'] }]);
-    const pod = await waitFor('the router running', async () => {
+  it('mounts a configMap for the router and stops every pod process when it stops', async () => {
+    const table = {
+      version: 1,
+      models: {
+        m: {
+          defaultSegment: 'standard',
+          segments: {
+            standard: { backends: [{ track: 'stable', url: 'http://10.250.0.9:8080', weight: 100 }] },
+          },
+        },
+      },
+    };
+    await clients().core.createNamespacedConfigMap({
+      namespace: ns.name,
+      body: { metadata: { name: 'router-table' }, data: { 'table.json': JSON.stringify(table) } },
+    });
+    await clients().core.createNamespacedPod({
+      namespace: ns.name,
+      body: {
+        metadata: { name: 'router' },
+        spec: {
+          ...PLACEMENT,
+          containers: [
+            {
+              name: 'router',
+              image: IMAGE,
+              command: ['node', 'dist/router/main.js'],
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
+              volumeMounts: [{ name: 'table', mountPath: '/etc/lightrank/router' }],
+            },
+          ],
+          volumes: [{ name: 'table', configMap: { name: 'router-table' } }],
+        },
+      },
+    });
+    // Ready only once the router has read a valid table from the configMap volume
+    const pod = await waitFor('the router Ready', async () => {
       const p = await readPod('router');
-      return p.status?.containerStatuses?.[0]?.state?.running ? p : undefined;
+      return isPodReady(p) ? p : undefined;
     });
     const pid = pidOf(pod, 'router');
     expect(environOf(pid).LIGHTRANK_HOST).toBe(localAddressOf(pod.status!.podIP!));
