@@ -1,7 +1,8 @@
 // Kubernetes Events (core/v1) for meaningful transitions of a RankingModel: objects created,
 // segments scaled, the model becoming ready, failures with their reason. The reconciler decides
-// what is meaningful; this module only writes, and drops a repeat of an event it wrote for the
-// same object within the last ten minutes (a failure retried with backoff reports once).
+// what is meaningful; this module writes them in the background (an Event never slows down or
+// fails a reconcile), a few at a time, and drops a repeat of an event it wrote for the same
+// object within the last ten minutes (a failure retried with backoff reports once).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
 import { toKubeTime } from '../api/conditions.js';
@@ -19,9 +20,17 @@ export interface EventSpec {
 const REPEAT_WINDOW_MS = 10 * 60_000;
 /** Remembered events per object, newest last; older ones are forgotten first. */
 const REMEMBERED_PER_OBJECT = 16;
+/** Events waiting to be written; beyond this, new ones are dropped (and logged). */
+const MAX_PENDING = 1000;
+const CONCURRENCY = 4;
+
+type Regarding = KubeObject & { apiVersion: string; kind: string };
 
 export class EventRecorder {
   private readonly recent = new Map<string, Map<string, number>>();
+  private readonly pending: KubeObject[] = [];
+  private active = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly client: KubeClient,
@@ -29,8 +38,8 @@ export class EventRecorder {
     private readonly logger: Logger,
   ) {}
 
-  /** Writes the event; errors are logged, never thrown (an Event must not fail a reconcile). */
-  async record(regarding: KubeObject & { apiVersion: string; kind: string }, ev: EventSpec): Promise<void> {
+  /** Queue the event for writing (unless it repeats a recent one); resolves once queued, not written. */
+  async record(regarding: Regarding, ev: EventSpec): Promise<void> {
     const uid = regarding.metadata.uid ?? `${regarding.metadata.namespace}/${regarding.metadata.name}`;
     const fingerprint = `${ev.type}|${ev.reason}|${ev.message}`;
     const now = Date.now();
@@ -41,38 +50,70 @@ export class EventRecorder {
     seen.set(fingerprint, now);
     if (seen.size > REMEMBERED_PER_OBJECT) seen.delete(seen.keys().next().value!);
     this.recent.set(uid, seen);
-    const namespace = regarding.metadata.namespace ?? 'default';
-    try {
-      await this.client.create(EVENTS, {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: {
-          name: `${regarding.metadata.name}.${now.toString(16)}${randomBytes(2).toString('hex')}`,
-          namespace,
-        },
-        involvedObject: {
-          apiVersion: regarding.apiVersion,
-          kind: regarding.kind,
-          name: regarding.metadata.name,
-          namespace,
-          uid: regarding.metadata.uid,
-          resourceVersion: regarding.metadata.resourceVersion,
-        },
-        type: ev.type,
-        reason: ev.reason,
-        message: ev.message,
-        source: { component: REPORTING_CONTROLLER, host: this.instance },
-        firstTimestamp: toKubeTime(new Date(now)),
-        lastTimestamp: toKubeTime(new Date(now)),
-        count: 1,
-      });
-    } catch (err) {
-      this.logger.warn({ err: String(err), reason: ev.reason }, 'could not record an event');
+    if (this.pending.length >= MAX_PENDING) {
+      this.logger.warn(
+        { reason: ev.reason, object: regarding.metadata.name },
+        'too many events waiting; dropping one',
+      );
+      return;
     }
+    this.pending.push(this.event(regarding, ev, now));
+    this.pump();
+  }
+
+  /** Resolves once every queued event has been written (or has failed). */
+  flush(): Promise<void> {
+    if (this.active === 0 && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   /** Forget an object (it was deleted), so the map does not grow without bound. */
   forget(uid: string): void {
     this.recent.delete(uid);
+  }
+
+  private pump(): void {
+    while (this.active < CONCURRENCY && this.pending.length > 0) {
+      const event = this.pending.shift()!;
+      this.active++;
+      this.client
+        .create(EVENTS, event)
+        .catch((err: unknown) =>
+          this.logger.warn({ err: String(err), reason: event.reason }, 'could not record an event'),
+        )
+        .finally(() => {
+          this.active--;
+          this.pump();
+          if (this.active === 0 && this.pending.length === 0) for (const w of this.idle.splice(0)) w();
+        });
+    }
+  }
+
+  private event(regarding: Regarding, ev: EventSpec, now: number): KubeObject {
+    const namespace = regarding.metadata.namespace ?? 'default';
+    const time = toKubeTime(new Date(now));
+    return {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        name: `${regarding.metadata.name}.${now.toString(16)}${randomBytes(2).toString('hex')}`,
+        namespace,
+      },
+      involvedObject: {
+        apiVersion: regarding.apiVersion,
+        kind: regarding.kind,
+        name: regarding.metadata.name,
+        namespace,
+        uid: regarding.metadata.uid,
+        resourceVersion: regarding.metadata.resourceVersion,
+      },
+      type: ev.type,
+      reason: ev.reason,
+      message: ev.message,
+      source: { component: REPORTING_CONTROLLER, host: this.instance },
+      firstTimestamp: time,
+      lastTimestamp: time,
+      count: 1,
+    };
   }
 }

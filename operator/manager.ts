@@ -46,7 +46,13 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
   private readonly client: KubeClient;
   private readonly elector: LeaderElector | undefined;
   private running:
-    | { queue: WorkQueue; controller: Controller; informers: Informer<KubeObject>[]; resync: NodeJS.Timeout }
+    | {
+        queue: WorkQueue;
+        controller: Controller;
+        informers: Informer<KubeObject>[];
+        events: EventRecorder;
+        resync: NodeJS.Timeout;
+      }
     | undefined;
   private starting: Promise<void> | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
@@ -198,7 +204,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const all = [models, deployments, services] as Informer<KubeObject>[];
     const resync = setInterval(() => this.resync(), this.cfg.resyncPeriodMs);
     resync.unref();
-    this.running = { queue, controller, informers: all, resync };
+    this.running = { queue, controller, informers: all, events, resync };
     for (const i of all) i.start();
     // reconcile only once every cache is filled, or a missing Deployment would look deleted
     await Promise.all(all.map((i) => i.waitForSync()));
@@ -214,6 +220,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     if (!r) return;
     clearInterval(r.resync);
     await r.controller.stop();
+    await r.events.flush();
     await Promise.all(r.informers.map((i) => i.stop()));
   }
 }

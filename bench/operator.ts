@@ -1,0 +1,176 @@
+// Benchmark of the operator against the control plane in a box: 200 RankingModels × 2 segments
+// (1 replica each, cuda, on kwok GPU nodes) applied at once to a real operator process. Reports
+//   - time until the operator has applied every Deployment and Service,
+//   - time until every RankingModel is Ready (pods scheduled and running, status written),
+//   - API writes by the operator during a full resync where nothing changed (goal 0; counted in
+//     the API server's audit log by the operator's user agent),
+//   - reconcile p50/p99 (from the operator's reconcile-duration histogram, interpolated the way
+//     PromQL's histogram_quantile does), and the operator's RSS (process_resident_memory_bytes).
+// Goal: converge in ≤ 30 s.
+//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 4]
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import {
+  API_GROUP,
+  API_VERSION,
+  PLURAL,
+  RankingModelSpecSchema,
+  type RankingModelSpecInput,
+} from '../api/rankingmodel.js';
+import { minimalSpec } from '../api/testing.js';
+import { DEPLOYMENTS, SERVICES } from '../operator/kube/types.js';
+import { RANKING_MODELS } from '../operator/reconciler.js';
+import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from '../operator/testing.js';
+import { startControlPlane } from '../test/harness/control-plane.js';
+import { createTestNamespace } from '../test/harness/cluster.js';
+import { applyManifests, readManifests } from '../test/harness/manifests.js';
+
+const { values: args } = parseArgs({
+  options: {
+    models: { type: 'string', default: '200' },
+    segments: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '4' },
+  },
+});
+const MODELS = Number(args.models);
+const SEGMENTS = Number(args.segments);
+const RESYNC_S = 15;
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function spec(): RankingModelSpecInput {
+  const base = minimalSpec();
+  return {
+    ...base,
+    segments: Array.from({ length: SEGMENTS }, (_, i) => ({
+      name: `seg${i}`,
+      replicas: 1,
+      ...(i === 0 ? { match: { default: true } } : {}),
+    })),
+  };
+}
+RankingModelSpecSchema.parse(spec());
+
+/** PromQL histogram_quantile over one prom-client histogram in Prometheus text format. */
+function histogramQuantile(metrics: string, name: string, q: number): number {
+  const buckets = [
+    ...metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm')),
+  ].map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), n: Number(m[2]) }));
+  const total = buckets.at(-1)?.n ?? 0;
+  const rank = q * total;
+  let prev = { le: 0, n: 0 };
+  for (const b of buckets) {
+    if (b.n >= rank) {
+      if (b.le === Infinity) return prev.le;
+      return prev.le + ((b.le - prev.le) * (rank - prev.n)) / Math.max(1, b.n - prev.n);
+    }
+    prev = b;
+  }
+  return NaN;
+}
+const metricValue = (metrics: string, re: RegExp) =>
+  [...metrics.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
+
+const nodesNeeded = Math.ceil((MODELS * SEGMENTS) / 16) + 1;
+log(`starting the control plane (${nodesNeeded} GPU nodes × 16 GPUs)`);
+const cp = await startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes: 1, quietBuild: true });
+let exitCode = 0;
+try {
+  await applyManifests(cp.kubeConfig, readManifests(join(REPO_ROOT, 'crds')));
+  const ns = await createTestNamespace(cp.kubeConfig.makeApiClient(CoreV1Api), 'bench');
+  const identity = 'bench-operator';
+  const op = spawnOperator(identity, {
+    KUBECONFIG: cp.kubeconfigPath,
+    LIGHTRANK_WATCH_NAMESPACE: ns,
+    LIGHTRANK_LEADER_ELECTION: 'false',
+    LIGHTRANK_RESYNC_SECONDS: String(RESYNC_S),
+    LIGHTRANK_WORKERS: String(args.workers),
+  });
+  const client = testClient(cp.kubeconfigPath);
+  let port = 0;
+  for (let i = 0; i < 200 && !port; i++) {
+    await sleep(100);
+    port = Number(/"port":(\d+)/.exec(op.output())?.[1] ?? 0);
+    if (op.child.exitCode !== null) throw new Error(`operator exited: ${op.output()}`);
+  }
+  if (!port) throw new Error(`operator did not report its port: ${op.output()}`);
+  const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
+  log(`applying ${MODELS} RankingModels × ${SEGMENTS} segments`);
+  const t0 = performance.now();
+  const names = Array.from({ length: MODELS }, (_, i) => `m${String(i).padStart(3, '0')}`);
+  for (let i = 0; i < names.length; i += 20) {
+    await Promise.all(
+      names.slice(i, i + 20).map((n) => client.create(RANKING_MODELS, rankingModel(n, ns, spec()))),
+    );
+  }
+  const tCreated = performance.now() - t0;
+  let tApplied = 0;
+  let tReady = 0;
+  const deadline = Date.now() + 300_000;
+  while (!tReady && Date.now() < deadline) {
+    await sleep(250);
+    if (!tApplied) {
+      const [d, s] = await Promise.all([client.list(DEPLOYMENTS, ns), client.list(SERVICES, ns)]);
+      if (d.items.length === MODELS * SEGMENTS && s.items.length === MODELS * SEGMENTS)
+        tApplied = performance.now() - t0;
+    }
+    const models = await client.list<{
+      metadata: { name: string; generation?: number };
+      status?: { conditions?: { type: string; status: string; observedGeneration?: number }[] };
+    }>(RANKING_MODELS, ns);
+    const ready = models.items.filter((m) =>
+      m.status?.conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === m.metadata.generation,
+      ),
+    ).length;
+    if (ready === MODELS) tReady = performance.now() - t0;
+  }
+  if (!tReady) throw new Error('not every RankingModel became Ready within 300 s');
+
+  log('converged; waiting for a full resync with nothing changed');
+  await sleep(2000);
+  const since = new Date();
+  const countReconciles = async () =>
+    metricValue(await metrics(), /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
+  const before = await countReconciles();
+  const resyncDeadline = Date.now() + (RESYNC_S + 30) * 1000;
+  while ((await countReconciles()) < before + MODELS && Date.now() < resyncDeadline) await sleep(250);
+  await sleep(1000);
+  const resyncReconciles = (await countReconciles()) - before;
+  const resyncWrites = cp.countAuditWrites({ userAgent: userAgentOf(identity), since });
+  const allWrites = cp.countAuditWrites({ userAgent: userAgentOf(identity) });
+
+  const text = await metrics();
+  const p50 = histogramQuantile(text, 'lightrank_operator_reconcile_duration_seconds', 0.5);
+  const p99 = histogramQuantile(text, 'lightrank_operator_reconcile_duration_seconds', 0.99);
+  const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
+  const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
+
+  op.child.kill('SIGTERM');
+  await op.exited;
+  client.close();
+
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const lines = [
+    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers`,
+    `  RankingModels created by the client      ${s(tCreated)}`,
+    `  all Deployments + Services applied       ${s(tApplied)}`,
+    `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
+    `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window)`,
+    `  operator writes in all                   ${allWrites}`,
+    `  reconciles                               ${reconciles} (API errors ${errors})`,
+    `  reconcile p50 / p99                      ${(p50 * 1000).toFixed(1)} ms / ${(p99 * 1000).toFixed(1)} ms (histogram_quantile)`,
+    `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (resyncWrites !== 0) exitCode = 1;
+} catch (err) {
+  log(String(err instanceof Error ? err.stack : err));
+  exitCode = 1;
+} finally {
+  await cp.stop();
+}
+process.exit(exitCode);
