@@ -17,7 +17,7 @@ let server: ScoringServer | undefined;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lightrank-app-'));
-  dataDir = await prepareDemoDataDir({ items: 500, dir: root });
+  ({ dataDir } = await prepareDemoDataDir({ items: 500, dir: root }));
 });
 
 afterAll(async () => {

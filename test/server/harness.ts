@@ -5,7 +5,7 @@
 //
 // API:
 //   stageDemo(root, { items? }) → Promise<Staged>    bundle + data dir with model/current, snapshot/current
-//   startServer(args: string[], env?) → Promise<ServerProcess>
+//   startServer(args: string[], env?) → Promise<ServerProcess>   (env value undefined = unset)
 //   ServerProcess: { url, port, logs: LogLine[], post(path, body, headers?), get(path), stop() }
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -61,13 +61,18 @@ async function toResult(res: Response): Promise<HttpResult> {
   return { status: res.status, body, text };
 }
 
-export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServer(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<ServerProcess> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...env };
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   const proc = spawn(
     process.execPath,
     ['--import', 'tsx', join(REPO, 'server', 'main.ts'), '--host', '127.0.0.1', '--port', '0', ...args],
     {
       cwd: REPO,
-      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
