@@ -112,7 +112,8 @@ async function main(): Promise<void> {
     const snapshot = await openSnapshot(staged.bundle.snapshotDir, { loadEmbeddings: false });
     const reqBodies = bodies(snapshot.ids, snapshot.rows);
     say(
-      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, onnxruntime-node CPU EP`,
+      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start, ` +
+        `node ${process.version}, onnxruntime-node CPU EP`,
     );
     say(
       `model: reference MMoE-DCN (2 tasks, dim 64), snapshot ${ITEMS} items, ${CANDIDATES} candidates/request, ${STEP_MS} ms per step`,
