@@ -11,15 +11,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
-import {
-  API_GROUP,
-  API_VERSION,
-  PLURAL,
-  RankingModelSpecSchema,
-  type RankingModelSpecInput,
-} from '../api/rankingmodel.js';
+import { RankingModelSpecSchema, type RankingModelSpecInput } from '../api/rankingmodel.js';
 import { minimalSpec } from '../api/testing.js';
-import { DEPLOYMENTS, SERVICES } from '../operator/kube/types.js';
 import { RANKING_MODELS } from '../operator/reconciler.js';
 import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from '../operator/testing.js';
 import { startControlPlane } from '../test/harness/control-plane.js';
@@ -109,18 +102,21 @@ try {
   let tApplied = 0;
   let tReady = 0;
   const deadline = Date.now() + 300_000;
+  // polled from the RankingModels alone (a list of every Deployment each time would load the
+  // API server the operator is measured against); a model has a status only once the operator
+  // has applied all its objects
   while (!tReady && Date.now() < deadline) {
-    await sleep(250);
-    if (!tApplied) {
-      const [d, s] = await Promise.all([client.list(DEPLOYMENTS, ns), client.list(SERVICES, ns)]);
-      if (d.items.length === MODELS * SEGMENTS && s.items.length === MODELS * SEGMENTS)
-        tApplied = performance.now() - t0;
-    }
+    await sleep(500);
     const models = await client.list<{
       metadata: { name: string; generation?: number };
-      status?: { conditions?: { type: string; status: string; observedGeneration?: number }[] };
+      status?: {
+        observedGeneration?: number;
+        conditions?: { type: string; status: string; observedGeneration?: number }[];
+      };
     }>(RANKING_MODELS, ns);
-    const ready = models.items.filter((m) =>
+    const current = models.items.filter((m) => m.status?.observedGeneration === m.metadata.generation);
+    if (!tApplied && current.length === MODELS) tApplied = performance.now() - t0;
+    const ready = current.filter((m) =>
       m.status?.conditions?.some(
         (c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === m.metadata.generation,
       ),
@@ -157,7 +153,7 @@ try {
   const lines = [
     `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers`,
     `  RankingModels created by the client      ${s(tCreated)}`,
-    `  all Deployments + Services applied       ${s(tApplied)}`,
+    `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
     `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window)`,
     `  operator writes in all                   ${allWrites}`,
