@@ -21,6 +21,7 @@ describe('configFromEnv', () => {
       backoffMaxMs: 60_000,
       refusedRetryMs: 300_000,
       s3ForcePathStyle: false,
+      serverMetricsUrl: 'http://127.0.0.1:8080/metrics',
       model: {
         uri: base.LIGHTRANK_MODEL_URI,
         sha256: 'ab'.repeat(32),

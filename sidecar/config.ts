@@ -19,6 +19,7 @@ const envSchema = z.object({
   LIGHTRANK_SYNC_BACKOFF_BASE_SECONDS: seconds(1),
   LIGHTRANK_SYNC_BACKOFF_MAX_SECONDS: seconds(60),
   LIGHTRANK_SYNC_REFUSED_RETRY_SECONDS: seconds(300),
+  LIGHTRANK_SERVER_METRICS_URL: z.string().default('http://127.0.0.1:8080/metrics'),
   LIGHTRANK_S3_FORCE_PATH_STYLE: z
     .enum(['true', 'false', '1', '0', ''])
     .default('false')
@@ -55,6 +56,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): SidecarEnv {
       backoffMaxMs: e.LIGHTRANK_SYNC_BACKOFF_MAX_SECONDS * 1000,
       refusedRetryMs: e.LIGHTRANK_SYNC_REFUSED_RETRY_SECONDS * 1000,
       s3ForcePathStyle: e.LIGHTRANK_S3_FORCE_PATH_STYLE,
+      serverMetricsUrl: e.LIGHTRANK_SERVER_METRICS_URL || undefined,
     },
   };
 }

@@ -37,6 +37,7 @@ export class ModelSync {
     private readonly spec: ModelSpec,
     private readonly volume: VolumeKind,
     private readonly keep: number,
+    private readonly inUse: () => Promise<Set<string>>,
     private readonly metrics: SidecarMetrics,
     private readonly log: Logger,
   ) {
@@ -78,7 +79,7 @@ export class ModelSync {
         throw localWriteError(err, json, 'write');
       });
       await this.volume.publish(tmp, version);
-      const removed = await this.volume.prune(this.keep);
+      const removed = await this.volume.prune(this.keep, await this.inUse());
       this.metrics.duration.observe({ kind: 'model' }, (performance.now() - started) / 1000);
       this.log.info({ version, bytes: got.bytes, removed }, 'model published');
       return info;

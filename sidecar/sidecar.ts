@@ -10,6 +10,7 @@ import { LocalWriteError, RefusedError, failureCause } from './errors.js';
 import type { EventReporter } from './events.js';
 import { SidecarMetrics } from './metrics.js';
 import { ModelSync, type ModelInfo } from './model-sync.js';
+import { serverVersions } from './server-versions.js';
 import { SnapshotSync } from './snapshot-sync.js';
 import { openObject, openSource, type Source } from './sources/index.js';
 import { VolumeKind, type Kind } from './volume.js';
@@ -28,6 +29,8 @@ export interface SidecarConfig {
   /** How long a refused snapshot version is left alone while its manifest is unchanged. */
   refusedRetryMs: number;
   s3ForcePathStyle: boolean;
+  /** The scoring server's /metrics, read before pruning so the versions it serves are kept. */
+  serverMetricsUrl: string | undefined;
 }
 
 export interface SidecarDeps {
@@ -76,6 +79,7 @@ export class Sidecar {
       { source, key, ...config.model },
       this.modelVolume,
       config.keep,
+      async () => (await serverVersions(config.serverMetricsUrl)).model,
       this.metrics,
       this.log.child({ kind: 'model' }),
     );
@@ -86,6 +90,7 @@ export class Sidecar {
         keep: config.keep,
         refusedRetryMs: config.refusedRetryMs,
         expectedFingerprint: () => this.model?.towerFingerprint ?? config.model.fingerprint,
+        inUse: async () => (await serverVersions(config.serverMetricsUrl)).snapshot,
       },
       this.metrics,
       this.log.child({ kind: 'snapshot' }),

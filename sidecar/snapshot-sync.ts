@@ -35,6 +35,8 @@ export interface SnapshotSyncOptions {
   refusedRetryMs: number;
   /** The fingerprint snapshots must carry (the model's); undefined accepts any. */
   expectedFingerprint: () => string | undefined;
+  /** Versions pruning must keep besides current and previous (the ones the server serves). */
+  inUse: () => Promise<Set<string>>;
   now?: () => number;
 }
 
@@ -125,7 +127,7 @@ export class SnapshotSync {
       await this.volume.discard(tmp);
       throw err;
     }
-    const removed = await this.volume.prune(this.options.keep);
+    const removed = await this.volume.prune(this.options.keep, await this.options.inUse());
     const seconds = (performance.now() - started) / 1000;
     this.metrics.duration.observe({ kind: 'snapshot' }, seconds);
     this.log.info({ version, bytes, seconds, removed }, 'snapshot published');

@@ -60,6 +60,11 @@ describe('VolumeKind', () => {
     expect(await vol.current()).toBe('v0');
     expect((await vol.prune(2)).sort()).toEqual(['v3']);
     expect(await listing()).toEqual(['current', 'v0', 'v4', 'v5']);
+
+    // A version the server reports serving is kept too.
+    await publish('v6', 5);
+    expect(await vol.prune(1, ['v4'])).toEqual(['v5']);
+    expect(await listing()).toEqual(['current', 'v0', 'v4', 'v6']);
   });
 
   it('replaces a stale folder of the same version but never the current one', async () => {

@@ -3,7 +3,8 @@
 //   <root>/<kind>/current -> <version>   flipped atomically: symlink under a temp name + rename(2)
 //   <root>/<kind>/.tmp-*             work in progress; removed on failure and at start-up
 // Pruning keeps the newest N versions and never removes the one `current` points to, nor the
-// one it pointed to before (the server may still be switching away from it).
+// one it pointed to before (the server may still be switching away from it), nor any the caller
+// names (the ones the server reports serving).
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';

@@ -49,6 +49,13 @@ describe('sidecar feeding a scoring server', () => {
     model = await writeModel(path.join(work, 'models'));
     await putFile(s3.client, BUCKET, 'models/query.onnx', model.file);
     const dataDir = path.join(work, 'volume');
+    server = await RepoProcess.server({
+      LIGHTRANK_DATA_DIR: dataDir,
+      LIGHTRANK_MODEL_NAME: MODEL_NAME,
+      LIGHTRANK_HOST: '127.0.0.1',
+      LIGHTRANK_RELOAD_POLL_MS: '100',
+      LIGHTRANK_WORKERS: '1',
+    });
     sidecar = await RepoProcess.sidecar({
       ...s3.env,
       LIGHTRANK_DATA_DIR: dataDir,
@@ -58,13 +65,7 @@ describe('sidecar feeding a scoring server', () => {
       LIGHTRANK_TOWER_FINGERPRINT: model.fingerprint,
       LIGHTRANK_SNAPSHOT_URI: `s3://${BUCKET}/${PREFIX}`,
       LIGHTRANK_SNAPSHOT_POLL_SECONDS: '0.2',
-    });
-    server = await RepoProcess.server({
-      LIGHTRANK_DATA_DIR: dataDir,
-      LIGHTRANK_MODEL_NAME: MODEL_NAME,
-      LIGHTRANK_HOST: '127.0.0.1',
-      LIGHTRANK_RELOAD_POLL_MS: '100',
-      LIGHTRANK_WORKERS: '1',
+      LIGHTRANK_SERVER_METRICS_URL: `${server.url}/metrics`,
     });
   });
 

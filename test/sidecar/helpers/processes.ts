@@ -34,7 +34,8 @@ export class RepoProcess {
 
   /** The sync sidecar; `user` runs it under another uid/gid (the test runner must be root). */
   static sidecar(env: Record<string, string>, user?: { uid: number; gid: number }): Promise<RepoProcess> {
-    return RepoProcess.spawn(SIDECAR, env, user);
+    // No scoring server to ask before pruning unless the test names one (8080 may be anybody's).
+    return RepoProcess.spawn(SIDECAR, { LIGHTRANK_SERVER_METRICS_URL: '', ...env }, user);
   }
 
   /** The scoring server, reading the volume a sidecar writes. */
