@@ -41,6 +41,7 @@ describe('parseConfig', () => {
       segment: 'shopping',
       track: 'canary',
       demo: true,
+      workers: 1, // one table copy in device memory
     });
   });
 

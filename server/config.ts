@@ -32,7 +32,11 @@ const OPTIONS = {
     'cuda or cpu (cuda falls back to cpu with a warning)',
     'cpu',
   ],
-  workers: ['LIGHTRANK_WORKERS', 'inference worker threads per loaded version', ''],
+  workers: [
+    'LIGHTRANK_WORKERS',
+    'inference worker threads per loaded version (default: 1 on cuda, cores/2 on cpu)',
+    '',
+  ],
   'intra-op-threads': ['LIGHTRANK_INTRA_OP_THREADS', 'ONNX Runtime intra-op threads per worker', '1'],
   'max-batch-size': [
     'LIGHTRANK_MAX_BATCH_SIZE',
@@ -120,8 +124,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     raw[camel(flag)] = value;
   }
   raw.dataDirGiven = values['data-dir'] !== undefined || env.LIGHTRANK_DATA_DIR !== undefined;
-  // One worker per two cores by default: the HTTP loop needs a core of its own.
-  if (raw.workers === '') raw.workers = String(Math.max(1, Math.floor(availableParallelism() / 2)));
+  // Default workers: on CUDA one (each worker's session holds its own copy of the snapshot in
+  // device memory); on CPU one per two cores (the HTTP loop needs a core of its own).
+  if (raw.workers === '') {
+    raw.workers =
+      raw.executionProvider === 'cuda' ? '1' : String(Math.max(1, Math.floor(availableParallelism() / 2)));
+  }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
