@@ -18,6 +18,10 @@ import type {
 } from './protocol.js';
 import { SCORING_INPUTS, SCORING_OUTPUTS } from '../../modelkit/scoring-graph.js';
 
+// ORT's process-wide native logger would print its own unstructured line when the CUDA provider
+// library is missing; failures reach us as exceptions anyway, so keep it to fatal messages.
+ort.env.logLevel = 'fatal';
+
 const port = parentPort!;
 const init = workerData as WorkerInit;
 
