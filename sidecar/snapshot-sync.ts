@@ -102,6 +102,7 @@ export class SnapshotSync {
 
     const tmp = await this.volume.makeTemp(version);
     let bytes = 0;
+    let downloadSeconds = 0;
     try {
       for (const [name, entry] of Object.entries(manifest.files)) {
         const file = within(tmp, assertSafeFileName(name, `${where}/${MANIFEST_FILE}`));
@@ -121,6 +122,7 @@ export class SnapshotSync {
       await writeFile(manifestFile, manifestText).catch((err: unknown) => {
         throw localWriteError(err, manifestFile, 'write');
       });
+      downloadSeconds = (performance.now() - started) / 1000;
       await this.validate(tmp, where);
       await this.volume.publish(tmp, version);
     } catch (err) {
@@ -130,7 +132,7 @@ export class SnapshotSync {
     const removed = await this.volume.prune(this.options.keep, await this.options.inUse());
     const seconds = (performance.now() - started) / 1000;
     this.metrics.duration.observe({ kind: 'snapshot' }, seconds);
-    this.log.info({ version, bytes, seconds, removed }, 'snapshot published');
+    this.log.info({ version, bytes, seconds, downloadSeconds, removed }, 'snapshot published');
     return { outcome: 'published', version, bytes, seconds };
   }
 
