@@ -166,7 +166,7 @@ export class KubeClient {
   }
 
   async request<T>(opts: RequestOptions): Promise<T> {
-    const { res, body } = await this.send(opts, false);
+    const { res, body } = await this.send(opts);
     const text = await readAll(body);
     if (res.statusCode! >= 400) throw this.fail(opts, res.statusCode!, text);
     this.observe(opts.verb, opts.kind);
@@ -183,6 +183,7 @@ export class KubeClient {
     namespace: string | undefined,
     query: { resourceVersion: string; labelSelector?: string; timeoutSeconds?: number },
     onEvent: (ev: WatchEvent) => void,
+    signal?: AbortSignal,
   ): Promise<WatchHandle> {
     const opts: RequestOptions = {
       verb: 'watch',
@@ -191,7 +192,9 @@ export class KubeClient {
       path: KubeClient.path(ref, namespace),
       query: { ...query, watch: true, allowWatchBookmarks: true },
     };
-    const { req, res, body } = await this.send(opts, true);
+    // the server ends the watch after timeoutSeconds; silence well past that is a dead connection
+    const idleMs = (query.timeoutSeconds ?? 1800) * 1000 + 30_000;
+    const { req, res, body } = await this.send(opts, { idleMs, signal });
     if (res.statusCode! >= 400) throw this.fail(opts, res.statusCode!, await readAll(body));
     this.observe(opts.verb, opts.kind);
     const done = new Promise<void>((resolve, reject) => {
@@ -250,9 +253,14 @@ export class KubeClient {
     return err;
   }
 
+  /**
+   * One HTTP request. A plain request fails when the socket is idle for the request timeout; a
+   * stream (watch) fails when no response headers arrive within it, or when the stream is then
+   * silent for `idleMs`, or when `signal` aborts.
+   */
   private async send(
     opts: RequestOptions,
-    streaming: boolean,
+    stream?: { idleMs: number; signal?: AbortSignal },
   ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; body: http.IncomingMessage }> {
     const reqOpts: https.RequestOptions = { headers: {} };
     await this.kc.applyToHTTPSOptions(reqOpts);
@@ -272,16 +280,29 @@ export class KubeClient {
       headers['content-length'] = Buffer.byteLength(payload);
     }
     const mod = url.protocol === 'https:' ? https : http;
+    const timeoutMs = this.requestTimeoutMs;
     return new Promise((resolve, reject) => {
       const req = mod.request(
         url,
-        { method: opts.method, headers, agent: this.agent, auth: reqOpts.auth },
-        (res) => resolve({ req, res, body: res }),
+        { method: opts.method, headers, agent: this.agent, auth: reqOpts.auth, signal: stream?.signal },
+        (res) => {
+          clearTimeout(headersTimer);
+          if (stream)
+            req.setTimeout(stream.idleMs, () =>
+              req.destroy(new Error(`watch silent for ${stream.idleMs} ms`)),
+            );
+          resolve({ req, res, body: res });
+        },
       );
-      const timeoutMs = this.requestTimeoutMs;
-      if (!streaming)
+      const headersTimer = stream
+        ? setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+        : undefined;
+      if (!stream)
         req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (err) => reject(this.fail(opts, 0, err.message)));
+      req.on('error', (err) => {
+        clearTimeout(headersTimer);
+        reject(this.fail(opts, 0, err.message));
+      });
       req.end(payload);
     });
   }

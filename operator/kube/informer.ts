@@ -32,6 +32,8 @@ export class Informer<T extends KubeObject> {
   private syncWaiters: (() => void)[] = [];
   private stopped = false;
   private current: WatchHandle | undefined;
+  /** Aborts a watch still connecting when stop() is called. */
+  private readonly abort = new AbortController();
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
@@ -54,6 +56,7 @@ export class Informer<T extends KubeObject> {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const w of this.syncWaiters.splice(0)) w();
+    this.abort.abort();
     this.current?.stop();
     this.wake?.();
     await this.loop;
@@ -179,6 +182,7 @@ export class Informer<T extends KubeObject> {
           this.emit('delete', obj);
         } else this.upsert(key, obj);
       },
+      this.abort.signal,
     );
     this.current = handle;
     if (this.stopped) handle.stop();

@@ -1,0 +1,158 @@
+// The informer against a scripted API server on loopback (a real HTTP server speaking the list
+// and watch protocol): relist after 410 Gone, retries with backoff after failures, and the
+// add / update / delete events a relist discovers.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../lib/logger.js';
+import { KubeClient } from './client.js';
+import { Informer, type InformerEvent } from './informer.js';
+import { SERVICES, type KubeObject } from './types.js';
+
+type Handler = (url: URL, res: http.ServerResponse) => void;
+const servers: http.Server[] = [];
+const clients: KubeClient[] = [];
+
+async function apiServer(handler: Handler): Promise<KubeClient> {
+  const server = http.createServer((req, res) => handler(new URL(req.url!, 'http://x'), res));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: 'c',
+        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        skipTLSVerify: true,
+      },
+    ],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const client = new KubeClient(kc);
+  clients.push(client);
+  return client;
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+const svc = (name: string, rv: string): KubeObject => ({
+  metadata: { name, namespace: 'ns', resourceVersion: rv },
+});
+const line = (res: http.ServerResponse, type: string, object: unknown) =>
+  res.write(`${JSON.stringify({ type, object })}\n`);
+
+function informer(client: KubeClient) {
+  const inf = new Informer<KubeObject>(client, {
+    ref: SERVICES,
+    namespace: 'ns',
+    backoff: { baseMs: 20, maxMs: 100 },
+    logger: createLogger('test'),
+  });
+  const seen: string[] = [];
+  inf.on((ev: InformerEvent, obj) => seen.push(`${ev}:${obj.metadata.name}@${obj.metadata.resourceVersion}`));
+  return { inf, seen };
+}
+
+const until = async (cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('Informer', () => {
+  it('relists after a 410 Gone watch event and reports what the relist found', async () => {
+    const requests: string[] = [];
+    let lists = 0;
+    const client = await apiServer((url, res) => {
+      const watch = url.searchParams.get('watch') === 'true';
+      requests.push(`${watch ? 'watch' : 'list'}@${url.searchParams.get('resourceVersion') ?? ''}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (!watch) {
+        lists++;
+        const items = lists === 1 ? [svc('a', '5'), svc('b', '6')] : [svc('b', '21'), svc('c', '22')];
+        return res.end(JSON.stringify({ metadata: { resourceVersion: lists === 1 ? '10' : '30' }, items }));
+      }
+      if (url.searchParams.get('resourceVersion') === '10') {
+        line(res, 'MODIFIED', svc('b', '11'));
+        line(res, 'ERROR', {
+          kind: 'Status',
+          code: 410,
+          reason: 'Expired',
+          message: 'too old resource version',
+        });
+        return; // the server would close; the informer must not wait for it
+      }
+      // the watch after the relist stays open
+    });
+    const { inf, seen } = informer(client);
+    inf.start();
+    await inf.waitForSync();
+    await until(() => lists === 2 && requests.includes('watch@30'));
+    expect(requests.slice(0, 4)).toEqual(['list@', 'watch@10', 'list@', 'watch@30']);
+    expect(seen).toEqual(['add:a@5', 'add:b@6', 'update:b@11', 'update:b@21', 'add:c@22', 'delete:a@5']);
+    expect(
+      inf
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['b', 'c']);
+    expect(inf.get('ns', 'c')?.metadata.resourceVersion).toBe('22');
+    await inf.stop();
+  });
+
+  it('retries a failing list with growing delays, then syncs, and stops while waiting', async () => {
+    const at: number[] = [];
+    const client = await apiServer((url, res) => {
+      if (url.searchParams.get('watch') === 'true') return res.writeHead(200).flushHeaders();
+      at.push(Date.now());
+      if (at.length <= 3)
+        return res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'Status', reason: 'InternalError', message: 'etcd is sad' }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ metadata: { resourceVersion: '1' }, items: [svc('a', '1')] }));
+    });
+    const { inf, seen } = informer(client);
+    inf.start();
+    await inf.waitForSync();
+    expect(at).toHaveLength(4);
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(18); // 20, 40, 80 ms
+    expect(gaps[2]).toBeGreaterThanOrEqual(gaps[0]! + 30);
+    expect(seen).toEqual(['add:a@1']);
+    await inf.stop(); // ends the open watch
+  });
+
+  it('resumes a watch the server ended from the last resourceVersion, without a relist', async () => {
+    const requests: string[] = [];
+    const client = await apiServer((url, res) => {
+      const watch = url.searchParams.get('watch') === 'true';
+      requests.push(`${watch ? 'watch' : 'list'}@${url.searchParams.get('resourceVersion') ?? ''}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (!watch) return res.end(JSON.stringify({ metadata: { resourceVersion: '1' }, items: [] }));
+      if (url.searchParams.get('resourceVersion') === '1') {
+        line(res, 'ADDED', svc('a', '2'));
+        line(res, 'BOOKMARK', { metadata: { resourceVersion: '3' } });
+        return void setTimeout(() => res.end(), 1100); // a watch timeout
+      }
+    });
+    const { inf, seen } = informer(client);
+    inf.start();
+    await until(() => requests.includes('watch@3'), 5000);
+    expect(requests).toEqual(['list@', 'watch@1', 'watch@3']);
+    expect(seen).toEqual(['add:a@2']);
+    await inf.stop();
+  });
+});
