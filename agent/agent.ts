@@ -48,6 +48,11 @@ export interface NodeAgentOptions {
   taints?: V1Taint[];
   /** advertise GPUs that are not there (a test double), e.g. { count: 1 } */
   gpuTestDouble?: { count: number; resourceName?: string; product?: string };
+  /**
+   * kubeconfig file the pods' processes reach the API server with, standing in for their
+   * ServiceAccount (the router resolves Services with it); default: none
+   */
+  podKubeconfig?: string;
   /** which images may run (default: the repository's last segment starts with "lightrank") */
   imageAllowed?: (image: string) => boolean;
   /** longest the pods' processes get between SIGTERM and SIGKILL when the agent stops (default 5 s) */
@@ -270,6 +275,8 @@ class Agent implements NodeAgent {
         repo: this.repo,
         podDir,
         address: e.address,
+        podNetwork: this.opts.podNetwork ?? DEFAULT_POD_NETWORK,
+        ...(this.opts.podKubeconfig ? { podKubeconfig: this.opts.podKubeconfig } : {}),
         hostIp: HOST_IP,
         log: this.log,
         readConfigMap: (namespace, name) =>

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { defaultImageAllowed, planContainer, UnsupportedContainerError } from './commands.js';
+import {
+  defaultImageAllowed,
+  entryLocalDefaults,
+  planContainer,
+  UnsupportedContainerError,
+} from './commands.js';
 
 const repo = '/repo';
 const image = 'ghcr.io/lightrank/lightrank-server:0.1.0';
@@ -68,5 +73,19 @@ describe('defaultImageAllowed', () => {
     expect(defaultImageAllowed('lightrank-server')).toBe(true);
     expect(defaultImageAllowed('registry:5000/a/lightrank-server@sha256:abc')).toBe(true);
     expect(defaultImageAllowed('lightrank/nginx:1')).toBe(false);
+  });
+});
+
+describe('entryLocalDefaults', () => {
+  it('points the router at EndpointSlices and the pods’ loopback side', () => {
+    expect(entryLocalDefaults('router', { podNetwork: '10.250', kubeconfigPath: '/k' })).toEqual({
+      LIGHTRANK_ROUTER_RESOLVER: 'kubernetes',
+      LIGHTRANK_ROUTER_KUBECONFIG: '/k',
+      LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: '10.250.0.0/16=127.250.0.0/16',
+    });
+    expect(entryLocalDefaults('router', { podNetwork: '10.9' })).toEqual({
+      LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: '10.9.0.0/16=127.9.0.0/16',
+    });
+    expect(entryLocalDefaults('server', { podNetwork: '10.250', kubeconfigPath: '/k' })).toEqual({});
   });
 });

@@ -27,6 +27,25 @@ export const ENTRY_PATH_ENV: Record<Entry, Record<string, string>> = {
  */
 export const ENTRY_HOST_FLAG: Partial<Record<Entry, string>> = { router: '--host' };
 
+/**
+ * What a pod network, cluster DNS and a ServiceAccount would have given an entry point here, as
+ * environment defaults (the container's own env wins): the router resolves Services through
+ * their EndpointSlices with `kubeconfigPath` (the stand-in for the pod's ServiceAccount) and
+ * dials pod IPs at their loopback side.
+ */
+export function entryLocalDefaults(
+  entry: Entry,
+  opts: { podNetwork: string; kubeconfigPath?: string },
+): Record<string, string> {
+  if (entry !== 'router') return {};
+  const map = {
+    LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: `${opts.podNetwork}.0.0/16=127.${opts.podNetwork.split('.')[1]}.0.0/16`,
+  };
+  return opts.kubeconfigPath
+    ? { LIGHTRANK_ROUTER_RESOLVER: 'kubernetes', LIGHTRANK_ROUTER_KUBECONFIG: opts.kubeconfigPath, ...map }
+    : map;
+}
+
 export interface ContainerPlan {
   entry: Entry;
   /** the TypeScript entry run with tsx */

@@ -27,6 +27,8 @@ export interface EnvContext {
   mounts: Mount[];
   /** the pod's private temporary directory: TMPDIR */
   tmpDir: string;
+  /** defaults the container's own env overrides (entryLocalDefaults) */
+  defaults?: Record<string, string>;
 }
 
 /** Variables passed through from the agent's own environment. */
@@ -110,5 +112,5 @@ export function containerEnv(container: V1Container, pod: V1Pod, ctx: EnvContext
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  return { ...base, TMPDIR: ctx.tmpDir, ...vars, LIGHTRANK_HOST: ctx.localAddress };
+  return { ...base, TMPDIR: ctx.tmpDir, ...ctx.defaults, ...vars, LIGHTRANK_HOST: ctx.localAddress };
 }

@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     ...(values['run-dir'] ? { runDir: values['run-dir'] } : {}),
     ...(gpus ? { gpuTestDouble: { count: gpus } } : {}),
     labels,
+    // the pods' processes (the router's Service resolver) use the agent's own credentials
+    podKubeconfig: kubeconfig,
     deleteNodeOnStop: values['delete-node-on-stop'] ?? false,
     log,
   });

@@ -19,7 +19,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
 import type { PodAddress } from './addresses.js';
-import { ENTRY_HOST_FLAG, planContainer, UnsupportedContainerError } from './commands.js';
+import { ENTRY_HOST_FLAG, entryLocalDefaults, planContainer, UnsupportedContainerError } from './commands.js';
 import { containerEnv, mapPath, type Mount } from './container-env.js';
 import { ProbeLoop, unsupportedProbe } from './probes.js';
 import { startProcess, type ExitStatus, type LocalProcess } from './process.js';
@@ -36,6 +36,10 @@ export interface PodRunnerDeps {
   /** this pod's directory: logs/ and volumes/ */
   podDir: string;
   address: PodAddress;
+  /** first two octets of the pod IPs, e.g. 10.250 */
+  podNetwork: string;
+  /** kubeconfig the pod's processes reach the API server with (instead of a ServiceAccount) */
+  podKubeconfig?: string;
   hostIp: string;
   log: Logger;
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
@@ -168,6 +172,10 @@ export class PodRunner {
       localAddress: this.deps.address.localAddress,
       mounts,
       tmpDir: join(this.deps.podDir, 'volumes', '.tmp'),
+      defaults: entryLocalDefaults(plan.entry, {
+        podNetwork: this.deps.podNetwork,
+        ...(this.deps.podKubeconfig ? { kubeconfigPath: this.deps.podKubeconfig } : {}),
+      }),
     });
     const hostFlag = ENTRY_HOST_FLAG[plan.entry];
     // arguments that are paths under a volume follow it, as environment values do

@@ -1,8 +1,9 @@
 // The local node agent against the real control plane: a Deployment pinned to the agent's node
 // runs the real scoring server as a local process on its own address, turns Running and Ready,
-// answers at its pod IP's loopback side, and lands in its Service's EndpointSlice; scaling down
-// stops the process and removes the pod; unknown images and commands are refused in the pod's
-// status; a crashing container restarts with backoff; stopping the agent leaves no process.
+// answers at its pod IP's loopback side and lands in its Service's EndpointSlice; a router pod
+// reads its table from a configMap volume and reaches the server through that Service; unknown
+// images and commands are refused in the pod's status; a crashing container restarts with
+// backoff; scaling down stops the process and removes the pod; stopping the agent leaves no process.
 import {
   CoordinationV1Api,
   DiscoveryV1Api,
@@ -18,7 +19,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localAddressOf } from '../../agent/addresses.js';
 import { startNodeAgent, type NodeAgent } from '../../agent/agent.js';
-import { clients, isPodReady, useTestNamespace, waitFor, waitForReadyPods } from '../harness/cluster.js';
+import {
+  clients,
+  clusterInfo,
+  isPodReady,
+  useTestNamespace,
+  waitFor,
+  waitForReadyPods,
+} from '../harness/cluster.js';
 import { isAlive } from '../harness/processes.js';
 
 const ns = useTestNamespace('agent');
@@ -32,6 +40,8 @@ const PLACEMENT = {
 };
 
 let agent: NodeAgent;
+/** the scoring pod the Deployment test started, used by the router and scale-down tests */
+let scoring: { pod: V1Pod; pid: number } | undefined;
 let runDir: string;
 /** every container pid the tests saw, checked dead once the agent has stopped */
 const seenPids = new Set<number>();
@@ -74,6 +84,7 @@ beforeAll(async () => {
     runDir,
     taints: [TAINT],
     gpuTestDouble: { count: 1 },
+    podKubeconfig: clusterInfo().kubeconfigPath,
     deleteNodeOnStop: true,
     shutdownGraceMs: 3_000,
   });
@@ -178,18 +189,7 @@ describe('local node agent', () => {
         .find((e) => e.addresses.includes(podIp) && e.conditions?.ready);
     });
     expect(endpoint.nodeName).toBe(NODE);
-
-    // scaling down deletes the pod gracefully: SIGTERM, the process exits, the object goes
-    await apps.patchNamespacedDeploymentScale(
-      { name: 'scoring', namespace: ns.name, body: { spec: { replicas: 0 } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    await waitFor('the scoring pod to be gone', async () => {
-      const pods = await core.listNamespacedPod({ namespace: ns.name, labelSelector: 'app=scoring' });
-      return pods.items.length === 0;
-    });
-    expect(isAlive(pid)).toBe(false);
-    expect(agent.pods().some((p) => p.uid === pod!.metadata!.uid)).toBe(false);
+    scoring = { pod: pod!, pid };
   });
 
   it('refuses images and commands it does not know, in the pod’s status', async () => {
@@ -232,15 +232,15 @@ describe('local node agent', () => {
     );
   });
 
-  it('mounts a configMap for the router and stops every pod process when it stops', async () => {
+  it('runs the router with its table from a configMap, reaching the scoring Service’s local pod', async () => {
+    expect(scoring).toBeDefined();
+    const backend = `http://scoring.${ns.name}.svc:8080`;
     const table = {
       version: 1,
       models: {
-        m: {
+        demo: {
           defaultSegment: 'standard',
-          segments: {
-            standard: { backends: [{ track: 'stable', url: 'http://10.250.0.9:8080', weight: 100 }] },
-          },
+          segments: { standard: { backends: [{ track: 'stable', url: backend, weight: 100 }] } },
         },
       },
     };
@@ -274,7 +274,32 @@ describe('local node agent', () => {
       return isPodReady(p) ? p : undefined;
     });
     const pid = pidOf(pod, 'router');
-    expect(environOf(pid).LIGHTRANK_HOST).toBe(localAddressOf(pod.status!.podIP!));
+    const local = localAddressOf(pod.status!.podIP!);
+    expect(environOf(pid).LIGHTRANK_HOST).toBe(local);
+    // through the router to the scoring server, found through the Service's EndpointSlice
+    const res = await fetch(`http://${local}:8080/v2/models/demo/ready`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-lightrank-track')).toBe('stable');
+  });
+
+  it('deletes a pod gracefully: the process stops, then the API object goes', async () => {
+    const { apps, core } = clients();
+    const { pod, pid } = scoring!;
+    expect(isAlive(pid)).toBe(true);
+    // scaling down deletes the pod gracefully: SIGTERM, the process exits, the object goes
+    await apps.patchNamespacedDeploymentScale(
+      { name: 'scoring', namespace: ns.name, body: { spec: { replicas: 0 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitFor('the scoring pod to be gone', async () => {
+      const pods = await core.listNamespacedPod({ namespace: ns.name, labelSelector: 'app=scoring' });
+      return pods.items.length === 0;
+    });
+    expect(isAlive(pid)).toBe(false);
+    expect(agent.pods().some((p) => p.uid === pod!.metadata!.uid)).toBe(false);
+  });
+
+  it('stops every pod process when it stops', async () => {
     for (const p of agent.pods()) for (const cpid of Object.values(p.pids)) if (cpid) seenPids.add(cpid);
     expect(seenPids.size).toBeGreaterThanOrEqual(2);
 
