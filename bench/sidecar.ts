@@ -72,7 +72,7 @@ try {
   procs.push(sidecar);
   const published = (v: string) =>
     sidecar.logs.find((l) => l.msg === 'snapshot published' && l.version === v) as
-      { seconds: number; bytes: number; time: string } | undefined;
+      { seconds: number; downloadSeconds: number; bytes: number; time: string } | undefined;
   await waitFor('sidecar publishes v1', () => published('v1'), 600_000);
   const v1 = published('v1')!;
   log(
