@@ -2,7 +2,12 @@
 // informer caches, build the desired objects, apply what differs, delete what is no longer
 // wanted, and sync the status. It never acts on "what the event said".
 //
-//   validate → reconcileDeployments → reconcileServices → prune → syncStatus
+//   validate → plan → reconcileDeployments → reconcileServices → rollouts → prune → syncStatus
+//
+// `plan` and `rollouts` are the canary machinery (operator/rollout/): the plan says what each
+// segment's stable Deployment runs (during a rollout, the old version), the rollouts pass runs
+// each segment's steps (per-track Services, routing, analysis, canary, pause) and its state is
+// laid over the computed status.
 //
 // A step that fails throws (the controller retries with backoff); an invalid spec is terminal.
 import { ConditionType, isConditionTrue } from '../api/conditions.js';
@@ -20,7 +25,6 @@ import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../a
 import type { Logger } from '../lib/logger.js';
 import { applyIfChanged, isSubset } from './apply.js';
 import {
-  buildDeployment,
   buildService,
   deploymentName,
   LABEL_MODEL,
@@ -35,6 +39,8 @@ import { isNotFound, type KubeClient } from './kube/client.js';
 import type { Informer } from './kube/informer.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
 import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
+import { Rollouts, type StablePlan } from './rollout/rollouts.js';
+import { overlayRolloutStatus } from './rollout/status.js';
 
 export const RANKING_MODELS: ResourceRef = {
   group: API_GROUP,
@@ -81,9 +87,16 @@ function ownedBy(model: ModelRef) {
 
 export class RankingModelReconciler {
   private readonly now: () => Date;
+  private readonly rollouts: Rollouts;
+  /** The status last written per model, so a cache that has not caught up with it is not trusted. */
+  private readonly writtenStatus = new Map<
+    string,
+    { resourceVersion?: string; status: RankingModelStatus }
+  >();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.rollouts = new Rollouts({ ...deps, modelsRef: RANKING_MODELS });
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
@@ -105,7 +118,7 @@ export class RankingModelReconciler {
       kind: KIND,
       metadata: raw.metadata as RankingModel['metadata'],
       spec: parsed.data,
-      status: raw.status as RankingModelStatus | undefined,
+      status: this.freshestStatus(raw),
     };
     let segments: ResolvedSegment[];
     try {
@@ -115,11 +128,15 @@ export class RankingModelReconciler {
       throw err;
     }
 
-    const deployments = await this.reconcileDeployments(model, segments, regarding, log);
+    const plans = this.rollouts.plan(model, segments);
+    const deployments = await this.reconcileDeployments(model, plans, regarding, log);
     await this.reconcileServices(model, segments, regarding, log);
-    await this.prune(model, segments, regarding, log);
-    await this.syncStatus(model, regarding, computeStatus(model, deployments, this.now()), log);
-    return {};
+    const rollout = await this.rollouts.reconcile(model, plans, regarding, log);
+    await this.prune(model, segments, regarding, log, rollout.owned);
+    const now = this.now();
+    const status = overlayRolloutStatus(model, computeStatus(model, deployments, now), rollout.segments, now);
+    await this.syncStatus(model, regarding, status, log);
+    return rollout.requeueAfterMs !== undefined ? { requeueAfterMs: rollout.requeueAfterMs } : {};
   }
 
   /** Report an unusable spec in status and an Event, then stop retrying (TerminalError). */
@@ -134,17 +151,19 @@ export class RankingModelReconciler {
     throw new TerminalError(`invalid spec: ${message}`);
   }
 
-  /** One stable Deployment per segment. Returns what each segment's Deployment looks like now. */
+  /**
+   * One stable Deployment per segment, running what the plan says (the old version during a
+   * rollout). Returns what each segment's Deployment looks like now.
+   */
   private async reconcileDeployments(
     model: RankingModel,
-    segments: ResolvedSegment[],
+    plans: StablePlan[],
     regarding: Regarding,
     log: Logger,
   ): Promise<SegmentObservation[]> {
     const ns = model.metadata.namespace;
     return Promise.all(
-      segments.map(async (segment) => {
-        const desired = buildDeployment(model, segment, 'stable', this.deps.defaults);
+      plans.map(async ({ segment, deployment: desired }) => {
         const live = this.deps.deployments.get(ns, desired.metadata.name);
         const applied = await applyIfChanged(this.deps.client, DEPLOYMENTS, desired, live);
         const outcome = applied.outcome;
@@ -210,11 +229,15 @@ export class RankingModelReconciler {
     segments: ResolvedSegment[],
     regarding: Regarding,
     log: Logger,
+    owned: { deployments: Set<string>; services: Set<string> },
   ): Promise<void> {
     const name = model.metadata.name;
     const wanted = {
-      deployments: new Set(segments.map((s) => deploymentName(name, s.name, 'stable'))),
-      services: new Set(segments.map((s) => serviceName(name, s.name))),
+      deployments: new Set([
+        ...segments.map((s) => deploymentName(name, s.name, 'stable')),
+        ...owned.deployments,
+      ]),
+      services: new Set([...segments.map((s) => serviceName(name, s.name)), ...owned.services]),
     };
     const stale: [ResourceRef, KubeObject][] = [
       ...this.deps.deployments
@@ -263,7 +286,7 @@ export class RankingModelReconciler {
   /** Write the status subresource unless the live status already says the same. */
   private async writeStatusIfChanged(model: ModelRef, status: RankingModelStatus): Promise<boolean> {
     if (statusUnchanged(status, model.status as RankingModelStatus | undefined)) return false;
-    await this.deps.client.apply(
+    const written = await this.deps.client.apply(
       RANKING_MODELS,
       {
         apiVersion: API_GROUP_VERSION,
@@ -273,7 +296,31 @@ export class RankingModelReconciler {
       },
       'status',
     );
+    this.writtenStatus.set(`${model.metadata.namespace}/${model.metadata.name}`, {
+      resourceVersion: (written as KubeObject).metadata.resourceVersion,
+      status,
+    });
     return true;
+  }
+
+  /**
+   * The model's status from the cache, or the one this operator wrote last when the cache has not
+   * caught up with that write yet: rollout state lives in status, and acting on an older copy
+   * would replay a step. (Etcd resource versions are increasing integers.)
+   */
+  private freshestStatus(raw: KubeObject): RankingModelStatus | undefined {
+    const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
+    const mine = this.writtenStatus.get(key);
+    const cached = raw.status as RankingModelStatus | undefined;
+    if (!mine) return cached;
+    try {
+      if (BigInt(mine.resourceVersion ?? '0') > BigInt(raw.metadata.resourceVersion ?? '0'))
+        return mine.status;
+    } catch {
+      // not an integer: trust the cache
+    }
+    this.writtenStatus.delete(key);
+    return cached;
   }
 }
 

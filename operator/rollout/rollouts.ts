@@ -11,24 +11,39 @@ import type { Logger } from '../../lib/logger.js';
 import { analyzeCanary } from '../analysis/analysis.js';
 import { PrometheusClient } from '../analysis/prometheus.js';
 import { staleField, withHash } from '../apply.js';
-import { buildDeployment, deploymentName, type BuildOptions, type Deployment } from '../builders.js';
+import {
+  buildDeployment,
+  deploymentName,
+  type BuildOptions,
+  type Deployment,
+  type Service,
+} from '../builders.js';
 import type { EventRecorder } from '../events.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
-import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject } from '../kube/types.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject } from '../kube/types.js';
 import { createProvider, otherMode } from '../traffic/index.js';
-import { readLive, deleteIfPresent } from '../traffic/provider.js';
+import { deleteIfPresent } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
 import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
 import { readCapacity } from './capacity.js';
 import { ONE_SHOT, clearAnnotations, readControls } from './controls.js';
 import { SegmentRollout, analysisWindows, type SegmentRolloutState } from './segment.js';
-import { annotate, readServing, revisionOf, rolledBackRevision, servingOf, withServing, type ServingRecord } from './serving.js';
+import {
+  markRolledBack,
+  readServing,
+  revisionOf,
+  rolledBackRevision,
+  servingOf,
+  withServing,
+  type ServingRecord,
+} from './serving.js';
 import type { ResourceRef } from '../kube/types.js';
 
 export interface RolloutDeps {
   client: KubeClient;
   deployments: Informer<Deployment>;
+  services: Informer<Service>;
   events: EventRecorder;
   defaults: BuildOptions & { image: string };
   modelsRef: ResourceRef;
@@ -65,43 +80,65 @@ function newer(a: KubeObject | undefined, b: KubeObject | undefined): boolean {
 }
 
 export class Rollouts {
-  private readonly written = new Map<string, Deployment>();
+  /** The last object written here per `Kind/namespace/name`. */
+  private readonly written = new Map<string, KubeObject>();
 
   constructor(private readonly deps: RolloutDeps) {}
 
-  /** The live Deployment from the cache, or the one last written here if the cache is behind it. */
-  live(namespace: string | undefined, name: string): Deployment | undefined {
-    const cached = this.deps.deployments.get(namespace, name);
-    const mine = this.written.get(`${namespace}/${name}`);
-    if (mine === null) return undefined;
-    return mine && newer(mine, cached) ? mine : cached;
+  /** The live object from the cache, or the one last written here if the cache is behind it. */
+  private live<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+  ): T | undefined {
+    const cached: KubeObject | undefined =
+      ref === DEPLOYMENTS
+        ? this.deps.deployments.get(namespace, name)
+        : this.deps.services.get(namespace, name);
+    const mine = this.written.get(`${ref.kind}/${namespace}/${name}`);
+    return (mine && newer(mine, cached) ? mine : cached) as T | undefined;
   }
 
-  stableDeployment(model: RankingModel, desired: ResolvedSegment, record: ServingRecord, rolledBack?: string): Deployment {
-    return annotate(buildDeployment(model, withServing(desired, record), 'stable', this.deps.defaults), record, rolledBack);
+  private deployment(namespace: string | undefined, name: string): Deployment | undefined {
+    return this.live<Deployment>(DEPLOYMENTS, namespace, name);
+  }
+
+  stableDeployment(model: RankingModel, desired: ResolvedSegment, record: ServingRecord): Deployment {
+    return buildDeployment(model, withServing(desired, record), 'stable', this.deps.defaults);
   }
 
   /** Per segment, what the stable Deployment runs: its recorded serving, else the spec's. */
   plan(model: RankingModel, segments: ResolvedSegment[]): StablePlan[] {
     return segments.map((desired) => {
-      const live = this.live(model.metadata.namespace, deploymentName(model.metadata.name, desired.name, 'stable'));
-      const recorded = readServing(live);
+      const ns = model.metadata.namespace;
+      const live = this.deployment(ns, deploymentName(model.metadata.name, desired.name, 'stable'));
+      const recorded = readServing(live, desired.model.tasks);
       const wanted = servingOf(desired);
       // same revision: take the spec's copy (settings outside the revision, e.g. the poll interval)
       const record = recorded && revisionOf(recorded) !== revisionOf(wanted) ? recorded : wanted;
       const retry = readControls(model, desired.name).retry;
-      const rolledBack = retry ? undefined : rolledBackRevision(live);
+      const canaryService = this.live(
+        SERVICES,
+        ns,
+        trackServiceName(model.metadata.name, desired.name, 'canary'),
+      );
+      const rolledBack = retry ? undefined : rolledBackRevision(canaryService);
       return {
         desired,
         segment: withServing(desired, record),
         record,
         rolledBack,
-        deployment: this.stableDeployment(model, desired, record, rolledBack),
+        deployment: this.stableDeployment(model, desired, record),
       };
     });
   }
 
-  async reconcile(model: RankingModel, plans: StablePlan[], regarding: Regarding, log: Logger): Promise<RolloutOutcome> {
+  async reconcile(
+    model: RankingModel,
+    plans: StablePlan[],
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<RolloutOutcome> {
     const { client, defaults } = this.deps;
     const ns = model.metadata.namespace;
     const name = model.metadata.name;
@@ -113,7 +150,10 @@ export class Rollouts {
       segments,
       weights: new Map(segments.map((s) => [s.name, prev.get(s.name)?.canaryWeight ?? 0])),
     };
-    const routerOpts = { image: model.spec.serving.image ?? defaults.image, imagePullPolicy: defaults.imagePullPolicy };
+    const routerOpts = {
+      image: model.spec.serving.image ?? defaults.image,
+      imagePullPolicy: defaults.imagePullPolicy,
+    };
     const mode = model.spec.routing.mode;
     const provider = createProvider(mode, ctx, routerOpts);
     // a model that switched modes keeps no routes of the other kind
@@ -128,8 +168,8 @@ export class Rollouts {
         model,
         desired: seg,
         stable: plan.record,
-        stableLive: this.live(ns, stableName),
-        canaryLive: this.live(ns, canaryName),
+        stableLive: this.deployment(ns, stableName),
+        canaryLive: this.deployment(ns, canaryName),
         rolledBack: plan.rolledBack,
         prev: prev.get(seg.name),
         controls: readControls(model, seg.name),
@@ -137,21 +177,23 @@ export class Rollouts {
         provider,
         log,
         ops: {
-          applyTrackServices: async (s) => {
-            for (const track of TRACKS) await this.applyService(buildTrackService(model, s, track));
+          applyTrackServices: async (rolledBack) => {
+            await this.apply(SERVICES, buildTrackService(model, seg, 'stable'));
+            await this.apply(SERVICES, markRolledBack(buildTrackService(model, seg, 'canary'), rolledBack));
           },
-          applyStable: (record, rolledBack) => this.apply(this.stableDeployment(model, seg, record, rolledBack)).then(() => {}),
+          applyStable: (record) => this.apply(DEPLOYMENTS, this.stableDeployment(model, seg, record)),
           applyCanary: async (replicas) => {
-            const d = annotate(buildDeployment(model, seg, 'canary', defaults), servingOf(seg));
-            await this.apply({ ...d, spec: { ...d.spec, replicas } });
+            const d = buildDeployment(model, seg, 'canary', defaults);
+            await this.apply(DEPLOYMENTS, { ...d, spec: { ...d.spec, replicas } });
           },
           deleteCanary: async () => {
             await deleteIfPresent(client, DEPLOYMENTS, ns, canaryName);
-            this.written.delete(`${ns}/${canaryName}`);
+            this.written.delete(`${DEPLOYMENTS.kind}/${ns}/${canaryName}`);
           },
           capacity: () => {
             const built = buildDeployment(model, seg, 'canary', defaults);
-            const tolerations = ((built.spec.template as { spec: { tolerations?: [] } }).spec.tolerations ?? []);
+            const tolerations =
+              (built.spec.template as { spec: { tolerations?: [] } }).spec.tolerations ?? [];
             return readCapacity(client, seg.serving, tolerations);
           },
           analyze: (input, interval) =>
@@ -159,7 +201,9 @@ export class Rollouts {
               ...input,
               ...analysisWindows(interval),
             }),
-          event: (ev) => this.deps.events.record(regarding, ev),
+          event: async (ev) => {
+            await this.deps.events.record(regarding, ev);
+          },
         },
       });
       states.push(await rollout.run());
@@ -169,7 +213,7 @@ export class Rollouts {
     const owned = {
       deployments: new Set(
         segments
-          .filter((s) => this.live(ns, deploymentName(name, s.name, 'canary')))
+          .filter((s) => this.deployment(ns, deploymentName(name, s.name, 'canary')))
           .map((s) => deploymentName(name, s.name, 'canary')),
       ),
       services: new Set(segments.flatMap((s) => TRACKS.map((t) => trackServiceName(name, s.name, t)))),
@@ -183,17 +227,10 @@ export class Rollouts {
   }
 
   /** Server-side apply unless the freshest copy already matches; remembers what it wrote. */
-  private async apply(desired: Deployment): Promise<void> {
-    const key = keyOf(desired);
-    const live = this.live(desired.metadata.namespace, desired.metadata.name);
-    if (staleField(desired, live) === undefined) return;
-    const written = await this.deps.client.apply(DEPLOYMENTS, withHash(desired));
-    this.written.set(key, written);
-  }
-
-  private async applyService(desired: KubeObject): Promise<void> {
-    const live = await readLive(this.deps.client, SERVICES, desired.metadata.namespace, desired.metadata.name);
-    if (staleField(desired, live) === undefined) return;
-    await this.deps.client.apply(SERVICES, withHash(desired));
+  private async apply(ref: ResourceRef, desired: KubeObject): Promise<void> {
+    const { namespace, name } = desired.metadata;
+    if (staleField(desired, this.live(ref, namespace, name)) === undefined) return;
+    const written = await this.deps.client.apply(ref, withHash(desired));
+    this.written.set(`${ref.kind}/${namespace}/${name}`, written);
   }
 }

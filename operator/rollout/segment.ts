@@ -53,9 +53,10 @@ export interface SegmentRolloutState {
 
 /** The side effects a rollout step may have; the orchestrator implements them. */
 export interface RolloutOps {
-  applyTrackServices(seg: ResolvedSegment): Promise<void>;
-  /** (Re)write the stable Deployment: running `record`, optionally marking `rolledBack`. */
-  applyStable(record: ServingRecord, rolledBack?: string): Promise<void>;
+  /** The segment's stable and canary Services; the canary one records a rolled-back revision. */
+  applyTrackServices(rolledBack: string | undefined): Promise<void>;
+  /** (Re)write the stable Deployment to run `record` (a promotion). */
+  applyStable(record: ServingRecord): Promise<void>;
   applyCanary(replicas: number): Promise<void>;
   deleteCanary(): Promise<void>;
   /** GPU capacity for a canary pod of this segment. */
@@ -116,7 +117,7 @@ export class SegmentRollout {
 
   constructor(private readonly c: SegmentContext) {
     this.desiredRev = revisionOf(servingOf(c.desired));
-    const canaryRecord = readServing(c.canaryLive);
+    const canaryRecord = readServing(c.canaryLive, c.desired.model.tasks);
     this.canaryRev = canaryRecord ? revisionOf(canaryRecord) : undefined;
     this.stepStart = c.now;
     this.s = {
@@ -232,9 +233,13 @@ export class SegmentRollout {
 
   // ---- the steps ----------------------------------------------------------------------------
 
-  /** Per-track Services, the backends every provider routes to; they exist whatever the phase. */
+  /**
+   * Per-track Services, the backends every provider routes to; they exist whatever the phase.
+   * The rolled-back mark is dropped once the spec names what stable runs again.
+   */
   private async reconcileServices(): Promise<Next> {
-    await this.c.ops.applyTrackServices(this.c.desired);
+    const settled = this.desiredRev === revisionOf(this.c.stable);
+    await this.c.ops.applyTrackServices(settled ? undefined : this.c.rolledBack);
     return 'continue';
   }
 
@@ -366,16 +371,16 @@ export class SegmentRollout {
   }
 
   /**
-   * A failed rollout: with autoRollback (or an abort) mark the revision rolled back on the stable
-   * Deployment first (a restart then finds the decision), route everything to stable and remove
-   * the canary; without it, hold where it is, Degraded.
+   * A failed rollout: with autoRollback (or an abort) mark the revision rolled back on the canary
+   * Service first (a restart then finds the decision), route everything to stable and remove the
+   * canary; without it, hold where it is, Degraded.
    */
   private async fail(reason: string, message: string, abort = false): Promise<Next> {
     const { desired, stable } = this.c;
     this.s.failure = { reason, message };
     if (!abort && !this.rollout.autoRollback)
       return this.hold(reason, `${message}; autoRollback is off: abort or promote by hand`);
-    await this.c.ops.applyStable(stable, this.desiredRev);
+    await this.c.ops.applyTrackServices(this.desiredRev);
     await this.c.ops.event({
       type: 'Warning',
       reason: 'RolledBack',

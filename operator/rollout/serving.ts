@@ -1,20 +1,22 @@
-// What a track serves, recorded where it lives: the stable Deployment carries the model + snapshot
-// it runs (annotation `lightrank.dev/serving`, JSON) — during a rollout the spec already names the
-// new version, so the stable Deployment is the record of the old one (as Argo's stable ReplicaSet
-// is) — and, after a rollback, the revision that was rolled back (`lightrank.dev/rolled-back`), so
-// the operator does not start the same failed rollout again. A revision is a short hash of what
-// makes a rollout: model URI, sha256, version, tower fingerprint and snapshot source URI.
+// What a track serves, read where it lives: a scoring Deployment's sync container carries the
+// model and snapshot it fetches in its environment (LIGHTRANK_MODEL_*, LIGHTRANK_SNAPSHOT_*; see
+// docs/internals.md). During a rollout the spec already names the new version, so the stable
+// Deployment is the record of the old one (as Argo's stable ReplicaSet is). After a rollback the
+// revision that was rolled back is recorded on the segment's canary Service (annotation
+// `lightrank.dev/rolled-back`), so the operator does not start the same failed rollout again.
+// A revision is a short hash of what makes a rollout: model URI, sha256, version, tower
+// fingerprint and snapshot source URI.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { ModelRefSchema, SnapshotSourceSchema } from '../../api/rankingmodel.js';
+import type { ModelRef, SnapshotSource } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
-import type { Deployment } from '../builders.js';
+import type { KubeObject } from '../kube/types.js';
 
-export const SERVING_ANNOTATION = 'lightrank.dev/serving';
 export const ROLLED_BACK_ANNOTATION = 'lightrank.dev/rolled-back';
 
-const ServingRecordSchema = z.object({ model: ModelRefSchema, snapshot: SnapshotSourceSchema });
-export type ServingRecord = z.infer<typeof ServingRecordSchema>;
+export interface ServingRecord {
+  model: ModelRef;
+  snapshot: SnapshotSource;
+}
 
 export function servingOf(seg: ResolvedSegment): ServingRecord {
   return { model: seg.model, snapshot: seg.snapshot };
@@ -27,20 +29,40 @@ export function revisionOf(r: ServingRecord): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }
 
-/** The record a Deployment carries, or undefined (none, or unreadable: then the spec is taken). */
-export function readServing(d: Deployment | undefined): ServingRecord | undefined {
-  const raw = d?.metadata.annotations?.[SERVING_ANNOTATION];
-  if (!raw) return undefined;
-  try {
-    const parsed = ServingRecordSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+type PodTemplateOwner = KubeObject & {
+  spec?: {
+    template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } };
+  };
+};
+
+/**
+ * What a scoring Deployment runs, from its sync container's environment; undefined when it has
+ * none or lacks a variable (then the spec is taken). Tasks are not in the environment: they come
+ * from `tasks` (the spec's; they are no part of the revision).
+ */
+export function readServing(d: KubeObject | undefined, tasks: string[]): ServingRecord | undefined {
+  const sync = (d as PodTemplateOwner | undefined)?.spec?.template?.spec?.containers?.find(
+    (c) => c.name === 'sync',
+  );
+  const env = new Map((sync?.env ?? []).map((e) => [e.name, e.value]));
+  const get = (k: string) => env.get(`LIGHTRANK_${k}`);
+  const [uri, sha256, version, towerFingerprint, snapshotUri] = [
+    'MODEL_URI',
+    'MODEL_SHA256',
+    'MODEL_VERSION',
+    'TOWER_FINGERPRINT',
+    'SNAPSHOT_URI',
+  ].map(get);
+  if (!uri || !sha256 || !version || !towerFingerprint || !snapshotUri) return undefined;
+  const poll = Number(get('SNAPSHOT_POLL_SECONDS'));
+  return {
+    model: { uri, sha256, version, towerFingerprint, tasks },
+    snapshot: { uri: snapshotUri, pollIntervalSeconds: Number.isInteger(poll) && poll > 0 ? poll : 30 },
+  };
 }
 
-export function rolledBackRevision(d: Deployment | undefined): string | undefined {
-  return d?.metadata.annotations?.[ROLLED_BACK_ANNOTATION] || undefined;
+export function rolledBackRevision(o: KubeObject | undefined): string | undefined {
+  return o?.metadata.annotations?.[ROLLED_BACK_ANNOTATION] || undefined;
 }
 
 /** The segment as a track runs it: the spec's settings with the recorded model and snapshot. */
@@ -48,17 +70,14 @@ export function withServing(seg: ResolvedSegment, r: ServingRecord): ResolvedSeg
   return { ...seg, model: r.model, snapshot: r.snapshot };
 }
 
-/** A built Deployment with its record (and the rolled-back revision, if any) as annotations. */
-export function annotate(d: Deployment, r: ServingRecord, rolledBack?: string): Deployment {
+/** An object with the rolled-back revision recorded (or not, when undefined). */
+export function markRolledBack<T extends KubeObject>(o: T, revision: string | undefined): T {
+  if (!revision) return o;
   return {
-    ...d,
+    ...o,
     metadata: {
-      ...d.metadata,
-      annotations: {
-        ...d.metadata.annotations,
-        [SERVING_ANNOTATION]: JSON.stringify(r),
-        ...(rolledBack ? { [ROLLED_BACK_ANNOTATION]: rolledBack } : {}),
-      },
+      ...o.metadata,
+      annotations: { ...o.metadata.annotations, [ROLLED_BACK_ANNOTATION]: revision },
     },
   };
 }

@@ -85,7 +85,15 @@ function labels(model: string): Record<string, string> {
   };
 }
 
-const selector = (model: string) => ({ [LABEL_MODEL]: model, [LABEL_COMPONENT]: 'router' });
+export const LABEL_ROUTER = 'lightrank.dev/router';
+
+/** Router pods carry their own label, not the model's: `lightrank.dev/model=<m>` selects scoring pods. */
+const selector = (model: string) => ({ [LABEL_ROUTER]: model });
+
+function podLabels(model: string): Record<string, string> {
+  const { [LABEL_MODEL]: _model, [LABEL_MANAGED_BY]: _by, ...rest } = labels(model);
+  return { ...rest, ...selector(model) };
+}
 
 export function buildRouterConfigMap(model: RankingModel, table: RouterTableFile): KubeObject {
   const name = model.metadata.name;
@@ -122,7 +130,7 @@ export function buildRouterDeployment(
       selector: { matchLabels: selector(name) },
       template: {
         metadata: {
-          labels: labels(name),
+          labels: podLabels(name),
           annotations: {
             'prometheus.io/scrape': 'true',
             'prometheus.io/port': String(SERVER_PORT),
