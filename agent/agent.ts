@@ -6,7 +6,7 @@
 //
 // API:
 //   startNodeAgent(opts) → Promise<NodeAgent>      NodeAgent: { nodeName, runDir, pods(), stop() }
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,10 @@ import { PodRunner } from './pod.js';
 export const DEFAULT_NODE_NAME = 'lightrank-local';
 /** Pod annotation naming the directory of the pod's container logs on this machine. */
 export const LOG_DIR_ANNOTATION = 'lightrank.dev/local-log-dir';
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** The checkout this module belongs to (compiled, it sits one level deeper, under dist/). */
+const REPO_ROOT = ((dir: string) => (existsSync(join(dir, 'package.json')) ? dir : join(dir, '..')))(
+  fileURLToPath(new URL('../', import.meta.url)),
+);
 const HOST_IP = '127.0.0.1';
 const RELIST_DELAY_MS = 1_000;
 const STATUS_DEBOUNCE_MS = 50;
