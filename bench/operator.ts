@@ -144,6 +144,9 @@ try {
   const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
   const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
   const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
+  const errorKinds = [...text.matchAll(/^lightrank_operator_api_errors_total\{([^}]*)\} (\S+)$/gm)]
+    .map((m) => `${m[1]!.replace(/component="[^"]*",?/, '')}: ${m[2]}`)
+    .join('; ');
 
   op.child.kill('SIGTERM');
   await op.exited;
@@ -157,7 +160,7 @@ try {
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
     `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window)`,
     `  operator writes in all                   ${allWrites}`,
-    `  reconciles                               ${reconciles} (API errors ${errors})`,
+    `  reconciles                               ${reconciles} (API errors ${errors}${errors ? `: ${errorKinds}` : ''})`,
     `  reconcile p50 / p99                      ${(p50 * 1000).toFixed(1)} ms / ${(p99 * 1000).toFixed(1)} ms (histogram_quantile)`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
   ];
