@@ -187,7 +187,15 @@ export class PodRunner {
 
   private startContainer(c: ContainerRunner): void {
     if (this.terminating) return;
-    const proc = startProcess({ argv: c.argv, cwd: this.deps.repo, env: c.env, logPath: c.logPath });
+    let proc: LocalProcess;
+    try {
+      proc = startProcess({ argv: c.argv, cwd: this.deps.repo, env: c.env, logPath: c.logPath });
+    } catch (err) {
+      c.waiting = { reason: 'StartError', message: err instanceof Error ? err.message : String(err) };
+      this.log.error({ container: c.spec.name }, c.waiting.message!);
+      this.deps.onChange();
+      return;
+    }
     c.proc = proc;
     c.waiting = undefined;
     c.terminated = undefined;

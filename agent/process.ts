@@ -6,7 +6,7 @@
 // API:
 //   startProcess({ argv, cwd, env, logPath }) → LocalProcess
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 
 export interface ExitStatus {
@@ -33,6 +33,14 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
     process.kill(-pgid, signal);
   } catch {
     // ESRCH: the group is gone already
+  }
+}
+
+function writeLog(logPath: string, line: string): void {
+  try {
+    appendFileSync(logPath, line);
+  } catch {
+    // the log is best effort
   }
 }
 
@@ -66,11 +74,23 @@ export function startProcess(opts: {
     closeSync(fd);
   }
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${opts.argv.join(' ')}`);
+  if (pid === undefined) {
+    child.once('error', () => {}); // the reason is thrown here, not emitted later
+    throw new Error(`could not start ${opts.argv.join(' ')}`);
+  }
   liveGroups.add(pid);
   let running = true;
   const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('error', (err) => {
+      // could not be started after all (or could not be signalled): report it as an exit
+      if (!running) return;
+      running = false;
+      liveGroups.delete(pid);
+      writeLog(opts.logPath, `--- ${new Date().toISOString()} ${err.message}\n`);
+      resolve({ exitCode: 128, finishedAt: new Date() });
+    });
     child.once('exit', (code, signal) => {
+      if (!running) return;
       running = false;
       // the leader is gone: reap what it left in its group, then never signal the id again
       killGroup(pid, 'SIGKILL');
