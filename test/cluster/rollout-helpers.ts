@@ -1,0 +1,191 @@
+// Helpers of the rollout and routing cluster tests (test/cluster/rollout-*.test.ts,
+// routing-*.test.ts): a RankingModel spec with short steps and an analysis pointed at a
+// Prometheus (usually the test double in test/prometheus/fake-prometheus.ts), reads and merge
+// patches through the operator's own client, a status poller that records a timeline of the
+// rollout, and the Events of a model.
+import {
+  API_GROUP_VERSION,
+  KIND,
+  PLURAL,
+  type RankingModelSpecInput,
+  type SegmentStatus,
+} from '../../api/rankingmodel.js';
+import { twoSegmentSpec } from '../../api/testing.js';
+import { KubeClient } from '../../operator/kube/client.js';
+import type { KubeObject } from '../../operator/kube/types.js';
+import { RANKING_MODELS } from '../../operator/reconciler.js';
+import { rankingModel, testClient } from '../../operator/testing.js';
+import { clusterInfo, waitFor } from '../harness/cluster.js';
+
+export const IMAGE = 'registry.test/lightrank-server:1';
+
+export type Model = KubeObject & {
+  spec: Record<string, unknown>;
+  status?: {
+    phase?: string;
+    rolloutPhase?: string;
+    modelVersion?: string;
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+    segments?: SegmentStatus[];
+  };
+};
+
+/** Two segments on CPU (no GPU budget in the way), three short steps, analysis every 5 s. */
+export function rolloutSpec(
+  prometheusAddress: string,
+  over: Partial<RankingModelSpecInput> = {},
+): RankingModelSpecInput {
+  return {
+    ...twoSegmentSpec(),
+    serving: { executionProvider: 'cpu' },
+    rollout: {
+      steps: [
+        { weight: 20, pauseSeconds: 2 },
+        { weight: 50, pauseSeconds: 2 },
+        { weight: 100, pauseSeconds: 0 },
+      ],
+      analysis: { prometheusAddress, intervalSeconds: 5, minSamples: 50 },
+      progressDeadlineSeconds: 30,
+    },
+    ...over,
+  };
+}
+
+export class Models {
+  readonly client: KubeClient = testClient(clusterInfo().kubeconfigPath);
+
+  constructor(readonly namespace: string) {}
+
+  async create(name: string, spec: RankingModelSpecInput): Promise<Model> {
+    return this.client.create(RANKING_MODELS, rankingModel(name, this.namespace, spec)) as Promise<Model>;
+  }
+
+  get(name: string): Promise<Model> {
+    return this.client.get<Model>(RANKING_MODELS, this.namespace, name);
+  }
+
+  async patch(name: string, patch: Record<string, unknown>): Promise<void> {
+    await this.client.request({
+      verb: 'patch',
+      kind: KIND,
+      method: 'PATCH',
+      path: KubeClient.path(RANKING_MODELS, this.namespace, name),
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
+  }
+
+  /** Changes the standard segment's model version (the default model): a rollout starts. */
+  async setVersion(name: string, version: string): Promise<void> {
+    const m = await this.get(name);
+    const model = {
+      ...(m.spec.model as Record<string, unknown>),
+      version,
+      uri: `s3://models/ranker/${version}/query.onnx`,
+    };
+    await this.patch(name, { spec: { model } });
+  }
+
+  async annotate(name: string, annotations: Record<string, string | null>): Promise<void> {
+    await this.patch(name, { metadata: { annotations } });
+  }
+
+  async segment(name: string, segment: string): Promise<SegmentStatus | undefined> {
+    return (await this.get(name)).status?.segments?.find((s) => s.name === segment);
+  }
+
+  /** Polls until `probe(model)` holds; returns the model. */
+  async waitFor(
+    name: string,
+    what: string,
+    probe: (m: Model) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<Model> {
+    let last: Model | undefined;
+    return waitFor(
+      `${what} (RankingModel ${name})`,
+      async () => {
+        last = await this.get(name);
+        if (probe(last)) return last;
+        throw new Error(`status: ${JSON.stringify(last.status?.segments ?? last.status ?? {})}`);
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+
+  async events(name: string): Promise<{ reason: string; message: string; type: string }[]> {
+    const list = await this.client.request<{
+      items: { reason: string; message: string; type: string; involvedObject: { name: string } }[];
+    }>({
+      verb: 'list',
+      kind: 'Event',
+      method: 'GET',
+      path: `/api/v1/namespaces/${this.namespace}/events`,
+      query: { fieldSelector: `involvedObject.name=${name}` },
+    });
+    return list.items;
+  }
+
+  async deployment(name: string): Promise<(KubeObject & { spec: Record<string, unknown> }) | undefined> {
+    try {
+      return await this.client.get<KubeObject & { spec: Record<string, unknown> }>(
+        { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
+        this.namespace,
+        name,
+      );
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The env value of the sync container of a Deployment (what model version it runs). */
+export function syncEnv(d: KubeObject | undefined, key: string): string | undefined {
+  const spec = d?.spec as
+    | { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } }
+    | undefined;
+  return spec?.template.spec.containers.find((c) => c.name === 'sync')?.env?.find((e) => e.name === key)
+    ?.value;
+}
+
+export function condition(m: Model, type: string) {
+  return m.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Records each change of a segment's rollout state with its time, from a poll every 200 ms. */
+export class Timeline {
+  readonly entries: { t: number; state: string }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly start = Date.now();
+
+  constructor(
+    private readonly models: Models,
+    private readonly name: string,
+    private readonly segment: string,
+  ) {}
+
+  begin(): void {
+    const tick = async () => {
+      try {
+        const m = await this.models.get(this.name);
+        const s = m.status?.segments?.find((x) => x.name === this.segment);
+        const state = s
+          ? `${s.rolloutPhase} step=${s.rolloutStep ?? '-'} weight=${s.canaryWeight} stable=${s.stableVersion} canary=${s.canaryVersion ?? '-'} analysis=${s.lastAnalysis?.result ?? '-'}`
+          : 'no status';
+        if (this.entries.at(-1)?.state !== state) this.entries.push({ t: Date.now() - this.start, state });
+      } catch {
+        // a failed read is a gap in the timeline, nothing more
+      }
+      if (this.timer) this.timer = setTimeout(tick, 200);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  stop(): string {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.entries.map((e) => `+${(e.t / 1000).toFixed(1)}s ${e.state}`).join('\n');
+  }
+}
+
+export { API_GROUP_VERSION, PLURAL };
