@@ -30,7 +30,9 @@ try {
   log.fatal({ err: (err as Error).message }, 'cannot prepare the data directory');
   process.exit(1);
 }
-server.listen(config.port, () => {
+// LIGHTRANK_HOST: the address to bind (default every interface); the local node agent sets it to the
+// pod's own loopback address, so several pods on one machine each have their port 8081.
+server.listen(config.port, process.env.LIGHTRANK_HOST || undefined, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ port, dataDir: config.sync.dataDir, snapshotUri: config.sync.snapshotUri }, 'sidecar listening');
