@@ -9,6 +9,7 @@
 // see its header for accuracy limits). The generator shares this machine's cores with the server.
 //
 //   npm run bench:server            (about 1.5 minutes)
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,7 @@ async function floor(modelPath: string, snapshotDir: string, durationMs: number)
   const rows = new BigInt64Array(CANDIDATES);
   for (let i = 0; i < CANDIDATES; i++) rows[i] = BigInt((i * 7919) % snapshot.rows);
   const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
   const end = performance.now() + durationMs;
   let i = 0;
   while (performance.now() < end) {
@@ -55,8 +57,11 @@ async function floor(modelPath: string, snapshotDir: string, durationMs: number)
     });
     lat.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuUsPerReq = (cpu.user + cpu.system) / lat.length;
   lat.sort((a, b) => a - b);
   return {
+    cpuUsPerReq,
     throughput: lat.length / (durationMs / 1000),
     p50Ms: lat[Math.floor(lat.length / 2)]!,
     p99Ms: lat[Math.floor(lat.length * 0.99)]!,
@@ -87,7 +92,23 @@ async function start(dataDir: string, extra: string[]): Promise<ServerProcess> {
   return s;
 }
 
-function row(label: string, r: LoadResult, offered?: number): string {
+/** CPU seconds (user + system, all threads) a process has used, from /proc (10 ms ticks). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+type Measured = LoadResult & { cpuUsPerReq: number };
+
+/** Runs a load step and charges the server process's CPU time to the requests it answered. */
+async function measured(server: ServerProcess, step: () => Promise<LoadResult>): Promise<Measured> {
+  const before = cpuSeconds(server.proc.pid!);
+  const r = await step();
+  return { ...r, cpuUsPerReq: ((cpuSeconds(server.proc.pid!) - before) * 1e6) / Math.max(1, r.ok) };
+}
+
+function row(label: string, r: Measured, offered?: number): string {
   return [
     label.padEnd(28),
     (offered !== undefined ? fmt(offered, 0) : '-').padStart(8),
@@ -97,6 +118,7 @@ function row(label: string, r: LoadResult, offered?: number): string {
     fmt(r.p99Ms).padStart(8),
     String(r.maxInFlight).padStart(6),
     String(r.failed).padStart(6),
+    fmt(r.cpuUsPerReq, 0).padStart(9),
   ].join(' ');
 }
 
@@ -126,9 +148,11 @@ async function main(): Promise<void> {
     );
     say('');
     say('(a) in-process floor (query tower + scoring graph, batch 1, one thread)');
-    say(`    throughput ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms`);
+    say(
+      `    throughput ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms   cpu ${fmt(f.cpuUsPerReq, 0)} µs/req`,
+    );
 
-    const header = `${'run'.padEnd(28)} ${'offered'.padStart(8)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'inflt'.padStart(6)} ${'fail'.padStart(6)}`;
+    const header = `${'run'.padEnd(28)} ${'offered'.padStart(8)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'inflt'.padStart(6)} ${'fail'.padStart(6)} ${'cpu µs/req'.padStart(9)}`;
     const server = await start(staged.dataDir, []);
     const url = `${server.url}/v1/models/demo/rank`;
     await closedLoop({ url, bodies: reqBodies, concurrency: 8, durationMs: 1000 }); // warm-up
@@ -136,17 +160,19 @@ async function main(): Promise<void> {
     say('(b) server over HTTP, batching on (default: max batch 32, queue delay 0 µs, 1 worker)');
     say(header);
     let max = 0;
-    const closed: Record<number, LoadResult> = {};
+    const closed: Record<number, Measured> = {};
     for (const c of [1, 4, 16, 32]) {
-      const r = await closedLoop({ url, bodies: reqBodies, concurrency: c, durationMs: STEP_MS });
+      const r = await measured(server, () =>
+        closedLoop({ url, bodies: reqBodies, concurrency: c, durationMs: STEP_MS }),
+      );
       closed[c] = r;
       max = Math.max(max, r.throughput);
       say(row(`closed loop, concurrency ${c}`, r));
     }
-    let at70: LoadResult | undefined;
+    let at70: Measured | undefined;
     for (const frac of [0.25, 0.5, 0.7, 0.9]) {
       const rate = max * frac;
-      const r = await openLoop({ url, bodies: reqBodies, rate, durationMs: STEP_MS });
+      const r = await measured(server, () => openLoop({ url, bodies: reqBodies, rate, durationMs: STEP_MS }));
       if (frac === 0.7) at70 = r;
       say(row(`open loop, ${Math.round(frac * 100)}% of max`, r, rate));
     }
@@ -155,7 +181,9 @@ async function main(): Promise<void> {
     const off = await start(staged.dataDir, ['--max-batch-size', '1']);
     const offUrl = `${off.url}/v1/models/demo/rank`;
     await closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 8, durationMs: 1000 });
-    const offR = await closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 32, durationMs: STEP_MS });
+    const offR = await measured(off, () =>
+      closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 32, durationMs: STEP_MS }),
+    );
     await off.stop();
     say('');
     say('(c) dynamic batching at concurrency 32 (closed loop)');

@@ -10,7 +10,7 @@
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
 import { invalidArgument, modelNotReady } from './errors.js';
-import { encodeRankResponse } from './encode.js';
+import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 import { parseIds } from './ids.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
 import type { ServedVersion } from './lifecycle/version.js';
@@ -207,7 +207,7 @@ export class Dataplane {
     const n = req.candidates.length;
     const k = d.knownCount; // d.known itself went to the worker (transferred, now detached)
     const tasks = d.taskIdx.map((i) => v.tasks[i]!);
-    const res: RankResponse = {
+    const res: EncodableRankResponse = {
       model: this.registry.name,
       modelVersion: v.model.version,
       snapshotVersion: v.snapshot.version,
@@ -228,12 +228,7 @@ export class Dataplane {
       });
     } else {
       res.scores = {};
-      tasks.forEach((task, t) => {
-        const s = perTask[t]!;
-        const out: (number | null)[] = new Array(n);
-        for (let i = 0, j = 0; i < n; i++) out[i] = d.rows[i]! >= 0 ? s[j++]! : null;
-        res.scores![task] = out;
-      });
+      tasks.forEach((task, t) => (res.scores![task] = { values: perTask[t]!, present: d.rows }));
     }
     tasks.forEach((task, t) => this.metrics.observeScores(task, perTask[t]!));
     this.metrics.scored(k, d.unknownIds.length);

@@ -4,7 +4,9 @@
 // error ≤ 5e-10, finer than float32's own resolution there); other values as JSON.stringify
 // would write them.
 //
-// API: encodeRankResponse(res: RankResponse) → Buffer (UTF-8 JSON)
+// API:
+//   interface ScoreColumn { values: Float32Array; present: Int32Array }
+//   encodeRankResponse(res: RankResponse with scores as ScoreColumns) → Buffer (UTF-8 JSON)
 import type { RankResponse } from './dataplane.js';
 
 /** Most bytes one score takes: JSON.stringify of a double is at most 24 characters; "null" 4. */
@@ -30,8 +32,29 @@ class Writer {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
+  /**
+   * A JSON array with one entry per candidate: the next of `column.values` where
+   * `column.present[i] >= 0`, else null. Bytes are written directly (a Buffer.write per element
+   * costs more than the element).
+   */
+  scores(column: ScoreColumn): void {
+    const { values, present } = column;
+    this.ensure(present.length * (MAX_SCORE_BYTES + 1) + 2);
+    this.buf[this.pos++] = 91; // '['
+    for (let i = 0, j = 0; i < present.length; i++) {
+      if (i) this.buf[this.pos++] = 44; // ','
+      this.put(present[i]! >= 0 ? values[j++]! : null);
+    }
+    this.buf[this.pos++] = 93; // ']'
+  }
+
   score(x: number | null): void {
     this.ensure(MAX_SCORE_BYTES);
+    this.put(x);
+  }
+
+  /** Writes one score; the caller has ensured MAX_SCORE_BYTES of room. */
+  private put(x: number | null): void {
     const b = this.buf;
     if (x !== null && x >= 0.001 && x < 1) {
       let k = Math.round(x * 1e9);
@@ -55,22 +78,28 @@ class Writer {
   }
 }
 
-export function encodeRankResponse(res: RankResponse): Buffer {
+/** Scores aligned with the request's candidates, kept in typed arrays until written. */
+export interface ScoreColumn {
+  /** the scores of the known candidates, in request order */
+  values: Float32Array;
+  /** per candidate: ≥ 0 when known (its score is the next of `values`), < 0 when unknown (null) */
+  present: Int32Array;
+}
+
+export type EncodableRankResponse = Omit<RankResponse, 'scores'> & { scores?: Record<string, ScoreColumn> };
+
+export function encodeRankResponse(res: EncodableRankResponse): Buffer {
   const { scores, topK, ...rest } = res;
   const head = JSON.stringify(rest);
   let values = 0;
-  for (const list of Object.values(scores ?? {})) values += list.length;
-  const w = new Writer(head.length * 3 + values * 12 + 256);
+  for (const column of Object.values(scores ?? {})) values += column.present.length;
+  const w = new Writer(head.length * 3 + values * (MAX_SCORE_BYTES + 1) + 256);
   w.text(head.slice(0, -1));
   if (scores) {
     w.text(',"scores":{');
-    Object.entries(scores).forEach(([task, list], t) => {
-      w.text(`${t ? ',' : ''}${JSON.stringify(task)}:[`);
-      for (let i = 0; i < list.length; i++) {
-        if (i) w.text(',');
-        w.score(list[i]!);
-      }
-      w.text(']');
+    Object.entries(scores).forEach(([task, column], t) => {
+      w.text(`${t ? ',' : ''}${JSON.stringify(task)}:`);
+      w.scores(column);
     });
     w.text('}');
   }

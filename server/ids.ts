@@ -1,35 +1,50 @@
 // Fast parsing of 64-bit item ids from JSON (decimal strings or safe integers) straight into
 // the little-endian (lo, hi) uint32 words of a BigUint64Array, without a BigInt per id: a
 // ranking request carries thousands of ids and BigInt(string) dominated its decode time.
+// Strings must already be 1–20 decimal digits (the request schema checks that); they are read
+// as at most two native Number() conversions of ≤ 10 digits and combined in 32-bit limbs.
 // (The snapshot's IdIndex reads BigUint64Array ids as such word pairs too.)
 //
 // API:
 //   parseIds(values: readonly (string | number)[]) → BigUint64Array | { index: number }
-//     the ids, or the index of the first value that is not an unsigned 64-bit id
+//     the ids, or the index of the first value beyond 2^64 − 1 (or not a non-negative safe
+//     integer / digit string)
+const TWO16 = 65536;
 const TWO32 = 4294967296;
+const TEN10 = 1e10;
 
 export function parseIds(values: readonly (string | number)[]): BigUint64Array | { index: number } {
   const out = new BigUint64Array(values.length);
   const words = new Uint32Array(out.buffer);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    let lo = 0;
-    let hi = 0;
+    let lo: number;
+    let hi: number;
     if (typeof v === 'number') {
       if (!Number.isSafeInteger(v) || v < 0) return { index: i };
       hi = Math.floor(v / TWO32);
       lo = v - hi * TWO32;
-    } else if (typeof v === 'string') {
+    } else if (typeof v === 'string' && v.length > 0 && v.length <= 20) {
       const n = v.length;
-      if (n === 0 || n > 20) return { index: i };
-      for (let j = 0; j < n; j++) {
-        const d = v.charCodeAt(j) - 48;
-        if (d < 0 || d > 9) return { index: i };
-        const l = lo * 10 + d; // < 2^36: exact in a double
-        const carry = Math.floor(l / TWO32);
-        lo = l - carry * TWO32;
-        hi = hi * 10 + carry;
-        if (hi >= TWO32) return { index: i }; // beyond 2^64 - 1
+      if (n <= 15) {
+        const x = Number(v); // < 10^15 < 2^53: exact
+        if (!(x >= 0)) return { index: i };
+        hi = Math.floor(x / TWO32);
+        lo = x - hi * TWO32;
+      } else {
+        // v = a·10^10 + b with a < 10^10, b < 10^10; a = aH·2^16 + aL keeps every product < 2^53.
+        const a = Number(v.slice(0, n - 10));
+        const b = Number(v.slice(n - 10));
+        if (!(a >= 0 && b >= 0)) return { index: i };
+        const aH = Math.floor(a / TWO16);
+        const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b
+        const u = aH * TEN10; // value = u·2^16 + t
+        const uH = Math.floor(u / TWO16);
+        const low = (u - uH * TWO16) * TWO16 + t;
+        const carry = Math.floor(low / TWO32);
+        lo = low - carry * TWO32;
+        hi = uH + carry;
+        if (hi >= TWO32) return { index: i }; // beyond 2^64 − 1
       }
     } else {
       return { index: i };
