@@ -1,8 +1,7 @@
 // Fast parsing of 64-bit item ids from JSON (decimal strings or safe integers) straight into
 // the little-endian (lo, hi) uint32 words of a BigUint64Array, without a BigInt per id: a
 // ranking request carries thousands of ids and BigInt(string) dominated its decode time.
-// Strings must already be 1–20 decimal digits (the request schema checks that); they are read
-// as at most two native Number() conversions of ≤ 10 digits and combined in 32-bit limbs.
+// A string is read as two ≤ 10-digit halves (exact doubles) combined in 32-bit limbs.
 // (The snapshot's IdIndex reads BigUint64Array ids as such word pairs too.)
 //
 // API:
@@ -25,27 +24,29 @@ export function parseIds(values: readonly (string | number)[]): BigUint64Array |
       hi = Math.floor(v / TWO32);
       lo = v - hi * TWO32;
     } else if (typeof v === 'string' && v.length > 0 && v.length <= 20) {
+      // v = a·10^10 + b: a from the leading digits, b from the last ten (each < 10^10, exact).
       const n = v.length;
-      if (n <= 15) {
-        const x = Number(v); // < 10^15 < 2^53: exact
-        if (!(x >= 0)) return { index: i };
-        hi = Math.floor(x / TWO32);
-        lo = x - hi * TWO32;
-      } else {
-        // v = a·10^10 + b with a < 10^10, b < 10^10; a = aH·2^16 + aL keeps every product < 2^53.
-        const a = Number(v.slice(0, n - 10));
-        const b = Number(v.slice(n - 10));
-        if (!(a >= 0 && b >= 0)) return { index: i };
-        const aH = Math.floor(a / TWO16);
-        const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b
-        const u = aH * TEN10; // value = u·2^16 + t
-        const uH = Math.floor(u / TWO16);
-        const low = (u - uH * TWO16) * TWO16 + t;
-        const carry = Math.floor(low / TWO32);
-        lo = low - carry * TWO32;
-        hi = uH + carry;
-        if (hi >= TWO32) return { index: i }; // beyond 2^64 − 1
+      const split = n > 10 ? n - 10 : 0;
+      let a = 0;
+      let b = 0;
+      let bad = false;
+      for (let j = 0; j < n; j++) {
+        const d = v.charCodeAt(j) - 48;
+        if (d < 0 || d > 9) bad = true;
+        if (j < split) a = a * 10 + d;
+        else b = b * 10 + d;
       }
+      if (bad) return { index: i };
+      // a = aH·2^16 + aL keeps every product below 2^53.
+      const aH = Math.floor(a / TWO16);
+      const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b
+      const u = aH * TEN10; // value = u·2^16 + t
+      const uH = Math.floor(u / TWO16);
+      const low = (u - uH * TWO16) * TWO16 + t;
+      const carry = Math.floor(low / TWO32);
+      lo = low - carry * TWO32;
+      hi = uH + carry;
+      if (hi >= TWO32) return { index: i }; // beyond 2^64 − 1
     } else {
       return { index: i };
     }
