@@ -1,165 +1,530 @@
-// `npm run demo`: the interim demo. Builds (or reuses) the control plane in a box, starts it,
-// shows its fake GPU and CPU nodes, leaves a kubeconfig to try, and tears everything down on
-// Ctrl-C. Each step is a function; the full demo (operator, RankingModel, rollout) grows here.
-import type { V1Node } from '@kubernetes/client-node';
-import { CoreV1Api } from '@kubernetes/client-node';
+// `npm run demo`: lightrank end to end on one machine, every part real. Builds (or reuses) the
+// control plane in a box and starts it, installs the CRD, runs the operator, starts the local node
+// agent (pods bound to its node run as local processes on their own loopback addresses; kwok keeps
+// the other nodes simulated), builds real two-tower models and snapshots and serves them from a
+// local HTTP storage server, applies the standard + shopping example adapted to the local node,
+// sends ranking traffic through the router Deployment the operator created and prints scores for
+// both segments, then publishes a new model version and follows the canary step by step until
+// promotion. Ctrl-C tears everything down; `--keep` leaves it running at the end. Each step is a
+// function; docs/demo.md tells the story and the timings.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureBinaries, type ControlPlaneBinaries } from '../test/harness/binaries.js';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { startNodeAgent, type NodeAgent } from '../agent/agent.js';
+import { createLogger } from '../lib/logger.js';
+import { ensureBinaries } from '../test/harness/binaries.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import { applyManifests, readManifests } from '../test/harness/manifests.js';
 import { GPU_RESOURCE } from '../test/harness/nodes.js';
+import { spawnComponent, type ManagedProcess } from '../test/harness/processes.js';
+import { serverSideApply } from '../test/harness/raw.js';
+import { waitFor } from '../test/harness/wait.js';
+import { demoRankingModel, newModelVersion } from './demo/model.js';
+import { findPrometheus, startPrometheus } from './demo/prometheus.js';
+import { followRollout, readStatus } from './demo/rollout.js';
+import { LOCAL_ADDRESS_MAP, patchRouterDeployment, prepareRouterAccess } from './demo/router-local.js';
+import { Teardown, say, seconds, step, table, elapsedSinceStart } from './demo/steps.js';
+import { buildDemoStorage, serveDirectory, type DemoStorage } from './demo/storage.js';
+import { DemoClient, type RankResult } from './demo/traffic.js';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const NAMESPACE = 'lightrank-demo';
+const MODEL = 'ads-ranker';
+const ROUTER = `${MODEL}-router`;
+const ROUTER_SERVICE_ACCOUNT = 'default';
+const NODE_NAME = 'lightrank-local';
+/** background load during the rollout: enough that a 20% canary serves the analysis' minimum samples */
+const LOAD_RPS = 30;
 
 const USAGE = `usage: npm run demo -- [options]
-  --gpu-nodes N     fake GPU nodes (default 2)
-  --gpus-per-node N GPUs each (default 8)
-  --cpu-nodes N     fake CPU-only nodes (default 2)
-  --keep            keep the run directory (logs, certificates, etcd data) after Ctrl-C
-  --no-wait         stop right after showing the cluster instead of waiting for Ctrl-C
-  -h, --help        this text`;
+  --keep              leave everything running at the end (prints the kubeconfig); Ctrl-C stops it
+  --step-seconds N    pause of each canary step (default 20)
+  --no-prometheus     run the canary without analysis even if Prometheus is installed
+  --gpu-nodes N       simulated (kwok) GPU nodes (default 2)
+  --gpus-per-node N   GPUs each (default 8)
+  --cpu-nodes N       simulated (kwok) CPU nodes (default 0: the router pods, which select no
+                      node, must land on the local node to run)
+  -h, --help          this text`;
 
 interface DemoOptions {
+  keep: boolean;
+  stepSeconds: number;
+  prometheus: boolean;
   gpuNodes: number;
   gpusPerNode: number;
   cpuNodes: number;
-  keep: boolean;
-  wait: boolean;
 }
-
-const say = (line = ''): void => void process.stdout.write(`${line}\n`);
-const heading = (n: number, title: string): void => say(`\n== ${n}. ${title}`);
 
 function parseOptions(argv: string[]): DemoOptions | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
+      keep: { type: 'boolean', default: false },
+      'step-seconds': { type: 'string', default: '20' },
+      'no-prometheus': { type: 'boolean', default: false },
       'gpu-nodes': { type: 'string', default: '2' },
       'gpus-per-node': { type: 'string', default: '8' },
-      'cpu-nodes': { type: 'string', default: '2' },
-      keep: { type: 'boolean', default: false },
-      'no-wait': { type: 'boolean', default: false },
+      'cpu-nodes': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return undefined;
-  const count = (flag: 'gpu-nodes' | 'gpus-per-node' | 'cpu-nodes'): number => {
+  const count = (flag: 'gpu-nodes' | 'gpus-per-node' | 'cpu-nodes' | 'step-seconds', max: number): number => {
     const n = Number(values[flag]);
-    if (!Number.isInteger(n) || n < 0 || n > 100)
-      throw new Error(`--${flag} must be an integer 0..100, got "${values[flag]}"`);
+    if (!Number.isInteger(n) || n < 0 || n > max)
+      throw new Error(`--${flag} must be an integer 0..${max}, got "${values[flag]}"`);
     return n;
   };
   return {
-    gpuNodes: count('gpu-nodes'),
-    gpusPerNode: count('gpus-per-node'),
-    cpuNodes: count('cpu-nodes'),
     keep: values.keep,
-    wait: !values['no-wait'],
+    stepSeconds: count('step-seconds', 3600),
+    prometheus: !values['no-prometheus'],
+    gpuNodes: count('gpu-nodes', 100),
+    gpusPerNode: count('gpus-per-node', 100),
+    cpuNodes: count('cpu-nodes', 100),
   };
 }
 
-async function stepBuild(): Promise<ControlPlaneBinaries> {
-  heading(1, 'Build (or reuse) etcd, Kubernetes and kwok from their Go modules');
-  const t0 = Date.now();
-  const binaries = await ensureBinaries();
-  say(`binaries in ${binaries.cacheDir} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-  return binaries;
-}
+// --- steps
 
-async function stepStart(opts: DemoOptions): Promise<ControlPlane> {
-  heading(2, 'Start the control plane on 127.0.0.1');
-  return startControlPlane({
-    gpuNodes: opts.gpuNodes,
-    gpusPerNode: opts.gpusPerNode,
-    cpuNodes: opts.cpuNodes,
-    keepRunDir: opts.keep,
-    onProgress: (m) => say(`  ${m}`),
+async function stepControlPlane(opts: DemoOptions, teardown: Teardown): Promise<ControlPlane> {
+  await step('Build (or reuse) etcd, Kubernetes and kwok from their Go modules', async () => {
+    const binaries = await ensureBinaries();
+    say(`   binaries in ${binaries.cacheDir}`);
+  });
+  return step('Start the control plane on 127.0.0.1 (kwok simulates the GPU nodes)', async () => {
+    const cp = await startControlPlane({
+      gpuNodes: opts.gpuNodes,
+      gpusPerNode: opts.gpusPerNode,
+      cpuNodes: opts.cpuNodes,
+      keepRunDir: opts.keep,
+      quietBuild: true,
+      onProgress: (m) => say(`   ${m}`),
+    });
+    teardown.add('the control plane', () => cp.stop());
+    say(`   API server ${cp.serverUrl}; kubeconfig ${cp.kubeconfigPath}`);
+    return cp;
   });
 }
 
-async function stepShowNodes(cp: ControlPlane): Promise<void> {
-  heading(3, 'Nodes (simulated by kwok)');
-  const nodes = (await cp.kubeConfig.makeApiClient(CoreV1Api).listNode()).items;
-  const rows = [['NAME', 'STATUS', 'GPU PRODUCT', 'GPUS', 'CPU', 'MEMORY', 'TAINTS']];
-  for (const n of nodes) rows.push(nodeRow(n));
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows)
-    say(
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
+async function stepInstallCrd(cp: ControlPlane): Promise<void> {
+  await step('Install the RankingModel CRD (crds/, applied as raw JSON)', async () => {
+    const crds = await applyManifests(cp.kubeConfig, readManifests(join(REPO, 'crds')));
+    say(`   established: ${crds.join(', ')}`);
+    await serverSideApply(
+      cp.kubeConfig,
+      `/api/v1/namespaces/${NAMESPACE}`,
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+      'lightrank-demo',
     );
+    await waitFor('the demo namespace default ServiceAccount', () =>
+      cp.kubeConfig
+        .makeApiClient(CoreV1Api)
+        .readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE })
+        .then(() => true),
+    );
+    say(`   namespace ${NAMESPACE}`);
+  });
 }
 
-function nodeRow(n: V1Node): string[] {
-  const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-  return [
-    n.metadata?.name ?? '?',
-    ready ? 'Ready' : 'NotReady',
-    n.metadata?.labels?.['nvidia.com/gpu.product'] ?? '-',
-    n.status?.allocatable?.[GPU_RESOURCE] ?? '0',
-    n.status?.allocatable?.cpu ?? '?',
-    n.status?.allocatable?.memory ?? '?',
-    (n.spec?.taints ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(',') || '-',
-  ];
+async function stepOperator(cp: ControlPlane, teardown: Teardown): Promise<ManagedProcess> {
+  return step('Run the operator (operator/main.ts as a local process)', async () => {
+    const logPath = join(cp.runDir, 'logs', 'operator.log');
+    const proc = spawnComponent({
+      name: 'operator',
+      bin: process.execPath,
+      args: [
+        '--import',
+        import.meta.resolve('tsx'),
+        join(REPO, 'operator', 'main.ts'),
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        '--leader-election',
+        'false',
+        '--port',
+        '0',
+        '--bind-address',
+        '127.0.0.1',
+      ],
+      runDir: cp.runDir,
+      logPath,
+    });
+    teardown.add('the operator', () => proc.stop(10_000));
+    say(`   pid ${proc.pid}; log ${logPath}`);
+    return proc;
+  });
 }
 
-function stepHowToUse(cp: ControlPlane): void {
-  heading(4, 'Use it');
-  say(`API server:  ${cp.serverUrl}`);
-  say(`kubeconfig:  ${cp.kubeconfigPath}`);
-  say(`audit log:   ${cp.auditLogPath}   (write requests, one JSON line each)`);
-  say(`logs:        ${cp.runDir}/logs/`);
-  say(
-    `pids:        ${Object.entries(cp.pids())
-      .map(([c, p]) => `${c}=${p}`)
-      .join(' ')}`,
+async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgent> {
+  return step(`Start the local node agent (node ${NODE_NAME}: its pods run as local processes)`, async () => {
+    const runDir = join(cp.runDir, 'node-agent');
+    mkdirSync(runDir, { recursive: true });
+    const agent = await startNodeAgent({
+      kubeConfig: cp.kubeConfig,
+      nodeName: NODE_NAME,
+      runDir,
+      // Named as what it is: the node advertises GPUs it does not have, so the example's GPU
+      // scheduling applies; the servers' CUDA provider falls back to CPU (a log line says so).
+      gpuTestDouble: { count: 4 },
+      deleteNodeOnStop: true,
+      log: createLogger('node-agent', { level: 'warn' }),
+    });
+    teardown.add('the node agent and its pods', () => agent.stop());
+    const node = await cp.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: NODE_NAME });
+    const labels = node.metadata?.labels ?? {};
+    say(
+      `   node ${NODE_NAME}: ${GPU_RESOURCE}=${node.status?.allocatable?.[GPU_RESOURCE] ?? 0} (test double, product ${labels['nvidia.com/gpu.product']}), pod IPs ${LOCAL_ADDRESS_MAP.replace('=', ' → ')}`,
+    );
+    say(`   pod logs under ${runDir}`);
+    return agent;
+  });
+}
+
+async function stepStorage(
+  cp: ControlPlane,
+  teardown: Teardown,
+): Promise<{ storage: DemoStorage; url: string }> {
+  return step(
+    'Build models and snapshots (model kit) and serve them from a local storage server',
+    async () => {
+      const storage = await buildDemoStorage(join(cp.runDir, 'storage'));
+      const server = await serveDirectory(storage.root);
+      teardown.add('the storage server', () => server.close());
+      const rows = [['SEGMENT', 'VERSION', 'QUERY TOWER', 'SHA256', 'SNAPSHOT']];
+      rows.push([
+        'standard',
+        'v1',
+        storage.standard.v1.path,
+        storage.standard.v1.sha256.slice(0, 12),
+        storage.standard.snapshotPrefix,
+      ]);
+      rows.push([
+        'standard',
+        'v2',
+        storage.standard.v2.path,
+        storage.standard.v2.sha256.slice(0, 12),
+        '(same item tower)',
+      ]);
+      rows.push([
+        'shopping',
+        'v1',
+        storage.shopping.v1.path,
+        storage.shopping.v1.sha256.slice(0, 12),
+        storage.shopping.snapshotPrefix,
+      ]);
+      table(rows);
+      say(`   storage: ${server.url}/ (files in ${storage.root})`);
+      return { storage, url: server.url };
+    },
   );
-  say('\nTry, in another terminal:');
-  say(`  ${cp.binaries.kubectl} --kubeconfig ${cp.kubeconfigPath} get nodes -L nvidia.com/gpu.product`);
-  say(`  export KUBECONFIG=${cp.kubeconfigPath}   # for any kubectl or client`);
+}
+
+async function stepPrometheus(
+  opts: DemoOptions,
+  cp: ControlPlane,
+  teardown: Teardown,
+): Promise<string | undefined> {
+  return step('Prometheus (scrapes the scoring pods for the canary analysis)', async () => {
+    const bin = opts.prometheus ? findPrometheus() : undefined;
+    if (!bin) {
+      say(
+        opts.prometheus
+          ? '   Prometheus is not installed (/usr/bin/prometheus): the canary runs WITHOUT analysis (steps advance on pauses and readiness)'
+          : '   --no-prometheus: the canary runs WITHOUT analysis',
+      );
+      return undefined;
+    }
+    const prom = await startPrometheus({
+      bin,
+      kubeConfig: cp.kubeConfig,
+      namespace: NAMESPACE,
+      runDir: cp.runDir,
+    });
+    teardown.add('Prometheus', () => prom.stop());
+    say(
+      `   ${bin} on ${prom.url} (targets: the annotated pods of ${NAMESPACE}, found by the demo; log ${prom.proc.logPath})`,
+    );
+    return prom.url;
+  });
+}
+
+async function stepApplyModel(
+  opts: DemoOptions,
+  cp: ControlPlane,
+  storage: DemoStorage,
+  storageUrl: string,
+  prometheusUrl: string | undefined,
+): Promise<void> {
+  await step(
+    'Apply the standard + shopping RankingModel (examples/standard-shopping-gpu.yaml, adapted)',
+    async () => {
+      const manifest = demoRankingModel({
+        namespace: NAMESPACE,
+        storage,
+        storageUrl,
+        nodeName: NODE_NAME,
+        stepSeconds: opts.stepSeconds,
+        ...(prometheusUrl ? { prometheusUrl } : {}),
+      });
+      say('   adapted: model/snapshot URIs on the local storage, 1 replica per segment, nodeSelector');
+      say(
+        `   kubernetes.io/hostname=${NODE_NAME} + the GPU test double, small requests, canary steps of ${opts.stepSeconds} s`,
+      );
+      await serverSideApply(
+        cp.kubeConfig,
+        `/apis/lightrank.dev/v1alpha1/namespaces/${NAMESPACE}/rankingmodels/${MODEL}`,
+        manifest,
+        'lightrank-demo',
+      );
+      say(`   rankingmodel.lightrank.dev/${MODEL} applied in ${NAMESPACE}`);
+    },
+  );
+}
+
+async function stepRouter(cp: ControlPlane): Promise<void> {
+  await step('Router: resolve backends by EndpointSlices (no cluster DNS or kube-proxy here)', async () => {
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const dep = await waitFor(
+      `the router Deployment ${NAMESPACE}/${ROUTER} (created by the operator)`,
+      () => apps.readNamespacedDeployment({ name: ROUTER, namespace: NAMESPACE }),
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    const env = dep.spec?.template.spec?.containers.find((c) => c.name === 'router')?.env ?? [];
+    const setByOperator = env.some((e) => e.name === 'LIGHTRANK_ROUTER_RESOLVER' && e.value === 'kubernetes');
+    const kubeconfig = await prepareRouterAccess(
+      cp.kubeConfig,
+      NAMESPACE,
+      ROUTER_SERVICE_ACCOUNT,
+      join(cp.runDir, 'node-agent'),
+    );
+    await patchRouterDeployment(cp.kubeConfig, NAMESPACE, ROUTER, {
+      ...(setByOperator ? {} : { LIGHTRANK_ROUTER_RESOLVER: 'kubernetes' }),
+      LIGHTRANK_ROUTER_KUBECONFIG: kubeconfig,
+      LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: LOCAL_ADDRESS_MAP,
+    });
+    say(
+      `   RBAC: Role ${'lightrank-router-endpoints'} (endpointslices get/list/watch) bound to ServiceAccount ${ROUTER_SERVICE_ACCOUNT}`,
+    );
+    say(
+      `   added to the router Deployment (field manager lightrank-demo): ${setByOperator ? '' : 'LIGHTRANK_ROUTER_RESOLVER=kubernetes (the operator does not set it yet), '}` +
+        'LIGHTRANK_ROUTER_KUBECONFIG (the ServiceAccount token: the agent mounts no projected token), ' +
+        `LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP=${LOCAL_ADDRESS_MAP}`,
+    );
+  });
+}
+
+function isReady(p: V1Pod): boolean {
+  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+async function podsTable(kc: KubeConfig): Promise<void> {
+  const pods = (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE })).items;
+  const rows = [['POD', 'NODE', 'POD IP', 'READY', 'RESTARTS']];
+  for (const p of pods.sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1))) {
+    const cs = p.status?.containerStatuses ?? [];
+    rows.push([
+      p.metadata!.name!,
+      p.spec?.nodeName ?? '-',
+      p.status?.podIP ?? '-',
+      `${cs.filter((c) => c.ready).length}/${p.spec?.containers.length ?? 0}`,
+      String(cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)),
+    ]);
+  }
+  table(rows);
+}
+
+async function stepWaitReady(cp: ControlPlane, operator: ManagedProcess): Promise<void> {
+  await step(
+    'Wait for the scoring pods (server + sync sidecar) and the router pods to be Ready',
+    async () => {
+      const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+      const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+      let lastReport = '';
+      await waitFor(
+        'every Deployment of the RankingModel rolled out and Ready',
+        async () => {
+          if (!operator.isRunning()) throw new Error(`the operator exited; see ${operator.logPath}`);
+          const deps = (await apps.listNamespacedDeployment({ namespace: NAMESPACE })).items;
+          const pods = (await core.listNamespacedPod({ namespace: NAMESPACE })).items;
+          const done = deps.filter(
+            (d) =>
+              (d.status?.updatedReplicas ?? 0) === (d.spec?.replicas ?? 1) &&
+              (d.status?.readyReplicas ?? 0) === (d.spec?.replicas ?? 1) &&
+              (d.status?.replicas ?? 0) === (d.spec?.replicas ?? 1),
+          );
+          const report = `${done.length}/${deps.length} Deployments ready; pods ready ${pods.filter(isReady).length}/${pods.length}`;
+          if (report !== lastReport) say(`   ${report}`);
+          lastReport = report;
+          return deps.length >= 3 && done.length === deps.length;
+        },
+        { timeoutMs: 240_000, intervalMs: 1_000 },
+      );
+      await podsTable(cp.kubeConfig);
+      const status = await readStatus(cp.kubeConfig, NAMESPACE, MODEL);
+      say(
+        `   RankingModel: phase ${status.phase ?? '-'}, segments ready ${status.readySegments ?? '-'}, model ${status.modelVersion ?? '-'}`,
+      );
+    },
+  );
+}
+
+function scoreRows(results: RankResult[]): string[][] {
+  const rows = [['SEGMENT', 'TRACK', 'MODEL', 'SNAPSHOT', 'CANDIDATE', 'CTR', 'GOOD_CLICK']];
+  for (const r of results) {
+    if (r.status !== 200 || !r.scores) {
+      rows.push([r.segment, r.track || '-', '-', '-', '-', `HTTP ${r.status}`, (r.error ?? '').slice(0, 80)]);
+      continue;
+    }
+    r.candidates
+      .slice(0, 3)
+      .forEach((id, i) =>
+        rows.push([
+          i === 0 ? r.segment : '',
+          i === 0 ? r.track : '',
+          i === 0 ? (r.modelVersion ?? '?') : '',
+          i === 0 ? (r.snapshotVersion ?? '?') : '',
+          id,
+          (r.scores!.ctr?.[i] ?? NaN).toFixed(4),
+          (r.scores!.good_click?.[i] ?? NaN).toFixed(4),
+        ]),
+      );
+  }
+  return rows;
+}
+
+async function stepScores(client: DemoClient, title: string): Promise<RankResult[]> {
+  return step(title, async () => {
+    // The routers may still be taking their first table or endpoints: retry briefly.
+    const results = await waitFor(
+      'a 200 answer for both segments through the router',
+      async () => {
+        const r = [await client.rank('standard'), await client.rank('shopping')];
+        return r.every((x) => x.status === 200) ? r : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000 },
+    ).catch(async () => [await client.rank('standard'), await client.rank('shopping')]);
+    say(
+      `   POST /v1/models/${MODEL}/rank via Service ${ROUTER} (header x-lightrank-segment), first 3 of 8 candidates:`,
+    );
+    table(scoreRows(results));
+    for (const r of results)
+      say(
+        `   SCORES ${r.segment} ${r.status === 200 ? 'ok' : 'FAILED'} track=${r.track} model=${r.modelVersion ?? '-'}`,
+      );
+    if (!results.every((r) => r.status === 200))
+      throw new Error('scoring through the router failed (see above)');
+    return results;
+  });
+}
+
+async function stepCanary(
+  opts: DemoOptions,
+  teardown: Teardown,
+  cp: ControlPlane,
+  client: DemoClient,
+  storage: DemoStorage,
+  storageUrl: string,
+  analysis: boolean,
+): Promise<void> {
+  await step('Publish model v2 for standard and follow the canary until promotion', async () => {
+    const load = client.startLoad(LOAD_RPS, ['standard', 'shopping']);
+    teardown.add('the background load', () => load.stop());
+    try {
+      await serverSideApply(
+        cp.kubeConfig,
+        `/apis/lightrank.dev/v1alpha1/namespaces/${NAMESPACE}/rankingmodels/${MODEL}`,
+        {
+          apiVersion: 'lightrank.dev/v1alpha1',
+          kind: 'RankingModel',
+          metadata: { name: MODEL, namespace: NAMESPACE },
+          ...newModelVersion(storage, storageUrl),
+        },
+        'lightrank-demo-publish',
+      );
+      say(
+        `   spec.model → v2 (uri ${storage.standard.v2.path}, sha256 ${storage.standard.v2.sha256.slice(0, 12)}…)`,
+      );
+      say(
+        `   background load: ~${LOAD_RPS} requests/s over both segments; canary analysis ${analysis ? 'ON (Prometheus)' : 'OFF (no Prometheus)'}`,
+      );
+      const outcome = await followRollout({
+        kc: cp.kubeConfig,
+        namespace: NAMESPACE,
+        name: MODEL,
+        segment: 'standard',
+        version: 'v2',
+        load,
+        timeoutMs: (opts.stepSeconds * 3 + 240) * 1000,
+      });
+      say(`   load: ${load.sent} requests, ${load.failed} failed`);
+      if (outcome !== 'promoted') throw new Error('the canary was rolled back (see the analysis above)');
+      say('   PROMOTED: standard now serves v2 on its stable track');
+    } finally {
+      await load.stop();
+    }
+  });
+}
+
+async function waitForCtrlC(): Promise<void> {
+  await new Promise<void>(() => setInterval(() => {}, 1 << 30));
 }
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   if (!opts) return say(USAGE);
 
-  // Ctrl-C before the control plane is up: exit now; the harness's exit hook kills what started.
-  const state: { cp?: ControlPlane; stopping: boolean } = { stopping: false };
-  const onSignal = (): void => {
-    const cp = state.cp;
-    if (!cp || state.stopping) process.exit(130);
-    state.stopping = true;
-    say('\nstopping the control plane...');
-    void cp.stop().then(
-      () => {
-        say(opts.keep ? `stopped; run directory kept at ${cp.runDir}` : 'stopped; nothing left running');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`stop failed: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
-    );
+  const teardown = new Teardown();
+  let stopping = false;
+  const stop = (code: number): void => {
+    if (stopping) process.exit(130); // a second Ctrl-C: the exit hooks SIGKILL what is left
+    stopping = true;
+    say('\n== Tearing down');
+    void teardown.run().then(() => {
+      say(`   nothing left running (t+${seconds(elapsedSinceStart())})`);
+      process.exit(code);
+    });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
 
-  await stepBuild();
-  const cp = await stepStart(opts);
-  state.cp = cp;
-  await stepShowNodes(cp);
-  stepHowToUse(cp);
-  if (!opts.wait) {
-    state.stopping = true;
-    await cp.stop();
-    say('\nstopped (--no-wait)');
-    return;
+  try {
+    const cp = await stepControlPlane(opts, teardown);
+    await stepInstallCrd(cp);
+    const operator = await stepOperator(cp, teardown);
+    await stepAgent(cp, teardown);
+    const { storage, url: storageUrl } = await stepStorage(cp, teardown);
+    const prometheusUrl = await stepPrometheus(opts, cp, teardown);
+    await stepApplyModel(opts, cp, storage, storageUrl, prometheusUrl);
+    await stepRouter(cp);
+    await stepWaitReady(cp, operator);
+    const client = new DemoClient({
+      kubeConfig: cp.kubeConfig,
+      namespace: NAMESPACE,
+      service: ROUTER,
+      model: MODEL,
+      storage,
+    });
+    teardown.add('the demo client', () => client.close());
+    await stepScores(client, 'Score both segments through the router');
+    await stepCanary(opts, teardown, cp, client, storage, storageUrl, prometheusUrl !== undefined);
+    await stepScores(client, 'Score again: standard answers from v2');
+    say(`\nDEMO COMPLETE in ${seconds(elapsedSinceStart())}`);
+    if (opts.keep) {
+      say('\nLeft running (--keep). In another terminal:');
+      say(`  export KUBECONFIG=${cp.kubeconfigPath}`);
+      say(`  ${cp.binaries.kubectl} get rkm -n ${NAMESPACE} -w`);
+      say(`  ${cp.binaries.kubectl} get pods -n ${NAMESPACE} -o wide`);
+      if (prometheusUrl) say(`  Prometheus: ${prometheusUrl}`);
+      say('Press Ctrl-C to stop everything.');
+      await waitForCtrlC();
+    }
+    stop(0);
+  } catch (err) {
+    process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    stop(1);
   }
-  say('\nRunning. Press Ctrl-C to stop and clean up.');
-  // Keep the process alive: the harness unrefs its children so a forgotten one never pins node.
-  setInterval(() => {}, 1 << 30);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+void main();

@@ -1,0 +1,110 @@
+// What the router Deployment needs on the demo's local node that a real kubelet and pod network
+// would give it, added to the Deployment the operator created (server-side apply under the demo's
+// own field manager, so the operator's fields stay the operator's):
+//   - LIGHTRANK_ROUTER_RESOLVER=kubernetes: reach backends by their EndpointSlices (no cluster DNS
+//     or kube-proxy here). The operator's router provider does not set it yet; on a real cluster it
+//     should (see docs/demo.md);
+//   - LIGHTRANK_ROUTER_KUBECONFIG: the router ServiceAccount's token in a kubeconfig file, because the
+//     local node agent does not mount the projected service-account volume a kubelet would;
+//   - LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: pod IP 10.250.x.y → the loopback address 127.250.x.y the
+//     agent's pods listen on.
+// Plus the RBAC the resolver needs: a Role with get/list/watch on endpointslices, bound to the
+// ServiceAccount the router pods run as.
+//
+// API:
+//   prepareRouterAccess(kc, ns, serviceAccount, dir) → kubeconfig path   (Role, RoleBinding, token)
+//   patchRouterDeployment(kc, ns, name, env) → Promise<void>
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_POD_NETWORK } from '../../agent/addresses.js';
+import { stringify } from 'yaml';
+import { serverSideApply } from '../../test/harness/raw.js';
+
+export const DEMO_FIELD_MANAGER = 'lightrank-demo';
+export const ROUTER_ROLE = 'lightrank-router-endpoints';
+/** the agent's pod network → its loopback side */
+export const LOCAL_ADDRESS_MAP = `${DEFAULT_POD_NETWORK}.0.0/16=127.${DEFAULT_POD_NETWORK.split('.')[1]}.0.0/16`;
+
+export async function prepareRouterAccess(
+  kc: KubeConfig,
+  namespace: string,
+  serviceAccount: string,
+  dir: string,
+): Promise<string> {
+  const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
+  await serverSideApply(
+    kc,
+    `${rbac}/roles/${ROUTER_ROLE}`,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: ROUTER_ROLE, namespace },
+      rules: [
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+      ],
+    },
+    DEMO_FIELD_MANAGER,
+  );
+  await serverSideApply(
+    kc,
+    `${rbac}/rolebindings/${ROUTER_ROLE}`,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: ROUTER_ROLE, namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ROUTER_ROLE },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
+    },
+    DEMO_FIELD_MANAGER,
+  );
+  const core = kc.makeApiClient(CoreV1Api);
+  const token = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
+  });
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.caData) throw new Error('the demo kubeconfig carries no certificate-authority-data');
+  const user = `system:serviceaccount:${namespace}:${serviceAccount}`;
+  const path = join(dir, `router-${namespace}-${serviceAccount}.kubeconfig`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      { name: 'demo', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } },
+    ],
+    users: [{ name: user, user: { token: token.status!.token } }],
+    contexts: [{ name: 'demo', context: { cluster: 'demo', user, namespace } }],
+    'current-context': 'demo',
+  };
+  writeFileSync(path, stringify(config), { mode: 0o600 });
+  return path;
+}
+
+export async function patchRouterDeployment(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  env: Record<string, string>,
+): Promise<void> {
+  await serverSideApply(
+    kc,
+    `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace },
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              { name: 'router', env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })) },
+            ],
+          },
+        },
+      },
+    },
+    DEMO_FIELD_MANAGER,
+  );
+}
