@@ -128,7 +128,15 @@ export function createServerMetrics(labels: {
   });
 
   const fixed = { ...labels };
+  // Label objects built once per value (observations sit on the request path).
   const errorLabels = new Map<string, Record<string, string>>();
+  const stageLabels = new Map<string, Record<string, string>>();
+  const taskLabels = new Map<string, Record<string, string>>();
+  const labelsFor = (cache: Map<string, Record<string, string>>, name: string, value: string) => {
+    let l = cache.get(value);
+    if (!l) cache.set(value, (l = { ...fixed, [name]: value }));
+    return l;
+  };
   return {
     registry,
     observeRequest(endpoint, status, seconds) {
@@ -136,12 +144,10 @@ export function createServerMetrics(labels: {
       requests.inc({ ...fixed, endpoint, code: String(status) });
     },
     observeStage(stage, seconds) {
-      stageDuration.observe({ ...fixed, stage }, seconds);
+      stageDuration.observe(labelsFor(stageLabels, 'stage', stage), seconds);
     },
     error(code) {
-      let l = errorLabels.get(code);
-      if (!l) errorLabels.set(code, (l = { ...fixed, code }));
-      errors.inc(l);
+      errors.inc(labelsFor(errorLabels, 'code', code));
     },
     scored(n, unknown) {
       candidates.inc(fixed, n);
@@ -154,7 +160,7 @@ export function createServerMetrics(labels: {
       const n = values.length;
       if (n === 0) return;
       const step = Math.max(1, Math.floor(n / SCORE_SAMPLES));
-      const l = { ...fixed, task };
+      const l = labelsFor(taskLabels, 'task', task);
       for (let i = 0; i < n; i += step) scores.observe(l, values[i]!);
     },
     reload(kind, outcome, reason) {

@@ -92,11 +92,13 @@ async function scoreAll(
   const k = Math.max(...indices.map((ix) => ix.length));
   const width = init.tasks * init.dim;
   const query = new Float32Array(b * width);
+  // int64 row indices written as (lo, hi = 0) int32 word pairs: no BigInt per candidate.
   const rows = new BigInt64Array(b * k);
+  const words = new Int32Array(rows.buffer);
   for (let j = 0; j < b; j++) {
     query.set(queries[j]!, j * width);
     const ix = indices[j]!;
-    for (let i = 0; i < ix.length; i++) rows[j * k + i] = BigInt(ix[i]!);
+    for (let i = 0; i < ix.length; i++) words[2 * (j * k + i)] = ix[i]!;
   }
   const out = await session.run({
     [SCORING_INPUTS.query]: new ort.Tensor('float32', query, [b, init.tasks, init.dim]),
