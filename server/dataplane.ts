@@ -9,7 +9,7 @@
 //   dataplane.infer(modelName, body) → Promise<InferResponse>
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
-import { invalidArgument, modelNotReady } from './errors.js';
+import { inferenceFailed, invalidArgument, modelNotReady } from './errors.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 import { parseIds } from './ids.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
@@ -143,6 +143,7 @@ export class Dataplane {
       this.metrics.observeStage('queue', r.queueSeconds);
       this.metrics.observeStage('query_tower', r.queryTowerSeconds);
       this.metrics.observeStage('scoring', r.scoringSeconds);
+      requireFinite(r.scores!, 'scores');
       return this.encodeRank(v, req, decoded, r.scores, process.hrtime.bigint());
     } finally {
       v.release();
@@ -247,6 +248,7 @@ export class Dataplane {
       const r = await v.batcher.submit({ rows, dense, categorical, wantQuery: true });
       this.metrics.observeStage('queue', r.queueSeconds);
       this.metrics.observeStage('query_tower', r.queryTowerSeconds);
+      requireFinite(r.query!, 'query embeddings');
       t = process.hrtime.bigint();
       const res: InferResponse = {
         model_name: this.registry.name,
@@ -265,6 +267,20 @@ export class Dataplane {
       return res;
     } finally {
       v.release();
+    }
+  }
+}
+
+/**
+ * Refuses NaN/Infinity model outputs (e.g. features so large that the tower's L2 norm
+ * overflows float32) instead of sending them as JSON nulls, which would read like unknown ids.
+ */
+function requireFinite(values: Float32Array, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw inferenceFailed(
+        `the model produced non-finite ${what} for this query (features outside the model's numeric range?)`,
+      );
     }
   }
 }
@@ -352,7 +368,9 @@ function decodeInfer(
   const dense = new Float32Array(rows * v.numDense);
   let n = 0;
   flatten(d.data, `inputs[${di}].data`, 2, (x, path) => {
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw invalidArgument(path, 'expected a finite number');
+    if (typeof x !== 'number' || !Number.isFinite(x) || Math.abs(x) > 3.4028234663852886e38) {
+      throw invalidArgument(path, 'expected a finite float32 number');
+    }
     if (n >= dense.length)
       throw invalidArgument(
         `inputs[${di}].data`,

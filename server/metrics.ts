@@ -161,7 +161,7 @@ export function createServerMetrics(labels: {
       if (n === 0) return;
       const step = Math.max(1, Math.floor(n / SCORE_SAMPLES));
       const l = labelsFor(taskLabels, 'task', task);
-      for (let i = 0; i < n; i += step) scores.observe(l, values[i]!);
+      for (let i = 0; i < n; i += step) if (Number.isFinite(values[i])) scores.observe(l, values[i]!);
     },
     reload(kind, outcome, reason) {
       reloads.inc({ ...fixed, kind, outcome, reason });

@@ -60,7 +60,11 @@ export function parseInt64(v: string | number): bigint | undefined {
   return b >= MIN_I64 && b <= MAX_I64 ? b : undefined;
 }
 
-const finite = z.number('expected a number').refine(Number.isFinite, 'expected a finite number');
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** A number the FP32 inputs can hold (larger magnitudes would become Infinity). */
+const finite = z
+  .number('expected a number')
+  .refine((x) => Number.isFinite(x) && Math.abs(x) <= FLOAT32_MAX, 'expected a finite float32 number');
 
 export function rankRequestSchema(limits: { maxCandidates: number }) {
   return z.strictObject({

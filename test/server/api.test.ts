@@ -126,6 +126,20 @@ describe('golden scores', () => {
     got.forEach((g, i) => expect(Math.abs(g.score - order[i]![0])).toBeLessThanOrEqual(1e-5));
   });
 
+  it('accepts any int64 categorical id, negative and extreme ones included (hashed mod vocab)', async () => {
+    for (const categorical of [
+      [-5, -1, 0, '-9223372036854775808'],
+      ['9223372036854775807', 1, 2, 3],
+    ]) {
+      const res = await server.post('/v1/models/golden/rank', {
+        query: { dense: Array(16).fill(0.5), categorical },
+        candidates: [snapshot.ids[0]!.toString()],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.scores[snapshot.tasks[0]!][0]).toBeGreaterThan(0);
+    }
+  });
+
   it('answers a request whose ids are all unknown without scoring anything', async () => {
     const { dense, categorical } = features(1, 13);
     const res = await server.post('/v1/models/golden/rank', {
@@ -319,6 +333,14 @@ describe('malformed requests', () => {
       'query.dense[0]',
     ],
     [
+      'dense beyond float32',
+      R,
+      rank((b) => (b.query.dense[1] = 1e39)),
+      400,
+      'INVALID_ARGUMENT',
+      'query.dense[1]',
+    ],
+    [
       'dense holds null',
       R,
       rank((b) => (b.query.dense[2] = null)),
@@ -408,6 +430,14 @@ describe('malformed requests', () => {
       'inputs[0].data[3]',
     ],
     [
+      'infer: beyond float32',
+      I,
+      infer((b) => (b.inputs[0].data[0] = -1e39)),
+      400,
+      'INVALID_ARGUMENT',
+      'inputs[0].data[0]',
+    ],
+    [
       'infer: batch mismatch',
       I,
       infer((b) => (b.inputs[1].shape = [2, cfg().numCategorical])),
@@ -455,6 +485,17 @@ describe('malformed requests', () => {
 
   it('uses the demo config the cases assume', () => {
     expect(cfg()).toEqual(staged.bundle.config.query);
+  });
+
+  it('answers non-finite model outputs (features overflowing the tower) with 500, not nulls', async () => {
+    const body = good();
+    body.query.dense[0] = 1e30; // valid float32; the tower's L2 norm overflows
+    const res = await server.post(R, body);
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({
+      code: 'INFERENCE_FAILED',
+      error: expect.stringContaining('non-finite'),
+    });
   });
 
   it('leaves the process healthy and serving, with the errors counted', async () => {
