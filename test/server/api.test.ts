@@ -1,6 +1,6 @@
 // The scoring server as a real process on the model kit's real ONNX model: golden scores against
 // the model kit's plain-TS reference math (query tower) and a plain dot + sigmoid over the
-// snapshot rows; OIP v2 conformance; 40 malformed requests each answered with the right 4xx
+// snapshot rows; OIP v2 conformance; 47 malformed requests each answered with the right 4xx
 // while the process stays healthy; and CUDA requested on a machine without CUDA → CPU with one
 // warning (this process is started with --execution-provider cuda).
 import { mkdtemp, rm } from 'node:fs/promises';
