@@ -103,7 +103,11 @@ async function stepControlPlane(opts: DemoOptions, teardown: Teardown): Promise<
       quietBuild: true,
       onProgress: (m) => say(`   ${m}`),
     });
-    teardown.add('the control plane', () => cp.stop());
+    teardown.add(
+      'the control plane',
+      () => cp.stop(),
+      () => Object.values(cp.pids()).filter((p): p is number => p !== undefined),
+    );
     say(`   API server ${cp.serverUrl}; kubeconfig ${cp.kubeconfigPath}`);
     return cp;
   });
@@ -151,7 +155,11 @@ async function stepOperator(cp: ControlPlane, teardown: Teardown): Promise<Manag
       runDir: cp.runDir,
       logPath,
     });
-    teardown.add('the operator', () => proc.stop(10_000));
+    teardown.add(
+      'the operator',
+      () => proc.stop(10_000),
+      () => (proc.isRunning() ? [proc.pid] : []),
+    );
     say(`   pid ${proc.pid}; log ${logPath}`);
     return proc;
   });
@@ -171,7 +179,11 @@ async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgen
       deleteNodeOnStop: true,
       log: createLogger('node-agent', { level: 'warn' }),
     });
-    teardown.add('the node agent and its pods', () => agent.stop());
+    teardown.add(
+      'the node agent and its pods',
+      () => agent.stop(),
+      () => agent.pods().flatMap((p) => Object.values(p.pids).filter((x): x is number => x !== undefined)),
+    );
     const node = await cp.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: NODE_NAME });
     const labels = node.metadata?.labels ?? {};
     say(
@@ -242,7 +254,11 @@ async function stepPrometheus(
       namespace: NAMESPACE,
       runDir: cp.runDir,
     });
-    teardown.add('Prometheus', () => prom.stop());
+    teardown.add(
+      'Prometheus',
+      () => prom.stop(),
+      () => (prom.proc.isRunning() ? [prom.proc.pid] : []),
+    );
     say(
       `   ${bin} on ${prom.url} (targets: the annotated pods of ${NAMESPACE}, found by the demo; log ${prom.proc.logPath})`,
     );
@@ -459,6 +475,7 @@ async function stepCanary(
         timeoutMs: (opts.stepSeconds * 3 + 240) * 1000,
       });
       say(`   load: ${load.sent} requests, ${load.failed} failed`);
+      for (const [what, n] of load.errors) say(`     ${n} × ${what}`);
       if (outcome !== 'promoted') throw new Error('the canary was rolled back (see the analysis above)');
       say('   PROMOTED: standard now serves v2 on its stable track');
     } finally {
@@ -481,6 +498,8 @@ async function main(): Promise<void> {
     if (stopping) process.exit(130); // a second Ctrl-C: the exit hooks SIGKILL what is left
     stopping = true;
     say('\n== Tearing down');
+    // machine-readable, for test/cluster/demo.test.ts: each of these must be gone afterwards
+    say(`   DEMO_PIDS ${JSON.stringify(teardown.pids())}`);
     void teardown.run().then(() => {
       say(`   nothing left running (t+${seconds(elapsedSinceStart())})`);
       process.exit(code);

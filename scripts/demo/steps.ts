@@ -4,7 +4,7 @@
 // API:
 //   step(title, fn) → fn's result         prints "== N. title", then "(took 1.2 s)"
 //   say(line), table(rows)
-//   class Teardown: add(name, fn), run() → Promise<void>
+//   class Teardown: add(name, fn, pids?), pids(), run() → Promise<void>
 export const say = (line = ''): void => void process.stdout.write(`${line}\n`);
 
 let stepNo = 0;
@@ -38,11 +38,17 @@ export function table(rows: string[][], indent = '   '): void {
 }
 
 export class Teardown {
-  private readonly items: { name: string; fn: () => Promise<void> | void }[] = [];
+  private readonly items: { name: string; fn: () => Promise<void> | void; pids?: () => number[] }[] = [];
   private running: Promise<void> | undefined;
 
-  add(name: string, fn: () => Promise<void> | void): void {
-    this.items.push({ name, fn });
+  /** `pids`: the processes this item runs, for the record printed before teardown */
+  add(name: string, fn: () => Promise<void> | void, pids?: () => number[]): void {
+    this.items.push({ name, fn, ...(pids ? { pids } : {}) });
+  }
+
+  /** Every process the items run right now. */
+  pids(): number[] {
+    return this.items.flatMap((i) => i.pids?.() ?? []);
   }
 
   /** Runs every cleanup, last added first; a failing one is reported and the rest still run. */

@@ -32,6 +32,8 @@ export interface Load {
   readonly failed: number;
   /** answers per "segment/track/version" */
   readonly byTrack: Map<string, number>;
+  /** failed requests per "segment/track: HTTP status error" */
+  readonly errors: Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +157,7 @@ export class DemoClient {
   startLoad(rps: number, segments: string[]): Load {
     let stopped = false;
     const byTrack = new Map<string, number>();
+    const errors = new Map<string, number>();
     const state = { sent: 0, failed: 0 };
     const loop = (async () => {
       while (!stopped) {
@@ -165,8 +168,11 @@ export class DemoClient {
         );
         for (const r of results) {
           state.sent++;
-          if (r.status !== 200) state.failed++;
-          else {
+          if (r.status !== 200) {
+            state.failed++;
+            const key = `${r.segment}/${r.track || '-'}: HTTP ${r.status} ${(r.error ?? '').slice(0, 160)}`;
+            errors.set(key, (errors.get(key) ?? 0) + 1);
+          } else {
             const key = `${r.segment}/${r.track}/${r.modelVersion ?? '?'}`;
             byTrack.set(key, (byTrack.get(key) ?? 0) + 1);
           }
@@ -183,6 +189,7 @@ export class DemoClient {
         return state.failed;
       },
       byTrack,
+      errors,
       stop: async () => {
         stopped = true;
         await loop;
