@@ -7,7 +7,7 @@
 //   - reconcile p50/p99 (from the operator's reconcile-duration histogram, interpolated the way
 //     PromQL's histogram_quantile does), and the operator's RSS (process_resident_memory_bytes).
 // Goal: converge in ≤ 30 s.
-//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 4]
+//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 8]
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: '200' },
     segments: { type: 'string', default: '2' },
-    workers: { type: 'string', default: '4' },
+    workers: { type: 'string', default: '8' },
   },
 });
 const MODELS = Number(args.models);
@@ -70,7 +70,11 @@ log(`starting the control plane (${nodesNeeded} GPU nodes × 16 GPUs)`);
 const cp = await startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes: 1, quietBuild: true });
 let exitCode = 0;
 try {
-  await applyManifests(cp.kubeConfig, readManifests(join(REPO_ROOT, 'crds')));
+  // the Gateway API CRDs too, as in the cluster tests: the operator looks for HTTPRoutes
+  await applyManifests(cp.kubeConfig, [
+    ...readManifests(join(REPO_ROOT, 'crds')),
+    ...readManifests(cp.binaries.gatewayApiCrdsDir),
+  ]);
   const ns = await createTestNamespace(cp.kubeConfig.makeApiClient(CoreV1Api), 'bench');
   const identity = 'bench-operator';
   const op = spawnOperator(identity, {
@@ -141,6 +145,7 @@ try {
   const text = await metrics();
   const p50 = histogramQuantile(text, 'lightrank_operator_reconcile_duration_seconds', 0.5);
   const p99 = histogramQuantile(text, 'lightrank_operator_reconcile_duration_seconds', 0.99);
+  const cpu = metricValue(text, /^lightrank_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/gm);
   const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
   const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
   const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
@@ -163,6 +168,7 @@ try {
     `  reconciles                               ${reconciles} (API errors ${errors}${errors ? `: ${errorKinds}` : ''})`,
     `  reconcile p50 / p99                      ${(p50 * 1000).toFixed(1)} ms / ${(p99 * 1000).toFixed(1)} ms (histogram_quantile)`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
+    `  operator CPU time                        ${cpu.toFixed(1)} s`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (resyncWrites !== 0) exitCode = 1;

@@ -9,7 +9,7 @@ describe('loadConfig', () => {
       serverImage: DEFAULT_SERVER_IMAGE,
       sidecarImage: DEFAULT_SERVER_IMAGE,
       port: 8080,
-      workers: 4,
+      workers: 8,
       resyncPeriodMs: 600_000,
     });
     expect(c.leaderElection).toMatchObject({

@@ -91,6 +91,14 @@ async function waitReady(name: string, timeoutMs = 60_000) {
   );
 }
 
+const modelEvents = async (name: string) =>
+  (
+    await clients().core.listNamespacedEvent({
+      namespace: ns.name,
+      fieldSelector: `involvedObject.name=${name}`,
+    })
+  ).items;
+
 const writesSince = (since: Date) =>
   countAuditWrites(clusterInfo().auditLogPath!, { userAgent: userAgentOf(op.identity), since });
 
@@ -173,16 +181,22 @@ describe('a RankingModel with two segments', () => {
     expect(table).toMatch(/READY\s+MODEL/);
     expect(table).toMatch(/ads\s+2\/2\s+v1,v7/);
 
-    // meaningful Events: created, ready
-    const events = (
-      await clients().core.listNamespacedEvent({
-        namespace: ns.name,
-        fieldSelector: `involvedObject.name=${name}`,
-      })
-    ).items;
-    const reasons = events.map((e) => e.reason);
-    expect(reasons.filter((r) => r === 'Created')).toHaveLength(4);
-    expect(reasons).toContain('Ready');
+    // meaningful Events (written in the background): created, ready
+    await waitFor('Created and Ready events', async () => {
+      const events = await modelEvents(name);
+      const created = events.filter((e) => e.reason === 'Created').map((e) => e.message ?? '');
+      const wanted = [
+        'Deployment ads-standard',
+        'Deployment ads-shopping',
+        'Service ads-standard',
+        'Service ads-shopping',
+      ];
+      const missing = wanted.filter((w) => !created.some((m) => m.includes(w)));
+      if (missing.length === 0 && events.some((e) => e.reason === 'Ready')) return true;
+      throw new Error(
+        `missing Created for ${missing.join(', ')}; seen ${events.map((e) => e.reason).join(', ')}`,
+      );
+    });
   });
 
   it('makes zero API writes when a resync finds nothing changed (audit log)', async () => {
@@ -221,14 +235,10 @@ describe('a RankingModel with two segments', () => {
       'registry.test/lightrank-server:2',
     ]);
     expect(spec.template.spec.containers[0]!.resources.requests).toEqual({ cpu: '1', memory: '2Gi' });
-    const events = (
-      await clients().core.listNamespacedEvent({
-        namespace: ns.name,
-        fieldSelector: `involvedObject.name=${name}`,
-      })
-    ).items;
-    expect(events.some((e) => e.reason === 'Scaled' && /standard from 2 to 3/.test(e.message ?? ''))).toBe(
-      true,
+    await waitFor('a Scaled event', async () =>
+      (await modelEvents(name)).some(
+        (e) => e.reason === 'Scaled' && /standard from 2 to 3/.test(e.message ?? ''),
+      ),
     );
   });
 
