@@ -9,13 +9,14 @@
 //   GET  /v2/models/:name                 OIP model metadata (the query tower)
 //   GET  /v2/models/:name/ready
 //   POST /v2/models/:name/infer           OIP infer: dense + categorical → query [B, tasks, dim]
+//   (the same three under /v2/models/:name/versions/:version, for the version serving)
 //   POST /v1/models/:name/rank            ranking: query features + candidate ids → per-task scores
 //   GET  /metrics                         Prometheus
 // Scoring is reachable only through /v1/.../rank: OIP's tensor-in/tensor-out shape fits the
 // query tower, while ranking needs id lookup and reports unknown ids (see server/README.md).
 //
 // API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes }) → FastifyInstance
-import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import type { Dataplane } from './dataplane.js';
 import { ServeError, modelNotReady, toServeError } from './errors.js';
@@ -42,7 +43,7 @@ declare module 'fastify' {
   }
 }
 
-type NameParams = { Params: { name: string } };
+type ModelParams = { Params: { name: string; version?: string } };
 
 export type App = ReturnType<typeof buildApp>;
 
@@ -81,6 +82,16 @@ export function buildApp(deps: AppDeps) {
   });
 
   const route = (endpoint: string) => ({ config: { endpoint } });
+  const checkVersion = (p: { name: string; version?: string }): void => {
+    if (p.version === undefined) return;
+    const serving = registry.peek(p.name)?.model.version;
+    if (serving !== p.version) {
+      throw new ServeError(
+        'MODEL_NOT_FOUND',
+        `model "${p.name}" version "${p.version}" is not served here (serving: ${serving ?? 'none'})`,
+      );
+    }
+  };
 
   app.get('/v2', route('server_metadata'), async () => ({
     name: SERVER_NAME,
@@ -92,22 +103,24 @@ export function buildApp(deps: AppDeps) {
     const ready = registry.ready;
     return reply.status(ready ? 200 : 503).send({ ready });
   });
-  app.get<NameParams>('/v2/models/:name', route('model_metadata'), async (req) =>
-    dataplane.metadata(req.params.name),
-  );
-  app.get<NameParams>(
-    '/v2/models/:name/ready',
-    route('model_ready'),
-    async (req: FastifyRequest<NameParams>, reply: FastifyReply) => {
+  // OIP paths with and without /versions/{version}; a version must be the one serving.
+  for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    app.get<ModelParams>(prefix, route('model_metadata'), async (req) => {
+      checkVersion(req.params);
+      return dataplane.metadata(req.params.name);
+    });
+    app.get<ModelParams>(`${prefix}/ready`, route('model_ready'), async (req, reply) => {
+      checkVersion(req.params);
       if (!dataplane.modelReady(req.params.name)) throw modelNotReady(req.params.name);
       return reply.send({ name: req.params.name, ready: true });
-    },
-  );
-  app.post<NameParams>('/v2/models/:name/infer', route('infer'), async (req) =>
-    dataplane.infer(req.params.name, req.body),
-  );
-  app.post<NameParams>('/v1/models/:name/rank', route('rank'), async (req) =>
-    dataplane.rank(req.params.name, req.body),
+    });
+    app.post<ModelParams>(`${prefix}/infer`, route('infer'), async (req) => {
+      checkVersion(req.params);
+      return dataplane.infer(req.params.name, req.body);
+    });
+  }
+  app.post<ModelParams>('/v1/models/:name/rank', route('rank'), async (req, reply) =>
+    reply.type('application/json').send(await dataplane.rank(req.params.name, req.body)),
   );
   app.get('/metrics', route('metrics'), async (_req, reply) => {
     const text = await metrics.registry.metrics();

@@ -85,6 +85,7 @@ describe('golden scores', () => {
       candidates,
     });
     expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.body.modelVersion).toBe('m1');
     expect(res.body.snapshotVersion).toBe(snapshot.manifest.snapshotVersion);
     expect(res.body.tasks).toEqual(snapshot.tasks);
@@ -207,6 +208,14 @@ describe('OIP v2', () => {
     const want = runTowerReference(generateTowerWeights(cfg, 'query'), dense, categorical);
     expect(out.data).toHaveLength(want.length);
     (out.data as number[]).forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-5));
+  });
+
+  it('serves the version paths for the version serving, 404 for others', async () => {
+    expect((await server.get('/v2/models/golden/versions/m1')).body.versions).toEqual(['m1']);
+    expect((await server.get('/v2/models/golden/versions/m1/ready')).status).toBe(200);
+    const other = await server.get('/v2/models/golden/versions/m0');
+    expect(other.status).toBe(404);
+    expect(other.body).toMatchObject({ code: 'MODEL_NOT_FOUND', error: expect.stringContaining('m0') });
   });
 
   it('answers errors with an OIP error body', async () => {

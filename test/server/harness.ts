@@ -36,6 +36,7 @@ export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 export interface HttpResult {
   status: number;
+  headers: Headers;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   text: string;
 }
@@ -58,7 +59,7 @@ async function toResult(res: Response): Promise<HttpResult> {
   } catch {
     body = undefined;
   }
-  return { status: res.status, body, text };
+  return { status: res.status, headers: res.headers, body, text };
 }
 
 export async function startServer(
