@@ -86,8 +86,12 @@ function bodies(ids: BigUint64Array, rows: number): Buffer[] {
   });
 }
 
+/** Every server started, so a failed run stops them too. */
+const started: ServerProcess[] = [];
+
 async function start(dataDir: string, extra: string[]): Promise<ServerProcess> {
   const s = await startServer(['--data-dir', dataDir, ...extra]);
+  started.push(s);
   await waitFor(async () => (await s.get('/v2/health/ready')).status === 200, 60_000, 'server ready');
   return s;
 }
@@ -204,6 +208,7 @@ async function main(): Promise<void> {
       `  batching ≥ 2× at concurrency 32: ${fmt(onR.throughput / offR.throughput)}× → ${onR.throughput >= 2 * offR.throughput ? 'met' : 'NOT met'}`,
     );
   } finally {
+    await Promise.all(started.map((s) => s.stop()));
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -81,10 +81,10 @@ export async function startServer(
   let stderr = '';
   let buffered = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in 60 s; stderr: ${stderr}`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL'); // never leave a half-started server behind
+      reject(new Error(`server did not log "listening" in 60 s; stderr: ${stderr}`));
+    }, 60_000);
     proc.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       let nl: number;
