@@ -68,6 +68,10 @@ const metricValue = (metrics: string, re: RegExp) =>
 const nodesNeeded = Math.ceil((MODELS * SEGMENTS) / 16) + 1;
 log(`starting the control plane (${nodesNeeded} GPU nodes × 16 GPUs)`);
 const cp = await startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes: 1, quietBuild: true });
+// interrupted: leave no control-plane process behind
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cp.stop().finally(() => process.exit(130)));
+}
 let exitCode = 0;
 try {
   // the Gateway API CRDs too, as in the cluster tests: the operator looks for HTTPRoutes
