@@ -78,37 +78,37 @@ async function judge(
       `canary served ${m.canaryRequests} requests in ${w}s, ${t.minSamples} needed for a verdict`,
     );
 
+  // every measure is taken; a failure wins over missing data (a canary answering only 5xx
+  // produces no scores, and must fail on its error rate, not wait for scores)
   const failures: string[] = [];
   const passes: string[] = [];
+  const missing: string[] = [];
+  const judgeOne = (what: string, value: number, max: number, unit = '') =>
+    (value > max ? failures : passes).push(
+      `${what} ${fmt(value)}${unit} ${value > max ? '>' : '≤'} ${max}${unit}`,
+    );
+
   m.errorRate = await prom.scalar(errorRate(canary, w), time);
-  if (m.errorRate === undefined) return inconclusive(`no error-rate data for the canary in ${w}s`);
-  (m.errorRate > t.maxErrorRate ? failures : passes).push(
-    `error rate ${fmt(m.errorRate)} ${m.errorRate > t.maxErrorRate ? '>' : '≤'} ${t.maxErrorRate}`,
-  );
+  if (m.errorRate === undefined) missing.push(`no error-rate data for the canary in ${w}s`);
+  else judgeOne('error rate', m.errorRate, t.maxErrorRate);
 
   const p99 = await prom.scalar(p99Latency(canary, w), time);
-  if (p99 === undefined) return inconclusive(`no latency data for the canary in ${w}s`);
-  m.p99LatencyMs = p99 * 1000;
-  (m.p99LatencyMs > t.maxP99LatencyMs ? failures : passes).push(
-    `p99 ${fmt(m.p99LatencyMs)}ms ${m.p99LatencyMs > t.maxP99LatencyMs ? '>' : '≤'} ${t.maxP99LatencyMs}ms`,
-  );
+  if (p99 === undefined) missing.push(`no latency data for the canary in ${w}s`);
+  else judgeOne('p99', (m.p99LatencyMs = p99 * 1000), t.maxP99LatencyMs, 'ms');
 
   m.divergence = {};
   for (const task of input.tasks) {
     const c = toBuckets(await prom.query(scoreBuckets(canary, task, w), time));
     const s = toBuckets(await prom.query(scoreBuckets(stable, task, input.baselineWindowSeconds), time));
-    if (!total(c)) return inconclusive(`no ${task} scores from the canary in ${w}s`);
-    if (!total(s)) return inconclusive(`no ${task} scores from stable in ${input.baselineWindowSeconds}s`);
-    const d = psi(s, c);
-    m.divergence[task] = d;
-    (d > t.maxScoreDivergence ? failures : passes).push(
-      `${task} PSI ${fmt(d)} ${d > t.maxScoreDivergence ? '>' : '≤'} ${t.maxScoreDivergence}`,
-    );
+    if (!total(c)) missing.push(`no ${task} scores from the canary in ${w}s`);
+    else if (!total(s)) missing.push(`no ${task} scores from stable in ${input.baselineWindowSeconds}s`);
+    else judgeOne(`${task} PSI`, (m.divergence[task] = psi(s, c)), t.maxScoreDivergence);
   }
   const sample = `${m.canaryRequests} canary requests in ${w}s`;
-  return failures.length
-    ? { result: 'Failed', message: `${failures.join('; ')} (${sample})`, measurements: m }
-    : { result: 'Passed', message: `${passes.join('; ')} (${sample})`, measurements: m };
+  if (failures.length)
+    return { result: 'Failed', message: `${failures.join('; ')} (${sample})`, measurements: m };
+  if (missing.length) return inconclusive(missing.join('; '));
+  return { result: 'Passed', message: `${passes.join('; ')} (${sample})`, measurements: m };
 }
 
 function toBuckets(samples: { labels: Record<string, string>; value: number }[]): Bucket[] {

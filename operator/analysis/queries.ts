@@ -32,10 +32,13 @@ export function requestCount(t: TrackSelector, windowS: number): string {
   return `sum(increase(lightrank_server_requests_total${selector(t, serving)}[${windowS}s]))`;
 }
 
-/** Share of requests answered 5xx in the window, 0-1. */
+/**
+ * Share of requests answered 5xx in the window, 0-1. `or vector(0)`: a track that never failed has
+ * no 5xx series at all, which is a rate of 0, not "no data".
+ */
 export function errorRate(t: TrackSelector, windowS: number): string {
   const errors = selector(t, { ...serving, code: '~5..' });
-  return `sum(rate(lightrank_server_requests_total${errors}[${windowS}s])) / sum(rate(lightrank_server_requests_total${selector(t, serving)}[${windowS}s]))`;
+  return `(sum(rate(lightrank_server_requests_total${errors}[${windowS}s])) or vector(0)) / sum(rate(lightrank_server_requests_total${selector(t, serving)}[${windowS}s]))`;
 }
 
 /** p99 request latency in seconds over the window, from the duration histogram's buckets. */
