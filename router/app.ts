@@ -111,10 +111,16 @@ export function createRouter(opts: RouterOptions): Router {
     switch (path) {
       case '/healthz':
         return sendJson(res, 200, { status: 'ok' });
-      case '/readyz':
-        return table
+      case '/readyz': {
+        // with the Kubernetes resolver, ready only once the endpoints of every backend were listed
+        const endpoints = opts.resolver?.problem() ?? '';
+        return table && !endpoints
           ? sendJson(res, 200, { ready: true, revision: table.spec.revision ?? null, sha256: table.sha256 })
-          : sendJson(res, 503, { ready: false, error: source.problem || 'no table loaded yet' });
+          : sendJson(res, 503, {
+              ready: false,
+              error: (table ? endpoints : source.problem) || 'no table loaded yet',
+            });
+      }
       case '/table':
         return table
           ? sendJson(res, 200, {

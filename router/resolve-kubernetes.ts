@@ -16,7 +16,8 @@
 //   endpointTargets(slices, servicePort, mapAddress?) → Target[]      (pure: ready endpoints → host:port)
 //   parseAddressMap("10.250.0.0/16=127.250.0.0/16") → (ip) => ip      (see LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP)
 //   loadRouterKubeConfig(path?) → KubeConfig                            (a kubeconfig file, else in-cluster)
-//   new KubernetesResolver({ kubeConfig, logger, mapAddress? }): track(table), resolve(host, port), close()
+//   new KubernetesResolver({ kubeConfig, logger, mapAddress? }): track(table), resolve(host, port), problem(),
+//     close()                                                         (problem() !== '': /readyz answers 503)
 import {
   DiscoveryV1Api,
   KubeConfig,
@@ -131,6 +132,8 @@ interface Watched {
   /** by slice name */
   slices: Map<string, V1EndpointSlice>;
   next: number;
+  /** the last watch or list error, until the next successful list */
+  lastError?: string;
   /** endpointTargets per Service port, until the slices change */
   targets: Map<number, Target[]>;
   restart?: NodeJS.Timeout;
@@ -179,6 +182,20 @@ export class KubernetesResolver {
     return targets[w.next]!;
   }
 
+  /**
+   * Why the resolver is not ready: the Services whose EndpointSlices were never listed (e.g. RBAC
+   * missing), with the last error; '' once every tracked Service was listed. For /readyz.
+   */
+  problem(): string {
+    const pending = [...this.watched].filter(([, w]) => !w.synced);
+    return pending
+      .map(
+        ([key, w]) =>
+          `EndpointSlices of Service ${key} not listed yet${w.lastError ? `: ${w.lastError}` : ''}`,
+      )
+      .join('; ');
+  }
+
   close(): void {
     for (const [key, w] of this.watched) this.unwatch(key, w);
   }
@@ -192,6 +209,7 @@ export class KubernetesResolver {
       async () => {
         const list = await this.api.listNamespacedEndpointSlice({ namespace, labelSelector });
         w.synced = true;
+        delete w.lastError;
         return list;
       },
       labelSelector,
@@ -216,6 +234,7 @@ export class KubernetesResolver {
     });
     informer.on('error', (err: unknown) => {
       if (w.stopped) return;
+      w.lastError = err instanceof Error ? err.message : String(err);
       this.opts.logger.warn(
         { service: key, err: err instanceof Error ? err.message : String(err) },
         'EndpointSlice watch failed; re-listing',

@@ -493,6 +493,7 @@ async function main(): Promise<void> {
   if (!opts) return say(USAGE);
 
   const teardown = new Teardown();
+  let runDir: string | undefined;
   let stopping = false;
   const stop = (code: number): void => {
     if (stopping) process.exit(130); // a second Ctrl-C: the exit hooks SIGKILL what is left
@@ -502,6 +503,7 @@ async function main(): Promise<void> {
     say(`   DEMO_PIDS ${JSON.stringify(teardown.pids())}`);
     void teardown.run().then(() => {
       say(`   nothing left running (t+${seconds(elapsedSinceStart())})`);
+      if (opts.keep && runDir) say(`   run directory kept (logs, certificates, etcd data): ${runDir}`);
       process.exit(code);
     });
   };
@@ -510,6 +512,7 @@ async function main(): Promise<void> {
 
   try {
     const cp = await stepControlPlane(opts, teardown);
+    runDir = cp.runDir;
     await stepInstallCrd(cp);
     const operator = await stepOperator(cp, teardown);
     await stepAgent(cp, teardown);
