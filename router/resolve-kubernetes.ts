@@ -3,7 +3,9 @@
 // the router watches that Service's EndpointSlices (discovery.k8s.io/v1) and sends each request straight to
 // a ready endpoint, round-robin. It needs no cluster DNS or kube-proxy, and with pooled keep-alive
 // connections per endpoint it spreads load evenly where kube-proxy balances per connection only.
-// Names that are not Service names, and Services whose slices were not listed yet, are left to DNS.
+// Names that are not Service names, and Services whose slices were not listed yet, are left to DNS; so are
+// Services the router may not read (401/403: an error log names the missing RBAC; retried every 30 s), so a
+// cluster that has DNS and kube-proxy keeps working while its RBAC is being fixed.
 // A known Service without a ready endpoint is an error (NoReadyEndpointsError → 502), as kube-proxy would
 // refuse the connection. RBAC: the router's ServiceAccount needs get/list/watch on
 // discovery.k8s.io endpointslices in the Services' namespaces.
@@ -36,6 +38,8 @@ export interface Target {
 export class NoReadyEndpointsError extends Error {
   override readonly name = 'NoReadyEndpointsError';
 }
+
+const FORBIDDEN_RETRY_MS = 30_000;
 
 const SERVICE_HOST =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.[a-z0-9.-]+)?\.?$/;
@@ -134,6 +138,8 @@ interface Watched {
   next: number;
   /** the last watch or list error, until the next successful list */
   lastError?: string;
+  /** the API refused the list (401/403): DNS serves the Service, readiness does not wait for it */
+  forbidden: boolean;
   /** endpointTargets per Service port, until the slices change */
   targets: Map<number, Target[]>;
   restart?: NodeJS.Timeout;
@@ -187,7 +193,7 @@ export class KubernetesResolver {
    * missing), with the last error; '' once every tracked Service was listed. For /readyz.
    */
   problem(): string {
-    const pending = [...this.watched].filter(([, w]) => !w.synced);
+    const pending = [...this.watched].filter(([, w]) => !w.synced && !w.forbidden);
     return pending
       .map(
         ([key, w]) =>
@@ -209,6 +215,7 @@ export class KubernetesResolver {
       async () => {
         const list = await this.api.listNamespacedEndpointSlice({ namespace, labelSelector });
         w.synced = true;
+        w.forbidden = false;
         delete w.lastError;
         return list;
       },
@@ -221,6 +228,7 @@ export class KubernetesResolver {
       slices: new Map(),
       next: 0,
       targets: new Map(),
+      forbidden: false,
     };
     const put = (slice: V1EndpointSlice): void => {
       w.slices.set(slice.metadata?.name ?? '', slice);
@@ -235,11 +243,19 @@ export class KubernetesResolver {
     informer.on('error', (err: unknown) => {
       if (w.stopped) return;
       w.lastError = err instanceof Error ? err.message : String(err);
-      this.opts.logger.warn(
-        { service: key, err: err instanceof Error ? err.message : String(err) },
-        'EndpointSlice watch failed; re-listing',
-      );
-      w.restart = setTimeout(() => start(), this.opts.restartDelayMs ?? 1_000);
+      const status =
+        (err as { code?: number; statusCode?: number }).code ?? (err as { statusCode?: number }).statusCode;
+      const refused = status === 401 || status === 403;
+      if (refused && !w.forbidden)
+        this.opts.logger.error(
+          { service: key, err: w.lastError },
+          `the router may not list EndpointSlices in ${namespace}: using DNS for ${service}; grant its ServiceAccount get/list/watch on discovery.k8s.io endpointslices`,
+        );
+      else if (!refused)
+        this.opts.logger.warn({ service: key, err: w.lastError }, 'EndpointSlice watch failed; re-listing');
+      w.forbidden = refused;
+      const delay = refused ? FORBIDDEN_RETRY_MS : (this.opts.restartDelayMs ?? 1_000);
+      w.restart = setTimeout(() => start(), delay);
     });
     const start = (): void => {
       if (w.stopped) return;
