@@ -19,7 +19,7 @@ import {
   type Service,
 } from '../builders.js';
 import type { EventRecorder } from '../events.js';
-import type { KubeClient } from '../kube/client.js';
+import { ApiError, type KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject } from '../kube/types.js';
 import { createProvider, otherMode } from '../traffic/index.js';
@@ -194,7 +194,17 @@ export class Rollouts {
             const built = buildDeployment(model, seg, 'canary', defaults);
             const tolerations =
               (built.spec.template as { spec: { tolerations?: [] } }).spec.tolerations ?? [];
-            return readCapacity(client, seg.serving, tolerations);
+            return readCapacity(client, seg.serving, tolerations).catch((err: unknown) => {
+              // without cluster-wide read of pods the check is skipped, not the rollout
+              if (err instanceof ApiError && err.status === 403) {
+                log.warn(
+                  { err: err.message },
+                  'cannot read GPU capacity (RBAC); scaling the canary unchecked',
+                );
+                return undefined;
+              }
+              throw err;
+            });
           },
           analyze: (input, interval) =>
             analyzeCanary(new PrometheusClient(model.spec.rollout.analysis!.prometheusAddress), {

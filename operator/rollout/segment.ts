@@ -59,8 +59,8 @@ export interface RolloutOps {
   applyStable(record: ServingRecord): Promise<void>;
   applyCanary(replicas: number): Promise<void>;
   deleteCanary(): Promise<void>;
-  /** GPU capacity for a canary pod of this segment. */
-  capacity(): Promise<Capacity>;
+  /** GPU capacity for a canary pod of this segment; undefined when it cannot be read (RBAC). */
+  capacity(): Promise<Capacity | undefined>;
   analyze(
     input: Omit<AnalysisInput, 'windowSeconds' | 'baselineWindowSeconds'>,
     intervalSeconds: number,
@@ -292,7 +292,7 @@ export class SegmentRollout {
     if (want > have && gpus > 0) {
       const cap = await this.c.ops.capacity();
       const needed = (want - have) * gpus;
-      if (cap.free < needed) {
+      if (cap && cap.free < needed) {
         const why = describeShortfall(cap, needed, want - have, gpus);
         if (this.deadlinePassed())
           return this.fail(

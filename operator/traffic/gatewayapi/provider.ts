@@ -3,7 +3,7 @@
 // route back: the weight must be in its spec, and no parent (Gateway) may report it not Accepted
 // for this generation. removeManagedRoutes deletes every HTTPRoute the operator made for the model.
 import { applyIfChanged } from '../../apply.js';
-import { isNotFound } from '../../kube/client.js';
+import { ApiError, isNotFound } from '../../kube/client.js';
 import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
 import {
   HTTPROUTES,
@@ -65,7 +65,8 @@ export class GatewayApiProvider implements TrafficProvider {
         labelSelector: `${MANAGED_SELECTOR},${LABEL_MODEL}=${model.metadata.name}`,
       });
     } catch (err) {
-      if (isNotFound(err)) return; // no Gateway API CRDs in this cluster: nothing was ever written
+      // no Gateway API CRDs in this cluster, or no RBAC for them: nothing was ever written
+      if (isNotFound(err) || (err instanceof ApiError && err.status === 403)) return;
       throw err;
     }
     for (const r of list.items) await deleteIfPresent(client, HTTPROUTES, this.ns, r.metadata.name);

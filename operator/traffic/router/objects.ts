@@ -147,6 +147,10 @@ export function buildRouterDeployment(
               env: [
                 { name: 'LIGHTRANK_PORT', value: String(SERVER_PORT) },
                 { name: 'LIGHTRANK_ROUTER_TABLE', value: `${ROUTER_TABLE_DIR}/${ROUTER_TABLE_KEY}` },
+                // Backends by their EndpointSlices, balanced per request (router/resolve-kubernetes.ts). Needs
+                // get/list/watch on discovery.k8s.io endpointslices for the pod's ServiceAccount; without it the
+                // router logs so and uses cluster DNS.
+                { name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' },
               ],
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
               readinessProbe: {

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { RankingModelSpecSchema, type RankingModel } from '../../api/rankingmodel.js';
+import { resolveSegments } from '../../api/resolve.js';
+import { twoSegmentSpec } from '../../api/testing.js';
+import { parseTable, selectSegment } from '../../router/table.js';
+import { buildDeployment } from '../builders.js';
+import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
+import { buildHttpRoute } from './gatewayapi/httproute.js';
+import { buildRouterConfigMap, buildRouterTable } from './router/objects.js';
+
+const model: RankingModel = {
+  apiVersion: 'lightrank.dev/v1alpha1',
+  kind: 'RankingModel',
+  metadata: { name: 'ads', namespace: 'prod', uid: 'u-1' },
+  spec: RankingModelSpecSchema.parse({
+    ...twoSegmentSpec(),
+    routing: { mode: 'gatewayAPI', parentRefs: [{ name: 'gw' }] },
+  }),
+};
+const segments = resolveSegments(model.spec, { image: 'img' });
+
+describe('router table', () => {
+  it('is accepted by the router and routes segments, aliases and the default as the spec says', () => {
+    const table = buildRouterTable(model, segments, new Map([['standard', 10]]));
+    const cm = buildRouterConfigMap(model, table);
+    const route = parseTable((cm.data as Record<string, string>)['table.json']!).models.get('ads')!;
+    expect(selectSegment(route, 'standard').backends.map((b) => [b.url, b.weight])).toEqual([
+      ['http://ads-standard-stable.prod.svc:8080', 90],
+      ['http://ads-standard-canary.prod.svc:8080', 10],
+    ]);
+    expect(selectSegment(route, 'shop').name).toBe('shop');
+    expect(selectSegment(route, 'shop').backends[0]!.url).toBe('http://ads-shopping-stable.prod.svc:8080');
+    expect(selectSegment(route, 'nope').name).toBe('standard');
+    expect(table.revision).toBe('prod/ads@standard=10');
+  });
+});
+
+describe('HTTPRoute', () => {
+  it('matches the header values, the default segment also without a header, and weighs the tracks', () => {
+    const r = buildHttpRoute(model, segments[0]!, 25);
+    expect(r.spec.rules[0]!.matches).toHaveLength(2);
+    expect(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight])).toEqual([
+      ['ads-standard-stable', 75],
+      ['ads-standard-canary', 25],
+    ]);
+    const shopping = buildHttpRoute(model, segments[1]!, 0);
+    expect(shopping.spec.rules[0]!.matches.every((m) => m.headers?.length === 1)).toBe(true);
+  });
+});
+
+describe('serving records', () => {
+  it('reads back from a built Deployment what it serves', () => {
+    const d = buildDeployment(model, segments[1]!, 'stable', { sidecarImage: 'img' });
+    expect(readServing(d, ['ctr'])).toEqual(servingOf(segments[1]!));
+  });
+  it('changes revision with the model or snapshot source, not with the poll interval', () => {
+    const base = servingOf(segments[1]!);
+    expect(revisionOf({ ...base, snapshot: { ...base.snapshot, pollIntervalSeconds: 99 } })).toBe(
+      revisionOf(base),
+    );
+    expect(revisionOf({ ...base, snapshot: { ...base.snapshot, uri: 'file:///other' } })).not.toBe(
+      revisionOf(base),
+    );
+    expect(revisionOf({ ...base, model: { ...base.model, version: 'v8' } })).not.toBe(revisionOf(base));
+  });
+});
