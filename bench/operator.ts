@@ -45,11 +45,17 @@ function spec(): RankingModelSpecInput {
 }
 RankingModelSpecSchema.parse(spec());
 
-/** PromQL histogram_quantile over one prom-client histogram in Prometheus text format. */
-function histogramQuantile(metrics: string, name: string, q: number): number {
-  const buckets = [
-    ...metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm')),
-  ].map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), n: Number(m[2]) }));
+/**
+ * PromQL histogram_quantile over one prom-client histogram in Prometheus text format; `labels`
+ * (e.g. 'verb="apply"') picks one series.
+ */
+function histogramQuantile(metrics: string, name: string, q: number, labels = ''): number {
+  const buckets = [...metrics.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm'))]
+    .filter((m) => m[1]!.includes(labels))
+    .map((m) => {
+      const le = /le="([^"]+)"/.exec(m[1]!)![1]!;
+      return { le: le === '+Inf' ? Infinity : Number(le), n: Number(m[2]) };
+    });
   const total = buckets.at(-1)?.n ?? 0;
   const rank = q * total;
   let prev = { le: 0, n: 0 };
@@ -161,6 +167,13 @@ try {
   await op.exited;
   client.close();
 
+  const ms = (metrics: string, labels: string) =>
+    ['0.5', '0.99']
+      .map(
+        (q) =>
+          `${(histogramQuantile(metrics, 'lightrank_operator_api_request_duration_seconds', Number(q), labels) * 1000).toFixed(1)} ms`,
+      )
+      .join(' / ');
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
     `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers`,
@@ -171,6 +184,8 @@ try {
     `  operator writes in all                   ${allWrites}`,
     `  reconciles                               ${reconciles} (API errors ${errors}${errors ? `: ${errorKinds}` : ''})`,
     `  reconcile p50 / p99                      ${(p50 * 1000).toFixed(1)} ms / ${(p99 * 1000).toFixed(1)} ms (histogram_quantile)`,
+    `  API call p50 / p99: apply                ${ms(text, 'verb="apply"')}`,
+    `  API call p50 / p99: apply-status         ${ms(text, 'verb="apply-status"')}`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
     `  operator CPU time                        ${cpu.toFixed(1)} s`,
   ];

@@ -11,9 +11,10 @@ export interface OperatorMetrics {
   queueDepth: Gauge<never>;
   apiRequests: Counter<'verb' | 'kind'>;
   apiErrors: Counter<'verb' | 'kind' | 'code'>;
+  apiDuration: Histogram<'verb'>;
   isLeader: Gauge<never>;
   /** Wire as the KubeClient's call observer. */
-  observeCall(verb: string, kind: string, err?: ApiError): void;
+  observeCall(verb: string, kind: string, err?: ApiError, seconds?: number): void;
 }
 
 export function createOperatorMetrics(registry: Registry, queueLength: () => number): OperatorMetrics {
@@ -28,6 +29,13 @@ export function createOperatorMetrics(registry: Registry, queueLength: () => num
     name: `${p}api_errors_total`,
     help: 'Failed Kubernetes API calls by verb, kind and HTTP status (0: no answer)',
     labelNames: ['verb', 'kind', 'code'] as const,
+    registers: [registry],
+  });
+  const apiDuration = new Histogram({
+    name: `${p}api_request_duration_seconds`,
+    help: 'Duration of successful Kubernetes API calls (watches excluded) by verb',
+    labelNames: ['verb'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
   return {
@@ -53,14 +61,16 @@ export function createOperatorMetrics(registry: Registry, queueLength: () => num
     }),
     apiRequests,
     apiErrors,
+    apiDuration,
     isLeader: new Gauge({
       name: `${p}is_leader`,
       help: '1 while this process holds the leader lease',
       registers: [registry],
     }),
-    observeCall(verb, kind, err) {
+    observeCall(verb, kind, err, seconds) {
       apiRequests.inc({ verb, kind });
       if (err) apiErrors.inc({ verb, kind, code: String(err.status) });
+      if (seconds !== undefined) apiDuration.observe({ verb }, seconds);
     },
   };
 }

@@ -39,8 +39,8 @@ export function isGone(err: unknown): boolean {
   return err instanceof ApiError && err.status === 410;
 }
 
-/** Observes every call: verb, kind, and the error when it failed (for metrics). */
-export type CallObserver = (verb: string, kind: string, err?: ApiError) => void;
+/** Observes every call: verb, kind, the error when it failed, the seconds a plain request took (for metrics). */
+export type CallObserver = (verb: string, kind: string, err?: ApiError, seconds?: number) => void;
 
 export interface RequestOptions {
   verb: string;
@@ -166,10 +166,11 @@ export class KubeClient {
   }
 
   async request<T>(opts: RequestOptions): Promise<T> {
+    const started = performance.now();
     const { res, body } = await this.send(opts);
     const text = await readAll(body);
     if (res.statusCode! >= 400) throw this.fail(opts, res.statusCode!, text);
-    this.observe(opts.verb, opts.kind);
+    this.observe(opts.verb, opts.kind, undefined, (performance.now() - started) / 1000);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
