@@ -1,0 +1,148 @@
+// The rollout state machine of one segment, one pass at a time, with in-memory fakes for its
+// side effects (RolloutOps, a TrafficProvider): the transitions a cluster test cannot reach
+// quickly (an inconclusive analysis outlasting its deadline, autoRollback off).
+import { describe, expect, it } from 'vitest';
+import { RankingModelSpecSchema, type RankingModel, type SegmentStatus } from '../../api/rankingmodel.js';
+import { resolveSegments } from '../../api/resolve.js';
+import { minimalSpec } from '../../api/testing.js';
+import { createLogger } from '../../lib/logger.js';
+import type { AnalysisOutcome } from '../analysis/analysis.js';
+import { buildDeployment, type Deployment } from '../builders.js';
+import type { TrafficProvider } from '../traffic/provider.js';
+import { SegmentRollout, type RolloutOps } from './segment.js';
+import { servingOf } from './serving.js';
+
+const spec = RankingModelSpecSchema.parse({
+  ...minimalSpec(),
+  serving: { executionProvider: 'cpu' },
+  rollout: {
+    steps: [
+      { weight: 10, pauseSeconds: 60 },
+      { weight: 100, pauseSeconds: 0 },
+    ],
+    analysis: { prometheusAddress: 'http://prom:9090', intervalSeconds: 30 },
+    progressDeadlineSeconds: 120,
+  },
+});
+const model = (autoRollback = true): RankingModel => ({
+  apiVersion: 'lightrank.dev/v1alpha1',
+  kind: 'RankingModel',
+  metadata: { name: 'ads', namespace: 'ns', uid: 'u' },
+  spec: { ...spec, rollout: { ...spec.rollout, autoRollback } },
+});
+const [desired] = resolveSegments(spec, { image: 'img' });
+const stable = {
+  ...servingOf(desired!),
+  model: { ...desired!.model, version: 'v0', sha256: 'c'.repeat(64) },
+};
+
+function readyCanary(replicas: number): Deployment {
+  const d = buildDeployment(model(), desired!, 'canary', { sidecarImage: 'img' });
+  return {
+    ...d,
+    spec: { ...d.spec, replicas },
+    status: { observedGeneration: 1, readyReplicas: replicas, updatedReplicas: replicas },
+  };
+}
+
+function harness(verdict: AnalysisOutcome['result']) {
+  const calls: string[] = [];
+  const weights: number[] = [];
+  const provider: TrafficProvider = {
+    mode: 'router',
+    setWeight: async (_s, w) => void weights.push(w),
+    verifyWeight: async () => true,
+    removeManagedRoutes: async () => {},
+  };
+  const ops: RolloutOps = {
+    applyTrackServices: async (rb) => void calls.push(`services${rb ? ` rolledBack=${rb}` : ''}`),
+    applyStable: async (r) => void calls.push(`stable ${r.model.version}`),
+    applyCanary: async (n) => void calls.push(`canary ${n}`),
+    deleteCanary: async () => void calls.push('delete canary'),
+    capacity: async () => undefined,
+    analyze: async () => ({ result: verdict, message: `scripted ${verdict}`, measurements: {} }),
+    event: async (e) => void calls.push(`event ${e.reason}`),
+  };
+  return { calls, weights, provider, ops };
+}
+
+function pass(h: ReturnType<typeof harness>, prev: SegmentStatus, now: Date, autoRollback = true) {
+  return new SegmentRollout({
+    model: model(autoRollback),
+    desired: desired!,
+    stable,
+    stableLive: undefined,
+    canaryLive: readyCanary(1),
+    rolledBack: undefined,
+    prev,
+    controls: { paused: false, promote: undefined, abort: false, retry: false },
+    now,
+    provider: h.provider,
+    ops: h.ops,
+    log: createLogger('segment-test', { level: 'silent' }),
+  }).run();
+}
+
+const start = new Date('2026-01-01T00:00:00Z');
+const inFlight: SegmentStatus = {
+  name: 'main',
+  replicas: 1,
+  readyReplicas: 1,
+  stableVersion: 'v0',
+  canaryVersion: 'v1',
+  canaryWeight: 10,
+  rolloutPhase: 'Progressing',
+  rolloutStep: 0,
+  stepStartTime: '2026-01-01T00:00:00Z',
+};
+const at = (s: number) => new Date(start.getTime() + s * 1000);
+
+describe('one segment rollout pass', () => {
+  it('holds the step while inconclusive, within pause + deadline', async () => {
+    const h = harness('Inconclusive');
+    const s = await pass(h, inFlight, at(150));
+    expect(s).toMatchObject({ phase: 'Progressing', rolloutStep: 0, canaryWeight: 10 });
+    expect(s.lastAnalysis?.result).toBe('Inconclusive');
+    expect(s.holding?.message).toMatch(/waiting for a passing analysis/);
+    expect(h.calls).not.toContain('delete canary');
+  });
+
+  it('fails and rolls back once inconclusive outlasts pause + progressDeadlineSeconds', async () => {
+    const h = harness('Inconclusive');
+    const s = await pass(h, inFlight, at(181));
+    expect(s.phase).toBe('RolledBack');
+    expect(s.failure).toMatchObject({ reason: 'AnalysisInconclusive' });
+    expect(s.failure!.message).toMatch(/no verdict within .* \(180s\)/);
+    // the rollback is recorded before the traffic moves, then the canary goes
+    const marked = h.calls.findIndex((c) => c.startsWith('services rolledBack='));
+    expect(marked).toBeGreaterThanOrEqual(0);
+    expect(marked).toBeLessThan(h.calls.indexOf('delete canary'));
+    expect(h.weights.at(-1)).toBe(0);
+    expect(h.calls.at(-1)).toBe('delete canary');
+  });
+
+  it('holds a failed canary, Degraded, when autoRollback is off', async () => {
+    const h = harness('Failed');
+    const s = await pass(h, inFlight, at(5), false);
+    expect(s.phase).toBe('Progressing');
+    expect(s.failure).toMatchObject({ reason: 'AnalysisFailed' });
+    expect(s.holding?.message).toMatch(/autoRollback is off/);
+    expect(h.calls).not.toContain('delete canary');
+  });
+
+  it('advances after the pause on a passing verdict, and promotes after the last step', async () => {
+    const h = harness('Passed');
+    const early = await pass(h, inFlight, at(30));
+    expect(early).toMatchObject({ rolloutStep: 0, canaryWeight: 10 });
+    const next = await pass(harness('Passed'), inFlight, at(61));
+    expect(next.rolloutStep).toBe(1);
+    const last = harness('Passed');
+    const done = await pass(
+      last,
+      { ...inFlight, rolloutStep: 1, canaryWeight: 100, stepStartTime: '2026-01-01T00:01:01Z' },
+      at(62),
+    );
+    expect(last.calls).toContain('stable v1');
+    expect(done.holding?.reason).toBe('RolloutPromoted');
+  });
+});
