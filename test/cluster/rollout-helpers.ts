@@ -3,13 +3,7 @@
 // Prometheus (usually the test double in test/prometheus/fake-prometheus.ts), reads and merge
 // patches through the operator's own client, a status poller that records a timeline of the
 // rollout, and the Events of a model.
-import {
-  API_GROUP_VERSION,
-  KIND,
-  PLURAL,
-  type RankingModelSpecInput,
-  type SegmentStatus,
-} from '../../api/rankingmodel.js';
+import { KIND, type RankingModelSpecInput, type SegmentStatus } from '../../api/rankingmodel.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { KubeClient } from '../../operator/kube/client.js';
 import type { KubeObject } from '../../operator/kube/types.js';
@@ -187,5 +181,3 @@ export class Timeline {
     return this.entries.map((e) => `+${(e.t / 1000).toFixed(1)}s ${e.state}`).join('\n');
   }
 }
-
-export { API_GROUP_VERSION, PLURAL };
