@@ -79,8 +79,8 @@ export function demoRankingModel(opts: DemoModelOptions): Manifest {
             prometheusAddress: opts.prometheusUrl,
             intervalSeconds: 5,
             maxErrorRate: 0.01,
-            maxP99LatencyMs: 1000,
-            maxScoreDivergence: 1,
+            maxP99LatencyMs: 500,
+            maxScoreDivergence: 0.25,
             minSamples: 20,
           },
         }

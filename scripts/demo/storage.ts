@@ -1,6 +1,6 @@
 // The demo's model storage: real query towers and embedding snapshots from the model kit, one pair
-// per segment (standard, shopping), plus a second query tower for standard (v2: retrained query
-// weights, same item tower, so it keeps the snapshot's fingerprint), laid out like a bucket and
+// per segment (standard, shopping), plus a second query tower for standard (v2: v1's query weights
+// fine-tuned, same item tower, so it keeps the snapshot's fingerprint), laid out like a bucket and
 // served by a plain read-only HTTP file server on 127.0.0.1, which the sync sidecars fetch from
 // (the sidecar's `http://` source).
 //
@@ -17,7 +17,7 @@ import { buildItemSnapshot, buildTowers } from '../../modelkit/bundle.js';
 import { generateItemIds } from '../../modelkit/catalogue.js';
 import { modelConfig } from '../../modelkit/config.js';
 import { buildTowerModel } from '../../modelkit/tower-graph.js';
-import { generateTowerWeights } from '../../modelkit/weights.js';
+import { generateTowerWeights, mulberry32 } from '../../modelkit/weights.js';
 
 export interface StoredModel {
   /** path under the storage root, e.g. standard/v1/query.onnx */
@@ -39,6 +39,21 @@ export interface DemoStorage {
 }
 
 const ITEMS = 5_000;
+/** relative change of each weight from v1 to v2 of the standard query tower */
+const FINE_TUNE = 0.1;
+
+/** A copy of `w` with every weight scaled by a seeded factor in [1 - FINE_TUNE, 1 + FINE_TUNE]. */
+function fineTuned<T>(w: T, seed: number): T {
+  const rand = mulberry32(seed);
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Float32Array) return v.map((x) => x * (1 + (rand() * 2 - 1) * FINE_TUNE));
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(w) as T;
+}
 const SNAPSHOT_VERSION = 'snap-1';
 
 async function buildSegment(
@@ -75,10 +90,11 @@ export async function buildDemoStorage(root: string): Promise<DemoStorage> {
   await mkdir(root, { recursive: true });
   const standard = await buildSegment(root, 'standard', 42);
   const shopping = await buildSegment(root, 'shopping', 7);
-  // v2 of standard: query weights from another seed, paired with the same item tower (fingerprint).
+  // v2 of standard: v1's query tower fine-tuned (every weight moved by up to ±FINE_TUNE), paired with
+  // the same item tower, so it keeps the snapshot's fingerprint and a close score distribution.
   const config = modelConfig({ seed: 42 });
   const bytes = buildTowerModel(
-    generateTowerWeights({ ...config, seed: 4242 }, 'query'),
+    fineTuned(generateTowerWeights(config, 'query'), 4242),
     standard.v1.fingerprint,
   );
   const v2Path = 'standard/v2/query.onnx';
