@@ -12,7 +12,7 @@
 //   spec = rolled back     hold: the failed revision is not retried until the spec changes again
 //                          or `lightrank.dev/retry` is set;
 //   otherwise              progress through the steps.
-import { toKubeTime, Reason } from '../../api/conditions.js';
+import { Reason } from '../../api/conditions.js';
 import type { AnalysisResult, RankingModel, RolloutPhase, SegmentStatus } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import type { Logger } from '../../lib/logger.js';
@@ -202,7 +202,7 @@ export class SegmentRollout {
       prev.canaryVersion !== desired.model.version ||
       (this.c.canaryLive !== undefined && !this.canaryCurrent);
     if (fresh) {
-      this.stepStart = new Date(toKubeTime(this.c.now));
+      this.stepStart = this.c.now;
       this.s.lastAnalysis = undefined;
       await this.c.ops.event({
         type: 'Normal',
@@ -269,7 +269,7 @@ export class SegmentRollout {
       },
       a.intervalSeconds,
     );
-    this.s.lastAnalysis = { result: out.result, message: out.message, time: toKubeTime(this.c.now) };
+    this.s.lastAnalysis = { result: out.result, message: out.message, time: this.c.now.toISOString() };
     this.c.log.info({ segment: this.c.desired.name, step: this.step, ...out }, 'canary analysis');
     if (out.result === 'Failed') return this.fail(Reason.AnalysisFailed, out.message);
     const limitMs =
@@ -346,7 +346,7 @@ export class SegmentRollout {
     }
     if (this.step + 1 >= this.rollout.steps.length) return this.promote('all steps passed');
     this.step += 1;
-    this.stepStart = new Date(toKubeTime(this.c.now));
+    this.stepStart = this.c.now;
     this.syncStep();
     await this.c.ops.event({
       type: 'Normal',
@@ -435,7 +435,8 @@ export class SegmentRollout {
 
   private syncStep(): void {
     this.s.rolloutStep = this.step;
-    this.s.stepStartTime = toKubeTime(this.stepStart);
+    // millisecond precision (RFC 3339 allows it): a pause is held for its full length
+    this.s.stepStartTime = this.stepStart.toISOString();
   }
 
   private stepMessage(): string {
