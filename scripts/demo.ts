@@ -27,7 +27,7 @@ import { followRollout, readStatus } from './demo/rollout.js';
 import { LOCAL_ADDRESS_MAP, patchRouterDeployment, prepareRouterAccess } from './demo/router-local.js';
 import { Teardown, say, seconds, step, table, elapsedSinceStart } from './demo/steps.js';
 import { buildDemoStorage, serveDirectory, type DemoStorage } from './demo/storage.js';
-import { DemoClient, type RankResult } from './demo/traffic.js';
+import { CANDIDATES, DemoClient, type RankResult } from './demo/traffic.js';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const NAMESPACE = 'lightrank-demo';
@@ -184,12 +184,23 @@ async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgen
       () => agent.stop(),
       () => agent.pods().flatMap((p) => Object.values(p.pids).filter((x): x is number => x !== undefined)),
     );
-    const node = await cp.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: NODE_NAME });
+    // Ready, and the node lifecycle controller's not-ready taint gone, so the scheduler uses it
+    const node = await waitFor(
+      `node ${NODE_NAME} Ready without node.kubernetes.io taints`,
+      async () => {
+        const n = await cp.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: NODE_NAME });
+        const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        const tainted = (n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+        return ready && !tainted ? n : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     const labels = node.metadata?.labels ?? {};
     say(
       `   node ${NODE_NAME}: ${GPU_RESOURCE}=${node.status?.allocatable?.[GPU_RESOURCE] ?? 0} (test double, product ${labels['nvidia.com/gpu.product']}), pod IPs ${LOCAL_ADDRESS_MAP.replace('=', ' → ')}`,
     );
     say(`   pod logs under ${runDir}`);
+    await nodesTable(cp.kubeConfig);
     return agent;
   });
 }
@@ -331,6 +342,23 @@ async function stepRouter(cp: ControlPlane): Promise<void> {
   });
 }
 
+async function nodesTable(kc: KubeConfig): Promise<void> {
+  const nodes = (await kc.makeApiClient(CoreV1Api).listNode()).items;
+  const rows = [['NODE', 'RUN BY', 'READY', 'GPU PRODUCT', 'GPUS', 'TAINTS']];
+  for (const n of nodes) {
+    const labels = n.metadata?.labels ?? {};
+    rows.push([
+      n.metadata?.name ?? '?',
+      labels['lightrank.dev/local-node-agent'] === 'true' ? 'local node agent' : 'kwok (simulated)',
+      n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady',
+      labels['nvidia.com/gpu.product'] ?? '-',
+      n.status?.allocatable?.[GPU_RESOURCE] ?? '0',
+      (n.spec?.taints ?? []).map((t) => `${t.key}:${t.effect}`).join(',') || '-',
+    ]);
+  }
+  table(rows);
+}
+
 function isReady(p: V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
@@ -422,7 +450,7 @@ async function stepScores(client: DemoClient, title: string): Promise<RankResult
       { timeoutMs: 60_000, intervalMs: 1_000 },
     ).catch(async () => [await client.rank('standard'), await client.rank('shopping')]);
     say(
-      `   POST /v1/models/${MODEL}/rank via Service ${ROUTER} (header x-lightrank-segment), first 3 of 8 candidates:`,
+      `   POST /v1/models/${MODEL}/rank via Service ${ROUTER} (header x-lightrank-segment), first 3 of ${CANDIDATES} candidates:`,
     );
     table(scoreRows(results));
     for (const r of results)

@@ -15,6 +15,8 @@ import type { DemoStorage } from './storage.js';
 
 export const SEGMENT_HEADER = 'x-lightrank-segment';
 const ROUTER_PORT = 8080;
+/** candidates per request: enough scores per request for a steady PSI from few requests */
+export const CANDIDATES = 32;
 
 export interface RankResult {
   segment: string;
@@ -75,7 +77,7 @@ export class DemoClient {
     const { storage } = this.opts;
     const n = this.counter++;
     const ids = segment === 'shopping' ? storage.itemIds.shopping : storage.itemIds.standard;
-    const candidates = Array.from({ length: 8 }, (_, i) => ids[(n * 8 + i) % ids.length]!);
+    const candidates = Array.from({ length: CANDIDATES }, (_, i) => ids[(n * CANDIDATES + i) % ids.length]!);
     const dense = Array.from({ length: storage.query.numDense }, (_, i) => Math.sin(n + i) * 0.5);
     const categorical = Array.from(
       { length: storage.query.numCategorical },
