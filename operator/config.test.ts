@@ -8,6 +8,7 @@ describe('loadConfig', () => {
       watchNamespace: '',
       serverImage: DEFAULT_SERVER_IMAGE,
       sidecarImage: DEFAULT_SERVER_IMAGE,
+      routerImage: undefined,
       port: 8080,
       workers: 8,
       resyncPeriodMs: 600_000,
@@ -27,6 +28,7 @@ describe('loadConfig', () => {
     const env = {
       LIGHTRANK_WATCH_NAMESPACE: 'team',
       LIGHTRANK_SERVER_IMAGE: 'r/s:1',
+      LIGHTRANK_ROUTER_IMAGE: 'r/router:2',
       LIGHTRANK_LEADER_ELECTION: 'false',
       POD_NAME: 'op-0',
       POD_NAMESPACE: 'sys',
@@ -37,6 +39,7 @@ describe('loadConfig', () => {
       watchNamespace: 'team',
       serverImage: 'r/s:1',
       sidecarImage: 'r/s:1',
+      routerImage: 'r/router:2',
       port: 9191,
     });
     expect(c.leaderElection).toMatchObject({

@@ -11,6 +11,8 @@ export interface OperatorConfig {
   kubeconfig: string | undefined;
   serverImage: string;
   sidecarImage: string;
+  /** Image of the routers (routing mode `router`); undefined: the model's serving image, else serverImage. */
+  routerImage: string | undefined;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never' | undefined;
   /** Port of /healthz, /readyz and /metrics (0: any free port). */
   port: number;
@@ -53,6 +55,11 @@ const OPTIONS = {
     type: 'string',
     env: 'LIGHTRANK_SIDECAR_IMAGE',
     help: 'sync sidecar image (default: the server image)',
+  },
+  'router-image': {
+    type: 'string',
+    env: 'LIGHTRANK_ROUTER_IMAGE',
+    help: "router image (default: the model's serving image, else the server image)",
   },
   'image-pull-policy': {
     type: 'string',
@@ -141,6 +148,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     kubeconfig: get('kubeconfig') || undefined,
     serverImage,
     sidecarImage: get('sidecar-image') || serverImage,
+    routerImage: get('router-image') || undefined,
     imagePullPolicy: pull as OperatorConfig['imagePullPolicy'],
     port: number('port', get('port'), 8080, 0),
     bindAddress: get('bind-address') || '0.0.0.0',

@@ -193,6 +193,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       defaults: {
         image: this.cfg.serverImage,
         sidecarImage: this.cfg.sidecarImage,
+        routerImage: this.cfg.routerImage,
         imagePullPolicy: this.cfg.imagePullPolicy,
       },
     });

@@ -67,7 +67,7 @@ export interface ReconcilerDeps {
   services: Informer<Service>;
   events: EventRecorder;
   /** Server image when spec.serving.image is unset, and the other build options. */
-  defaults: BuildOptions & { image: string };
+  defaults: BuildOptions & { image: string; routerImage?: string };
   now?: () => Date;
 }
 

@@ -45,7 +45,7 @@ export interface RolloutDeps {
   deployments: Informer<Deployment>;
   services: Informer<Service>;
   events: EventRecorder;
-  defaults: BuildOptions & { image: string };
+  defaults: BuildOptions & { image: string; routerImage?: string };
   modelsRef: ResourceRef;
 }
 
@@ -151,7 +151,7 @@ export class Rollouts {
       weights: new Map(segments.map((s) => [s.name, prev.get(s.name)?.canaryWeight ?? 0])),
     };
     const routerOpts = {
-      image: model.spec.serving.image ?? defaults.image,
+      image: defaults.routerImage ?? model.spec.serving.image ?? defaults.image,
       imagePullPolicy: defaults.imagePullPolicy,
     };
     const mode = model.spec.routing.mode;

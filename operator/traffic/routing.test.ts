@@ -6,7 +6,14 @@ import { parseTable, selectSegment } from '../../router/table.js';
 import { buildDeployment } from '../builders.js';
 import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
 import { buildHttpRoute } from './gatewayapi/httproute.js';
-import { buildRouterConfigMap, buildRouterTable } from './router/objects.js';
+import {
+  buildRouterConfigMap,
+  buildRouterDeployment,
+  buildRouterRole,
+  buildRouterRoleBinding,
+  buildRouterServiceAccount,
+  buildRouterTable,
+} from './router/objects.js';
 
 const model: RankingModel = {
   apiVersion: 'lightrank.dev/v1alpha1',
@@ -32,6 +39,40 @@ describe('router table', () => {
     expect(selectSegment(route, 'shop').backends[0]!.url).toBe('http://ads-shopping-stable.prod.svc:8080');
     expect(selectSegment(route, 'nope').name).toBe('standard');
     expect(table.revision).toBe('prod/ads@standard=10');
+  });
+});
+
+describe('router identity', () => {
+  const owned = { kind: 'RankingModel', name: 'ads', uid: 'u-1', controller: true };
+  it('a ServiceAccount, a Role reading EndpointSlices and a RoleBinding, all named <m>-router and owned', () => {
+    const sa = buildRouterServiceAccount(model);
+    const role = buildRouterRole(model);
+    const binding = buildRouterRoleBinding(model);
+    for (const o of [sa, role, binding]) {
+      expect(o.metadata).toMatchObject({ name: 'ads-router', namespace: 'prod' });
+      expect(o.metadata.ownerReferences).toEqual([expect.objectContaining(owned)]);
+    }
+    expect([sa.kind, role.kind, binding.kind]).toEqual(['ServiceAccount', 'Role', 'RoleBinding']);
+    expect(role.rules).toEqual([
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'ads-router',
+    });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ads-router', namespace: 'prod' }]);
+  });
+
+  it('the router Deployment runs as that ServiceAccount with the Kubernetes resolver', () => {
+    const d = buildRouterDeployment(model, 'reg/router:3', {});
+    const pod = (d.spec.template as { spec: Record<string, unknown> }).spec as {
+      serviceAccountName: string;
+      containers: { image: string; env: { name: string; value: string }[] }[];
+    };
+    expect(pod.serviceAccountName).toBe('ads-router');
+    expect(pod.containers[0]!.image).toBe('reg/router:3');
+    expect(pod.containers[0]!.env).toContainEqual({ name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' });
   });
 });
 

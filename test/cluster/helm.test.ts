@@ -231,11 +231,18 @@ describe('helm template → kubectl apply --dry-run=server', () => {
       LIGHTRANK_WATCH_NAMESPACE: '',
       LIGHTRANK_SERVER_IMAGE: expect.stringMatching(/^ghcr\.io\/lightrank\/lightrank-server:\d+\.\d+\.\d+$/),
     });
-    // the RBAC is the documented least-privilege set: no wildcards, no secrets, no pods
+    // the RBAC is the documented least-privilege set: no wildcards, no secrets, pods only listed
     const rules = byKind(ms, 'ClusterRole').flatMap((r) => (r as unknown as { rules: Rule[] }).rules);
     const flat = rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
     expect(flat.filter((x) => x.includes('*'))).toEqual([]);
-    expect(flat.filter((x) => /^(secrets|pods):/.test(x))).toEqual([]);
+    expect(flat.filter((x) => /^(secrets|pods):/.test(x))).toEqual(['pods:list']);
+    // what the router's Role grants, the operator must hold (escalation prevention)
+    expect(flat).toEqual(
+      expect.arrayContaining(['endpointslices:get', 'endpointslices:list', 'endpointslices:watch']),
+    );
+    expect(flat).toEqual(
+      expect.arrayContaining(['serviceaccounts:create', 'roles:create', 'rolebindings:create']),
+    );
     expect(flat).toContain('rankingmodels/status:patch');
     expect(flat).toContain('nodes:list');
     expect(flat.filter((x) => x.startsWith('nodes:'))).toEqual(['nodes:get', 'nodes:list', 'nodes:watch']);
@@ -561,7 +568,19 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
       owned.items.filter((d) => d.metadata?.ownerReferences?.[0]?.kind === 'RankingModel').length,
     ).toBeGreaterThan(0);
     expect(await readLeaseHolder()).toBe(localIdentity);
-    expectNoRefusedWrites(since, ['deployments', 'services', 'rankingmodels/status', 'leases'], true);
+    expectNoRefusedWrites(
+      since,
+      [
+        'deployments',
+        'services',
+        'rankingmodels/status',
+        'leases',
+        'serviceaccounts',
+        'roles',
+        'rolebindings',
+      ],
+      true,
+    );
   });
 
   it('upgrades: replicas, images and all-namespaces RBAC change; the held Lease survives', async () => {

@@ -1,11 +1,14 @@
 // The router traffic provider against the control plane in a box: the router table in a
 // ConfigMap owned by the RankingModel, parsed with the router's own schema (router/table.ts) and
 // consulted the way the router does; the router Deployment (same image, `node dist/router/main.js`,
-// table mounted from the ConfigMap) and Service; a canary step shows in the table.
+// table mounted from the ConfigMap, the image LIGHTRANK_ROUTER_IMAGE names) and Service; the
+// router's ServiceAccount, Role (read EndpointSlices) and RoleBinding, and the Kubernetes resolver
+// turned on; a canary step shows in the table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTable, selectSegment } from '../../router/table.js';
 import { startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
 import { CONFIGMAPS } from '../../operator/traffic/provider.js';
+import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../operator/traffic/router/objects.js';
 import type { KubeObject } from '../../operator/kube/types.js';
 import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
 import { healthy, startFakePrometheus, type FakePrometheus } from '../prometheus/fake-prometheus.js';
@@ -15,6 +18,7 @@ const ns = useTestNamespace('routing-router');
 let op: InProcessOperator;
 let prom: FakePrometheus;
 let models: Models;
+const ROUTER_IMAGE = 'registry.test/lightrank-router:2';
 
 beforeAll(async () => {
   prom = await startFakePrometheus({ canary: healthy(), stable: healthy() });
@@ -22,6 +26,7 @@ beforeAll(async () => {
   op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
     serverImage: IMAGE,
     sidecarImage: IMAGE,
+    routerImage: ROUTER_IMAGE,
   });
 });
 afterAll(async () => {
@@ -64,13 +69,24 @@ describe('router routing', () => {
       dep!.spec as {
         template: {
           spec: {
-            containers: { command: string[]; image: string; volumeMounts: { mountPath: string }[] }[];
+            serviceAccountName?: string;
+            containers: {
+              command: string[];
+              image: string;
+              env: { name: string; value: string }[];
+              volumeMounts: { mountPath: string }[];
+            }[];
             volumes: { configMap?: { name: string } }[];
           };
         };
       }
     ).template.spec;
-    expect(pod.containers[0]).toMatchObject({ command: ['node', 'dist/router/main.js'], image: IMAGE });
+    expect(pod.containers[0]).toMatchObject({
+      command: ['node', 'dist/router/main.js'],
+      image: ROUTER_IMAGE,
+    });
+    expect(pod.containers[0]!.env).toContainEqual({ name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' });
+    expect(pod.serviceAccountName).toBe('ads-router');
     expect(pod.containers[0]!.volumeMounts[0]!.mountPath).toBe('/etc/lightrank/router');
     expect(pod.volumes[0]!.configMap?.name).toBe('ads-router');
     const svc = await models.client.get(
@@ -79,6 +95,20 @@ describe('router routing', () => {
       'ads-router',
     );
     expect(svc.metadata.name).toBe('ads-router');
+
+    // the router's identity: its own ServiceAccount, allowed to read EndpointSlices, owned by the model
+    const owner = { uid: created.metadata.uid, controller: true };
+    const sa = await models.client.get(SERVICEACCOUNTS, ns.name, 'ads-router');
+    const role = await models.client.get<KubeObject & { rules: unknown[] }>(ROLES, ns.name, 'ads-router');
+    const binding = await models.client.get<
+      KubeObject & { roleRef: unknown; subjects: { kind: string; name: string; namespace: string }[] }
+    >(ROLEBINDINGS, ns.name, 'ads-router');
+    for (const o of [sa, role, binding]) expect(o.metadata.ownerReferences?.[0]).toMatchObject(owner);
+    expect(role.rules).toEqual([
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'ads-router' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ads-router', namespace: ns.name }]);
   });
 
   it('shows a canary step in the table, only for its segment', async () => {

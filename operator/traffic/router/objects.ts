@@ -1,7 +1,8 @@
 // Desired objects of the `router` traffic provider, as pure functions: the router table (the
 // format router/table.ts parses, docs/internals.md "Router table"), the ConfigMap that carries it,
 // and the router Deployment + Service (same image as the server, `node dist/router/main.js`, the
-// table mounted from the ConfigMap). All owned by the RankingModel.
+// table mounted from the ConfigMap), and the router's own ServiceAccount, Role and RoleBinding
+// (read EndpointSlices in the namespace, for its Kubernetes resolver). All owned by the RankingModel.
 import type { RankingModel } from '../../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../../api/resolve.js';
 import type { RouterTableFile } from '../../../router/table.js';
@@ -15,7 +16,7 @@ import {
   type Deployment,
   type Service,
 } from '../../builders.js';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject, ResourceRef } from '../../kube/types.js';
 import { trackServiceUrl } from '../services.js';
 
 export const ROUTER_COMMAND = ['node', 'dist/router/main.js'];
@@ -24,7 +25,26 @@ export const ROUTER_TABLE_KEY = 'table.json';
 export const ROUTER_REPLICAS = 2;
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';
 
-/** ConfigMap, Deployment and Service of a model's router share this name. */
+export const SERVICEACCOUNTS: ResourceRef = {
+  group: '',
+  version: 'v1',
+  plural: 'serviceaccounts',
+  kind: 'ServiceAccount',
+};
+export const ROLES: ResourceRef = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'roles',
+  kind: 'Role',
+};
+export const ROLEBINDINGS: ResourceRef = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'rolebindings',
+  kind: 'RoleBinding',
+};
+
+/** ConfigMap, Deployment, Service, ServiceAccount, Role and RoleBinding of a model's router share this name. */
 export function routerName(model: string): string {
   return `${model}-router`;
 }
@@ -96,16 +116,10 @@ function podLabels(model: string): Record<string, string> {
 }
 
 export function buildRouterConfigMap(model: RankingModel, table: RouterTableFile): KubeObject {
-  const name = model.metadata.name;
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: {
-      name: routerName(name),
-      namespace: model.metadata.namespace,
-      labels: labels(name),
-      ownerReferences: [ownerReference(model)],
-    },
+    metadata: routerMeta(model),
     data: { [ROUTER_TABLE_KEY]: `${JSON.stringify(table, null, 2)}\n` },
   };
 }
@@ -119,12 +133,7 @@ export function buildRouterDeployment(
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: {
-      name: routerName(name),
-      namespace: model.metadata.namespace,
-      labels: labels(name),
-      ownerReferences: [ownerReference(model)],
-    },
+    metadata: routerMeta(model),
     spec: {
       replicas: ROUTER_REPLICAS,
       selector: { matchLabels: selector(name) },
@@ -138,6 +147,7 @@ export function buildRouterDeployment(
           },
         },
         spec: {
+          serviceAccountName: routerName(name),
           containers: [
             {
               name: 'router',
@@ -147,9 +157,8 @@ export function buildRouterDeployment(
               env: [
                 { name: 'LIGHTRANK_PORT', value: String(SERVER_PORT) },
                 { name: 'LIGHTRANK_ROUTER_TABLE', value: `${ROUTER_TABLE_DIR}/${ROUTER_TABLE_KEY}` },
-                // Backends by their EndpointSlices, balanced per request (router/resolve-kubernetes.ts). Needs
-                // get/list/watch on discovery.k8s.io endpointslices for the pod's ServiceAccount; without it the
-                // router logs so and uses cluster DNS.
+                // Backends by their EndpointSlices, balanced per request (router/resolve-kubernetes.ts), read
+                // with the pod's ServiceAccount (buildRouterRole grants it get/list/watch on endpointslices).
                 { name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' },
               ],
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
@@ -179,16 +188,51 @@ export function buildRouterService(model: RankingModel): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: routerName(name),
-      namespace: model.metadata.namespace,
-      labels: labels(name),
-      ownerReferences: [ownerReference(model)],
-    },
+    metadata: routerMeta(model),
     spec: {
       type: 'ClusterIP',
       selector: selector(name),
       ports: [{ name: 'http', port: SERVER_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
+  };
+}
+
+/** Read access to EndpointSlices in the model's namespace: all the router's resolver needs. */
+export const ROUTER_RULES = [
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+];
+
+function routerMeta(model: RankingModel) {
+  const name = model.metadata.name;
+  return {
+    name: routerName(name),
+    namespace: model.metadata.namespace,
+    labels: labels(name),
+    ownerReferences: [ownerReference(model)],
+  };
+}
+
+/** The router pods' identity; the token is mounted (the resolver talks to the API server). */
+export function buildRouterServiceAccount(model: RankingModel): KubeObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: routerMeta(model) };
+}
+
+export function buildRouterRole(model: RankingModel): KubeObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: routerMeta(model),
+    rules: ROUTER_RULES,
+  };
+}
+
+export function buildRouterRoleBinding(model: RankingModel): KubeObject {
+  const meta = routerMeta(model);
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta,
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: meta.name },
+    subjects: [{ kind: 'ServiceAccount', name: meta.name, namespace: meta.namespace }],
   };
 }

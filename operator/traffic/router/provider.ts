@@ -1,10 +1,10 @@
 // The `router` traffic provider: lightrank's own router Deployment splits each segment between
 // its stable and canary Services by the table in a ConfigMap. setWeight rewrites the table (and
-// keeps the router Deployment and Service applied); verifyWeight reads the ConfigMap back and
+// keeps the router's ServiceAccount, Role, RoleBinding, Deployment and Service applied); verifyWeight reads the ConfigMap back and
 // parses it with the router's own schema, so a table the router would refuse never counts as set.
 import { parseTable, TableError } from '../../../router/table.js';
 import { applyIfChanged } from '../../apply.js';
-import { DEPLOYMENTS, SERVICES, type KubeObject } from '../../kube/types.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../kube/types.js';
 import {
   CONFIGMAPS,
   deleteIfPresent,
@@ -13,7 +13,13 @@ import {
   type TrafficProvider,
 } from '../provider.js';
 import {
+  ROLEBINDINGS,
+  ROLES,
+  SERVICEACCOUNTS,
   buildRouterConfigMap,
+  buildRouterRole,
+  buildRouterRoleBinding,
+  buildRouterServiceAccount,
   buildRouterDeployment,
   buildRouterService,
   buildRouterTable,
@@ -43,12 +49,16 @@ export class RouterProvider implements TrafficProvider {
     this.ctx.weights.set(segment, weight);
     const { client, model, segments, weights } = this.ctx;
     const name = routerName(model.metadata.name);
-    const cm = buildRouterConfigMap(model, buildRouterTable(model, segments, weights));
-    await applyIfChanged(client, CONFIGMAPS, cm, await readLive(client, CONFIGMAPS, this.ns, name));
+    const apply = async (ref: ResourceRef, desired: KubeObject) =>
+      applyIfChanged(client, ref, desired, await readLive(client, ref, this.ns, name));
+    await apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights)));
+    // the router's identity and its read access to EndpointSlices, before the pods that use them
+    await apply(SERVICEACCOUNTS, buildRouterServiceAccount(model));
+    await apply(ROLES, buildRouterRole(model));
+    await apply(ROLEBINDINGS, buildRouterRoleBinding(model));
     const dep = buildRouterDeployment(model, this.opts.image, this.opts);
-    await applyIfChanged(client, DEPLOYMENTS, dep, await readLive(client, DEPLOYMENTS, this.ns, name));
-    const svc = buildRouterService(model);
-    await applyIfChanged(client, SERVICES, svc, await readLive(client, SERVICES, this.ns, name));
+    await apply(DEPLOYMENTS, dep);
+    await apply(SERVICES, buildRouterService(model));
   }
 
   async verifyWeight(segment: string, weight: number): Promise<boolean> {
@@ -76,5 +86,7 @@ export class RouterProvider implements TrafficProvider {
     await deleteIfPresent(client, DEPLOYMENTS, this.ns, name);
     await deleteIfPresent(client, SERVICES, this.ns, name);
     await deleteIfPresent(client, CONFIGMAPS, this.ns, name);
+    for (const ref of [ROLEBINDINGS, ROLES, SERVICEACCOUNTS])
+      await deleteIfPresent(client, ref, this.ns, name);
   }
 }
