@@ -24,7 +24,12 @@ import { waitFor } from '../test/harness/wait.js';
 import { demoRankingModel, newModelVersion } from './demo/model.js';
 import { findPrometheus, startPrometheus } from './demo/prometheus.js';
 import { followRollout, readStatus } from './demo/rollout.js';
-import { LOCAL_ADDRESS_MAP, patchRouterDeployment, prepareRouterAccess } from './demo/router-local.js';
+import {
+  LOCAL_ADDRESS_MAP,
+  ROUTER_ROLE,
+  patchRouterDeployment,
+  prepareRouterAccess,
+} from './demo/router-local.js';
 import { Teardown, say, seconds, step, table, elapsedSinceStart } from './demo/steps.js';
 import { buildDemoStorage, serveDirectory, type DemoStorage } from './demo/storage.js';
 import { CANDIDATES, DemoClient, type RankResult } from './demo/traffic.js';
@@ -319,7 +324,11 @@ async function stepRouter(cp: ControlPlane): Promise<void> {
       { timeoutMs: 90_000, intervalMs: 500 },
     );
     const env = dep.spec?.template.spec?.containers.find((c) => c.name === 'router')?.env ?? [];
-    const setByOperator = env.some((e) => e.name === 'LIGHTRANK_ROUTER_RESOLVER' && e.value === 'kubernetes');
+    if (!env.some((e) => e.name === 'LIGHTRANK_ROUTER_RESOLVER' && e.value === 'kubernetes'))
+      throw new Error(
+        `the operator's router Deployment lacks LIGHTRANK_ROUTER_RESOLVER=kubernetes: its router pods could not reach the scoring Services here (no cluster DNS or kube-proxy)`,
+      );
+    say('   the operator set LIGHTRANK_ROUTER_RESOLVER=kubernetes on the router Deployment');
     const kubeconfig = await prepareRouterAccess(
       cp.kubeConfig,
       NAMESPACE,
@@ -327,15 +336,14 @@ async function stepRouter(cp: ControlPlane): Promise<void> {
       join(cp.runDir, 'node-agent'),
     );
     await patchRouterDeployment(cp.kubeConfig, NAMESPACE, ROUTER, {
-      ...(setByOperator ? {} : { LIGHTRANK_ROUTER_RESOLVER: 'kubernetes' }),
       LIGHTRANK_ROUTER_KUBECONFIG: kubeconfig,
       LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: LOCAL_ADDRESS_MAP,
     });
     say(
-      `   RBAC: Role ${'lightrank-router-endpoints'} (endpointslices get/list/watch) bound to ServiceAccount ${ROUTER_SERVICE_ACCOUNT}`,
+      `   RBAC: Role ${ROUTER_ROLE} (endpointslices get/list/watch) bound to ServiceAccount ${ROUTER_SERVICE_ACCOUNT}`,
     );
     say(
-      `   added to the router Deployment (field manager lightrank-demo): ${setByOperator ? '' : 'LIGHTRANK_ROUTER_RESOLVER=kubernetes (the operator does not set it yet), '}` +
+      '   added to the router Deployment (field manager lightrank-demo): ' +
         'LIGHTRANK_ROUTER_KUBECONFIG (the ServiceAccount token: the agent mounts no projected token), ' +
         `LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP=${LOCAL_ADDRESS_MAP}`,
     );
@@ -438,17 +446,27 @@ function scoreRows(results: RankResult[]): string[][] {
   return rows;
 }
 
-async function stepScores(client: DemoClient, title: string): Promise<RankResult[]> {
+/**
+ * Scores one request per segment through the router, retried (up to 60 s) until both answer 200 on
+ * the stable track with the `standard` model version expected: the routers may still be taking
+ * their first table or endpoints, or, after a promotion, the table without the canary.
+ */
+async function stepScores(client: DemoClient, title: string, standardVersion: string): Promise<RankResult[]> {
   return step(title, async () => {
-    // The routers may still be taking their first table or endpoints: retry briefly.
+    const settled = (r: RankResult[]): boolean =>
+      r.every((x) => x.status === 200 && x.track === 'stable') && r[0]!.modelVersion === standardVersion;
+    const send = async (): Promise<RankResult[]> => [
+      await client.rank('standard'),
+      await client.rank('shopping'),
+    ];
     const results = await waitFor(
-      'a 200 answer for both segments through the router',
+      `both segments answered by their stable track, standard on ${standardVersion}`,
       async () => {
-        const r = [await client.rank('standard'), await client.rank('shopping')];
-        return r.every((x) => x.status === 200) ? r : undefined;
+        const r = await send();
+        return settled(r) ? r : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 1_000 },
-    ).catch(async () => [await client.rank('standard'), await client.rank('shopping')]);
+    ).catch(send);
     say(
       `   POST /v1/models/${MODEL}/rank via Service ${ROUTER} (header x-lightrank-segment), first 3 of ${CANDIDATES} candidates:`,
     );
@@ -457,8 +475,8 @@ async function stepScores(client: DemoClient, title: string): Promise<RankResult
       say(
         `   SCORES ${r.segment} ${r.status === 200 ? 'ok' : 'FAILED'} track=${r.track} model=${r.modelVersion ?? '-'}`,
       );
-    if (!results.every((r) => r.status === 200))
-      throw new Error('scoring through the router failed (see above)');
+    if (!settled(results))
+      throw new Error('scoring through the router failed or answered otherwise (see above)');
     return results;
   });
 }
@@ -557,9 +575,9 @@ async function main(): Promise<void> {
       storage,
     });
     teardown.add('the demo client', () => client.close());
-    await stepScores(client, 'Score both segments through the router');
+    await stepScores(client, 'Score both segments through the router', 'v1');
     await stepCanary(opts, teardown, cp, client, storage, storageUrl, prometheusUrl !== undefined);
-    await stepScores(client, 'Score again: standard answers from v2');
+    await stepScores(client, 'Score again: standard answers from v2 on its stable track', 'v2');
     say(`\nDEMO COMPLETE in ${seconds(elapsedSinceStart())}`);
     if (opts.keep) {
       say('\nLeft running (--keep). In another terminal:');

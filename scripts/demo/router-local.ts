@@ -1,9 +1,8 @@
 // What the router Deployment needs on the demo's local node that a real kubelet and pod network
 // would give it, added to the Deployment the operator created (server-side apply under the demo's
-// own field manager, so the operator's fields stay the operator's):
-//   - LIGHTRANK_ROUTER_RESOLVER=kubernetes: reach backends by their EndpointSlices (no cluster DNS
-//     or kube-proxy here). The operator's router provider does not set it yet; on a real cluster it
-//     should (see docs/demo.md);
+// own field manager, so the operator's fields stay the operator's). The operator sets
+// LIGHTRANK_ROUTER_RESOLVER=kubernetes (backends by their EndpointSlices: there is no cluster DNS or
+// kube-proxy here); the demo adds:
 //   - LIGHTRANK_ROUTER_KUBECONFIG: the router ServiceAccount's token in a kubeconfig file, because the
 //     local node agent does not mount the projected service-account volume a kubelet would;
 //   - LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: pod IP 10.250.x.y → the loopback address 127.250.x.y the
