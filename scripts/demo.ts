@@ -24,12 +24,7 @@ import { waitFor } from '../test/harness/wait.js';
 import { demoRankingModel, newModelVersion } from './demo/model.js';
 import { findPrometheus, startPrometheus } from './demo/prometheus.js';
 import { followRollout, readStatus } from './demo/rollout.js';
-import {
-  LOCAL_ADDRESS_MAP,
-  ROUTER_ROLE,
-  patchRouterDeployment,
-  prepareRouterAccess,
-} from './demo/router-local.js';
+import { LOCAL_ADDRESS_MAP, patchRouterDeployment, prepareRouterAccess } from './demo/router-local.js';
 import { Teardown, say, seconds, step, table, elapsedSinceStart } from './demo/steps.js';
 import { buildDemoStorage, serveDirectory, type DemoStorage } from './demo/storage.js';
 import { CANDIDATES, DemoClient, type RankResult } from './demo/traffic.js';
@@ -38,7 +33,6 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 const NAMESPACE = 'lightrank-demo';
 const MODEL = 'ads-ranker';
 const ROUTER = `${MODEL}-router`;
-const ROUTER_SERVICE_ACCOUNT = 'default';
 const NODE_NAME = 'lightrank-local';
 /** background load during the rollout: enough that a 20% canary serves the analysis' minimum samples */
 const LOAD_RPS = 30;
@@ -328,11 +322,14 @@ async function stepRouter(cp: ControlPlane): Promise<void> {
       throw new Error(
         `the operator's router Deployment lacks LIGHTRANK_ROUTER_RESOLVER=kubernetes: its router pods could not reach the scoring Services here (no cluster DNS or kube-proxy)`,
       );
-    say('   the operator set LIGHTRANK_ROUTER_RESOLVER=kubernetes on the router Deployment');
+    const serviceAccount = dep.spec?.template.spec?.serviceAccountName ?? 'default';
+    say(
+      `   the operator set LIGHTRANK_ROUTER_RESOLVER=kubernetes; the router runs as ServiceAccount ${serviceAccount}`,
+    );
     const kubeconfig = await prepareRouterAccess(
       cp.kubeConfig,
       NAMESPACE,
-      ROUTER_SERVICE_ACCOUNT,
+      serviceAccount,
       join(cp.runDir, 'node-agent'),
     );
     await patchRouterDeployment(cp.kubeConfig, NAMESPACE, ROUTER, {
@@ -340,11 +337,8 @@ async function stepRouter(cp: ControlPlane): Promise<void> {
       LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: LOCAL_ADDRESS_MAP,
     });
     say(
-      `   RBAC: Role ${ROUTER_ROLE} (endpointslices get/list/watch) bound to ServiceAccount ${ROUTER_SERVICE_ACCOUNT}`,
-    );
-    say(
       '   added to the router Deployment (field manager lightrank-demo): ' +
-        'LIGHTRANK_ROUTER_KUBECONFIG (the ServiceAccount token: the agent mounts no projected token), ' +
+        `LIGHTRANK_ROUTER_KUBECONFIG (a token of ${serviceAccount}: the agent mounts no projected token, so RBAC is the operator's Role), ` +
         `LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP=${LOCAL_ADDRESS_MAP}`,
     );
   });

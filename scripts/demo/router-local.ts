@@ -7,11 +7,11 @@
 //     local node agent does not mount the projected service-account volume a kubelet would;
 //   - LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP: pod IP 10.250.x.y → the loopback address 127.250.x.y the
 //     agent's pods listen on.
-// Plus the RBAC the resolver needs: a Role with get/list/watch on endpointslices, bound to the
-// ServiceAccount the router pods run as.
+// The token is the router ServiceAccount's own, so the router runs with the RBAC the operator gave
+// it (a Role with get/list/watch on endpointslices), exactly as on a real cluster.
 //
 // API:
-//   prepareRouterAccess(kc, ns, serviceAccount, dir) → kubeconfig path   (Role, RoleBinding, token)
+//   prepareRouterAccess(kc, ns, serviceAccount, dir) → kubeconfig path   (a token of the ServiceAccount)
 //   patchRouterDeployment(kc, ns, name, env) → Promise<void>
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,9 +19,9 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_POD_NETWORK } from '../../agent/addresses.js';
 import { stringify } from 'yaml';
 import { serverSideApply } from '../../test/harness/raw.js';
+import { waitFor } from '../../test/harness/wait.js';
 
 export const DEMO_FIELD_MANAGER = 'lightrank-demo';
-export const ROUTER_ROLE = 'lightrank-router-endpoints';
 /** the agent's pod network → its loopback side */
 export const LOCAL_ADDRESS_MAP = `${DEFAULT_POD_NETWORK}.0.0/16=127.${DEFAULT_POD_NETWORK.split('.')[1]}.0.0/16`;
 
@@ -31,33 +31,11 @@ export async function prepareRouterAccess(
   serviceAccount: string,
   dir: string,
 ): Promise<string> {
-  const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
-  await serverSideApply(
-    kc,
-    `${rbac}/roles/${ROUTER_ROLE}`,
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: ROUTER_ROLE, namespace },
-      rules: [
-        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-      ],
-    },
-    DEMO_FIELD_MANAGER,
-  );
-  await serverSideApply(
-    kc,
-    `${rbac}/rolebindings/${ROUTER_ROLE}`,
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: ROUTER_ROLE, namespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ROUTER_ROLE },
-      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
-    },
-    DEMO_FIELD_MANAGER,
-  );
   const core = kc.makeApiClient(CoreV1Api);
+  // the operator creates the ServiceAccount next to the Deployment: it may not be there yet
+  await waitFor(`ServiceAccount ${namespace}/${serviceAccount}`, () =>
+    core.readNamespacedServiceAccount({ name: serviceAccount, namespace }).then(() => true),
+  );
   const token = await core.createNamespacedServiceAccountToken({
     name: serviceAccount,
     namespace,
