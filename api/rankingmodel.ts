@@ -423,6 +423,10 @@ export const RolloutSpecSchema = z
       description:
         'Longest a rollout step may wait for the canary to become ready before it fails, in seconds.',
     }),
+    scaleDownDelaySeconds: z.int().min(0).max(3600).default(30).meta({
+      description:
+        'After a promotion or rollback, how long the canary Deployment (and its Service) is kept once routing sends it no more traffic, in seconds. Routers pick up a new table seconds after it is written (ConfigMap volume refresh, then their poll); removing the canary sooner would fail the requests still sent to it. 0 removes it at once.',
+    }),
   })
   .meta({ description: 'How a new model version is rolled out: canary steps, analysis, rollback.' });
 
@@ -646,6 +650,10 @@ export const SegmentStatusSchema = z
       .optional()
       .meta({ description: 'Index into spec.rollout.steps of the current step, during a rollout.' }),
     stepStartTime: Time.optional().meta({ description: 'When the current rollout step started.' }),
+    canaryScaleDownAt: Time.optional().meta({
+      description:
+        'When the canary Deployment of a finished rollout (promoted or rolled back) is removed: spec.rollout.scaleDownDelaySeconds after routing stopped sending it traffic.',
+    }),
     snapshotVersion: z
       .string()
       .max(253)

@@ -324,9 +324,22 @@ export class RankingModelReconciler {
   }
 }
 
+/** Segment fields without a default that a pass may drop (a subset compare cannot see them go). */
+const DROPPABLE_SEGMENT_FIELDS = [
+  'canaryVersion',
+  'rolloutStep',
+  'stepStartTime',
+  'canaryScaleDownAt',
+] as const;
+
 /** Equal for the operator's purposes: every field it sets matches, with the same conditions and segments. */
 export function statusUnchanged(want: RankingModelStatus, have: RankingModelStatus | undefined): boolean {
   if (!have) return false;
+  const wanted = new Map((want.segments ?? []).map((s) => [s.name, s]));
+  const dropped = (have.segments ?? []).some((h) =>
+    DROPPABLE_SEGMENT_FIELDS.some((f) => h[f] !== undefined && wanted.get(h.name)?.[f] === undefined),
+  );
+  if (dropped) return false;
   const types = (s: RankingModelStatus) =>
     (s.conditions ?? [])
       .map((c) => c.type)

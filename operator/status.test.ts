@@ -120,6 +120,14 @@ describe('computeStatus', () => {
     expect(statusUnchanged(after, undefined)).toBe(false);
   });
 
+  it('sees a dropped rollout field (a canary scale-down time once the canary is gone) as a change', () => {
+    const now = computeStatus(m, all, T1);
+    const seg = now.segments![0]!;
+    const pending = { ...now, segments: [{ ...seg, canaryScaleDownAt: '2026-01-01T00:05:30Z' }] };
+    expect(statusUnchanged(now, pending)).toBe(false);
+    expect(statusUnchanged(pending, pending)).toBe(true);
+  });
+
   it('reports Degraded when a Deployment exceeded its progress deadline', () => {
     const stuck = dep(1, {
       observedGeneration: 1,

@@ -1,6 +1,7 @@
 // The rollout state machine of one segment, one pass at a time, with in-memory fakes for its
 // side effects (RolloutOps, a TrafficProvider): the transitions a cluster test cannot reach
-// quickly (an inconclusive analysis outlasting its deadline, autoRollback off).
+// quickly (an inconclusive analysis outlasting its deadline, autoRollback off), and the canary
+// kept for scaleDownDelaySeconds after a rollback or promotion.
 import { describe, expect, it } from 'vitest';
 import { RankingModelSpecSchema, type RankingModel, type SegmentStatus } from '../../api/rankingmodel.js';
 import { resolveSegments } from '../../api/resolve.js';
@@ -9,8 +10,8 @@ import { createLogger } from '../../lib/logger.js';
 import type { AnalysisOutcome } from '../analysis/analysis.js';
 import { buildDeployment, type Deployment } from '../builders.js';
 import type { TrafficProvider } from '../traffic/provider.js';
-import { SegmentRollout, type RolloutOps } from './segment.js';
-import { servingOf } from './serving.js';
+import { SegmentRollout, canaryScaleDown, type RolloutOps, type SegmentContext } from './segment.js';
+import { revisionOf, servingOf } from './serving.js';
 
 const spec = RankingModelSpecSchema.parse({
   ...minimalSpec(),
@@ -66,7 +67,13 @@ function harness(verdict: AnalysisOutcome['result']) {
   return { calls, weights, provider, ops };
 }
 
-function pass(h: ReturnType<typeof harness>, prev: SegmentStatus, now: Date, autoRollback = true) {
+function pass(
+  h: ReturnType<typeof harness>,
+  prev: SegmentStatus,
+  now: Date,
+  autoRollback = true,
+  more: Partial<SegmentContext> = {},
+) {
   return new SegmentRollout({
     model: model(autoRollback),
     desired: desired!,
@@ -80,6 +87,7 @@ function pass(h: ReturnType<typeof harness>, prev: SegmentStatus, now: Date, aut
     provider: h.provider,
     ops: h.ops,
     log: createLogger('segment-test', { level: 'silent' }),
+    ...more,
   }).run();
 }
 
@@ -97,6 +105,27 @@ const inFlight: SegmentStatus = {
 };
 const at = (s: number) => new Date(start.getTime() + s * 1000);
 
+describe('canaryScaleDown', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  it('waits delaySeconds from now when no time is recorded yet', () => {
+    expect(canaryScaleDown(now, 30, undefined)).toEqual({
+      remove: false,
+      at: new Date('2026-01-01T00:00:30Z'),
+      waitMs: 30_000,
+    });
+  });
+  it('removes at once with a delay of 0', () => {
+    expect(canaryScaleDown(now, 0, undefined)).toMatchObject({ remove: true, waitMs: 0 });
+  });
+  it('keeps to the recorded time (an earlier pass, or before a restart), not a fresh delay', () => {
+    expect(canaryScaleDown(now, 30, '2026-01-01T00:00:05Z')).toMatchObject({ remove: false, waitMs: 5000 });
+    expect(canaryScaleDown(now, 30, '2025-12-31T23:59:59Z')).toMatchObject({ remove: true, waitMs: -1000 });
+  });
+  it('ignores a recorded time that is not a date', () => {
+    expect(canaryScaleDown(now, 2, 'soon')).toMatchObject({ remove: false, waitMs: 2000 });
+  });
+});
+
 describe('one segment rollout pass', () => {
   it('holds the step while inconclusive, within pause + deadline', async () => {
     const h = harness('Inconclusive');
@@ -113,12 +142,65 @@ describe('one segment rollout pass', () => {
     expect(s.phase).toBe('RolledBack');
     expect(s.failure).toMatchObject({ reason: 'AnalysisInconclusive' });
     expect(s.failure!.message).toMatch(/no verdict within .* \(180s\)/);
-    // the rollback is recorded before the traffic moves, then the canary goes
+    // the rollback is recorded before the traffic moves; the canary goes scaleDownDelaySeconds later
     const marked = h.calls.findIndex((c) => c.startsWith('services rolledBack='));
     expect(marked).toBeGreaterThanOrEqual(0);
-    expect(marked).toBeLessThan(h.calls.indexOf('delete canary'));
     expect(h.weights.at(-1)).toBe(0);
-    expect(h.calls.at(-1)).toBe('delete canary');
+    expect(h.calls).not.toContain('delete canary');
+    expect(s.canaryScaleDownAt).toBe(at(181 + 30).toISOString());
+    expect(s.requeueAfterMs).toBe(30_000);
+  });
+
+  it('keeps a rolled-back canary until the recorded scale-down time (a restart included), then removes it', async () => {
+    const rolledBack = {
+      ...inFlight,
+      rolloutPhase: 'RolledBack' as const,
+      canaryWeight: 0,
+      canaryScaleDownAt: at(211).toISOString(),
+    };
+    const more = { rolledBack: revisionOf(servingOf(desired!)) };
+    const h = harness('Passed');
+    const waiting = await pass(h, rolledBack, at(200), true, more);
+    expect(waiting).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    expect(waiting.canaryScaleDownAt).toBe(at(211).toISOString());
+    expect(waiting.requeueAfterMs).toBe(11_000);
+    expect(h.calls).not.toContain('delete canary');
+    const later = harness('Passed');
+    const gone = await pass(later, rolledBack, at(211), true, more);
+    expect(later.calls).toContain('delete canary');
+    expect(gone.canaryScaleDownAt).toBeUndefined();
+  });
+
+  it('a promotion moves the traffic back and reports it at once; the canary goes after the delay', async () => {
+    const promotedStable = servingOf(desired!);
+    const d = buildDeployment(model(), desired!, 'stable', { sidecarImage: 'img' });
+    const stableLive = {
+      ...d,
+      status: { observedGeneration: 1, readyReplicas: 1, updatedReplicas: 1, replicas: 1 },
+    };
+    const prev = { ...inFlight, rolloutStep: 1, canaryWeight: 100 };
+    const h = harness('Passed');
+    const s = await pass(h, prev, at(100), true, { stable: promotedStable, stableLive });
+    expect(s).toMatchObject({ phase: 'Stable', canaryWeight: 0, promoted: true });
+    expect(h.weights).toEqual([0]);
+    expect(h.calls).toContain('event RolloutPromoted');
+    expect(h.calls).not.toContain('delete canary');
+    expect(s.canaryScaleDownAt).toBe(at(130).toISOString());
+    // the next pass (status now Stable) waits on the recorded time, then removes the canary
+    const after = {
+      ...prev,
+      rolloutPhase: 'Stable' as const,
+      canaryWeight: 0,
+      canaryScaleDownAt: s.canaryScaleDownAt,
+    };
+    const early = harness('Passed');
+    expect(
+      (await pass(early, after, at(129), true, { stable: promotedStable, stableLive })).promoted,
+    ).toBeUndefined();
+    expect(early.calls).not.toContain('delete canary');
+    const due = harness('Passed');
+    await pass(due, after, at(130), true, { stable: promotedStable, stableLive });
+    expect(due.calls).toContain('delete canary');
   });
 
   it('holds a failed canary, Degraded, when autoRollback is off', async () => {

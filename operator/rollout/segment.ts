@@ -6,6 +6,8 @@
 // state, which the orchestrator writes in one status sync. Everything the next pass needs is in
 // that status (step, step start, canary version and weight, last analysis) or on the Deployments
 // (what stable serves, a rolled-back revision), so an operator killed at any point resumes.
+// A canary that routing no longer sends traffic to is removed only scaleDownDelaySeconds later
+// (the time is kept in status): routers apply a new table seconds after it is written.
 // Three situations, decided by comparing revisions (serving.ts):
 //   spec = stable          settle: route all to stable, remove any canary (finishing a promotion
 //                          first waits for stable to run the new version);
@@ -40,6 +42,8 @@ export interface SegmentRolloutState {
   canaryWeight: number;
   rolloutStep?: number;
   stepStartTime?: string;
+  /** When the canary of a finished rollout is removed (it gets no traffic already). */
+  canaryScaleDownAt?: string;
   lastAnalysis?: AnalysisResult;
   canaryReadyReplicas: number;
   /** Why a rollout in flight is not moving right now (paused, blocked, waiting). */
@@ -154,7 +158,7 @@ export class SegmentRollout {
 
   /** Spec and stable agree: no rollout, or the end of one. */
   private async settle(): Promise<SegmentRolloutState> {
-    const { canaryLive, prev, stableLive, desired } = this.c;
+    const { prev, stableLive, desired } = this.c;
     const promoting = this.canaryCurrent && prev?.rolloutPhase === 'Progressing';
     if (promoting && !segmentReady({ segment: desired, deployment: stableLive })) {
       // the canary keeps its traffic until the stable pods run the promoted version
@@ -172,7 +176,7 @@ export class SegmentRollout {
       return this.s;
     }
     if (!(await this.route(0))) return this.s;
-    if (canaryLive) await this.c.ops.deleteCanary();
+    await this.scaleDownCanary();
     if (promoting) {
       this.s.promoted = true;
       await this.c.ops.event({
@@ -181,7 +185,7 @@ export class SegmentRollout {
         message: `segment ${desired.name}: ${desired.model.version} promoted to stable`,
       });
     }
-    Object.assign(this.s, { phase: 'Stable', canaryWeight: 0, canaryReadyReplicas: 0 });
+    Object.assign(this.s, { phase: 'Stable', canaryWeight: 0 });
     return this.s;
   }
 
@@ -189,8 +193,7 @@ export class SegmentRollout {
   private async holdRolledBack(): Promise<SegmentRolloutState> {
     Object.assign(this.s, { phase: 'RolledBack', canaryVersion: this.c.desired.model.version });
     if (!(await this.route(0))) return this.s;
-    if (this.c.canaryLive) await this.c.ops.deleteCanary();
-    this.s.canaryReadyReplicas = 0;
+    await this.scaleDownCanary();
     return this.s;
   }
 
@@ -392,14 +395,28 @@ export class SegmentRollout {
       stepStartTime: undefined,
       holding: undefined,
     });
-    if (await this.route(0)) {
-      await this.c.ops.deleteCanary();
-      this.s.canaryReadyReplicas = 0;
-    }
+    if (await this.route(0)) await this.scaleDownCanary();
     return 'stop';
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /**
+   * Routing confirmed sends the canary nothing: remove it once scaleDownDelaySeconds have passed
+   * since then (Argo Rollouts' scaleDownDelaySeconds), so that no router still on its previous
+   * table sends a request to a canary without pods. The time is kept in status across restarts.
+   */
+  private async scaleDownCanary(): Promise<void> {
+    this.s.canaryReadyReplicas = 0;
+    if (!this.c.canaryLive) return;
+    const d = canaryScaleDown(this.c.now, this.rollout.scaleDownDelaySeconds, this.c.prev?.canaryScaleDownAt);
+    if (d.remove) {
+      await this.c.ops.deleteCanary();
+      return;
+    }
+    this.s.canaryScaleDownAt = d.at.toISOString();
+    this.s.requeueAfterMs = Math.max(100, Math.min(this.s.requeueAfterMs ?? Infinity, d.waitMs));
+  }
 
   /** Set and verify the canary weight; false (and a short requeue) while it is not confirmed. */
   private async route(weight: number): Promise<boolean> {
@@ -443,6 +460,21 @@ export class SegmentRollout {
     const n = this.rollout.steps.length;
     return `step ${this.step + 1}/${n}: canary ${this.c.desired.model.version} at ${this.rollout.steps[this.step]!.weight}%`;
   }
+}
+
+/**
+ * When a canary that gets no traffic any more goes: at the time recorded in status (an earlier
+ * pass decided it), else `delaySeconds` from now. Pure, for the tests.
+ */
+export function canaryScaleDown(
+  now: Date,
+  delaySeconds: number,
+  recorded: string | undefined,
+): { remove: boolean; at: Date; waitMs: number } {
+  const prior = recorded ? new Date(recorded) : undefined;
+  const at = prior && !Number.isNaN(prior.getTime()) ? prior : new Date(now.getTime() + delaySeconds * 1000);
+  const waitMs = at.getTime() - now.getTime();
+  return { remove: waitMs <= 0, at, waitMs };
 }
 
 /** The analysis windows for an interval (exported for the orchestrator). */

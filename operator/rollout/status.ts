@@ -43,6 +43,7 @@ export function overlayRolloutStatus(
       rolloutPhase: r.phase,
       ...(inFlight && r.rolloutStep !== undefined ? { rolloutStep: r.rolloutStep } : {}),
       ...(inFlight && r.stepStartTime ? { stepStartTime: r.stepStartTime } : {}),
+      ...(r.canaryScaleDownAt ? { canaryScaleDownAt: r.canaryScaleDownAt } : {}),
       ...(r.lastAnalysis ? { lastAnalysis: r.lastAnalysis } : {}),
     };
   });

@@ -67,8 +67,7 @@ describe('analysis verdicts', () => {
     expect(condition(m, 'Degraded')).toMatchObject({ status: 'True', reason: 'AnalysisFailed' });
     expect(m.status?.phase).toBe('Degraded');
     expect(m.status?.rolloutPhase).toBe('RolledBack');
-    await models.waitFor('errors', 'canary removed', () => true);
-    expect(await models.deployment('errors-standard-canary')).toBeUndefined();
+    await models.canaryRemoved('errors', 'standard');
     expect(syncEnv(await models.deployment('errors-standard'), 'LIGHTRANK_MODEL_VERSION')).toBe('v1');
     const warning = (await models.events('errors')).find((e) => e.reason === 'RolledBack');
     expect(warning).toMatchObject({ type: 'Warning' });

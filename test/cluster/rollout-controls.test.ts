@@ -63,7 +63,7 @@ describe('manual controls', () => {
     expect(standard(m)?.canaryWeight).toBe(0);
     expect(m.metadata.annotations?.['lightrank.dev/promote']).toBeUndefined();
     expect(syncEnv(await models.deployment('promote-standard'), 'LIGHTRANK_MODEL_VERSION')).toBe('v2');
-    expect(await models.deployment('promote-standard-canary')).toBeUndefined();
+    await models.canaryRemoved('promote', 'standard');
     // it never went through 50%: the events show no step advance
     expect((await models.events('promote')).filter((e) => e.reason === 'RolloutStep')).toHaveLength(0);
   });
@@ -80,6 +80,6 @@ describe('manual controls', () => {
       'annotation cleared',
       (x) => x.metadata.annotations?.['lightrank.dev/abort'] === undefined,
     );
-    expect(await models.deployment('abort-standard-canary')).toBeUndefined();
+    await models.canaryRemoved('abort', 'standard');
   });
 });

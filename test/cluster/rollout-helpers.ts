@@ -12,6 +12,7 @@ import { rankingModel, testClient } from '../../operator/testing.js';
 import { clusterInfo, waitFor } from '../harness/cluster.js';
 
 export const IMAGE = 'registry.test/lightrank-server:1';
+export const SCALE_DOWN_DELAY_SECONDS = 2;
 
 export type Model = KubeObject & {
   spec: Record<string, unknown>;
@@ -24,7 +25,10 @@ export type Model = KubeObject & {
   };
 };
 
-/** Two segments on CPU (no GPU budget in the way), three short steps, analysis every 5 s. */
+/**
+ * Two segments on CPU (no GPU budget in the way), three short steps, analysis every 5 s, a
+ * finished rollout's canary kept 2 s (scaleDownDelaySeconds).
+ */
 export function rolloutSpec(
   prometheusAddress: string,
   over: Partial<RankingModelSpecInput> = {},
@@ -40,6 +44,7 @@ export function rolloutSpec(
       ],
       analysis: { prometheusAddress, intervalSeconds: 5, minSamples: 50 },
       progressDeadlineSeconds: 30,
+      scaleDownDelaySeconds: SCALE_DOWN_DELAY_SECONDS,
     },
     ...over,
   };
@@ -118,6 +123,22 @@ export class Models {
       query: { fieldSelector: `involvedObject.name=${name}` },
     });
     return list.items;
+  }
+
+  /**
+   * The canary Deployment of a finished rollout is removed, and its scale-down time then cleared
+   * from status. Returns the time (ms) the removal was first seen.
+   */
+  async canaryRemoved(model: string, segment: string): Promise<number> {
+    const seen = await waitFor(`${model}-${segment}-canary removed`, async () =>
+      (await this.deployment(`${model}-${segment}-canary`)) ? false : Date.now(),
+    );
+    await this.waitFor(
+      model,
+      'canaryScaleDownAt cleared',
+      (m) => m.status?.segments?.find((s) => s.name === segment)?.canaryScaleDownAt === undefined,
+    );
+    return seen;
   }
 
   async deployment(name: string): Promise<(KubeObject & { spec: Record<string, unknown> }) | undefined> {
