@@ -11,6 +11,7 @@
 //   POST /v2/models/:name/infer           OIP infer: dense + categorical → query [B, tasks, dim]
 //   (the same three under /v2/models/:name/versions/:version, for the version serving)
 //   POST /v1/models/:name/rank            ranking: query features + candidate ids → per-task scores
+//                                         (JSON, or the binary encoding of binary.ts by content type)
 //   GET  /metrics                         Prometheus
 // Scoring is reachable only through /v1/.../rank: OIP's tensor-in/tensor-out shape fits the
 // query tower, while ranking needs id lookup and reports unknown ids (see server/README.md).
@@ -18,6 +19,7 @@
 // API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes }) → FastifyInstance
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from '../lib/logger.js';
+import { RANK_BINARY_TYPE } from './binary.js';
 import type { Dataplane } from './dataplane.js';
 import { ServeError, modelNotReady, toServeError } from './errors.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
@@ -58,6 +60,8 @@ export function buildApp(deps: AppDeps) {
   });
   // JSON only: without Fastify's default text/plain parser, other media types get 415.
   app.removeContentTypeParser('text/plain');
+  // The ranking endpoint's binary encoding (binary.ts): the body is handed on as one Buffer.
+  app.addContentTypeParser(RANK_BINARY_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.decorateRequest('startedAt', 0n);
 
   app.addHook('onRequest', async (req) => {
@@ -120,7 +124,9 @@ export function buildApp(deps: AppDeps) {
     });
   }
   app.post<ModelParams>('/v1/models/:name/rank', route('rank'), async (req, reply) =>
-    reply.type('application/json').send(await dataplane.rank(req.params.name, req.body)),
+    Buffer.isBuffer(req.body)
+      ? reply.type(RANK_BINARY_TYPE).send(await dataplane.rankBinary(req.params.name, req.body))
+      : reply.type('application/json').send(await dataplane.rank(req.params.name, req.body)),
   );
   app.get('/metrics', route('metrics'), async (_req, reply) => {
     const text = await metrics.registry.metrics();

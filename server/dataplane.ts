@@ -6,10 +6,12 @@
 // API:
 //   new Dataplane(registry, metrics, limits)
 //   dataplane.rank(modelName, body) → Promise<Buffer>          the RankResponse as JSON (encode.ts)
+//   dataplane.rankBinary(modelName, body: Buffer) → Promise<Buffer>  the binary encoding (binary.ts)
 //   dataplane.infer(modelName, body) → Promise<InferResponse>
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
 import { inferenceFailed, invalidArgument, modelNotReady } from './errors.js';
+import { decodeRankBinary, encodeRankBinary } from './binary.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 import { parseIds } from './ids.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
@@ -145,6 +147,67 @@ export class Dataplane {
       this.metrics.observeStage('scoring', r.scoringSeconds);
       requireFinite(r.scores!, 'scores');
       return this.encodeRank(v, req, decoded, r.scores, process.hrtime.bigint());
+    } finally {
+      v.release();
+    }
+  }
+
+  /** The ranking endpoint in the binary encoding: all tasks, scores aligned with the candidates. */
+  async rankBinary(name: string, body: Buffer): Promise<Buffer> {
+    let t = process.hrtime.bigint();
+    const req = decodeRankBinary(body, this.limits);
+    const v = this.registry.acquire(name);
+    try {
+      if (req.dense.length !== v.numDense)
+        throw invalidArgument('numDense', `expected ${v.numDense}, got ${req.dense.length}`);
+      if (req.categorical.length !== v.numCategorical)
+        throw invalidArgument(
+          'numCategorical',
+          `expected ${v.numCategorical}, got ${req.categorical.length}`,
+        );
+      const n = req.ids.length;
+      const rows = v.lookup(req.ids);
+      let knownCount = 0;
+      for (let i = 0; i < n; i++) if (rows[i]! >= 0) knownCount++;
+      const known = new Int32Array(knownCount);
+      const unknownPositions = new Uint32Array(n - knownCount);
+      for (let i = 0, k = 0, u = 0; i < n; i++) {
+        if (rows[i]! >= 0) known[k++] = rows[i]!;
+        else unknownPositions[u++] = i;
+      }
+      t = this.stage('decode', t);
+      let scores: Float32Array = new Float32Array(0);
+      if (knownCount > 0) {
+        const r = await v.batcher.submit({
+          rows: 1,
+          dense: req.dense,
+          categorical: req.categorical,
+          wantQuery: false,
+          indices: known,
+        });
+        this.metrics.observeStage('queue', r.queueSeconds);
+        this.metrics.observeStage('query_tower', r.queryTowerSeconds);
+        this.metrics.observeStage('scoring', r.scoringSeconds);
+        requireFinite(r.scores!, 'scores');
+        scores = r.scores!;
+        t = process.hrtime.bigint();
+      }
+      v.tasks.forEach((task, ti) =>
+        this.metrics.observeScores(task, scores.subarray(ti * knownCount, (ti + 1) * knownCount)),
+      );
+      this.metrics.scored(knownCount, unknownPositions.length);
+      const out = encodeRankBinary({
+        model: this.registry.name,
+        modelVersion: v.model.version,
+        snapshotVersion: v.snapshot.version,
+        tasks: v.tasks,
+        numCandidates: n,
+        known: scores,
+        present: rows,
+        unknownPositions,
+      });
+      this.stage('encode', t);
+      return out;
     } finally {
       v.release();
     }
