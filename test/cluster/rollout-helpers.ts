@@ -3,16 +3,47 @@
 // Prometheus (usually the test double in test/prometheus/fake-prometheus.ts), reads and merge
 // patches through the operator's own client, a status poller that records a timeline of the
 // rollout, and the Events of a model.
+import { afterAll, beforeAll } from 'vitest';
 import { KIND, type RankingModelSpecInput, type SegmentStatus } from '../../api/rankingmodel.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { KubeClient } from '../../operator/kube/client.js';
 import type { KubeObject } from '../../operator/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
-import { rankingModel, testClient } from '../../operator/testing.js';
-import { clusterInfo, waitFor } from '../harness/cluster.js';
+import {
+  rankingModel,
+  startInProcessOperator,
+  testClient,
+  type InProcessOperator,
+} from '../../operator/testing.js';
+import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { healthy, startFakePrometheus, type FakePrometheus } from '../prometheus/fake-prometheus.js';
 
 export const IMAGE = 'registry.test/lightrank-server:1';
 export const SCALE_DOWN_DELAY_SECONDS = 2;
+
+/**
+ * The setup every rollout/routing test file shares: its own namespace, an in-process operator
+ * scoped to it (server and sidecar images = IMAGE) and a Prometheus test double answering
+ * "healthy" for both tracks (tests re-script it). Fields are set in beforeAll.
+ */
+export function useRolloutFixture(prefix: string, operatorOptions: { routerImage?: string } = {}) {
+  const ns = useTestNamespace(prefix);
+  const fx = { ns } as { ns: typeof ns; op: InProcessOperator; prom: FakePrometheus; models: Models };
+  beforeAll(async () => {
+    fx.prom = await startFakePrometheus({ canary: healthy(), stable: healthy() });
+    fx.models = new Models(ns.name);
+    fx.op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
+      serverImage: IMAGE,
+      sidecarImage: IMAGE,
+      ...operatorOptions,
+    });
+  });
+  afterAll(async () => {
+    await fx.op?.stop();
+    await fx.prom?.close();
+  });
+  return fx;
+}
 
 export type Model = KubeObject & {
   spec: Record<string, unknown>;

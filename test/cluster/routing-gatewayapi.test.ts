@@ -2,47 +2,30 @@
 // installed): one HTTPRoute per segment, header matches for its values (the default segment also
 // catching requests without one), weighted backendRefs to the per-track Services; a canary step
 // rewrites only its own segment's route; switching the model to router mode removes the routes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
+import { describe, expect, it } from 'vitest';
 import { HTTPROUTES, CONFIGMAPS } from '../../operator/traffic/provider.js';
 import type { HttpRoute } from '../../operator/traffic/gatewayapi/httproute.js';
-import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
-import { healthy, startFakePrometheus, type FakePrometheus } from '../prometheus/fake-prometheus.js';
-import { IMAGE, Models, condition, rolloutSpec } from './rollout-helpers.js';
+import { waitFor } from '../harness/cluster.js';
+import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
 
-const ns = useTestNamespace('routing-gatewayapi');
-let op: InProcessOperator;
-let prom: FakePrometheus;
-let models: Models;
+const fx = useRolloutFixture('routing-gatewayapi');
+const ns = fx.ns;
 
-beforeAll(async () => {
-  prom = await startFakePrometheus({ canary: healthy(), stable: healthy() });
-  models = new Models(ns.name);
-  op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: IMAGE,
-    sidecarImage: IMAGE,
-  });
-});
-afterAll(async () => {
-  await op?.stop();
-  await prom?.close();
-});
-
-const route = (name: string) => models.client.get<HttpRoute>(HTTPROUTES, ns.name, name);
+const route = (name: string) => fx.models.client.get<HttpRoute>(HTTPROUTES, ns.name, name);
 const weights = (r: HttpRoute) =>
   Object.fromEntries(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight]));
 
 describe('gatewayAPI routing', () => {
   it('writes one HTTPRoute per segment with header matches and weighted backends', async () => {
-    const spec = rolloutSpec(prom.url, {
+    const spec = rolloutSpec(fx.prom.url, {
       routing: { mode: 'gatewayAPI', parentRefs: [{ name: 'edge', sectionName: 'http' }] },
     });
     spec.rollout!.steps = [
       { weight: 20, pauseSeconds: 30 },
       { weight: 100, pauseSeconds: 0 },
     ];
-    await models.create('ads', spec);
-    await models.waitFor('ads', 'Ready', (m) => condition(m, 'Ready')?.status === 'True');
+    await fx.models.create('ads', spec);
+    await fx.models.waitFor('ads', 'Ready', (m) => condition(m, 'Ready')?.status === 'True');
     const standard = await waitFor('HTTPRoute ads-standard', () => route('ads-standard'));
     expect(standard.spec.parentRefs).toEqual([
       { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'edge', sectionName: 'http' },
@@ -61,7 +44,7 @@ describe('gatewayAPI routing', () => {
     expect(shopping.spec.rules[0]!.matches.map((m) => m.headers?.[0]?.value)).toEqual(['shopping', 'shop']);
     expect(weights(shopping)).toEqual({ 'ads-shopping-stable': 100, 'ads-shopping-canary': 0 });
     // the per-track Services the routes point at exist and select their track
-    const svc = await models.client.get<{
+    const svc = await fx.models.client.get<{
       metadata: { name: string };
       spec: { selector: Record<string, string> };
     }>({ group: '', version: 'v1', plural: 'services', kind: 'Service' }, ns.name, 'ads-standard-canary');
@@ -70,13 +53,13 @@ describe('gatewayAPI routing', () => {
       'lightrank.dev/track': 'canary',
     });
     // router mode's objects are not there
-    await expect(models.client.get(CONFIGMAPS, ns.name, 'ads-router')).rejects.toThrow(/404|not found/i);
+    await expect(fx.models.client.get(CONFIGMAPS, ns.name, 'ads-router')).rejects.toThrow(/404|not found/i);
   });
 
   it('moves only the rolling segment’s weight', async () => {
     const shoppingBefore = await route('ads-shopping');
-    await models.setVersion('ads', 'v2');
-    await models.waitFor(
+    await fx.models.setVersion('ads', 'v2');
+    await fx.models.waitFor(
       'ads',
       'canary at 20%',
       (m) => m.status?.segments?.find((s) => s.name === 'standard')?.canaryWeight === 20,
@@ -90,11 +73,11 @@ describe('gatewayAPI routing', () => {
   });
 
   it('removes its HTTPRoutes when the model switches to router mode', async () => {
-    await models.patch('ads', { spec: { routing: { mode: 'router', parentRefs: null } } });
+    await fx.models.patch('ads', { spec: { routing: { mode: 'router', parentRefs: null } } });
     await waitFor('HTTPRoutes removed', async () => {
-      const list = await models.client.list(HTTPROUTES, ns.name);
+      const list = await fx.models.client.list(HTTPROUTES, ns.name);
       return list.items.length === 0;
     });
-    await waitFor('router table written', () => models.client.get(CONFIGMAPS, ns.name, 'ads-router'));
+    await waitFor('router table written', () => fx.models.client.get(CONFIGMAPS, ns.name, 'ads-router'));
   });
 });

@@ -4,51 +4,33 @@
 // table mounted from the ConfigMap, the image LIGHTRANK_ROUTER_IMAGE names) and Service; the
 // router's ServiceAccount, Role (read EndpointSlices) and RoleBinding, and the Kubernetes resolver
 // turned on; a canary step shows in the table.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseTable, selectSegment } from '../../router/table.js';
-import { startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
 import { CONFIGMAPS } from '../../operator/traffic/provider.js';
 import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../operator/traffic/router/objects.js';
 import type { KubeObject } from '../../operator/kube/types.js';
-import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
-import { healthy, startFakePrometheus, type FakePrometheus } from '../prometheus/fake-prometheus.js';
-import { IMAGE, Models, condition, rolloutSpec } from './rollout-helpers.js';
+import { waitFor } from '../harness/cluster.js';
+import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
 
-const ns = useTestNamespace('routing-router');
-let op: InProcessOperator;
-let prom: FakePrometheus;
-let models: Models;
 const ROUTER_IMAGE = 'registry.test/lightrank-router:2';
-
-beforeAll(async () => {
-  prom = await startFakePrometheus({ canary: healthy(), stable: healthy() });
-  models = new Models(ns.name);
-  op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: IMAGE,
-    sidecarImage: IMAGE,
-    routerImage: ROUTER_IMAGE,
-  });
-});
-afterAll(async () => {
-  await op?.stop();
-  await prom?.close();
-});
+const fx = useRolloutFixture('routing-router', { routerImage: ROUTER_IMAGE });
+const ns = fx.ns;
 
 type ConfigMap = KubeObject & { data: Record<string, string> };
 const table = async () => {
-  const cm = await models.client.get<ConfigMap>(CONFIGMAPS, ns.name, 'ads-router');
+  const cm = await fx.models.client.get<ConfigMap>(CONFIGMAPS, ns.name, 'ads-router');
   return { cm, table: parseTable(cm.data['table.json']!) };
 };
 
 describe('router routing', () => {
   it('writes a table the router accepts, and the router Deployment and Service', async () => {
-    const spec = rolloutSpec(prom.url);
+    const spec = rolloutSpec(fx.prom.url);
     spec.rollout!.steps = [
       { weight: 20, pauseSeconds: 30 },
       { weight: 100, pauseSeconds: 0 },
     ];
-    const created = await models.create('ads', spec);
-    await models.waitFor('ads', 'Ready', (m) => condition(m, 'Ready')?.status === 'True');
+    const created = await fx.models.create('ads', spec);
+    await fx.models.waitFor('ads', 'Ready', (m) => condition(m, 'Ready')?.status === 'True');
     const { cm, table: t } = await waitFor('router ConfigMap', table);
     expect(cm.metadata.ownerReferences?.[0]).toMatchObject({ uid: created.metadata.uid, controller: true });
     const route = t.models.get('ads')!;
@@ -64,7 +46,7 @@ describe('router routing', () => {
     expect(selectSegment(route, 'shopping').backends[0]!.url).toBe(url('shopping', 'stable'));
     expect(selectSegment(route, undefined).backends[0]!.url).toBe(url('standard', 'stable'));
 
-    const dep = await models.deployment('ads-router');
+    const dep = await fx.models.deployment('ads-router');
     const pod = (
       dep!.spec as {
         template: {
@@ -89,7 +71,7 @@ describe('router routing', () => {
     expect(pod.serviceAccountName).toBe('ads-router');
     expect(pod.containers[0]!.volumeMounts[0]!.mountPath).toBe('/etc/lightrank/router');
     expect(pod.volumes[0]!.configMap?.name).toBe('ads-router');
-    const svc = await models.client.get(
+    const svc = await fx.models.client.get(
       { group: '', version: 'v1', plural: 'services', kind: 'Service' },
       ns.name,
       'ads-router',
@@ -98,9 +80,9 @@ describe('router routing', () => {
 
     // the router's identity: its own ServiceAccount, allowed to read EndpointSlices, owned by the model
     const owner = { uid: created.metadata.uid, controller: true };
-    const sa = await models.client.get(SERVICEACCOUNTS, ns.name, 'ads-router');
-    const role = await models.client.get<KubeObject & { rules: unknown[] }>(ROLES, ns.name, 'ads-router');
-    const binding = await models.client.get<
+    const sa = await fx.models.client.get(SERVICEACCOUNTS, ns.name, 'ads-router');
+    const role = await fx.models.client.get<KubeObject & { rules: unknown[] }>(ROLES, ns.name, 'ads-router');
+    const binding = await fx.models.client.get<
       KubeObject & { roleRef: unknown; subjects: { kind: string; name: string; namespace: string }[] }
     >(ROLEBINDINGS, ns.name, 'ads-router');
     for (const o of [sa, role, binding]) expect(o.metadata.ownerReferences?.[0]).toMatchObject(owner);
@@ -112,8 +94,8 @@ describe('router routing', () => {
   });
 
   it('shows a canary step in the table, only for its segment', async () => {
-    await models.setVersion('ads', 'v2');
-    await models.waitFor(
+    await fx.models.setVersion('ads', 'v2');
+    await fx.models.waitFor(
       'ads',
       'canary at 20%',
       (m) => m.status?.segments?.find((s) => s.name === 'standard')?.canaryWeight === 20,
