@@ -8,7 +8,10 @@
 // Load comes from bench/lib/loadgen.ts (node:http keep-alive, µs timing, exact percentiles;
 // see its header for accuracy limits). The generator shares this machine's cores with the server.
 //
-//   npm run bench:server            (about 1.5 minutes)
+// (b) runs once per request encoding (--encoding json|binary|both, default both: JSON and the
+// binary encoding of server/binary.ts against the same server, in the same run as the floor).
+//
+//   npm run bench:server [-- --encoding json|binary|both]     (about 2 minutes with both)
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -16,6 +19,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { generateFeatures } from '../modelkit/catalogue.js';
 import { openSnapshot } from '../snapshot/index.js';
+import { parseArgs } from 'node:util';
+import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../server/binary.js';
 import { buildScoringGraph } from '../server/lifecycle/scoring-graph.js';
 import { SCORING_INPUTS } from '../modelkit/scoring-graph.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
@@ -24,6 +29,11 @@ import { closedLoop, openLoop, type LoadResult } from './lib/loadgen.js';
 const CANDIDATES = 2000;
 const ITEMS = 20_000;
 const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 3000);
+const ENCODING = parseArgs({ options: { encoding: { type: 'string', default: 'both' } } }).values.encoding;
+if (!['json', 'binary', 'both'].includes(ENCODING!))
+  throw new Error(`--encoding must be json, binary or both, got "${ENCODING}"`);
+const ENCODINGS = (ENCODING === 'both' ? ['json', 'binary'] : [ENCODING!]) as Encoding[];
+type Encoding = 'json' | 'binary';
 
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
@@ -68,12 +78,19 @@ async function floor(modelPath: string, snapshotDir: string, durationMs: number)
   };
 }
 
-function bodies(ids: BigUint64Array, rows: number): Buffer[] {
+/** 16 request bodies in the given encoding (the same queries and candidates in both). */
+function bodies(ids: BigUint64Array, rows: number, encoding: Encoding): Buffer[] {
   const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 16, 9);
   return Array.from({ length: 16 }, (_, b) => {
-    const candidates = Array.from({ length: CANDIDATES }, (_, i) =>
-      ids[(i * 7919 + b * 101) % rows]!.toString(),
-    );
+    const picked = BigUint64Array.from({ length: CANDIDATES }, (_, i) => ids[(i * 7919 + b * 101) % rows]!);
+    if (encoding === 'binary') {
+      return encodeRankBinaryRequest(
+        dense.subarray(b * 16, b * 16 + 16),
+        categorical.subarray(b * 4, b * 4 + 4),
+        picked,
+      );
+    }
+    const candidates = Array.from(picked, String);
     return Buffer.from(
       JSON.stringify({
         query: {
@@ -136,7 +153,6 @@ async function main(): Promise<void> {
   try {
     const staged = await stageDemo(root, { items: ITEMS });
     const snapshot = await openSnapshot(staged.bundle.snapshotDir, { loadEmbeddings: false });
-    const reqBodies = bodies(snapshot.ids, snapshot.rows);
     say(
       `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start, ` +
         `node ${process.version}, onnxruntime-node CPU EP`,
@@ -159,38 +175,49 @@ async function main(): Promise<void> {
     const header = `${'run'.padEnd(28)} ${'offered'.padStart(8)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'inflt'.padStart(6)} ${'fail'.padStart(6)} ${'cpu µs/req'.padStart(9)}`;
     const server = await start(staged.dataDir, []);
     const url = `${server.url}/v1/models/demo/rank`;
-    await closedLoop({ url, bodies: reqBodies, concurrency: 8, durationMs: 1000 }); // warm-up
-    say('');
-    say('(b) server over HTTP, batching on (default: max batch 32, queue delay 0 µs, 1 worker)');
-    say(header);
-    let max = 0;
+    const maxBy: Partial<Record<Encoding, number>> = {};
+    const at70By: Partial<Record<Encoding, Measured>> = {};
     const closed: Record<number, Measured> = {};
-    for (const c of [1, 4, 16, 32]) {
-      const r = await measured(server, () =>
-        closedLoop({ url, bodies: reqBodies, concurrency: c, durationMs: STEP_MS }),
+    for (const encoding of ENCODINGS) {
+      const load = {
+        url,
+        bodies: bodies(snapshot.ids, snapshot.rows, encoding),
+        contentType: encoding === 'binary' ? RANK_BINARY_TYPE : 'application/json',
+      };
+      await closedLoop({ ...load, concurrency: 8, durationMs: 1000 }); // warm-up
+      say('');
+      say(
+        `(b) server over HTTP, ${encoding} encoding, batching on (default: max batch 32, queue delay 0 µs, 1 worker)`,
       );
-      closed[c] = r;
-      max = Math.max(max, r.throughput);
-      say(row(`closed loop, concurrency ${c}`, r));
-    }
-    let at70: Measured | undefined;
-    for (const frac of [0.25, 0.5, 0.7, 0.9]) {
-      const rate = max * frac;
-      const r = await measured(server, () => openLoop({ url, bodies: reqBodies, rate, durationMs: STEP_MS }));
-      if (frac === 0.7) at70 = r;
-      say(row(`open loop, ${Math.round(frac * 100)}% of max`, r, rate));
+      say(header);
+      let max = 0;
+      for (const c of [1, 4, 16, 32]) {
+        const r = await measured(server, () => closedLoop({ ...load, concurrency: c, durationMs: STEP_MS }));
+        if (encoding === ENCODINGS[0]) closed[c] = r;
+        max = Math.max(max, r.throughput);
+        say(row(`closed loop, concurrency ${c}`, r));
+      }
+      for (const frac of [0.25, 0.5, 0.7, 0.9]) {
+        const rate = max * frac;
+        const r = await measured(server, () => openLoop({ ...load, rate, durationMs: STEP_MS }));
+        if (frac === 0.7) at70By[encoding] = r;
+        say(row(`open loop, ${Math.round(frac * 100)}% of max`, r, rate));
+      }
+      maxBy[encoding] = max;
     }
     await server.stop();
 
     const off = await start(staged.dataDir, ['--max-batch-size', '1']);
-    const offUrl = `${off.url}/v1/models/demo/rank`;
-    await closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 8, durationMs: 1000 });
-    const offR = await measured(off, () =>
-      closedLoop({ url: offUrl, bodies: reqBodies, concurrency: 32, durationMs: STEP_MS }),
-    );
+    const offLoad = {
+      url: `${off.url}/v1/models/demo/rank`,
+      bodies: bodies(snapshot.ids, snapshot.rows, ENCODINGS[0]!),
+      contentType: ENCODINGS[0] === 'binary' ? RANK_BINARY_TYPE : 'application/json',
+    };
+    await closedLoop({ ...offLoad, concurrency: 8, durationMs: 1000 });
+    const offR = await measured(off, () => closedLoop({ ...offLoad, concurrency: 32, durationMs: STEP_MS }));
     await off.stop();
     say('');
-    say('(c) dynamic batching at concurrency 32 (closed loop)');
+    say(`(c) dynamic batching at concurrency 32 (closed loop, ${ENCODINGS[0]} encoding)`);
     say(header);
     say(row('batching on', closed[32]!));
     say(row('batching off (max batch 1)', offR));
@@ -198,12 +225,16 @@ async function main(): Promise<void> {
     const onR = closed[32]!;
     say('');
     say('goals');
-    say(
-      `  p99 ≤ 2 ms at 70% of max throughput: p99 ${fmt(at70!.p99Ms)} ms → ${at70!.p99Ms <= 2 ? 'met' : 'NOT met'}`,
-    );
-    say(
-      `  throughput ≥ 70% of the floor: ${fmt(max, 0)} / ${fmt(f.throughput, 0)} = ${fmt((100 * max) / f.throughput, 0)}% → ${max >= 0.7 * f.throughput ? 'met' : 'NOT met'}`,
-    );
+    for (const encoding of ENCODINGS) {
+      const at70 = at70By[encoding]!;
+      const max = maxBy[encoding]!;
+      say(
+        `  ${encoding}: p99 ≤ 2 ms at 70% of max throughput: p99 ${fmt(at70.p99Ms)} ms → ${at70.p99Ms <= 2 ? 'met' : 'NOT met'}`,
+      );
+      say(
+        `  ${encoding}: throughput ≥ 70% of the floor: ${fmt(max, 0)} / ${fmt(f.throughput, 0)} = ${fmt((100 * max) / f.throughput, 0)}% → ${max >= 0.7 * f.throughput ? 'met' : 'NOT met'}`,
+      );
+    }
     say(
       `  batching ≥ 2× at concurrency 32: ${fmt(onR.throughput / offR.throughput)}× → ${onR.throughput >= 2 * offR.throughput ? 'met' : 'NOT met'}`,
     );

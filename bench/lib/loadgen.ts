@@ -10,8 +10,8 @@
 // setImmediate) the lateness is charged to the server, i.e. results are pessimistic.
 //
 // API:
-//   openLoop({ url, bodies, rate, durationMs, maxInFlight? }) → Promise<LoadResult>
-//   closedLoop({ url, bodies, concurrency, durationMs }) → Promise<LoadResult>
+//   openLoop({ url, bodies, contentType?, rate, durationMs, maxInFlight? }) → Promise<LoadResult>
+//   closedLoop({ url, bodies, contentType?, concurrency, durationMs }) → Promise<LoadResult>
 //   LoadResult: { sent, ok, failed, seconds, throughput, p50Ms, p90Ms, p99Ms, maxMs, maxInFlight }
 import { Agent, request } from 'node:http';
 
@@ -30,11 +30,13 @@ export interface LoadResult {
 
 interface Target {
   url: string;
-  /** request bodies (JSON), used round-robin */
+  /** request bodies, used round-robin */
   bodies: Buffer[];
+  /** their content type (default application/json) */
+  contentType?: string;
 }
 
-function sendOne(agent: Agent, u: URL, body: Buffer): Promise<boolean> {
+function sendOne(agent: Agent, u: URL, body: Buffer, contentType = 'application/json'): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -43,7 +45,7 @@ function sendOne(agent: Agent, u: URL, body: Buffer): Promise<boolean> {
         port: u.port,
         path: u.pathname,
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
+        headers: { 'content-type': contentType, 'content-length': body.length },
       },
       (res) => {
         res.on('data', () => {});
@@ -106,7 +108,7 @@ export async function openLoop(
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         pending.push(
-          sendOne(agent, u, body).then((good) => {
+          sendOne(agent, u, body, opts.contentType).then((good) => {
             inFlight--;
             if (good) ok++;
             lat.push(nowUs() - scheduled);
@@ -141,7 +143,7 @@ export async function closedLoop(
       while (nowUs() < end) {
         const t0 = nowUs();
         const body = opts.bodies[sent++ % opts.bodies.length]!;
-        if (await sendOne(agent, u, body)) ok++;
+        if (await sendOne(agent, u, body, opts.contentType)) ok++;
         lat.push(nowUs() - t0);
       }
     }),
