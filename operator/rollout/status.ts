@@ -34,9 +34,10 @@ export function overlayRolloutStatus(
     const r = bySegment.get(seg.name);
     if (!r) return seg;
     const inFlight = r.phase === 'Progressing';
+    // replicas / readyReplicas stay the stable track's (operator/status.ts): the canary's pods
+    // are not counted, or a 1-replica segment would read 2 ready of 1 during a rollout
     return {
       ...seg,
-      readyReplicas: seg.readyReplicas + r.canaryReadyReplicas,
       stableVersion: r.stableVersion,
       ...(r.phase !== 'Stable' && r.canaryVersion ? { canaryVersion: r.canaryVersion } : {}),
       canaryWeight: r.canaryWeight,
