@@ -54,6 +54,23 @@ describe('staleField', () => {
     expect(staleField(desired, live())).toBeUndefined();
   });
 
+  it('takes downward-API env (valueFrom) as unchanged once the server defaults fieldRef.apiVersion', () => {
+    const withPod = structuredClone(desired) as any;
+    withPod.spec.template.spec.containers[0].env.push({
+      name: 'POD_NAME',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    const served = (fieldPath: string) => {
+      const o: any = structuredClone(withHash(withPod));
+      o.spec.template.spec.containers[0].env[1].valueFrom.fieldRef = { apiVersion: 'v1', fieldPath };
+      return o as KubeObject;
+    };
+    expect(staleField(withPod, served('metadata.name'))).toBeUndefined();
+    expect(staleField(withPod, served('metadata.uid'))).toBe(
+      '.spec.template.spec.containers[server].env[POD_NAME].valueFrom.fieldRef.fieldPath',
+    );
+  });
+
   it('names the field a hand edit changed', () => {
     expect(
       staleField(

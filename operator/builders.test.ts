@@ -5,7 +5,13 @@ import {
   type RankingModelSpecInput,
 } from '../api/rankingmodel.js';
 import { resolveSegments } from '../api/resolve.js';
-import { buildDeployment, buildService, MANAGED_SELECTOR, serverResources } from './builders.js';
+import {
+  buildDeployment,
+  buildScoringIdentity,
+  buildService,
+  MANAGED_SELECTOR,
+  serverResources,
+} from './builders.js';
 
 const SHA = 'a'.repeat(64);
 
@@ -28,7 +34,7 @@ type Container = {
   name: string;
   image: string;
   command: string[];
-  env: { name: string; value: string }[];
+  env: { name: string; value?: string; valueFrom?: unknown }[];
   resources?: unknown;
   readinessProbe: { httpGet: { path: string } };
   livenessProbe?: { httpGet: { path: string } };
@@ -83,6 +89,13 @@ describe('buildDeployment', () => {
       LIGHTRANK_SNAPSHOT_URI: 's3://snaps/ads',
       LIGHTRANK_SNAPSHOT_POLL_SECONDS: '15',
     });
+    expect(server.env.some((e) => e.valueFrom)).toBe(false);
+    expect(sync.env.filter((e) => e.valueFrom)).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    ]);
+    expect(tmpl.spec.serviceAccountName).toBe('ads-scoring');
     expect(server.readinessProbe.httpGet.path).toBe('/v2/health/ready');
     expect(server.livenessProbe?.httpGet.path).toBe('/v2/health/live');
     expect(sync.readinessProbe.httpGet.path).toBe('/readyz');
@@ -219,6 +232,36 @@ describe('buildDeployment', () => {
     delete m.metadata.uid;
     const seg = resolveSegments(m.spec, { image: 'i' })[0]!;
     expect(() => buildDeployment(m, seg, 'stable', opts)).toThrow(/has no uid/);
+  });
+});
+
+describe('buildScoringIdentity', () => {
+  it('a ServiceAccount, a Role that may post Events and its RoleBinding, named <m>-scoring and owned', () => {
+    const objs = buildScoringIdentity(model());
+    expect(objs.map(([ref, o]) => [ref.plural, o.kind])).toEqual([
+      ['serviceaccounts', 'ServiceAccount'],
+      ['roles', 'Role'],
+      ['rolebindings', 'RoleBinding'],
+    ]);
+    for (const [, o] of objs) {
+      expect(o.metadata).toMatchObject({ name: 'ads-scoring', namespace: 'team' });
+      expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('lightrank-operator');
+      expect(o.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ uid: 'uid-1', controller: true }),
+      ]);
+    }
+    const [, [, role], [, binding]] = objs as [
+      unknown,
+      [unknown, Record<string, unknown>],
+      [unknown, Record<string, unknown>],
+    ];
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'ads-scoring',
+    });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ads-scoring', namespace: 'team' }]);
   });
 });
 

@@ -1,9 +1,10 @@
 // Desired state as pure functions: a RankingModel segment in, the Deployment and Service the
-// operator wants out. No client, no clock; unit-tested on plain objects. The apply step
+// operator wants out; per model, the scoring pods' ServiceAccount (with a Role to post Events). No client, no clock; unit-tested on plain objects. The apply step
 // (apply.ts) decides whether the live objects already match.
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
-import type { KubeObject, OwnerReference } from './kube/types.js';
+import type { KubeObject, OwnerReference, ResourceRef } from './kube/types.js';
+import { buildIdentity, type PolicyRule } from './rbac.js';
 
 export const MANAGED_BY = 'lightrank-operator';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -78,6 +79,44 @@ function env(vars: Record<string, string | number>): { name: string; value: stri
   return Object.entries(vars).map(([name, value]) => ({ name, value: String(value) }));
 }
 
+/** The pod's own name, namespace and uid (downward API): the sidecar's Events are about its pod. */
+const POD_ENV = [
+  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+];
+
+/** ServiceAccount, Role and RoleBinding the scoring pods of a model run as: `<model>-scoring`. */
+export function scoringServiceAccountName(model: string): string {
+  return `${model}-scoring`;
+}
+
+/** What the sync sidecar does with its token: post Events about refused models and snapshots. */
+export const SCORING_RULES: PolicyRule[] = [
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** The scoring pods' identity, owned by the model; applied before the Deployments that use it. */
+export function buildScoringIdentity(model: RankingModel): [ResourceRef, KubeObject][] {
+  const name = model.metadata.name;
+  return buildIdentity(
+    {
+      name: scoringServiceAccountName(name),
+      namespace: model.metadata.namespace,
+      labels: {
+        'app.kubernetes.io/name': 'lightrank-server',
+        'app.kubernetes.io/instance': name,
+        'app.kubernetes.io/component': 'scoring',
+        'app.kubernetes.io/part-of': 'lightrank',
+        [LABEL_MANAGED_BY]: MANAGED_BY,
+        [LABEL_MODEL]: name,
+      },
+      ownerReferences: [ownerReference(model)],
+    },
+    SCORING_RULES,
+  );
+}
+
 function quantities(
   list: { cpu?: string | number; memory?: string | number } | undefined,
 ): Record<string, string> {
@@ -127,6 +166,7 @@ export function buildDeployment(
   const resources = serverResources(seg);
   const pull = opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {};
   const podSpec: Record<string, unknown> = {
+    serviceAccountName: scoringServiceAccountName(name),
     containers: [
       {
         name: 'server',
@@ -160,16 +200,19 @@ export function buildDeployment(
         image: model.spec.serving.image ?? opts.sidecarImage,
         ...pull,
         command: SIDECAR_COMMAND,
-        env: env({
-          ...common,
-          LIGHTRANK_PORT: SIDECAR_PORT,
-          LIGHTRANK_MODEL_URI: seg.model.uri,
-          LIGHTRANK_MODEL_SHA256: seg.model.sha256,
-          LIGHTRANK_MODEL_VERSION: seg.model.version,
-          LIGHTRANK_TOWER_FINGERPRINT: seg.model.towerFingerprint,
-          LIGHTRANK_SNAPSHOT_URI: seg.snapshot.uri,
-          LIGHTRANK_SNAPSHOT_POLL_SECONDS: seg.snapshot.pollIntervalSeconds,
-        }),
+        env: [
+          ...env({
+            ...common,
+            LIGHTRANK_PORT: SIDECAR_PORT,
+            LIGHTRANK_MODEL_URI: seg.model.uri,
+            LIGHTRANK_MODEL_SHA256: seg.model.sha256,
+            LIGHTRANK_MODEL_VERSION: seg.model.version,
+            LIGHTRANK_TOWER_FINGERPRINT: seg.model.towerFingerprint,
+            LIGHTRANK_SNAPSHOT_URI: seg.snapshot.uri,
+            LIGHTRANK_SNAPSHOT_POLL_SECONDS: seg.snapshot.pollIntervalSeconds,
+          }),
+          ...POD_ENV,
+        ],
         ports: [{ name: 'sync', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
         readinessProbe: { httpGet: { path: '/readyz', port: 'sync' }, periodSeconds: 5, failureThreshold: 3 },
         resources: { requests: { cpu: '50m', memory: '64Mi' } },

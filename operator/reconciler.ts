@@ -2,7 +2,7 @@
 // informer caches, build the desired objects, apply what differs, delete what is no longer
 // wanted, and sync the status. It never acts on "what the event said".
 //
-//   validate → plan → reconcileDeployments → reconcileServices → rollouts → prune → syncStatus
+//   validate → plan → reconcileIdentity → reconcileDeployments → reconcileServices → rollouts → prune → syncStatus
 //
 // `plan` and `rollouts` are the canary machinery (operator/rollout/): the plan says what each
 // segment's stable Deployment runs (during a rollout, the old version), the rollouts pass runs
@@ -25,6 +25,7 @@ import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../a
 import type { Logger } from '../lib/logger.js';
 import { applyIfChanged, isSubset } from './apply.js';
 import {
+  buildScoringIdentity,
   buildService,
   deploymentName,
   LABEL_MODEL,
@@ -40,6 +41,7 @@ import type { Informer } from './kube/informer.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
 import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
+import { readLive } from './traffic/provider.js';
 import { overlayRolloutStatus } from './rollout/status.js';
 
 export const RANKING_MODELS: ResourceRef = {
@@ -129,6 +131,7 @@ export class RankingModelReconciler {
     }
 
     const plans = this.rollouts.plan(model, segments);
+    await this.reconcileIdentity(model, log);
     const deployments = await this.reconcileDeployments(model, plans, regarding, log);
     await this.reconcileServices(model, segments, regarding, log);
     const rollout = await this.rollouts.reconcile(model, plans, regarding, log);
@@ -149,6 +152,21 @@ export class RankingModelReconciler {
     await this.writeStatusIfChanged(raw, status);
     await this.deps.events.record(regarding, { type: 'Warning', reason: EventReason.InvalidSpec, message });
     throw new TerminalError(`invalid spec: ${message}`);
+  }
+
+  /**
+   * The scoring pods' ServiceAccount, Role (post Events) and RoleBinding, before the Deployments
+   * whose pods run as it. Wanted for the model's whole life: its owner reference removes them with
+   * it, so prune has nothing to do with them. Read live (no informer watches these kinds).
+   */
+  private async reconcileIdentity(model: RankingModel, log: Logger): Promise<void> {
+    for (const [ref, desired] of buildScoringIdentity(model)) {
+      const { namespace, name } = desired.metadata;
+      const live = await readLive(this.deps.client, ref, namespace, name);
+      const applied = await applyIfChanged(this.deps.client, ref, desired, live);
+      if (applied.outcome !== 'unchanged')
+        log.info({ kind: ref.kind, name, field: applied.field }, `${ref.kind} ${applied.outcome}`);
+    }
   }
 
   /**

@@ -4,14 +4,13 @@ import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { parseTable, selectSegment } from '../../router/table.js';
 import { buildDeployment } from '../builders.js';
+import type { KubeObject } from '../kube/types.js';
 import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
 import { buildHttpRoute } from './gatewayapi/httproute.js';
 import {
   buildRouterConfigMap,
   buildRouterDeployment,
-  buildRouterRole,
-  buildRouterRoleBinding,
-  buildRouterServiceAccount,
+  buildRouterIdentity,
   buildRouterTable,
 } from './router/objects.js';
 
@@ -45,9 +44,11 @@ describe('router table', () => {
 describe('router identity', () => {
   const owned = { kind: 'RankingModel', name: 'ads', uid: 'u-1', controller: true };
   it('a ServiceAccount, a Role reading EndpointSlices and a RoleBinding, all named <m>-router and owned', () => {
-    const sa = buildRouterServiceAccount(model);
-    const role = buildRouterRole(model);
-    const binding = buildRouterRoleBinding(model);
+    const [sa, role, binding] = buildRouterIdentity(model).map(([, o]) => o) as [
+      KubeObject,
+      KubeObject,
+      KubeObject,
+    ];
     for (const o of [sa, role, binding]) {
       expect(o.metadata).toMatchObject({ name: 'ads-router', namespace: 'prod' });
       expect(o.metadata.ownerReferences).toEqual([expect.objectContaining(owned)]);

@@ -17,6 +17,7 @@ import {
   type Service,
 } from '../../builders.js';
 import type { KubeObject, ResourceRef } from '../../kube/types.js';
+import { buildIdentity, type PolicyRule } from '../../rbac.js';
 import { trackServiceUrl } from '../services.js';
 
 export const ROUTER_COMMAND = ['node', 'dist/router/main.js'];
@@ -24,25 +25,6 @@ export const ROUTER_TABLE_DIR = '/etc/lightrank/router';
 export const ROUTER_TABLE_KEY = 'table.json';
 export const ROUTER_REPLICAS = 2;
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';
-
-export const SERVICEACCOUNTS: ResourceRef = {
-  group: '',
-  version: 'v1',
-  plural: 'serviceaccounts',
-  kind: 'ServiceAccount',
-};
-export const ROLES: ResourceRef = {
-  group: 'rbac.authorization.k8s.io',
-  version: 'v1',
-  plural: 'roles',
-  kind: 'Role',
-};
-export const ROLEBINDINGS: ResourceRef = {
-  group: 'rbac.authorization.k8s.io',
-  version: 'v1',
-  plural: 'rolebindings',
-  kind: 'RoleBinding',
-};
 
 /** ConfigMap, Deployment, Service, ServiceAccount, Role and RoleBinding of a model's router share this name. */
 export function routerName(model: string): string {
@@ -158,7 +140,7 @@ export function buildRouterDeployment(
                 { name: 'LIGHTRANK_PORT', value: String(SERVER_PORT) },
                 { name: 'LIGHTRANK_ROUTER_TABLE', value: `${ROUTER_TABLE_DIR}/${ROUTER_TABLE_KEY}` },
                 // Backends by their EndpointSlices, balanced per request (router/resolve-kubernetes.ts), read
-                // with the pod's ServiceAccount (buildRouterRole grants it get/list/watch on endpointslices).
+                // with the pod's ServiceAccount (ROUTER_RULES grant it get/list/watch on endpointslices).
                 { name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' },
               ],
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
@@ -198,7 +180,7 @@ export function buildRouterService(model: RankingModel): Service {
 }
 
 /** Read access to EndpointSlices in the model's namespace: all the router's resolver needs. */
-export const ROUTER_RULES = [
+export const ROUTER_RULES: PolicyRule[] = [
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
 ];
 
@@ -212,27 +194,7 @@ function routerMeta(model: RankingModel) {
   };
 }
 
-/** The router pods' identity; the token is mounted (the resolver talks to the API server). */
-export function buildRouterServiceAccount(model: RankingModel): KubeObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: routerMeta(model) };
-}
-
-export function buildRouterRole(model: RankingModel): KubeObject {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'Role',
-    metadata: routerMeta(model),
-    rules: ROUTER_RULES,
-  };
-}
-
-export function buildRouterRoleBinding(model: RankingModel): KubeObject {
-  const meta = routerMeta(model);
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: meta,
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: meta.name },
-    subjects: [{ kind: 'ServiceAccount', name: meta.name, namespace: meta.namespace }],
-  };
+/** The router pods' identity: ServiceAccount, Role (ROUTER_RULES) and RoleBinding, named routerName. */
+export function buildRouterIdentity(model: RankingModel): [ResourceRef, KubeObject][] {
+  return buildIdentity(routerMeta(model), ROUTER_RULES);
 }

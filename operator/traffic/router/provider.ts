@@ -5,6 +5,7 @@
 import { parseTable, TableError } from '../../../router/table.js';
 import { applyIfChanged } from '../../apply.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../kube/types.js';
+import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../rbac.js';
 import {
   CONFIGMAPS,
   deleteIfPresent,
@@ -13,13 +14,8 @@ import {
   type TrafficProvider,
 } from '../provider.js';
 import {
-  ROLEBINDINGS,
-  ROLES,
-  SERVICEACCOUNTS,
   buildRouterConfigMap,
-  buildRouterRole,
-  buildRouterRoleBinding,
-  buildRouterServiceAccount,
+  buildRouterIdentity,
   buildRouterDeployment,
   buildRouterService,
   buildRouterTable,
@@ -53,9 +49,7 @@ export class RouterProvider implements TrafficProvider {
       applyIfChanged(client, ref, desired, await readLive(client, ref, this.ns, name));
     await apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights)));
     // the router's identity and its read access to EndpointSlices, before the pods that use them
-    await apply(SERVICEACCOUNTS, buildRouterServiceAccount(model));
-    await apply(ROLES, buildRouterRole(model));
-    await apply(ROLEBINDINGS, buildRouterRoleBinding(model));
+    for (const [ref, desired] of buildRouterIdentity(model)) await apply(ref, desired);
     const dep = buildRouterDeployment(model, this.opts.image, this.opts);
     await apply(DEPLOYMENTS, dep);
     await apply(SERVICES, buildRouterService(model));
