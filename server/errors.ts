@@ -74,7 +74,7 @@ export function toServeError(err: unknown): ServeError {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ServeError(
         'UNSUPPORTED_MEDIA_TYPE',
-        `${e.message ?? 'unsupported media type'}; send application/json`,
+        `${e.message ?? 'unsupported media type'}; send application/json (the rank route also takes application/vnd.lightrank.rank.v1+binary)`,
       );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ServeError('MALFORMED_JSON', 'request body is empty; send a JSON object');

@@ -206,6 +206,7 @@ describe('malformed binary bodies', () => {
       body: good(),
     });
     expect(other.status).toBe(415);
+    expect(((await other.json()) as { error: string }).error).toContain(RANK_BINARY_TYPE);
   });
 
   it('the process is unharmed: still healthy and scoring', async () => {
