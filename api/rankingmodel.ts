@@ -623,7 +623,7 @@ export const SegmentStatusSchema = z
       .min(0)
       .max(100_000)
       .default(0)
-      .meta({ description: 'Ready replicas across stable and canary.' }),
+      .meta({ description: 'Ready replicas of the stable track (canary pods are not counted).' }),
     stableVersion: z
       .string()
       .max(63)
