@@ -5,6 +5,7 @@ import { createRegistry } from '../lib/metrics.js';
 import { configFromEnv } from './config.js';
 import { eventReporterFromEnv } from './events.js';
 import { createHealthServer } from './http.js';
+import { podStatusReporterFromEnv } from './pod-status.js';
 import { Sidecar } from './sidecar.js';
 
 const log = createLogger('sidecar');
@@ -21,7 +22,12 @@ registry.setDefaultLabels({
   segment: process.env.LIGHTRANK_SEGMENT ?? '',
   track: process.env.LIGHTRANK_TRACK ?? '',
 });
-const sidecar = new Sidecar(config.sync, { log, registry, events: eventReporterFromEnv(process.env, log) });
+const sidecar = new Sidecar(config.sync, {
+  log,
+  registry,
+  events: eventReporterFromEnv(process.env, log),
+  podStatus: podStatusReporterFromEnv(process.env, log),
+});
 const server = createHealthServer(registry, () => sidecar.ready);
 
 try {

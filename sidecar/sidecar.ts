@@ -2,15 +2,20 @@
 // then the snapshot prefix, polled every interval ± jitter. Every failure goes through one
 // handler: a log line, `lightrank_sidecar_sync_failures_total{kind,cause}`, and — for refused
 // versions and local write errors — a Kubernetes Event. Source errors back off; a refused
-// version waits for the next poll (and is not downloaded again, see snapshot-sync.ts).
+// version waits for the next poll (and is not downloaded again, see snapshot-sync.ts). What is
+// served, and a refused snapshot, is annotated on the pod (pod-status.ts) for the operator.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import { Backoff, jittered } from './backoff.js';
 import { LocalWriteError, RefusedError, failureCause } from './errors.js';
 import type { EventReporter } from './events.js';
+import type { PodStatusReporter } from './pod-status.js';
 import { SidecarMetrics } from './metrics.js';
 import { ModelSync, type ModelInfo } from './model-sync.js';
 import { serverVersions } from './server-versions.js';
+import { MANIFEST_FILE } from '../snapshot/index.js';
 import { SnapshotSync } from './snapshot-sync.js';
 import { openObject, openSource, type Source } from './sources/index.js';
 import { VolumeKind, type Kind } from './volume.js';
@@ -37,6 +42,8 @@ export interface SidecarDeps {
   log: Logger;
   registry: Registry;
   events?: EventReporter | undefined;
+  /** Annotates the pod with what it serves (api/pod-annotations.ts); none outside a pod. */
+  podStatus?: PodStatusReporter | undefined;
   random?: () => number;
 }
 
@@ -44,6 +51,7 @@ export class Sidecar {
   readonly metrics: SidecarMetrics;
   private readonly log: Logger;
   private readonly events: EventReporter | undefined;
+  private readonly podStatus: PodStatusReporter | undefined;
   private readonly random: () => number;
   private readonly modelVolume: VolumeKind;
   private readonly snapshotVolume: VolumeKind;
@@ -66,6 +74,7 @@ export class Sidecar {
       throw new Error(`keep must be at least 2 (current and previous), got ${config.keep}`);
     this.log = deps.log;
     this.events = deps.events;
+    this.podStatus = deps.podStatus;
     this.random = deps.random ?? Math.random;
     this.metrics = new SidecarMetrics(deps.registry);
     this.backoff = new Backoff(config.backoffBaseMs, config.backoffMaxMs, this.random);
@@ -125,7 +134,7 @@ export class Sidecar {
         this.metrics.published('model', this.model.version);
         this.backoff.reset();
         // A snapshot published by an earlier run of this pod was verified then: serve it meanwhile.
-        this.setSnapshot(await this.snapshotVolume.current());
+        await this.setSnapshot(await this.snapshotVolume.current());
       } catch (err) {
         const delay = this.backoff.next();
         await this.report('model', err, delay);
@@ -137,7 +146,7 @@ export class Sidecar {
       try {
         const result = await this.snapshotSync.pollOnce();
         if (result.outcome !== 'refused_before') {
-          this.setSnapshot(result.version);
+          await this.setSnapshot(result.version);
           this.metrics.lastSuccess.set({ kind: 'snapshot' }, Date.now() / 1000);
         }
         this.backoff.reset();
@@ -153,11 +162,28 @@ export class Sidecar {
     }
   }
 
-  private setSnapshot(version: string | undefined): void {
+  private async setSnapshot(version: string | undefined): Promise<void> {
     if (version === undefined || version === this.snapshotVersion) return;
     this.snapshotVersion = version;
     this.metrics.published('snapshot', version);
     this.metrics.ready.set(this.ready ? 1 : 0);
+    if (this.model)
+      await this.podStatus?.served({
+        snapshotVersion: version,
+        snapshotCreatedAt: await this.snapshotCreatedAt(version),
+        modelVersion: this.model.version,
+      });
+  }
+
+  /** createdAt of a published snapshot's manifest; undefined when it cannot be read. */
+  private async snapshotCreatedAt(version: string): Promise<string | undefined> {
+    try {
+      const text = await readFile(path.join(this.snapshotVolume.dir, version, MANIFEST_FILE), 'utf8');
+      const createdAt = (JSON.parse(text) as { createdAt?: unknown }).createdAt;
+      return typeof createdAt === 'string' ? createdAt : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The one failure handler: log line, metric, and an Event for what a person must look at. */
@@ -168,6 +194,8 @@ export class Sidecar {
     if (err instanceof RefusedError) {
       this.log.error(fields, `${kind} refused; the last good one stays`);
       await this.events?.warn(kind === 'model' ? 'ModelRefused' : 'SnapshotRefused', fields.err);
+      const version = this.snapshotSync.latestVersion;
+      if (kind === 'snapshot' && version) await this.podStatus?.refused(version, fields.err);
     } else if (err instanceof LocalWriteError) {
       this.log.error(
         { ...fields, path: err.path },

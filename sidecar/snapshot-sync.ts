@@ -48,6 +48,8 @@ interface Refusal {
 export class SnapshotSync {
   private latest: { etag: string; version: string } | undefined;
   private readonly refused = new Map<string, Refusal>();
+  /** The version LATEST named at the last poll (what a RefusedError of that poll refers to). */
+  latestVersion: string | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -63,6 +65,7 @@ export class SnapshotSync {
   /** Throws SourceError, RefusedError or LocalWriteError; the caller reports and backs off. */
   async pollOnce(): Promise<PollOutcome> {
     const version = await this.readLatest();
+    this.latestVersion = version;
     if ((await this.volume.current()) === version) return { outcome: 'current', version };
 
     const manifestKey = `${version}/${MANIFEST_FILE}`;

@@ -1,9 +1,12 @@
-// The sidecar's Kubernetes Events against a real API server: a private control plane in a box
+// The sidecar's Kubernetes Events and pod annotations (what it serves, a refused snapshot)
+// against a real API server: a private control plane in a box
 // (test/harness; etcd + kube-apiserver, no nodes), not the cluster project's shared one.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
+import { PodAnnotation } from '../../api/pod-annotations.js';
 import { kubeEventReporter } from '../../sidecar/events.js';
+import { kubePodStatusReporter } from '../../sidecar/pod-status.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 
 describe('sidecar Events', () => {
@@ -41,6 +44,52 @@ describe('sidecar Events', () => {
         'SnapshotRefused',
         'x',
       ),
+    ).resolves.toBeUndefined();
+  });
+
+  it('annotates its own pod with the served snapshot, a refusal, and clears the refusal on success', async () => {
+    const log = createLogger('sidecar-pod-status-test');
+    const api = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const namespace = 'default';
+    const name = 'scoring-standard-5c6b';
+    await api.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, annotations: { 'kept.example/x': 'y' } },
+        spec: { containers: [{ name: 'server', image: 'example.invalid/server:1' }] },
+      },
+    });
+    const annotations = async () =>
+      (await api.readNamespacedPod({ name, namespace })).metadata?.annotations ?? {};
+    const reporter = kubePodStatusReporter(cp.kubeConfig, { name, namespace }, log);
+
+    await reporter.served({
+      snapshotVersion: 'v7',
+      snapshotCreatedAt: '2026-11-29T08:00:00Z',
+      modelVersion: 'm3',
+    });
+    expect(await annotations()).toEqual({
+      'kept.example/x': 'y',
+      [PodAnnotation.SnapshotVersion]: 'v7',
+      [PodAnnotation.SnapshotCreatedAt]: '2026-11-29T08:00:00Z',
+      [PodAnnotation.ModelVersion]: 'm3',
+    });
+
+    await reporter.refused('v8', 'checksum: sha256 ab…, the manifest says cd…');
+    expect(await annotations()).toMatchObject({
+      [PodAnnotation.SnapshotVersion]: 'v7',
+      [PodAnnotation.SnapshotRefused]: 'v8: checksum: sha256 ab…, the manifest says cd…',
+    });
+
+    await reporter.served({ snapshotVersion: 'v9', modelVersion: 'm3' });
+    const after = await annotations();
+    expect(after[PodAnnotation.SnapshotVersion]).toBe('v9');
+    expect(after).not.toHaveProperty(PodAnnotation.SnapshotRefused);
+    expect(after).not.toHaveProperty(PodAnnotation.SnapshotCreatedAt);
+
+    // A pod that does not exist: the API refuses, the reporter logs and carries on.
+    await expect(
+      kubePodStatusReporter(cp.kubeConfig, { name: 'gone', namespace }, log).refused('v1', 'x'),
     ).resolves.toBeUndefined();
   });
 });

@@ -1,0 +1,13 @@
+// The annotations a scoring pod's sync sidecar writes on its own Pod after each sync, and the
+// operator reads back into RankingModel status (segments[].snapshotVersion / snapshotTime and
+// the SnapshotsInSync condition). One module, so both sides spell them the same way.
+export const PodAnnotation = {
+  /** Snapshot version the pod serves (published and current on its volume). */
+  SnapshotVersion: 'lightrank.dev/snapshot-version',
+  /** createdAt of that snapshot's manifest (RFC 3339). */
+  SnapshotCreatedAt: 'lightrank.dev/snapshot-created-at',
+  /** Model version the pod serves. */
+  ModelVersion: 'lightrank.dev/model-version',
+  /** `<version>: <cause>` of the last snapshot refused; removed by the next successful sync. */
+  SnapshotRefused: 'lightrank.dev/snapshot-refused',
+} as const;

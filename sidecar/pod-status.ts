@@ -1,0 +1,71 @@
+// Reports what the sidecar serves on its own Pod's annotations (api/pod-annotations.ts) with a
+// JSON merge patch, so the operator can fill RankingModel status from its pod informer. Best
+// effort: a failed patch is logged once (until one succeeds again) and never thrown.
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PodAnnotation } from '../api/pod-annotations.js';
+import type { Logger } from '../lib/logger.js';
+import type { PodRef } from './events.js';
+
+export interface ServedState {
+  snapshotVersion: string;
+  /** The snapshot manifest's createdAt, when it could be read. */
+  snapshotCreatedAt?: string | undefined;
+  modelVersion: string;
+}
+
+export interface PodStatusReporter {
+  /** A snapshot (and model) is published and current; clears an earlier refusal. */
+  served(state: ServedState): Promise<void>;
+  /** Snapshot `version` was refused for `cause`; the previous one keeps serving. */
+  refused(version: string, cause: string): Promise<void>;
+}
+
+/** Patches the annotations of `pod` through the API server `kubeConfig` points at. */
+export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: Logger): PodStatusReporter {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  let failing = false;
+  const patch = async (annotations: Record<string, string | null>): Promise<void> => {
+    try {
+      await api.patchNamespacedPod(
+        { name: pod.name, namespace: pod.namespace, body: { metadata: { annotations } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      failing = false;
+    } catch (err) {
+      if (!failing)
+        log.warn(
+          { err: (err as Error).message, pod: `${pod.namespace}/${pod.name}` },
+          'could not annotate the pod with the served snapshot; the operator will not see it',
+        );
+      failing = true;
+    }
+  };
+  return {
+    served: (s) =>
+      patch({
+        [PodAnnotation.SnapshotVersion]: s.snapshotVersion,
+        [PodAnnotation.SnapshotCreatedAt]: s.snapshotCreatedAt ?? null,
+        [PodAnnotation.ModelVersion]: s.modelVersion,
+        [PodAnnotation.SnapshotRefused]: null,
+      }),
+    refused: (version, cause) =>
+      patch({ [PodAnnotation.SnapshotRefused]: `${version}: ${cause}`.slice(0, 1024) }),
+  };
+}
+
+/** In a pod (downward API env + in-cluster service account): a reporter; elsewhere: none. */
+export function podStatusReporterFromEnv(env: NodeJS.ProcessEnv, log: Logger): PodStatusReporter | undefined {
+  const { POD_NAME: name, POD_NAMESPACE: namespace, KUBERNETES_SERVICE_HOST } = env;
+  if (!name || !namespace || !KUBERNETES_SERVICE_HOST) return undefined;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromCluster();
+    return kubePodStatusReporter(kc, { name, namespace }, log);
+  } catch (err) {
+    log.warn(
+      { err: (err as Error).message },
+      'no in-cluster Kubernetes config: the served snapshot will not be annotated on the pod',
+    );
+    return undefined;
+  }
+}
