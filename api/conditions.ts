@@ -11,7 +11,7 @@ export const ConditionType = {
   Progressing: 'Progressing',
   /** Something is wrong while serving continues: unavailable replicas, failed analysis, rollback. */
   Degraded: 'Degraded',
-  /** Every segment serves the snapshot version its source publishes as LATEST. */
+  /** Every segment's ready pods serve one snapshot version (as their sidecars report), none refused. */
   SnapshotsInSync: 'SnapshotsInSync',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
@@ -40,6 +40,7 @@ export const Reason = {
   SnapshotsCurrent: 'SnapshotsCurrent',
   SnapshotStale: 'SnapshotStale',
   SnapshotRejected: 'SnapshotRejected',
+  SnapshotsNotReported: 'SnapshotsNotReported',
   FingerprintMismatch: 'FingerprintMismatch',
   ModelRejected: 'ModelRejected',
   // routing

@@ -255,7 +255,10 @@ describe('buildScoringIdentity', () => {
       [unknown, Record<string, unknown>],
       [unknown, Record<string, unknown>],
     ];
-    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+    ]);
     expect(binding.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
       kind: 'Role',

@@ -91,9 +91,14 @@ export function scoringServiceAccountName(model: string): string {
   return `${model}-scoring`;
 }
 
-/** What the sync sidecar does with its token: post Events about refused models and snapshots. */
+/**
+ * What the sync sidecar does with its token: post Events about refused models and snapshots, and
+ * annotate its own pod with the snapshot it serves (RBAC cannot name a generated pod, so the
+ * Role allows get/patch on every pod of the namespace).
+ */
 export const SCORING_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
 ];
 
 /** The scoring pods' identity, owned by the model; applied before the Deployments that use it. */

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import type { BackoffOptions } from './backoff.js';
-import { MANAGED_SELECTOR, type Deployment, type Service } from './builders.js';
+import { LABEL_MODEL, MANAGED_SELECTOR, type Deployment, type Service } from './builders.js';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller.js';
 import { EventRecorder } from './events.js';
@@ -19,6 +19,7 @@ import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject, type ResourceRef } from 
 import { LeaderElector } from './leader.js';
 import { WorkQueue } from './queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
+import { PODS } from './rollout/capacity.js';
 import { createOperatorMetrics, type OperatorMetrics } from './telemetry.js';
 import { KIND } from '../api/rankingmodel.js';
 
@@ -170,6 +171,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const models = informer<KubeObject>(RANKING_MODELS);
     const deployments = informer<Deployment>(DEPLOYMENTS, MANAGED_SELECTOR);
     const services = informer<Service>(SERVICES, MANAGED_SELECTOR);
+    const pods = informer<KubeObject>(PODS, MANAGED_SELECTOR);
     const events = new EventRecorder(this.client, this.cfg.leaderElection.identity, log);
 
     models.on((event, obj) => {
@@ -183,12 +185,18 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     };
     deployments.on(toOwner);
     services.on(toOwner);
+    // a scoring pod (owned by a ReplicaSet) came, went or was annotated by its sidecar: its model
+    pods.on((_event, pod) => {
+      const model = pod.metadata.labels?.[LABEL_MODEL];
+      if (model && pod.metadata.namespace) queue.add(`${pod.metadata.namespace}/${model}`);
+    });
 
     const reconciler = new RankingModelReconciler({
       client: this.client,
       models,
       deployments,
       services,
+      pods,
       events,
       defaults: {
         image: this.cfg.serverImage,
@@ -202,7 +210,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       logger: log,
       metrics: this.metrics,
     });
-    const all = [models, deployments, services] as Informer<KubeObject>[];
+    const all = [models, deployments, services, pods] as Informer<KubeObject>[];
     const resync = setInterval(() => this.resync(), this.cfg.resyncPeriodMs);
     resync.unref();
     this.running = { queue, controller, informers: all, events, resync };

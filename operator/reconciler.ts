@@ -29,6 +29,8 @@ import {
   buildService,
   deploymentName,
   LABEL_MODEL,
+  LABEL_SEGMENT,
+  LABEL_TRACK,
   serviceName,
   type BuildOptions,
   type Deployment,
@@ -67,6 +69,8 @@ export interface ReconcilerDeps {
   models: Informer<KubeObject>;
   deployments: Informer<Deployment>;
   services: Informer<Service>;
+  /** The scoring pods (managed-by label): their sidecars annotate the snapshot they serve. */
+  pods: Informer<KubeObject>;
   events: EventRecorder;
   /** Server image when spec.serving.image is unset, and the other build options. */
   defaults: BuildOptions & { image: string; routerImage?: string };
@@ -211,9 +215,23 @@ export class RankingModelReconciler {
             });
           }
         }
-        return { segment, deployment: live };
+        return { segment, deployment: live, pods: this.stablePods(model, segment.name) };
       }),
     );
+  }
+
+  /** The segment's stable-track pods, from the pod cache. */
+  private stablePods(model: RankingModel, segment: string): KubeObject[] {
+    const { name, namespace } = model.metadata;
+    return this.deps.pods.list((p) => {
+      const l = p.metadata.labels ?? {};
+      return (
+        p.metadata.namespace === namespace &&
+        l[LABEL_MODEL] === name &&
+        l[LABEL_SEGMENT] === segment &&
+        l[LABEL_TRACK] === 'stable'
+      );
+    });
   }
 
   /** One Service per segment. */
@@ -348,6 +366,8 @@ const DROPPABLE_SEGMENT_FIELDS = [
   'rolloutStep',
   'stepStartTime',
   'canaryScaleDownAt',
+  'snapshotVersion',
+  'snapshotTime',
 ] as const;
 
 /** Equal for the operator's purposes: every field it sets matches, with the same conditions and segments. */

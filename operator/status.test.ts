@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { PodAnnotation } from '../api/pod-annotations.js';
 import { RankingModelSpecSchema, type RankingModel } from '../api/rankingmodel.js';
 import { resolveSegments } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
+import type { KubeObject } from './kube/types.js';
 import { statusUnchanged } from './reconciler.js';
 import { computeStatus, invalidSpecStatus, segmentReady, type SegmentObservation } from './status.js';
 
@@ -168,5 +170,59 @@ describe('invalidSpecStatus', () => {
       reason: 'InvalidSpec',
       message: 'spec.segments: required',
     });
+  });
+});
+
+describe('computeStatus: snapshots', () => {
+  const pod = (name: string, version: string | undefined): KubeObject => ({
+    metadata: {
+      name,
+      annotations: version
+        ? {
+            [PodAnnotation.SnapshotVersion]: version,
+            [PodAnnotation.SnapshotCreatedAt]: '2026-01-01T00:00:00Z',
+          }
+        : {},
+    },
+    status: { conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+
+  it('fills segments[].snapshotVersion/snapshotTime and SnapshotsInSync, and a repeat pass writes nothing', () => {
+    const observed: SegmentObservation[] = [
+      { segment: segs[0]!, deployment: ready2, pods: [pod('a', 'v7'), pod('b', 'v7')] },
+      { segment: segs[1]!, deployment: ready1, pods: [pod('c', 'v7')] },
+    ];
+    const s = computeStatus(m, observed, T0);
+    expect(s.segments).toEqual([
+      expect.objectContaining({
+        name: 'standard',
+        snapshotVersion: 'v7',
+        snapshotTime: '2026-01-01T00:00:00Z',
+      }),
+      expect.objectContaining({ name: 'shopping', snapshotVersion: 'v7' }),
+    ]);
+    expect(s.conditions?.find((c) => c.type === 'SnapshotsInSync')).toMatchObject({
+      status: 'True',
+      reason: 'SnapshotsCurrent',
+      message: 'standard: v7 (2 pods); shopping: v7 (1 pod)',
+    });
+    expect(statusUnchanged(computeStatus({ ...m, status: s }, observed, T1), s)).toBe(true);
+
+    // one pod moves on: the condition flips, and a version no pod reports any more is dropped
+    const split = computeStatus(
+      { ...m, status: s },
+      [
+        { ...observed[0]!, pods: [pod('a', 'v7'), pod('b', 'v8')] },
+        { ...observed[1]!, pods: [pod('c', undefined)] },
+      ],
+      T1,
+    );
+    expect(split.conditions?.find((c) => c.type === 'SnapshotsInSync')).toMatchObject({
+      status: 'False',
+      reason: 'SnapshotStale',
+      lastTransitionTime: '2026-01-01T00:05:00Z',
+    });
+    expect(split.segments?.[1]).not.toHaveProperty('snapshotVersion');
+    expect(statusUnchanged(split, s)).toBe(false);
   });
 });

@@ -1,11 +1,13 @@
 // The RankingModel status as a pure function of the model and the live Deployments it owns:
-// per-segment replicas and versions, the printer-column summaries, and the Ready / Progressing /
-// Degraded conditions (set the Kubernetes way via api/conditions.ts, so an unchanged status
+// per-segment replicas and versions, the snapshot its stable pods serve (operator/snapshots.ts),
+// the printer-column summaries, and the Ready / Progressing / Degraded / SnapshotsInSync conditions (set the Kubernetes way via api/conditions.ts, so an unchanged status
 // compares equal and the write is skipped).
 import { ConditionType, Reason, setConditions, type ConditionInput } from '../api/conditions.js';
 import type { Phase, RankingModel, RankingModelStatus, SegmentStatus } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
+import type { KubeObject } from './kube/types.js';
+import { podSnapshotReport, segmentSnapshot, snapshotsCondition, type SegmentSnapshot } from './snapshots.js';
 
 interface DeploymentStatus {
   observedGeneration?: number;
@@ -20,6 +22,8 @@ interface DeploymentStatus {
 export interface SegmentObservation {
   segment: ResolvedSegment;
   deployment: Deployment | undefined;
+  /** The segment's stable-track pods, annotated by their sidecars with the snapshot they serve. */
+  pods?: readonly KubeObject[];
 }
 
 function deploymentStatus(d: Deployment | undefined): DeploymentStatus {
@@ -48,7 +52,11 @@ function progressDeadlineExceeded(d: Deployment | undefined): string | undefined
     : undefined;
 }
 
-export function segmentStatus(o: SegmentObservation): SegmentStatus {
+function observedSnapshot(o: SegmentObservation): SegmentSnapshot {
+  return segmentSnapshot((o.pods ?? []).map(podSnapshotReport));
+}
+
+export function segmentStatus(o: SegmentObservation, snapshot = observedSnapshot(o)): SegmentStatus {
   return {
     name: o.segment.name,
     replicas: o.segment.replicas,
@@ -56,6 +64,8 @@ export function segmentStatus(o: SegmentObservation): SegmentStatus {
     stableVersion: o.segment.model.version,
     canaryWeight: 0,
     rolloutPhase: 'Stable',
+    ...(snapshot.snapshotVersion !== undefined ? { snapshotVersion: snapshot.snapshotVersion } : {}),
+    ...(snapshot.snapshotTime ? { snapshotTime: snapshot.snapshotTime } : {}),
   };
 }
 
@@ -73,6 +83,7 @@ export function computeStatus(
     .filter((x): x is { name: string; why: string } => x.why !== undefined);
   const waiting = observations.filter((o) => !segmentReady(o)).map((o) => o.segment.name);
   const allZero = observations.every((o) => o.segment.replicas === 0);
+  const snapshots = observations.map((o) => ({ name: o.segment.name, snapshot: observedSnapshot(o) }));
 
   const conditions: ConditionInput[] = [
     allReady
@@ -122,6 +133,7 @@ export function computeStatus(
           message: 'no problems',
           observedGeneration: generation,
         },
+    snapshotsCondition(snapshots, generation),
   ];
   const phase: Phase = stuck.length ? 'Degraded' : allReady ? 'Ready' : 'Pending';
   const versions = [...new Set(observations.map((o) => o.segment.model.version))];
@@ -132,7 +144,7 @@ export function computeStatus(
     modelVersion: versions.join(','),
     rolloutPhase: 'Stable',
     conditions: setConditions(model.status?.conditions, conditions, now),
-    segments: observations.map(segmentStatus),
+    segments: observations.map((o, i) => segmentStatus(o, snapshots[i]!.snapshot)),
   };
 }
 

@@ -231,11 +231,17 @@ describe('helm template → kubectl apply --dry-run=server', () => {
       LIGHTRANK_WATCH_NAMESPACE: '',
       LIGHTRANK_SERVER_IMAGE: expect.stringMatching(/^ghcr\.io\/lightrank\/lightrank-server:\d+\.\d+\.\d+$/),
     });
-    // the RBAC is the documented least-privilege set: no wildcards, no secrets, pods only listed
+    // the RBAC is the documented least-privilege set: no wildcards, no secrets; pods listed
+    // (GPU capacity), watched (snapshot annotations) and get/patch (granted to the scoring pods)
     const rules = byKind(ms, 'ClusterRole').flatMap((r) => (r as unknown as { rules: Rule[] }).rules);
     const flat = rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
     expect(flat.filter((x) => x.includes('*'))).toEqual([]);
-    expect(flat.filter((x) => /^(secrets|pods):/.test(x))).toEqual(['pods:list']);
+    expect(flat.filter((x) => /^(secrets|pods):/.test(x)).sort()).toEqual([
+      'pods:get',
+      'pods:list',
+      'pods:patch',
+      'pods:watch',
+    ]);
     // what the router's Role grants, the operator must hold (escalation prevention)
     expect(flat).toEqual(
       expect.arrayContaining(['endpointslices:get', 'endpointslices:list', 'endpointslices:watch']),
