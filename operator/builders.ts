@@ -62,15 +62,23 @@ export function selectorLabels(model: string, segment: string, track: Track): Re
   return { [LABEL_MODEL]: model, [LABEL_SEGMENT]: segment, [LABEL_TRACK]: track };
 }
 
-/** Kubernetes recommended labels plus lightrank's own. */
-export function objectLabels(model: string, seg: ResolvedSegment, track: Track): Record<string, string> {
+/** Labels on every scoring object of a model: Kubernetes recommended labels plus lightrank's own. */
+export function scoringLabels(model: string): Record<string, string> {
   return {
     'app.kubernetes.io/name': 'lightrank-server',
     'app.kubernetes.io/instance': model,
     'app.kubernetes.io/component': 'scoring',
-    'app.kubernetes.io/version': seg.model.version,
     'app.kubernetes.io/part-of': 'lightrank',
     [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_MODEL]: model,
+  };
+}
+
+/** Labels of a segment's track objects: the scoring labels, the version, the pod selector. */
+export function objectLabels(model: string, seg: ResolvedSegment, track: Track): Record<string, string> {
+  return {
+    ...scoringLabels(model),
+    'app.kubernetes.io/version': seg.model.version,
     ...selectorLabels(model, seg.name, track),
   };
 }
@@ -108,14 +116,7 @@ export function buildScoringIdentity(model: RankingModel): [ResourceRef, KubeObj
     {
       name: scoringServiceAccountName(name),
       namespace: model.metadata.namespace,
-      labels: {
-        'app.kubernetes.io/name': 'lightrank-server',
-        'app.kubernetes.io/instance': name,
-        'app.kubernetes.io/component': 'scoring',
-        'app.kubernetes.io/part-of': 'lightrank',
-        [LABEL_MANAGED_BY]: MANAGED_BY,
-        [LABEL_MODEL]: name,
-      },
+      labels: scoringLabels(name),
       ownerReferences: [ownerReference(model)],
     },
     SCORING_RULES,

@@ -6,13 +6,11 @@
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import {
-  LABEL_MANAGED_BY,
-  LABEL_MODEL,
   LABEL_SEGMENT,
   LABEL_TRACK,
-  MANAGED_BY,
   SERVER_PORT,
   ownerReference,
+  scoringLabels,
   selectorLabels,
   type Service,
   type Track,
@@ -37,16 +35,7 @@ export function buildTrackService(model: RankingModel, seg: ResolvedSegment, tra
     metadata: {
       name: trackServiceName(name, seg.name, track),
       namespace: model.metadata.namespace,
-      labels: {
-        'app.kubernetes.io/name': 'lightrank-server',
-        'app.kubernetes.io/instance': name,
-        'app.kubernetes.io/component': 'scoring',
-        'app.kubernetes.io/part-of': 'lightrank',
-        [LABEL_MANAGED_BY]: MANAGED_BY,
-        [LABEL_MODEL]: name,
-        [LABEL_SEGMENT]: seg.name,
-        [LABEL_TRACK]: track,
-      },
+      labels: { ...scoringLabels(name), [LABEL_SEGMENT]: seg.name, [LABEL_TRACK]: track },
       ownerReferences: [ownerReference(model)],
     },
     spec: {
