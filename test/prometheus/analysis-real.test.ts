@@ -109,14 +109,23 @@ beforeAll(async () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  // counters must exist before the load: Prometheus' increase() does not count a series' first value
+  // counters must exist, and be scraped once, before the load: Prometheus' increase() does not
+  // count a series' first value. A fixed sleep was not enough on a loaded machine (Prometheus'
+  // first scrape can come late), so wait until every server's rank counter has a sample.
   await Promise.all(procs.map((p) => load(p, 1)));
-  await new Promise((r) => setTimeout(r, 2500));
+  const prom = new PrometheusClient(prometheus.url);
+  const primed = Date.now() + 30_000;
+  while (
+    ((await prom.scalar(`count(lightrank_server_requests_total{endpoint="rank"})`)) ?? 0) < procs.length
+  ) {
+    if (Date.now() > primed)
+      throw new Error(`Prometheus never scraped all ${procs.length} servers' counters`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
   const codes = await Promise.all(procs.map((p) => load(p, REQUESTS)));
   expect(codes[0]!.every((c) => c === 200)).toBe(true);
   expect(codes[3]!.every((c) => c === 503)).toBe(true);
   // wait until Prometheus has scraped the load of both canaries
-  const prom = new PrometheusClient(prometheus.url);
   for (const segment of ['good', 'bad']) {
     const deadline = Date.now() + 30_000;
     for (;;) {
