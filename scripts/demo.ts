@@ -35,7 +35,7 @@ const MODEL = 'ads-ranker';
 const ROUTER = `${MODEL}-router`;
 const NODE_NAME = 'lightrank-local';
 /** background load during the rollout: enough that a 20% canary serves the analysis' minimum samples */
-const LOAD_RPS = 30;
+const LOAD_RPS = 120;
 
 const USAGE = `usage: npm run demo -- [options]
   --keep              leave everything running at the end (prints the kubeconfig); Ctrl-C stops it

@@ -81,7 +81,7 @@ export function demoRankingModel(opts: DemoModelOptions): Manifest {
             maxErrorRate: 0.01,
             maxP99LatencyMs: 500,
             maxScoreDivergence: 0.25,
-            minSamples: 20,
+            minSamples: 80,
           },
         }
       : {}),
