@@ -40,7 +40,7 @@ export interface DemoStorage {
 
 const ITEMS = 5_000;
 /** relative change of each weight from v1 to v2 of the standard query tower */
-const FINE_TUNE = 0.1;
+const FINE_TUNE = 0.02;
 
 /** A copy of `w` with every weight scaled by a seeded factor in [1 - FINE_TUNE, 1 + FINE_TUNE]. */
 function fineTuned<T>(w: T, seed: number): T {
