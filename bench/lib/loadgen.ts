@@ -1,5 +1,6 @@
 // A small HTTP load generator for the benchmarks, on node:http with a keep-alive agent and
-// microsecond timing (process.hrtime.bigint()).
+// microsecond timing (process.hrtime.bigint()). The server benchmark prefers vegeta
+// (bench/lib/vegeta.ts, far less CPU per request) and falls back to this one without Go.
 //   openLoop: requests leave at a fixed rate whatever the server does (no coordinated omission:
 //     latency counts from the *scheduled* send time, so a stalled server or a late generator
 //     shows up as latency instead of hiding it).
@@ -13,6 +14,7 @@
 //   openLoop({ url, bodies, contentType?, rate, durationMs, maxInFlight? }) → Promise<LoadResult>
 //   closedLoop({ url, bodies, contentType?, concurrency, durationMs }) → Promise<LoadResult>
 //   LoadResult: { sent, ok, failed, seconds, throughput, p50Ms, p90Ms, p99Ms, maxMs, maxInFlight }
+//   summarize(latUs, sent, ok, seconds, maxInFlight) → LoadResult   exact nearest-rank percentiles
 import { Agent, request } from 'node:http';
 
 export interface LoadResult {
@@ -58,7 +60,7 @@ function sendOne(agent: Agent, u: URL, body: Buffer, contentType = 'application/
   });
 }
 
-function summarize(
+export function summarize(
   latUs: number[],
   sent: number,
   ok: number,

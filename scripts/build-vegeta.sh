@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds vegeta (the open-loop HTTP load generator, github.com/tsenart/vegeta/v12) from its Go
+# module into a cache outside the repo, for the scoring-server benchmark (bench/server.ts).
+#
+#   scripts/build-vegeta.sh                 # build when missing, print the bin dir on the last line
+#   VEGETA_VERSION=v12.13.0 LIGHTRANK_CACHE=/somewhere scripts/build-vegeta.sh
+#
+# vegeta's go.mod has no replace directives, so a plain `go install mod@version` builds it; the
+# ldflag is the one vegeta's Makefile sets, so `vegeta -version` reports the real version.
+set -euo pipefail
+
+VEGETA_VERSION="${VEGETA_VERSION:-v12.13.0}"
+CACHE_ROOT="${LIGHTRANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lightrank}"
+OUT="$CACHE_ROOT/vegeta-${VEGETA_VERSION}"
+BIN="$OUT/bin"
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+export CGO_ENABLED=0
+
+log() { printf '[vegeta %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+if [ -x "$BIN/vegeta" ] && "$BIN/vegeta" -version 2>/dev/null | grep -Eq "^Version: ${VEGETA_VERSION}$"; then
+  log "vegeta $VEGETA_VERSION cached"
+  echo "$BIN"
+  exit 0
+fi
+
+start_ts=$(date +%s)
+mkdir -p "$BIN"
+log "building github.com/tsenart/vegeta/v12@${VEGETA_VERSION} (about a minute on 2 cores)"
+tmp="$OUT/.gobin"
+rm -rf "$tmp"
+GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X main.Version=${VEGETA_VERSION}" \
+  "github.com/tsenart/vegeta/v12@${VEGETA_VERSION}"
+mv "$tmp/vegeta" "$BIN/vegeta"
+rm -rf "$tmp"
+log "vegeta $VEGETA_VERSION ready in $(($(date +%s) - start_ts))s: $BIN"
+echo "$BIN"
