@@ -8,6 +8,7 @@
 //     PromQL's histogram_quantile does), and the operator's RSS (process_resident_memory_bytes).
 // Goal: converge in ≤ 30 s.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 8]
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -15,6 +16,7 @@ import { RankingModelSpecSchema, type RankingModelSpecInput } from '../api/ranki
 import { minimalSpec } from '../api/testing.js';
 import { RANKING_MODELS } from '../operator/reconciler.js';
 import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from '../operator/testing.js';
+import type { AuditEvent } from '../test/harness/audit.js';
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { createTestNamespace } from '../test/harness/cluster.js';
 import { applyManifests, readManifests } from '../test/harness/manifests.js';
@@ -68,12 +70,25 @@ function histogramQuantile(metrics: string, name: string, q: number, labels = ''
   }
   return NaN;
 }
+/** CPU seconds (user + system) a process has used so far, from /proc (0 once it is gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
+  } catch {
+    return 0;
+  }
+}
 const metricValue = (metrics: string, re: RegExp) =>
   [...metrics.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
 
 const nodesNeeded = Math.ceil((MODELS * SEGMENTS) / 16) + 1;
-log(`starting the control plane (${nodesNeeded} GPU nodes × 16 GPUs)`);
-const cp = await startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes: 1, quietBuild: true });
+// each model's router (2 replicas, no GPU) runs on CPU nodes, 110 pods per node
+const cpuNodes = Math.ceil((MODELS * 2) / 100) + 1;
+log(`starting the control plane (${nodesNeeded} GPU nodes × 16 GPUs, ${cpuNodes} CPU nodes)`);
+const cp = await startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes, quietBuild: true });
 // interrupted: leave no control-plane process behind
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void cp.stop().finally(() => process.exit(130)));
@@ -104,7 +119,13 @@ try {
   if (!port) throw new Error(`operator did not report its port: ${op.output()}`);
   const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 
+  // CPU time of every process on the machine's two cores while the models converge
+  const processes = () => ({ ...cp.pids(), operator: op.child.pid });
+  const cpuAt = () =>
+    Object.fromEntries(Object.entries(processes()).map(([name, pid]) => [name, cpuSeconds(pid)]));
   log(`applying ${MODELS} RankingModels × ${SEGMENTS} segments`);
+  const cpu0 = cpuAt();
+  const since0 = new Date();
   const t0 = performance.now();
   const names = Array.from({ length: MODELS }, (_, i) => `m${String(i).padStart(3, '0')}`);
   for (let i = 0; i < names.length; i += 20) {
@@ -138,6 +159,29 @@ try {
     if (ready === MODELS) tReady = performance.now() - t0;
   }
   if (!tReady) throw new Error('not every RankingModel became Ready within 300 s');
+  const cpu1 = cpuAt();
+  const cpuUsed = Object.entries(cpu1)
+    .map(([name, s]) => [name, s - (cpu0[name] ?? 0)] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const cpuTotal = cpuUsed.reduce((sum, [, s]) => sum + s, 0);
+  // every client's writes while converging, by client and by the operator's resource
+  const convergeWrites = cp.auditEvents({ since: since0 });
+  const tally = (keys: string[]) => {
+    const counts = new Map<string, number>();
+    for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`);
+  };
+  const clientOf = (e: AuditEvent) => (e.userAgent ?? '?').split('/')[0]!.split(' ')[0]!;
+  const byClient = tally(convergeWrites.map(clientOf));
+  const byResource = (client: string) =>
+    tally(
+      convergeWrites
+        .filter((e) => clientOf(e) === client)
+        .map(
+          (e) =>
+            `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`,
+        ),
+    ).slice(0, 12);
 
   log('converged; waiting for a full resync with nothing changed');
   await sleep(2000);
@@ -159,6 +203,13 @@ try {
   const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
   const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
   const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
+  const callsByVerb = new Map<string, number>();
+  for (const m of text.matchAll(
+    /^lightrank_operator_api_request_duration_seconds_count\{([^}]*)\} (\S+)$/gm,
+  )) {
+    const verb = /verb="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+    callsByVerb.set(verb, (callsByVerb.get(verb) ?? 0) + Number(m[2]));
+  }
   const errorKinds = [...text.matchAll(/^lightrank_operator_api_errors_total\{([^}]*)\} (\S+)$/gm)]
     .map((m) => `${m[1]!.replace(/component="[^"]*",?/, '')}: ${m[2]}`)
     .join('; ');
@@ -183,11 +234,17 @@ try {
     `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window)`,
     `  operator writes in all                   ${allWrites}`,
     `  reconciles                               ${reconciles} (API errors ${errors}${errors ? `: ${errorKinds}` : ''})`,
+    `  operator API calls by verb               ${[...callsByVerb].map(([v, n]) => `${v} ${n}`).join(', ')}`,
     `  reconcile p50 / p99                      ${(p50 * 1000).toFixed(1)} ms / ${(p99 * 1000).toFixed(1)} ms (histogram_quantile)`,
     `  API call p50 / p99: apply                ${ms(text, 'verb="apply"')}`,
     `  API call p50 / p99: apply-status         ${ms(text, 'verb="apply-status"')}`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
     `  operator CPU time                        ${cpu.toFixed(1)} s`,
+    `  CPU while converging (2 cores)           ${cpuTotal.toFixed(1)} s in ${s(tReady)}: ${cpuUsed.map(([n, c]) => `${n} ${c.toFixed(1)} s`).join(', ')}`,
+    `  writes while converging, by client       ${convergeWrites.length}: ${byClient.join(', ')}`,
+    ...['lightrank-operator', 'kube-controller-manager', 'kube-scheduler', 'kube-apiserver'].map(
+      (c) => `    ${c}: ${byResource(c).join(', ')}`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (resyncWrites !== 0) exitCode = 1;

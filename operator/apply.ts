@@ -132,7 +132,8 @@ export function staleField(desired: KubeObject, live: KubeObject | undefined): s
   return firstDifference(want, live);
 }
 
-export type ApplyOutcome = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; field: string };
+export type ApplyOutcome =
+  { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; field: string; written: KubeObject };
 
 /** Apply `desired` unless `live` (from the informer cache) already matches it. */
 export async function applyIfChanged<T extends KubeObject>(
@@ -143,6 +144,6 @@ export async function applyIfChanged<T extends KubeObject>(
 ): Promise<ApplyOutcome> {
   const field = staleField(desired, live);
   if (field === undefined) return { outcome: 'unchanged' };
-  await client.apply(ref, withHash(desired));
-  return { outcome: live ? 'updated' : 'created', field };
+  const written = await client.apply(ref, withHash(desired));
+  return { outcome: live ? 'updated' : 'created', field, written };
 }

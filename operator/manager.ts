@@ -16,7 +16,10 @@ import { startHttp } from './http.js';
 import { FIELD_MANAGER, KubeClient } from './kube/client.js';
 import { Informer } from './kube/informer.js';
 import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject, type ResourceRef } from './kube/types.js';
+import { OwnedObjects } from './kube/owned.js';
 import { LeaderElector } from './leader.js';
+import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from './rbac.js';
+import { CONFIGMAPS, HTTPROUTES } from './traffic/provider.js';
 import { WorkQueue } from './queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
 import { PODS } from './rollout/capacity.js';
@@ -58,6 +61,8 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
   private starting: Promise<void> | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private stopping = false;
+  /** Bumped by every stopWork, so a start that was waiting on the API server can tell. */
+  private generation = 0;
 
   constructor(
     private readonly cfg: OperatorConfig,
@@ -172,6 +177,26 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const deployments = informer<Deployment>(DEPLOYMENTS, MANAGED_SELECTOR);
     const services = informer<Service>(SERVICES, MANAGED_SELECTOR);
     const pods = informer<KubeObject>(PODS, MANAGED_SELECTOR);
+    // every other kind the operator writes, so reconciles read caches, not the API server;
+    // HTTPRoutes only where the cluster serves them (the Gateway API CRDs are optional)
+    const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS];
+    const generation = this.generation;
+    const routes = await this.client.serves(HTTPROUTES).catch((err: unknown) => {
+      log.warn({ err: String(err) }, 'API discovery failed; HTTPRoutes will be read live');
+      return false;
+    });
+    if (generation !== this.generation || this.stopping) return; // stopped meanwhile
+    if (routes) ownedKinds.push(HTTPROUTES);
+    else
+      log.info(
+        'the cluster serves no HTTPRoutes (Gateway API CRDs absent); gatewayAPI routing reads them live',
+      );
+    const others = ownedKinds.map((ref) => [ref, informer<KubeObject>(ref, MANAGED_SELECTOR)] as const);
+    const owned = new OwnedObjects(this.client, [
+      [DEPLOYMENTS, deployments],
+      [SERVICES, services],
+      ...others,
+    ] as [ResourceRef, Informer<KubeObject>][]);
     const events = new EventRecorder(this.client, this.cfg.leaderElection.identity, log);
 
     models.on((event, obj) => {
@@ -183,8 +208,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
       if (owner && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${owner.name}`);
     };
-    deployments.on(toOwner);
-    services.on(toOwner);
+    for (const inf of [deployments, services, ...others.map(([, i]) => i)]) inf.on(toOwner);
     // a scoring pod (owned by a ReplicaSet) came, went or was annotated by its sidecar: its model
     pods.on((_event, pod) => {
       const model = pod.metadata.labels?.[LABEL_MODEL];
@@ -196,6 +220,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       models,
       deployments,
       services,
+      owned,
       pods,
       events,
       defaults: {
@@ -210,7 +235,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       logger: log,
       metrics: this.metrics,
     });
-    const all = [models, deployments, services, pods] as Informer<KubeObject>[];
+    const all = [models, deployments, services, pods, ...others.map(([, i]) => i)] as Informer<KubeObject>[];
     const resync = setInterval(() => this.resync(), this.cfg.resyncPeriodMs);
     resync.unref();
     this.running = { queue, controller, informers: all, events, resync };
@@ -223,6 +248,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
   }
 
   private async stopWork(): Promise<void> {
+    this.generation++;
     const r = this.running;
     this.running = undefined;
     this.starting = undefined;

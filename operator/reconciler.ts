@@ -23,7 +23,7 @@ import {
 } from '../api/rankingmodel.js';
 import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../api/resolve.js';
 import type { Logger } from '../lib/logger.js';
-import { applyIfChanged, isSubset } from './apply.js';
+import { isSubset } from './apply.js';
 import {
   buildScoringIdentity,
   buildService,
@@ -38,12 +38,12 @@ import {
 } from './builders.js';
 import { TerminalError, type ReconcileResult } from './controller.js';
 import type { EventRecorder } from './events.js';
-import { isNotFound, type KubeClient } from './kube/client.js';
+import type { KubeClient } from './kube/client.js';
 import type { Informer } from './kube/informer.js';
+import type { OwnedObjects } from './kube/owned.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
 import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
-import { readLive } from './traffic/provider.js';
 import { overlayRolloutStatus } from './rollout/status.js';
 
 export const RANKING_MODELS: ResourceRef = {
@@ -69,6 +69,8 @@ export interface ReconcilerDeps {
   models: Informer<KubeObject>;
   deployments: Informer<Deployment>;
   services: Informer<Service>;
+  /** Every kind the operator writes, read from caches (and its own writes while they lag). */
+  owned: OwnedObjects;
   /** The scoring pods (managed-by label): their sidecars annotate the snapshot they serve. */
   pods: Informer<KubeObject>;
   events: EventRecorder;
@@ -109,7 +111,10 @@ export class RankingModelReconciler {
     const { namespace, name } = splitKey(key);
     const raw = this.deps.models.get(namespace, name);
     // gone: the garbage collector removes what it owned (owner references)
-    if (!raw) return {};
+    if (!raw) {
+      this.deps.owned.forget(namespace, (n) => n.startsWith(`${name}-`));
+      return {};
+    }
     // being deleted: nothing to converge; owned objects go with it
     if (raw.metadata.deletionTimestamp) return {};
     const regarding: Regarding = { ...raw, apiVersion: API_GROUP_VERSION, kind: KIND };
@@ -136,8 +141,19 @@ export class RankingModelReconciler {
 
     const plans = this.rollouts.plan(model, segments);
     await this.reconcileIdentity(model, log);
-    const deployments = await this.reconcileDeployments(model, plans, regarding, log);
-    await this.reconcileServices(model, segments, regarding, log);
+    const created: string[] = [];
+    const [deployments] = await Promise.all([
+      this.reconcileDeployments(model, plans, regarding, log, created),
+      this.reconcileServices(model, segments, log, created),
+    ]);
+    // one Event for everything a pass created (a new model: every segment's Deployment and Service)
+    if (created.length > 0) {
+      await this.deps.events.record(regarding, {
+        type: 'Normal',
+        reason: EventReason.Created,
+        message: `created ${created.join(', ')}`,
+      });
+    }
     const rollout = await this.rollouts.reconcile(model, plans, regarding, log);
     await this.prune(model, segments, regarding, log, rollout.owned);
     const now = this.now();
@@ -161,33 +177,38 @@ export class RankingModelReconciler {
   /**
    * The scoring pods' ServiceAccount, Role (post Events) and RoleBinding, before the Deployments
    * whose pods run as it. Wanted for the model's whole life: its owner reference removes them with
-   * it, so prune has nothing to do with them. Read live (no informer watches these kinds).
+   * it, so prune has nothing to do with them. The three are applied together (a RoleBinding
+   * may name a Role that does not exist yet).
    */
   private async reconcileIdentity(model: RankingModel, log: Logger): Promise<void> {
-    for (const [ref, desired] of buildScoringIdentity(model)) {
-      const { namespace, name } = desired.metadata;
-      const live = await readLive(this.deps.client, ref, namespace, name);
-      const applied = await applyIfChanged(this.deps.client, ref, desired, live);
-      if (applied.outcome !== 'unchanged')
-        log.info({ kind: ref.kind, name, field: applied.field }, `${ref.kind} ${applied.outcome}`);
-    }
+    await Promise.all(
+      buildScoringIdentity(model).map(async ([ref, desired]) => {
+        const applied = await this.deps.owned.apply(ref, desired);
+        if (applied.outcome !== 'unchanged')
+          log.info(
+            { kind: ref.kind, name: desired.metadata.name, field: applied.field },
+            `${ref.kind} ${applied.outcome}`,
+          );
+      }),
+    );
   }
 
   /**
    * One stable Deployment per segment, running what the plan says (the old version during a
-   * rollout). Returns what each segment's Deployment looks like now.
+   * rollout). Returns what each segment's Deployment looks like now; names what it created.
    */
   private async reconcileDeployments(
     model: RankingModel,
     plans: StablePlan[],
     regarding: Regarding,
     log: Logger,
+    created: string[],
   ): Promise<SegmentObservation[]> {
     const ns = model.metadata.namespace;
     return Promise.all(
       plans.map(async ({ segment, deployment: desired }) => {
-        const live = this.deps.deployments.get(ns, desired.metadata.name);
-        const applied = await applyIfChanged(this.deps.client, DEPLOYMENTS, desired, live);
+        const live = this.deps.owned.peek<Deployment>(DEPLOYMENTS, ns, desired.metadata.name);
+        const applied = await this.deps.owned.apply(DEPLOYMENTS, desired);
         const outcome = applied.outcome;
         if (applied.outcome !== 'unchanged') {
           const was = (live?.spec as { replicas?: number } | undefined)?.replicas;
@@ -196,11 +217,7 @@ export class RankingModelReconciler {
             `Deployment ${applied.outcome}`,
           );
           if (outcome === 'created') {
-            await this.deps.events.record(regarding, {
-              type: 'Normal',
-              reason: EventReason.Created,
-              message: `created Deployment ${desired.metadata.name}`,
-            });
+            created.push(`Deployment ${desired.metadata.name}`);
           } else if (was !== segment.replicas) {
             await this.deps.events.record(regarding, {
               type: 'Normal',
@@ -234,27 +251,20 @@ export class RankingModelReconciler {
     });
   }
 
-  /** One Service per segment. */
+  /** One Service per segment; names what it created. */
   private async reconcileServices(
     model: RankingModel,
     segments: ResolvedSegment[],
-    regarding: Regarding,
     log: Logger,
+    created: string[],
   ): Promise<void> {
     await Promise.all(
       segments.map(async (segment) => {
         const desired = buildService(model, segment);
-        const live = this.deps.services.get(model.metadata.namespace, desired.metadata.name);
-        const applied = await applyIfChanged(this.deps.client, SERVICES, desired, live);
+        const applied = await this.deps.owned.apply(SERVICES, desired);
         if (applied.outcome === 'unchanged') return;
         log.info({ service: desired.metadata.name, field: applied.field }, `Service ${applied.outcome}`);
-        if (applied.outcome === 'created') {
-          await this.deps.events.record(regarding, {
-            type: 'Normal',
-            reason: EventReason.Created,
-            message: `created Service ${desired.metadata.name}`,
-          });
-        }
+        if (applied.outcome === 'created') created.push(`Service ${desired.metadata.name}`);
       }),
     );
   }
@@ -286,11 +296,8 @@ export class RankingModelReconciler {
         .map((s) => [SERVICES, s] as [ResourceRef, KubeObject]),
     ];
     for (const [ref, obj] of stale) {
-      try {
-        await this.deps.client.delete(ref, obj.metadata.namespace, obj.metadata.name, obj.metadata.uid);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+      // false: already gone, or deleted by an earlier pass that the cache has not seen yet
+      if (!(await this.deps.owned.deleteIfPresent(ref, obj.metadata.namespace, obj.metadata.name))) continue;
       log.info({ kind: ref.kind, name: obj.metadata.name }, `${ref.kind} no longer wanted; deleted`);
       await this.deps.events.record(regarding, {
         type: 'Normal',

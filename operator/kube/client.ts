@@ -99,6 +99,23 @@ export class KubeClient {
     });
   }
 
+  /** Whether the API server serves this resource (discovery of its group version). */
+  async serves(ref: ResourceRef): Promise<boolean> {
+    const path = ref.group ? `/apis/${ref.group}/${ref.version}` : `/api/${ref.version}`;
+    try {
+      const doc = await this.request<{ resources?: { name: string }[] }>({
+        verb: 'discover',
+        kind: ref.kind,
+        method: 'GET',
+        path,
+      });
+      return (doc.resources ?? []).some((r) => r.name === ref.plural);
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
   async list<T extends KubeObject>(
     ref: ResourceRef,
     namespace: string | undefined,

@@ -2,28 +2,20 @@
 // (plan), then runs every segment's rollout pass (segment.ts) with the traffic provider of the
 // model's routing mode, and reports what it owns, when to look again, and the rollout state the
 // status sync writes (status.ts). Segments roll out independently: each has its own Deployments,
-// Services, routing entries and status. It also remembers the last object it wrote per name, so
-// a cache that has not caught up with that write is never taken for the truth (the stable
-// Deployment's annotations are rollout state).
+// Services, routing entries and status. Reads and writes go through OwnedObjects, so a cache that
+// has not caught up with a write made here is never taken for the truth (the stable Deployment's
+// annotations are rollout state).
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import type { Logger } from '../../lib/logger.js';
 import { analyzeCanary } from '../analysis/analysis.js';
 import { PrometheusClient } from '../analysis/prometheus.js';
-import { staleField, withHash } from '../apply.js';
-import {
-  buildDeployment,
-  deploymentName,
-  type BuildOptions,
-  type Deployment,
-  type Service,
-} from '../builders.js';
+import { buildDeployment, deploymentName, type BuildOptions, type Deployment } from '../builders.js';
 import type { EventRecorder } from '../events.js';
 import { ApiError, type KubeClient } from '../kube/client.js';
-import type { Informer } from '../kube/informer.js';
+import type { OwnedObjects } from '../kube/owned.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject } from '../kube/types.js';
 import { createProvider, otherMode } from '../traffic/index.js';
-import { deleteIfPresent } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
 import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
 import { readCapacity } from './capacity.js';
@@ -42,8 +34,7 @@ import type { ResourceRef } from '../kube/types.js';
 
 export interface RolloutDeps {
   client: KubeClient;
-  deployments: Informer<Deployment>;
-  services: Informer<Service>;
+  owned: OwnedObjects;
   events: EventRecorder;
   defaults: BuildOptions & { image: string; routerImage?: string };
   modelsRef: ResourceRef;
@@ -70,33 +61,11 @@ export interface RolloutOutcome {
 
 type Regarding = KubeObject & { apiVersion: string; kind: string };
 
-/** Etcd resource versions are increasing integers; unknown formats compare as "not newer". */
-function newer(a: KubeObject | undefined, b: KubeObject | undefined): boolean {
-  try {
-    return BigInt(a?.metadata.resourceVersion ?? '0') > BigInt(b?.metadata.resourceVersion ?? '0');
-  } catch {
-    return false;
-  }
-}
-
 export class Rollouts {
-  /** The last object written here per `Kind/namespace/name`. */
-  private readonly written = new Map<string, KubeObject>();
-
   constructor(private readonly deps: RolloutDeps) {}
 
-  /** The live object from the cache, or the one last written here if the cache is behind it. */
-  private live<T extends KubeObject>(
-    ref: ResourceRef,
-    namespace: string | undefined,
-    name: string,
-  ): T | undefined {
-    const cached: KubeObject | undefined =
-      ref === DEPLOYMENTS
-        ? this.deps.deployments.get(namespace, name)
-        : this.deps.services.get(namespace, name);
-    const mine = this.written.get(`${ref.kind}/${namespace}/${name}`);
-    return (mine && newer(mine, cached) ? mine : cached) as T | undefined;
+  private live<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string) {
+    return this.deps.owned.peek<T>(ref, namespace, name);
   }
 
   private deployment(namespace: string | undefined, name: string): Deployment | undefined {
@@ -145,7 +114,7 @@ export class Rollouts {
     const segments = plans.map((p) => p.desired);
     const prev = new Map((model.status?.segments ?? []).map((s) => [s.name, s]));
     const ctx = {
-      client,
+      owned: this.deps.owned,
       model,
       segments,
       weights: new Map(segments.map((s) => [s.name, prev.get(s.name)?.canaryWeight ?? 0])),
@@ -187,8 +156,7 @@ export class Rollouts {
             await this.apply(DEPLOYMENTS, { ...d, spec: { ...d.spec, replicas } });
           },
           deleteCanary: async () => {
-            await deleteIfPresent(client, DEPLOYMENTS, ns, canaryName);
-            this.written.delete(`${DEPLOYMENTS.kind}/${ns}/${canaryName}`);
+            await this.deps.owned.deleteIfPresent(DEPLOYMENTS, ns, canaryName);
           },
           capacity: () => {
             const built = buildDeployment(model, seg, 'canary', defaults);
@@ -236,11 +204,8 @@ export class Rollouts {
     return { segments: states, owned, requeueAfterMs: waits.length ? Math.min(...waits) : undefined };
   }
 
-  /** Server-side apply unless the freshest copy already matches; remembers what it wrote. */
+  /** Server-side apply unless the freshest copy already matches. */
   private async apply(ref: ResourceRef, desired: KubeObject): Promise<void> {
-    const { namespace, name } = desired.metadata;
-    if (staleField(desired, this.live(ref, namespace, name)) === undefined) return;
-    const written = await this.deps.client.apply(ref, withHash(desired));
-    this.written.set(`${ref.kind}/${namespace}/${name}`, written);
+    await this.deps.owned.apply(ref, desired);
   }
 }

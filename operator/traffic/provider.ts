@@ -6,9 +6,8 @@
 // records, so it is level-based: setWeight re-applies the whole routing state it owns.
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
-import type { KubeClient } from '../kube/client.js';
-import { isNotFound } from '../kube/client.js';
-import type { KubeObject, ResourceRef } from '../kube/types.js';
+import type { OwnedObjects } from '../kube/owned.js';
+import type { ResourceRef } from '../kube/types.js';
 
 export type RoutingMode = 'router' | 'gatewayAPI';
 
@@ -25,9 +24,9 @@ export interface TrafficProvider {
   removeManagedRoutes(): Promise<void>;
 }
 
-/** What a provider needs: the API and the model it routes. */
+/** What a provider needs: the objects the operator owns (cached reads, writes) and the model it routes. */
 export interface ProviderContext {
-  client: KubeClient;
+  owned: OwnedObjects;
   model: RankingModel;
   segments: ResolvedSegment[];
   /** The canary weight each segment has now (from status); setWeight changes one. */
@@ -41,39 +40,3 @@ export const HTTPROUTES: ResourceRef = {
   plural: 'httproutes',
   kind: 'HTTPRoute',
 };
-
-/**
- * The live object, read from the API server rather than a cache: routing objects are few, and a
- * fresh read means a weight written a moment ago is never mistaken for a missing one.
- */
-export async function readLive<T extends KubeObject>(
-  client: KubeClient,
-  ref: ResourceRef,
-  namespace: string | undefined,
-  name: string,
-): Promise<T | undefined> {
-  try {
-    return await client.get<T>(ref, namespace, name);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-/** Delete if present: read first, so that a routine "nothing to remove" makes no write. */
-export async function deleteIfPresent(
-  client: KubeClient,
-  ref: ResourceRef,
-  namespace: string | undefined,
-  name: string,
-): Promise<boolean> {
-  const live = await readLive(client, ref, namespace, name);
-  if (!live) return false;
-  try {
-    await client.delete(ref, namespace, name, live.metadata.uid);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-}

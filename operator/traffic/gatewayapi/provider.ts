@@ -2,16 +2,9 @@
 // only that segment's route, so a shopping canary never touches standard's. verifyWeight reads the
 // route back: the weight must be in its spec, and no parent (Gateway) may report it not Accepted
 // for this generation. removeManagedRoutes deletes every HTTPRoute the operator made for the model.
-import { applyIfChanged } from '../../apply.js';
 import { ApiError, isNotFound } from '../../kube/client.js';
 import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
-import {
-  HTTPROUTES,
-  deleteIfPresent,
-  readLive,
-  type ProviderContext,
-  type TrafficProvider,
-} from '../provider.js';
+import { HTTPROUTES, type ProviderContext, type TrafficProvider } from '../provider.js';
 import { buildHttpRoute, httpRouteName, type HttpRoute } from './httproute.js';
 
 interface RouteStatus {
@@ -32,13 +25,11 @@ export class GatewayApiProvider implements TrafficProvider {
     const seg = this.ctx.segments.find((s) => s.name === segment);
     if (!seg) throw new Error(`gatewayAPI provider: no segment ${segment} in the spec`);
     const desired = buildHttpRoute(this.ctx.model, seg, weight);
-    const live = await readLive(this.ctx.client, HTTPROUTES, this.ns, desired.metadata.name);
-    await applyIfChanged(this.ctx.client, HTTPROUTES, desired, live);
+    await this.ctx.owned.apply(HTTPROUTES, desired);
   }
 
   async verifyWeight(segment: string, weight: number): Promise<boolean> {
-    const route = await readLive<HttpRoute & { status?: RouteStatus }>(
-      this.ctx.client,
+    const route = await this.ctx.owned.get<HttpRoute & { status?: RouteStatus }>(
       HTTPROUTES,
       this.ns,
       httpRouteName(this.ctx.model.metadata.name, segment),
@@ -58,17 +49,20 @@ export class GatewayApiProvider implements TrafficProvider {
   }
 
   async removeManagedRoutes(): Promise<void> {
-    const { client, model } = this.ctx;
-    let list;
+    const { owned, model } = this.ctx;
+    let routes;
     try {
-      list = await client.list<HttpRoute>(HTTPROUTES, this.ns, {
-        labelSelector: `${MANAGED_SELECTOR},${LABEL_MODEL}=${model.metadata.name}`,
-      });
+      routes = await owned.list<HttpRoute>(
+        HTTPROUTES,
+        this.ns,
+        `${MANAGED_SELECTOR},${LABEL_MODEL}=${model.metadata.name}`,
+        (r) => r.metadata.labels?.[LABEL_MODEL] === model.metadata.name,
+      );
     } catch (err) {
       // no Gateway API CRDs in this cluster, or no RBAC for them: nothing was ever written
       if (isNotFound(err) || (err instanceof ApiError && err.status === 403)) return;
       throw err;
     }
-    for (const r of list.items) await deleteIfPresent(client, HTTPROUTES, this.ns, r.metadata.name);
+    for (const r of routes) await owned.deleteIfPresent(HTTPROUTES, this.ns, r.metadata.name);
   }
 }

@@ -3,16 +3,9 @@
 // keeps the router's ServiceAccount, Role, RoleBinding, Deployment and Service applied); verifyWeight reads the ConfigMap back and
 // parses it with the router's own schema, so a table the router would refuse never counts as set.
 import { parseTable, TableError } from '../../../router/table.js';
-import { applyIfChanged } from '../../apply.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../kube/types.js';
 import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../rbac.js';
-import {
-  CONFIGMAPS,
-  deleteIfPresent,
-  readLive,
-  type ProviderContext,
-  type TrafficProvider,
-} from '../provider.js';
+import { CONFIGMAPS, type ProviderContext, type TrafficProvider } from '../provider.js';
 import {
   buildRouterConfigMap,
   buildRouterIdentity,
@@ -43,21 +36,22 @@ export class RouterProvider implements TrafficProvider {
 
   async setWeight(segment: string, weight: number): Promise<void> {
     this.ctx.weights.set(segment, weight);
-    const { client, model, segments, weights } = this.ctx;
-    const name = routerName(model.metadata.name);
-    const apply = async (ref: ResourceRef, desired: KubeObject) =>
-      applyIfChanged(client, ref, desired, await readLive(client, ref, this.ns, name));
-    await apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights)));
-    // the router's identity and its read access to EndpointSlices, before the pods that use them
-    for (const [ref, desired] of buildRouterIdentity(model)) await apply(ref, desired);
-    const dep = buildRouterDeployment(model, this.opts.image, this.opts);
-    await apply(DEPLOYMENTS, dep);
-    await apply(SERVICES, buildRouterService(model));
+    const { owned, model, segments, weights } = this.ctx;
+    const apply = (ref: ResourceRef, desired: KubeObject) => owned.apply(ref, desired);
+    // the table, and the router's identity with its read access to EndpointSlices, before the
+    // pods that use them; the Service with the Deployment
+    await Promise.all([
+      apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights))),
+      ...buildRouterIdentity(model).map(([ref, desired]) => apply(ref, desired)),
+    ]);
+    await Promise.all([
+      apply(DEPLOYMENTS, buildRouterDeployment(model, this.opts.image, this.opts)),
+      apply(SERVICES, buildRouterService(model)),
+    ]);
   }
 
   async verifyWeight(segment: string, weight: number): Promise<boolean> {
-    const cm = await readLive<KubeObject & { data?: Record<string, string> }>(
-      this.ctx.client,
+    const cm = await this.ctx.owned.get<KubeObject & { data?: Record<string, string> }>(
       CONFIGMAPS,
       this.ns,
       routerName(this.ctx.model.metadata.name),
@@ -75,12 +69,9 @@ export class RouterProvider implements TrafficProvider {
   }
 
   async removeManagedRoutes(): Promise<void> {
-    const { client, model } = this.ctx;
+    const { owned, model } = this.ctx;
     const name = routerName(model.metadata.name);
-    await deleteIfPresent(client, DEPLOYMENTS, this.ns, name);
-    await deleteIfPresent(client, SERVICES, this.ns, name);
-    await deleteIfPresent(client, CONFIGMAPS, this.ns, name);
-    for (const ref of [ROLEBINDINGS, ROLES, SERVICEACCOUNTS])
-      await deleteIfPresent(client, ref, this.ns, name);
+    for (const ref of [DEPLOYMENTS, SERVICES, CONFIGMAPS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS])
+      await owned.deleteIfPresent(ref, this.ns, name);
   }
 }

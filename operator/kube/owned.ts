@@ -1,0 +1,145 @@
+// The operator's view of the objects it owns, and the one way it writes them. Reads come from the
+// informer cache of the kind (no API call); a kind without an informer (HTTPRoutes when the
+// cluster does not serve them at start) is read live. Because a cache trails the writes made a
+// moment ago, the last object this process wrote or deleted per name is kept and wins over an
+// older cached copy (etcd resource versions are increasing integers): a reconcile that runs
+// before the watch event arrives neither re-applies what it just wrote nor mistakes a new object
+// for a missing one, nor a deleted one for present.
+import { applyIfChanged, type ApplyOutcome } from '../apply.js';
+import { isNotFound, type KubeClient } from './client.js';
+import type { Informer } from './informer.js';
+import type { KubeObject, ResourceRef } from './types.js';
+
+/** What this process last did to a name: the object it wrote, or the resourceVersion it deleted at. */
+type Mine = { written: KubeObject } | { deletedAt: string };
+
+/** a > b as etcd resource versions; unknown formats compare as "not newer". */
+function newer(a: string | undefined, b: string | undefined): boolean {
+  try {
+    return BigInt(a ?? '0') > BigInt(b ?? '0');
+  } catch {
+    return false;
+  }
+}
+
+export class OwnedObjects {
+  private readonly mine = new Map<string, Mine>();
+  private readonly informers: Map<string, Informer<KubeObject>>;
+
+  constructor(
+    private readonly client: KubeClient,
+    informers: [ResourceRef, Informer<KubeObject>][],
+  ) {
+    this.informers = new Map(informers.map(([ref, inf]) => [ref.plural + '.' + ref.group, inf]));
+  }
+
+  private informer(ref: ResourceRef): Informer<KubeObject> | undefined {
+    return this.informers.get(ref.plural + '.' + ref.group);
+  }
+
+  /** Whether reads of this kind come from a cache (else each read is an API call). */
+  cached(ref: ResourceRef): boolean {
+    return this.informer(ref) !== undefined;
+  }
+
+  /** The freshest copy known: the cache's, or this process's own write when the cache is behind it. */
+  async get<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
+    const inf = this.informer(ref);
+    if (!inf) return readLive<T>(this.client, ref, namespace, name);
+    return this.freshest(ref, namespace, name, inf.get(namespace, name)) as T | undefined;
+  }
+
+  /** The freshest copy of a cached kind, without waiting (the kind must have an informer). */
+  peek<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): T | undefined {
+    const inf = this.informer(ref);
+    if (!inf) throw new Error(`no informer caches ${ref.kind} objects`);
+    return this.freshest(ref, namespace, name, inf.get(namespace, name)) as T | undefined;
+  }
+
+  /** Cached objects of a kind that pass `filter` (freshest copies; deleted ones left out). */
+  async list<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    labelSelector: string,
+    filter: (o: T) => boolean = () => true,
+  ): Promise<T[]> {
+    const inf = this.informer(ref);
+    if (!inf) return (await this.client.list<T>(ref, namespace, { labelSelector })).items.filter(filter);
+    return inf
+      .list((o) => o.metadata.namespace === namespace)
+      .map((o) => this.freshest(ref, o.metadata.namespace, o.metadata.name, o))
+      .filter((o): o is T => o !== undefined && filter(o as T));
+  }
+
+  private freshest(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    cached: KubeObject | undefined,
+  ): KubeObject | undefined {
+    const key = `${ref.kind}/${namespace}/${name}`;
+    const mine = this.mine.get(key);
+    if (!mine) return cached;
+    if ('written' in mine) {
+      if (newer(mine.written.metadata.resourceVersion, cached?.metadata.resourceVersion)) return mine.written;
+    } else if (!cached || !newer(cached.metadata.resourceVersion, mine.deletedAt)) {
+      // the cache still holds the copy deleted here (or already dropped it)
+      if (!cached) this.mine.delete(key);
+      return undefined;
+    }
+    this.mine.delete(key); // the cache has caught up
+    return cached;
+  }
+
+  /** Server-side apply of `desired` unless the freshest copy already matches it. */
+  async apply(ref: ResourceRef, desired: KubeObject): Promise<ApplyOutcome> {
+    const { namespace, name } = desired.metadata;
+    const live = await this.get(ref, namespace, name);
+    const applied = await applyIfChanged(this.client, ref, desired, live);
+    if (applied.outcome !== 'unchanged')
+      this.mine.set(`${ref.kind}/${namespace}/${name}`, { written: applied.written });
+    return applied;
+  }
+
+  /** Delete if present (by the freshest copy: a routine "nothing to remove" makes no call). */
+  async deleteIfPresent(ref: ResourceRef, namespace: string | undefined, name: string): Promise<boolean> {
+    const live = await this.get(ref, namespace, name);
+    if (!live) return false;
+    let gone = true;
+    try {
+      await this.client.delete(ref, namespace, name, live.metadata.uid);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      gone = false;
+    }
+    this.mine.set(`${ref.kind}/${namespace}/${name}`, { deletedAt: live.metadata.resourceVersion ?? '0' });
+    return gone;
+  }
+
+  /** Forget a model's writes once it is gone (keys are `Kind/namespace/name`). */
+  forget(namespace: string | undefined, names: (name: string) => boolean): void {
+    for (const key of this.mine.keys()) {
+      const [, ns, name] = key.split('/');
+      if (ns === `${namespace}` && name !== undefined && names(name)) this.mine.delete(key);
+    }
+  }
+}
+
+/** The live object from the API server, or undefined when there is none. */
+export async function readLive<T extends KubeObject>(
+  client: KubeClient,
+  ref: ResourceRef,
+  namespace: string | undefined,
+  name: string,
+): Promise<T | undefined> {
+  try {
+    return await client.get<T>(ref, namespace, name);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
