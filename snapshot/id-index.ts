@@ -1,8 +1,11 @@
 // Item id → row lookup for a snapshot, in typed arrays only (no JS Map of millions of entries):
-// an open-addressing hash table (linear probing, load ≤ 0.5) of Int32 row numbers, keyed by the
-// ids themselves, read as (lo, hi) uint32 pairs so lookups do no BigInt arithmetic.
-// Memory: the ids (8 bytes/row, shared with the caller) + 4 × 2^⌈log2(2·rows)⌉ bytes of slots
-// (1M rows → 8 MiB ids + 8 MiB slots).
+// an open-addressing hash table (linear probing, load ≤ 0.5) whose 16-byte slots hold the id
+// itself as (lo, hi) uint32 words and its row + 1, so lookups do no BigInt arithmetic and a probe
+// touches one cache line (four slots). In a server the index is cold for every request (the
+// inference threads sweep the caches), so that line is a memory access: keeping the key in the
+// slot, rather than a row number to check against the ids array, halves those accesses.
+// Memory: the ids (8 bytes/row, shared with the caller) + 16 × 2^⌈log2(2·rows)⌉ bytes of slots
+// (1M rows → 8 MiB ids + 32 MiB slots; the 1M-row float32 matrix of 2 × 64 dims is 512 MiB).
 //
 // API:
 //   class IdIndex {
@@ -14,6 +17,8 @@
 import { SnapshotError } from './errors.js';
 
 const MAX_U64 = 0xffffffffffffffffn;
+/** uint32 words per slot: id lo, id hi, row + 1 (0 = empty), unused (16-byte alignment) */
+const SLOT = 4;
 
 function mix(lo: number, hi: number): number {
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
@@ -25,22 +30,20 @@ function mix(lo: number, hi: number): number {
 export class IdIndex {
   readonly ids: BigUint64Array;
   readonly size: number;
-  private readonly words: Uint32Array; // ids as little-endian (lo, hi) pairs
-  private readonly slots: Int32Array; // row + 1, 0 = empty
-  private readonly mask: number;
+  private readonly slots: Uint32Array; // SLOT words per slot
+  private readonly mask: number; // slot count − 1
 
-  private constructor(ids: BigUint64Array, slots: Int32Array) {
+  private constructor(ids: BigUint64Array, capacity: number) {
     this.ids = ids;
     this.size = ids.length;
-    this.words = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    this.slots = slots;
-    this.mask = slots.length - 1;
+    this.slots = new Uint32Array(capacity * SLOT);
+    this.mask = capacity - 1;
   }
 
   static build(ids: BigUint64Array): IdIndex {
     let capacity = 16;
     while (capacity < ids.length * 2) capacity *= 2;
-    const index = new IdIndex(ids, new Int32Array(capacity));
+    const index = new IdIndex(ids, capacity);
     index.fill();
     return index;
   }
@@ -51,39 +54,41 @@ export class IdIndex {
   }
 
   private fill(): void {
-    const { words, slots, mask } = this;
+    const { slots, mask } = this;
+    const words = new Uint32Array(this.ids.buffer, this.ids.byteOffset, this.size * 2);
     for (let row = 0; row < this.size; row++) {
       const lo = words[2 * row]!;
       const hi = words[2 * row + 1]!;
-      let s = mix(lo, hi) & mask;
+      let at = (mix(lo, hi) & mask) * SLOT;
       for (;;) {
-        const held = slots[s]!;
+        const held = slots[at + 2]!;
         if (held === 0) {
-          slots[s] = row + 1;
+          slots[at] = lo;
+          slots[at + 1] = hi;
+          slots[at + 2] = row + 1;
           break;
         }
-        const other = held - 1;
-        if (words[2 * other] === lo && words[2 * other + 1] === hi) {
+        if (slots[at] === lo && slots[at + 1] === hi) {
           throw new SnapshotError(
             'duplicate_ids',
-            `item id ${this.ids[row]} appears on rows ${other} and ${row}`,
+            `item id ${this.ids[row]} appears on rows ${held - 1} and ${row}`,
             'ids.u64',
           );
         }
-        s = (s + 1) & mask;
+        at = (at + SLOT) & (mask * SLOT + SLOT - 1);
       }
     }
   }
 
   private find(lo: number, hi: number): number {
-    const { words, slots, mask } = this;
-    let s = mix(lo, hi) & mask;
+    const { slots, mask } = this;
+    const wrap = mask * SLOT + SLOT - 1;
+    let at = (mix(lo, hi) & mask) * SLOT;
     for (;;) {
-      const held = slots[s]!;
+      const held = slots[at + 2]!;
       if (held === 0) return -1;
-      const row = held - 1;
-      if (words[2 * row] === lo && words[2 * row + 1] === hi) return row;
-      s = (s + 1) & mask;
+      if (slots[at] === lo && slots[at + 1] === hi) return held - 1;
+      at = (at + SLOT) & wrap;
     }
   }
 
