@@ -2,8 +2,8 @@
 // scoring graph) and runs batches off the HTTP thread, because onnxruntime-node's run() blocks
 // the thread it is called on (microsoft/onnxruntime#19611).
 //
-// A batch runs the query tower once over all jobs' rows, then the scoring graph once per ranking
-// job. If the batched query-tower run fails, each job is retried alone, so one job can only fail
+// A batch runs the query tower once over all jobs' rows, then the scoring graph over its ranking
+// jobs: once per batch on CUDA, in chunks of ~4,096 candidate rows on the CPU (see scoreAll). If the batched query-tower run fails, each job is retried alone, so one job can only fail
 // itself (the HTTP thread validates before batching; this is the second line of defence).
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,6 +17,7 @@ import type {
   WorkerReady,
 } from './protocol.js';
 import { SCORING_INPUTS, SCORING_OUTPUTS } from '../../modelkit/scoring-graph.js';
+import { scoringChunks } from './chunks.js';
 
 // ORT's process-wide native logger would print its own unstructured line when the CUDA provider
 // library is missing; failures reach us as exceptions anyway, so keep it to fatal messages.
@@ -47,7 +48,7 @@ async function createSessions(
 
 async function load(): Promise<{
   sessions: [ort.InferenceSession, ort.InferenceSession];
-  ready: WorkerReady;
+  ready: Extract<WorkerReady, { type: 'loaded' }>;
 }> {
   if (init.executionProvider === 'cuda') {
     try {
@@ -80,16 +81,26 @@ async function runQueryTower(
 }
 
 /**
- * Scores all ranking jobs of a batch in one run: rows padded to the longest job with row 0
- * (its scores are dropped), queries stacked → scores [jobs, tasks, K], sliced per job.
+ * Candidate rows per scoring run on the CPU. The scoring graph materialises [jobs, K, tasks, dim]
+ * gathered rows; beyond a few thousand rows (a few MB) that spills the caches and the cost per
+ * row grows (measured with 2,000 candidates, 20,000-item table: ~200 µs per job at 1–2 jobs per
+ * run, ~350–400 µs at 8–16), so a batch's ranking jobs are scored in chunks of about this many
+ * rows. On CUDA one run per batch is what amortises launches, so there it is unbounded.
  */
-async function scoreAll(
+const CPU_SCORING_ROWS_PER_RUN = 4096;
+
+/**
+ * Scores ranking jobs [from, to) in one run: rows padded to the longest job with row 0 (its
+ * scores are dropped), queries stacked → scores [jobs, tasks, K], sliced per job.
+ */
+async function scoreRun(
   session: ort.InferenceSession,
   queries: Float32Array[],
   indices: Int32Array[],
 ): Promise<Float32Array[]> {
   const b = queries.length;
-  const k = Math.max(...indices.map((ix) => ix.length));
+  let k = 0;
+  for (const ix of indices) k = Math.max(k, ix.length);
   const width = init.tasks * init.dim;
   const query = new Float32Array(b * width);
   // int64 row indices written as (lo, hi = 0) int32 word pairs: no BigInt per candidate.
@@ -105,6 +116,7 @@ async function scoreAll(
     [SCORING_INPUTS.rows]: new ort.Tensor('int64', rows, [b, k]),
   });
   const scores = out[SCORING_OUTPUTS.scores]!.data as Float32Array;
+  if (b === 1 && k === indices[0]!.length) return [scores];
   return indices.map((ix, j) => {
     const n = ix.length;
     const mine = new Float32Array(init.tasks * n);
@@ -116,10 +128,28 @@ async function scoreAll(
   });
 }
 
+/** Scores all ranking jobs of a batch, in as few runs as the provider's row budget allows. */
+async function scoreAll(
+  session: ort.InferenceSession,
+  provider: ExecutionProvider,
+  queries: Float32Array[],
+  indices: Int32Array[],
+): Promise<Float32Array[]> {
+  const budget = provider === 'cuda' ? Infinity : CPU_SCORING_ROWS_PER_RUN;
+  const scores: Float32Array[] = [];
+  for (const [from, to] of scoringChunks(
+    indices.map((ix) => ix.length),
+    budget,
+  ))
+    scores.push(...(await scoreRun(session, queries.slice(from, to), indices.slice(from, to))));
+  return scores;
+}
+
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 async function runBatch(
   sessions: [ort.InferenceSession, ort.InferenceSession],
+  provider: ExecutionProvider,
   req: RunRequest,
 ): Promise<RunReply> {
   const [querySession, scoringSession] = sessions;
@@ -163,6 +193,7 @@ async function runBatch(
     try {
       const scores = await scoreAll(
         scoringSession,
+        provider,
         ranking.map((j) => perJob[j]!),
         ranking.map((j) => req.jobs[j]!.indices!),
       );
@@ -187,7 +218,7 @@ function transferables(reply: RunReply): ArrayBuffer[] {
 try {
   const { sessions, ready } = await load();
   port.on('message', (req: RunRequest) => {
-    runBatch(sessions, req).then(
+    runBatch(sessions, ready.provider, req).then(
       (reply) => port.postMessage(reply, transferables(reply)),
       (e: unknown) =>
         port.postMessage({
