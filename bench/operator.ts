@@ -7,7 +7,11 @@
 //   - reconcile p50/p99 (from the operator's reconcile-duration histogram, interpolated the way
 //     PromQL's histogram_quantile does), and the operator's RSS (process_resident_memory_bytes).
 // Goal: converge in ≤ 30 s.
-//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 8]
+// Side by side in the same run, first, the floor (bench/lib/operator-floor.ts): the same objects
+// applied by a plain client on a fresh control plane of the same size, no operator; the ratio
+// operator / floor is the operator's own cost. Both report the CPU every process on the machine
+// used while converging, and every client's writes.
+//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 8] [--no-floor]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +21,8 @@ import { minimalSpec } from '../api/testing.js';
 import { RANKING_MODELS } from '../operator/reconciler.js';
 import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from '../operator/testing.js';
 import type { AuditEvent } from '../test/harness/audit.js';
-import { startControlPlane } from '../test/harness/control-plane.js';
+import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import { measureFloor, type FloorResult } from './lib/operator-floor.js';
 import { createTestNamespace } from '../test/harness/cluster.js';
 import { applyManifests, readManifests } from '../test/harness/manifests.js';
 
@@ -26,6 +31,7 @@ const { values: args } = parseArgs({
     models: { type: 'string', default: '200' },
     segments: { type: 'string', default: '2' },
     workers: { type: 'string', default: '8' },
+    'no-floor': { type: 'boolean', default: false },
   },
 });
 const MODELS = Number(args.models);
@@ -87,12 +93,76 @@ const metricValue = (metrics: string, re: RegExp) =>
 const nodesNeeded = Math.ceil((MODELS * SEGMENTS) / 16) + 1;
 // each model's router (2 replicas, no GPU) runs on CPU nodes, 110 pods per node
 const cpuNodes = Math.ceil((MODELS * 2) / 100) + 1;
-log(`starting the control plane (${nodesNeeded} GPU nodes × 16 GPUs, ${cpuNodes} CPU nodes)`);
-const cp = await startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes, quietBuild: true });
+const names = Array.from({ length: MODELS }, (_, i) => `m${String(i).padStart(3, '0')}`);
+const startCluster = async () => {
+  log(`starting a control plane (${nodesNeeded} GPU nodes × 16 GPUs, ${cpuNodes} CPU nodes)`);
+  return startControlPlane({ gpuNodes: nodesNeeded, gpusPerNode: 16, cpuNodes, quietBuild: true });
+};
+let current: ControlPlane | undefined;
 // interrupted: leave no control-plane process behind
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void cp.stop().finally(() => process.exit(130)));
+  process.once(signal, () => void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130)));
 }
+
+/** CPU seconds by process and every client's writes, over a converge window. */
+interface Window {
+  cpuUsed: (readonly [string, number])[];
+  cpuTotal: number;
+  writes: AuditEvent[];
+}
+function openWindow(cluster: ControlPlane, extra: Record<string, number | undefined> = {}): () => Window {
+  const cpuAt = () =>
+    Object.fromEntries(
+      Object.entries({ ...cluster.pids(), ...extra }).map(([name, pid]) => [name, cpuSeconds(pid)]),
+    );
+  const cpu0 = cpuAt();
+  const since = new Date();
+  return () => {
+    const cpu1 = cpuAt();
+    const cpuUsed = Object.entries(cpu1)
+      .map(([name, sec]) => [name, sec - (cpu0[name] ?? 0)] as const)
+      .sort((a, b) => b[1] - a[1]);
+    return {
+      cpuUsed,
+      cpuTotal: cpuUsed.reduce((sum, [, sec]) => sum + sec, 0),
+      writes: cluster.auditEvents({ since }),
+    };
+  };
+}
+const tally = (keys: string[]) => {
+  const counts = new Map<string, number>();
+  for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`);
+};
+const clientOf = (e: AuditEvent) => (e.userAgent ?? '?').split('/')[0]!.split(' ')[0]!;
+const byResource = (w: Window, client: string) =>
+  tally(
+    w.writes
+      .filter((e) => clientOf(e) === client)
+      .map(
+        (e) =>
+          `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`,
+      ),
+  ).slice(0, 12);
+const describeWindow = (w: Window, readyMs: number, clients: string[]) => [
+  `  CPU while converging (2 cores)           ${w.cpuTotal.toFixed(1)} s in ${(readyMs / 1000).toFixed(1)} s: ${w.cpuUsed.map(([n, c]) => `${n} ${c.toFixed(1)} s`).join(', ')}`,
+  `  writes while converging, by client       ${w.writes.length}: ${tally(w.writes.map(clientOf)).join(', ')}`,
+  ...clients.map((c) => `    ${c}: ${byResource(w, c).join(', ')}`),
+];
+
+let floor: { result: FloorResult; window: Window } | undefined;
+if (!args['no-floor']) {
+  current = await startCluster();
+  try {
+    const close = openWindow(current);
+    const result = await measureFloor(current, names, spec(), SEGMENTS, log);
+    floor = { result, window: close() };
+  } finally {
+    await current.stop();
+  }
+}
+const cp = await startCluster();
+current = cp;
 let exitCode = 0;
 try {
   // the Gateway API CRDs too, as in the cluster tests: the operator looks for HTTPRoutes
@@ -119,15 +189,9 @@ try {
   if (!port) throw new Error(`operator did not report its port: ${op.output()}`);
   const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 
-  // CPU time of every process on the machine's two cores while the models converge
-  const processes = () => ({ ...cp.pids(), operator: op.child.pid });
-  const cpuAt = () =>
-    Object.fromEntries(Object.entries(processes()).map(([name, pid]) => [name, cpuSeconds(pid)]));
   log(`applying ${MODELS} RankingModels × ${SEGMENTS} segments`);
-  const cpu0 = cpuAt();
-  const since0 = new Date();
+  const close = openWindow(cp, { operator: op.child.pid });
   const t0 = performance.now();
-  const names = Array.from({ length: MODELS }, (_, i) => `m${String(i).padStart(3, '0')}`);
   for (let i = 0; i < names.length; i += 20) {
     await Promise.all(
       names.slice(i, i + 20).map((n) => client.create(RANKING_MODELS, rankingModel(n, ns, spec()))),
@@ -159,29 +223,7 @@ try {
     if (ready === MODELS) tReady = performance.now() - t0;
   }
   if (!tReady) throw new Error('not every RankingModel became Ready within 300 s');
-  const cpu1 = cpuAt();
-  const cpuUsed = Object.entries(cpu1)
-    .map(([name, s]) => [name, s - (cpu0[name] ?? 0)] as const)
-    .sort((a, b) => b[1] - a[1]);
-  const cpuTotal = cpuUsed.reduce((sum, [, s]) => sum + s, 0);
-  // every client's writes while converging, by client and by the operator's resource
-  const convergeWrites = cp.auditEvents({ since: since0 });
-  const tally = (keys: string[]) => {
-    const counts = new Map<string, number>();
-    for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
-    return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`);
-  };
-  const clientOf = (e: AuditEvent) => (e.userAgent ?? '?').split('/')[0]!.split(' ')[0]!;
-  const byClient = tally(convergeWrites.map(clientOf));
-  const byResource = (client: string) =>
-    tally(
-      convergeWrites
-        .filter((e) => clientOf(e) === client)
-        .map(
-          (e) =>
-            `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`,
-        ),
-    ).slice(0, 12);
+  const window = close();
 
   log('converged; waiting for a full resync with nothing changed');
   await sleep(2000);
@@ -240,12 +282,23 @@ try {
     `  API call p50 / p99: apply-status         ${ms(text, 'verb="apply-status"')}`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
     `  operator CPU time                        ${cpu.toFixed(1)} s`,
-    `  CPU while converging (2 cores)           ${cpuTotal.toFixed(1)} s in ${s(tReady)}: ${cpuUsed.map(([n, c]) => `${n} ${c.toFixed(1)} s`).join(', ')}`,
-    `  writes while converging, by client       ${convergeWrites.length}: ${byClient.join(', ')}`,
-    ...['lightrank-operator', 'kube-controller-manager', 'kube-scheduler', 'kube-apiserver'].map(
-      (c) => `    ${c}: ${byResource(c).join(', ')}`,
-    ),
+    ...describeWindow(window, tReady, [
+      'lightrank-operator',
+      'kube-controller-manager',
+      'kube-scheduler',
+      'kube-apiserver',
+    ]),
   ];
+  if (floor) {
+    const f = floor.result;
+    lines.push(
+      `floor, side by side: the same objects applied by a plain client (${f.writes} writes), no operator, on a fresh control plane of the same size`,
+      `  all objects applied                      ${s(f.applied)}`,
+      `  all stable Deployments ready             ${s(f.ready)}   (goal ≤ 30 s: ${f.ready <= 30_000 ? 'met' : 'NOT met'} by the floor itself)`,
+      ...describeWindow(floor.window, f.ready, ['lightrank-floor', 'kube-controller-manager']),
+      `operator / floor                           ${(tReady / f.ready).toFixed(2)}× to Ready, ${(tApplied / f.applied).toFixed(2)}× to applied, ${(window.cpuTotal / floor.window.cpuTotal).toFixed(2)}× machine CPU`,
+    );
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (resyncWrites !== 0) exitCode = 1;
 } catch (err) {

@@ -1,0 +1,128 @@
+// The floor the operator benchmark is measured against: the same objects the operator would
+// write for each RankingModel (built by the same pure builders), applied by a plain client with
+// no reconcile logic, no status and no Events, as fast as the API server takes them, on a fresh
+// control plane of the same size. Time until every stable scoring Deployment has its replicas
+// ready is what "all RankingModels Ready" needs; what is left above it is the operator's cost.
+import { CoreV1Api } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import {
+  RankingModelSpecSchema,
+  type RankingModel,
+  type RankingModelSpecInput,
+} from '../../api/rankingmodel.js';
+import { resolveSegments } from '../../api/resolve.js';
+import {
+  LABEL_TRACK,
+  MANAGED_SELECTOR,
+  buildDeployment,
+  buildScoringIdentity,
+  buildService,
+  type Deployment,
+} from '../../operator/builders.js';
+import { KubeClient } from '../../operator/kube/client.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../operator/kube/types.js';
+import { loadKubeConfig } from '../../operator/manager.js';
+import { RANKING_MODELS } from '../../operator/reconciler.js';
+import { rankingModel, REPO_ROOT } from '../../operator/testing.js';
+import { CONFIGMAPS } from '../../operator/traffic/provider.js';
+import {
+  buildRouterConfigMap,
+  buildRouterDeployment,
+  buildRouterIdentity,
+  buildRouterService,
+  buildRouterTable,
+} from '../../operator/traffic/router/objects.js';
+import { TRACKS, buildTrackService } from '../../operator/traffic/services.js';
+import { createTestNamespace } from '../../test/harness/cluster.js';
+import type { ControlPlane } from '../../test/harness/control-plane.js';
+import { applyManifests, readManifests } from '../../test/harness/manifests.js';
+
+const IMAGE = 'lightrank/server:bench';
+const SIDECAR_IMAGE = 'lightrank/sidecar:bench';
+/** Models whose objects are in flight at once (each sends its objects in two parallel waves). */
+const CONCURRENT_MODELS = 16;
+
+/** The objects the operator writes for a new model, in two waves: identities and table, then the rest. */
+export function desiredObjects(model: RankingModel): [ResourceRef, KubeObject][][] {
+  const segments = resolveSegments(model.spec, { image: IMAGE });
+  return [
+    [
+      ...buildScoringIdentity(model),
+      ...buildRouterIdentity(model),
+      [CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, new Map()))],
+    ],
+    [
+      ...segments.flatMap((seg): [ResourceRef, KubeObject][] => [
+        [DEPLOYMENTS, buildDeployment(model, seg, 'stable', { sidecarImage: SIDECAR_IMAGE })],
+        [SERVICES, buildService(model, seg)],
+        ...TRACKS.map((t): [ResourceRef, KubeObject] => [SERVICES, buildTrackService(model, seg, t)]),
+      ]),
+      [DEPLOYMENTS, buildRouterDeployment(model, IMAGE, {})],
+      [SERVICES, buildRouterService(model)],
+    ],
+  ];
+}
+
+export interface FloorResult {
+  applied: number;
+  ready: number;
+  writes: number;
+}
+
+/** Creates the models, applies their objects with a plain client, waits for the stable Deployments. */
+export async function measureFloor(
+  cp: ControlPlane,
+  names: string[],
+  spec: RankingModelSpecInput,
+  segments: number,
+  log: (m: string) => void,
+): Promise<FloorResult> {
+  await applyManifests(cp.kubeConfig, [
+    ...readManifests(join(REPO_ROOT, 'crds')),
+    ...readManifests(cp.binaries.gatewayApiCrdsDir),
+  ]);
+  const ns = await createTestNamespace(cp.kubeConfig.makeApiClient(CoreV1Api), 'floor');
+  const client = new KubeClient(loadKubeConfig(cp.kubeconfigPath), { userAgent: 'lightrank-floor' });
+  try {
+    log(`floor: ${names.length} RankingModels, their objects applied by a plain client`);
+    const parsed = RankingModelSpecSchema.parse(spec);
+    const t0 = performance.now();
+    const models: RankingModel[] = [];
+    for (let i = 0; i < names.length; i += 20) {
+      const created = await Promise.all(
+        names.slice(i, i + 20).map((n) => client.create(RANKING_MODELS, rankingModel(n, ns, spec))),
+      );
+      for (const c of created) models.push({ ...(c as unknown as RankingModel), spec: parsed });
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < models.length) {
+        const model = models[next++]!;
+        for (const wave of desiredObjects(model))
+          await Promise.all(wave.map(([ref, obj]) => client.apply(ref, obj)));
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENT_MODELS }, worker));
+    const applied = performance.now() - t0;
+
+    const wanted = names.length * segments;
+    let ready = 0;
+    const deadline = Date.now() + 300_000;
+    while (!ready && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      const list = await client.list<Deployment>(DEPLOYMENTS, ns, {
+        labelSelector: `${MANAGED_SELECTOR},${LABEL_TRACK}=stable`,
+      });
+      const done = list.items.filter((d) => {
+        const s = d.status as { readyReplicas?: number } | undefined;
+        return (s?.readyReplicas ?? 0) >= (d.spec.replicas as number);
+      }).length;
+      if (done === wanted) ready = performance.now() - t0;
+    }
+    if (!ready) throw new Error('floor: not every stable Deployment became ready within 300 s');
+    const writes = cp.countAuditWrites({ userAgent: 'lightrank-floor' });
+    return { applied, ready, writes };
+  } finally {
+    client.close();
+  }
+}
