@@ -132,6 +132,8 @@ export function createServerMetrics(labels: {
   const errorLabels = new Map<string, Record<string, string>>();
   const stageLabels = new Map<string, Record<string, string>>();
   const taskLabels = new Map<string, Record<string, string>>();
+  const endpointLabels = new Map<string, Record<string, string>>();
+  const requestLabels = new Map<string, Record<string, string>>(); // by "endpoint status"
   const labelsFor = (cache: Map<string, Record<string, string>>, name: string, value: string) => {
     let l = cache.get(value);
     if (!l) cache.set(value, (l = { ...fixed, [name]: value }));
@@ -140,8 +142,10 @@ export function createServerMetrics(labels: {
   return {
     registry,
     observeRequest(endpoint, status, seconds) {
-      requestDuration.observe({ ...fixed, endpoint }, seconds);
-      requests.inc({ ...fixed, endpoint, code: String(status) });
+      requestDuration.observe(labelsFor(endpointLabels, 'endpoint', endpoint), seconds);
+      let l = requestLabels.get(`${endpoint} ${status}`);
+      if (!l) requestLabels.set(`${endpoint} ${status}`, (l = { ...fixed, endpoint, code: String(status) }));
+      requests.inc(l);
     },
     observeStage(stage, seconds) {
       stageDuration.observe(labelsFor(stageLabels, 'stage', stage), seconds);
