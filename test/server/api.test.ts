@@ -3,54 +3,34 @@
 // snapshot rows; OIP v2 conformance; 47 malformed requests each answered with the right 4xx
 // while the process stays healthy; and CUDA requested on a machine without CUDA → CPU with one
 // warning (this process is started with --execution-provider cuda).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateFeatures } from '../../modelkit/catalogue.js';
 import { modelConfig } from '../../modelkit/config.js';
 import { runTowerReference } from '../../modelkit/reference.js';
 import { generateTowerWeights } from '../../modelkit/weights.js';
-import { openSnapshot, type Snapshot } from '../../snapshot/index.js';
-import { stageDemo, startServer, type ServerProcess, type Staged } from './harness.js';
+import type { Snapshot } from '../../snapshot/index.js';
+import { serveDemo } from './fixture.js';
+import type { ServerProcess, Staged } from './harness.js';
 
 const MAX_CANDIDATES = 3000;
 const BODY_LIMIT = 200_000;
 
-let root: string;
+const demo = serveDemo('lightrank-api-', [
+  '--model-name',
+  'golden',
+  '--execution-provider',
+  'cuda',
+  '--max-candidates',
+  String(MAX_CANDIDATES),
+  '--body-limit-bytes',
+  String(BODY_LIMIT),
+  '--max-infer-rows',
+  '8',
+]);
 let staged: Staged;
 let server: ServerProcess;
 let snapshot: Snapshot;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'lightrank-api-'));
-  staged = await stageDemo(root);
-  snapshot = await openSnapshot(staged.bundle.snapshotDir);
-  server = await startServer([
-    '--data-dir',
-    staged.dataDir,
-    '--model-name',
-    'golden',
-    '--execution-provider',
-    'cuda',
-    '--max-candidates',
-    String(MAX_CANDIDATES),
-    '--body-limit-bytes',
-    String(BODY_LIMIT),
-    '--max-infer-rows',
-    '8',
-  ]);
-  const deadline = Date.now() + 30_000;
-  while ((await server.get('/v2/health/ready')).status !== 200) {
-    if (Date.now() > deadline) throw new Error('server never became ready');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await rm(root, { recursive: true, force: true });
-});
+beforeAll(() => void ({ staged, server, snapshot } = demo));
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 

@@ -2,46 +2,27 @@
 // path's (and the JSON path's equal the reference math, api.test.ts), unknown ids reported by
 // position, and malformed bodies answered 400 naming the field while the process stays healthy.
 import { connect } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateFeatures } from '../../modelkit/catalogue.js';
-import { openSnapshot, type Snapshot } from '../../snapshot/index.js';
+import type { Snapshot } from '../../snapshot/index.js';
 import { RANK_BINARY_TYPE, decodeRankBinaryResponse, encodeRankBinaryRequest } from '../../server/binary.js';
-import { stageDemo, startServer, type ServerProcess, type Staged } from './harness.js';
+import { serveDemo } from './fixture.js';
+import type { ServerProcess, Staged } from './harness.js';
 
 const MAX_CANDIDATES = 3000;
 const PATH = '/v1/models/bin/rank';
 
-let root: string;
+const demo = serveDemo(
+  'lightrank-binary-',
+  ['--model-name', 'bin', '--max-candidates', String(MAX_CANDIDATES)],
+  {
+    loadEmbeddings: false,
+  },
+);
 let staged: Staged;
 let server: ServerProcess;
 let snapshot: Snapshot;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'lightrank-binary-'));
-  staged = await stageDemo(root);
-  snapshot = await openSnapshot(staged.bundle.snapshotDir, { loadEmbeddings: false });
-  server = await startServer([
-    '--data-dir',
-    staged.dataDir,
-    '--model-name',
-    'bin',
-    '--max-candidates',
-    String(MAX_CANDIDATES),
-  ]);
-  const deadline = Date.now() + 30_000;
-  while ((await server.get('/v2/health/ready')).status !== 200) {
-    if (Date.now() > deadline) throw new Error('server never became ready');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await rm(root, { recursive: true, force: true });
-});
+beforeAll(() => void ({ staged, server, snapshot } = demo));
 
 function query(seed: number) {
   const cfg = staged.bundle.config.query;
