@@ -192,11 +192,11 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
         'the cluster serves no HTTPRoutes (Gateway API CRDs absent); gatewayAPI routing reads them live',
       );
     const others = ownedKinds.map((ref) => [ref, informer<KubeObject>(ref, MANAGED_SELECTOR)] as const);
-    const owned = new OwnedObjects(this.client, [
-      [DEPLOYMENTS, deployments],
-      [SERVICES, services],
-      ...others,
-    ] as [ResourceRef, Informer<KubeObject>][]);
+    const owned = new OwnedObjects(
+      this.client,
+      [[DEPLOYMENTS, deployments], [SERVICES, services], ...others] as [ResourceRef, Informer<KubeObject>][],
+      routes ? [] : [HTTPROUTES],
+    );
     const events = new EventRecorder(this.client, this.cfg.leaderElection.identity, log);
 
     models.on((event, obj) => {

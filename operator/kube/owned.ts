@@ -25,12 +25,20 @@ function newer(a: string | undefined, b: string | undefined): boolean {
 export class OwnedObjects {
   private readonly mine = new Map<string, Mine>();
   private readonly informers: Map<string, Informer<KubeObject>>;
+  private readonly absent: Set<string>;
 
+  /**
+   * `absent`: kinds the cluster did not serve at start (CRDs not installed): nothing of them can
+   * have been written, so lists are empty without asking; single reads and writes still go out
+   * (and fail clearly if the kind is still missing).
+   */
   constructor(
     private readonly client: KubeClient,
     informers: [ResourceRef, Informer<KubeObject>][],
+    absent: ResourceRef[] = [],
   ) {
     this.informers = new Map(informers.map(([ref, inf]) => [ref.plural + '.' + ref.group, inf]));
+    this.absent = new Set(absent.map((ref) => ref.plural + '.' + ref.group));
   }
 
   private informer(ref: ResourceRef): Informer<KubeObject> | undefined {
@@ -68,6 +76,7 @@ export class OwnedObjects {
     filter: (o: T) => boolean = () => true,
   ): Promise<T[]> {
     const inf = this.informer(ref);
+    if (!inf && this.absent.has(ref.plural + '.' + ref.group)) return [];
     if (!inf) return (await this.client.list<T>(ref, namespace, { labelSelector })).items.filter(filter);
     return inf
       .list((o) => o.metadata.namespace === namespace)

@@ -11,7 +11,7 @@ import { Informer } from '../../operator/kube/informer.js';
 import { OwnedObjects } from '../../operator/kube/owned.js';
 import type { KubeObject } from '../../operator/kube/types.js';
 import { testClient } from '../../operator/testing.js';
-import { CONFIGMAPS } from '../../operator/traffic/provider.js';
+import { CONFIGMAPS, HTTPROUTES } from '../../operator/traffic/provider.js';
 import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
 
 const ns = useTestNamespace('owned-objects');
@@ -43,8 +43,12 @@ async function syncedInformer(): Promise<Informer<KubeObject>> {
   return inf;
 }
 
-/** API calls the client makes while `fn` runs, by verb. */
-function counting(): { calls: string[]; owned: (inf: Informer<KubeObject>) => OwnedObjects } {
+/** A client that records the verb of every API call it makes. */
+function counting(): {
+  calls: string[];
+  spy: KubeClient;
+  owned: (inf: Informer<KubeObject>) => OwnedObjects;
+} {
   const calls: string[] = [];
   const request = client.request.bind(client);
   const spy = Object.assign(Object.create(client) as typeof client, {
@@ -53,7 +57,7 @@ function counting(): { calls: string[]; owned: (inf: Informer<KubeObject>) => Ow
       return request(opts);
     },
   });
-  return { calls, owned: (inf) => new OwnedObjects(spy, [[CONFIGMAPS, inf]]) };
+  return { calls, spy, owned: (inf) => new OwnedObjects(spy, [[CONFIGMAPS, inf]]) };
 }
 
 describe('OwnedObjects', () => {
@@ -107,5 +111,21 @@ describe('OwnedObjects', () => {
     } finally {
       await cache.stop();
     }
+  });
+
+  it('knows which kinds the cluster serves, and lists none of an absent kind without asking', async () => {
+    const widgets = { group: 'example.com', version: 'v1', plural: 'widgets', kind: 'Widget' };
+    expect(await client.serves(CONFIGMAPS)).toBe(true);
+    expect(await client.serves(HTTPROUTES)).toBe(true); // the test cluster installs the Gateway API CRDs
+    expect(await client.serves(widgets)).toBe(false);
+    expect(await client.serves({ ...CONFIGMAPS, plural: 'widgets' })).toBe(false);
+
+    const { calls, spy } = counting();
+    const objects = new OwnedObjects(spy, [], [widgets]);
+    expect(await objects.list(widgets, ns.name, MANAGED_SELECTOR)).toEqual([]);
+    expect(calls).toEqual([]);
+    // a kind neither cached nor absent is listed live
+    expect(await objects.list(HTTPROUTES, ns.name, MANAGED_SELECTOR)).toEqual([]);
+    expect(calls).toEqual(['list']);
   });
 });
