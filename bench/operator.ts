@@ -11,7 +11,7 @@
 // applied by a plain client on a fresh control plane of the same size, no operator; the ratio
 // operator / floor is the operator's own cost. Both report the CPU every process on the machine
 // used while converging, and every client's writes.
-//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 8] [--no-floor]
+//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,7 +30,7 @@ const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: '200' },
     segments: { type: 'string', default: '2' },
-    workers: { type: 'string', default: '8' },
+    workers: { type: 'string', default: '16' },
     'no-floor': { type: 'boolean', default: false },
   },
 });

@@ -10,7 +10,7 @@ describe('loadConfig', () => {
       sidecarImage: DEFAULT_SERVER_IMAGE,
       routerImage: undefined,
       port: 8080,
-      workers: 8,
+      workers: 16,
       resyncPeriodMs: 600_000,
     });
     expect(c.leaderElection).toMatchObject({

@@ -73,7 +73,7 @@ const OPTIONS = {
     help: 'listen address of the HTTP endpoints (default 0.0.0.0)',
   },
   'log-level': { type: 'string', env: 'LIGHTRANK_LOG_LEVEL', help: 'pino level (default info)' },
-  workers: { type: 'string', env: 'LIGHTRANK_WORKERS', help: 'concurrent reconciles (default 8)' },
+  workers: { type: 'string', env: 'LIGHTRANK_WORKERS', help: 'concurrent reconciles (default 16)' },
   'resync-seconds': {
     type: 'string',
     env: 'LIGHTRANK_RESYNC_SECONDS',
@@ -153,7 +153,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     port: number('port', get('port'), 8080, 0),
     bindAddress: get('bind-address') || '0.0.0.0',
     logLevel: get('log-level') || 'info',
-    workers: number('workers', get('workers'), 8, 1),
+    workers: number('workers', get('workers'), 16, 1),
     resyncPeriodMs: number('resync-seconds', get('resync-seconds'), 600, 1) * 1000,
     leaderElection: {
       enabled: bool('leader-election', get('leader-election'), true),

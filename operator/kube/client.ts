@@ -326,7 +326,9 @@ export class KubeClient {
   }
 
   private makeAgent(o: https.RequestOptions): http.Agent {
-    const common = { keepAlive: true, maxSockets: 32 };
+    // 16 workers each apply a model's objects together: 32 sockets queued requests in the
+    // client (200-model benchmark: 68.6 s → 52.0 s to Ready with 128 and 16 workers)
+    const common = { keepAlive: true, maxSockets: 128 };
     if (this.server.protocol === 'http:') return new http.Agent(common);
     return new https.Agent({
       ...common,
