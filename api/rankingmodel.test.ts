@@ -55,6 +55,16 @@ describe('RankingModelSpecSchema', () => {
       'segments.0.name: must be a DNS-1123',
     ],
     [
+      'segment name the router takes',
+      (s) => (s.segments[0]!.name = 'router'),
+      "segments.0.name: must not be 'router'",
+    ],
+    [
+      "segment name another segment's stable track takes",
+      (s) => (s.segments[0]!.name = 'shop-stable'),
+      "segments.0.name: must not be 'router' or end in '-stable'",
+    ],
+    [
       'duplicate segment',
       (s) => (s.segments[1]!.name = 'standard'),
       'segments.1.name: segment name standard is used twice',

@@ -50,6 +50,12 @@ function matching(base: z.ZodString, re: RegExp, message: string, description: s
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_MESSAGE =
   "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit";
+const RESERVED_SEGMENT_MESSAGE =
+  "must not be 'router' or end in '-stable' or '-canary': the model's router objects are named <model>-router, a segment's per-track Services <model>-<segment>-stable and -canary";
+/** Segment names whose objects would take the names of the router's or another segment's. */
+export function isReservedSegmentName(name: string): boolean {
+  return name === 'router' || name.endsWith('-stable') || name.endsWith('-canary');
+}
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const URI = new RegExp(`^(${SUPPORTED_URI_SCHEMES.join('|')})://.+$`);
 const URI_SCHEMES_TEXT = SUPPORTED_URI_SCHEMES.map((s) => `${s}://`)
@@ -164,12 +170,23 @@ export const SegmentMatchSchema = z
 
 export const SegmentSpecSchema = z
   .object({
-    name: matching(
-      z.string().min(1).max(40),
-      DNS1123_LABEL,
-      DNS1123_MESSAGE,
-      'Segment name (e.g. standard, shopping): a DNS-1123 label of at most 40 characters; it names the Deployment and Service of the segment.',
-    ),
+    name: z
+      .string()
+      .min(1)
+      .max(40)
+      .regex(DNS1123_LABEL, DNS1123_MESSAGE)
+      .refine((n) => !isReservedSegmentName(n), RESERVED_SEGMENT_MESSAGE)
+      .meta({
+        description:
+          "Segment name (e.g. standard, shopping): a DNS-1123 label of at most 40 characters; it names the Deployment and Service of the segment. Not 'router', and not ending in '-stable' or '-canary' (names the operator gives the model's router and a segment's per-track objects).",
+        'x-kubernetes-validations': [
+          { rule: `self.matches('${DNS1123_LABEL.source}')`, message: DNS1123_MESSAGE },
+          {
+            rule: "self != 'router' && !self.endsWith('-stable') && !self.endsWith('-canary')",
+            message: RESERVED_SEGMENT_MESSAGE,
+          },
+        ],
+      }),
     replicas: z
       .int()
       .min(0)

@@ -98,6 +98,16 @@ const edits: [string, (s: Spec) => void, string[]][] = [
     ['spec.segments[0].name', 'must be a DNS-1123 label'],
   ],
   [
+    "a segment named 'router' (the router's Deployment and Service are <model>-router)",
+    (s) => (s.segments[0]!.name = 'router'),
+    ['spec.segments[0].name', "must not be 'router'"],
+  ],
+  [
+    "a segment name ending in '-canary' (another segment's per-track name)",
+    (s) => (s.segments[0]!.name = 'main-canary'),
+    ['spec.segments[0].name', "end in '-stable' or '-canary'"],
+  ],
+  [
     'two segments with one name',
     (s) => s.segments.push({ name: 'main' }),
     ['spec.segments', 'segment names must be unique'],
