@@ -25,6 +25,8 @@ export const Reason = {
   DeploymentsReady: 'DeploymentsReady',
   ReplicasUnavailable: 'ReplicasUnavailable',
   PodsPending: 'PodsPending',
+  /** Pods scheduled and running, not ready: the server waits for the sidecar's model and snapshot. */
+  PodsNotReady: 'PodsNotReady',
   CapacityBlocked: 'CapacityBlocked',
   ScaledToZero: 'ScaledToZero',
   // rollouts

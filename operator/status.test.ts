@@ -6,6 +6,7 @@ import type { Deployment } from './builders.js';
 import type { KubeObject } from './kube/types.js';
 import { statusUnchanged } from './reconciler.js';
 import { computeStatus, invalidSpecStatus, segmentReady, type SegmentObservation } from './status.js';
+import { Reason } from '../api/conditions.js';
 
 const m: RankingModel = {
   apiVersion: 'lightrank.dev/v1alpha1',
@@ -224,5 +225,35 @@ describe('computeStatus: snapshots', () => {
     });
     expect(split.segments?.[1]).not.toHaveProperty('snapshotVersion');
     expect(statusUnchanged(split, s)).toBe(false);
+  });
+});
+
+describe('why a segment waits (Progressing)', () => {
+  const pod = (phase: string | undefined, ready = false): KubeObject => ({
+    metadata: { name: 'p' },
+    status: phase ? { phase, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } : {},
+  });
+  const notReady = dep(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 0 });
+  const progressing = (obs: SegmentObservation[]) =>
+    computeStatus(m, obs, T0).conditions?.find((c) => c.type === 'Progressing');
+
+  it('says PodsNotReady when the pods run but are not ready (a sync problem, not scheduling)', () => {
+    const c = progressing([
+      { segment: segs[0]!, deployment: notReady, pods: [pod('Running'), pod('Running')] },
+      { segment: segs[1]!, deployment: ready1, pods: [pod('Running', true)] },
+    ]);
+    expect(c?.reason).toBe(Reason.PodsNotReady);
+    expect(c?.message).toBe(
+      "waiting for standard (2 pod(s) running, not ready: the sidecar's /readyz says why)",
+    );
+  });
+
+  it('says PodsPending while any waiting segment has pods not running yet, or none at all', () => {
+    const c = progressing([
+      { segment: segs[0]!, deployment: notReady, pods: [pod('Running'), pod('Pending')] },
+      { segment: segs[1]!, deployment: undefined, pods: [] },
+    ]);
+    expect(c?.reason).toBe(Reason.PodsPending);
+    expect(c?.message).toBe('waiting for standard (1 pod(s) pending), shopping');
   });
 });

@@ -52,6 +52,35 @@ function progressDeadlineExceeded(d: Deployment | undefined): string | undefined
     : undefined;
 }
 
+interface PodStatus {
+  phase?: string;
+  conditions?: { type: string; status: string }[];
+}
+
+/**
+ * Why a segment that is not ready waits, from its stable pods: pods not yet running (not
+ * scheduled, pulling) are `pending`; running ones whose Ready condition is not True are
+ * `notReady` (the server answers ready only once the sidecar has published a model and a snapshot).
+ */
+export function segmentWait(o: SegmentObservation): { pending: boolean; text: string } {
+  let pending = 0;
+  let notReady = 0;
+  for (const p of o.pods ?? []) {
+    const st = (p.status as PodStatus | undefined) ?? {};
+    if (st.phase === 'Pending' || st.phase === undefined) pending++;
+    else if (st.phase === 'Running' && !st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      notReady++;
+  }
+  const name = o.segment.name;
+  if (pending > 0) return { pending: true, text: `${name} (${pending} pod(s) pending)` };
+  if (notReady > 0)
+    return {
+      pending: false,
+      text: `${name} (${notReady} pod(s) running, not ready: the sidecar's /readyz says why)`,
+    };
+  return { pending: true, text: name };
+}
+
 function observedSnapshot(o: SegmentObservation): SegmentSnapshot {
   return segmentSnapshot((o.pods ?? []).map(podSnapshotReport));
 }
@@ -81,7 +110,9 @@ export function computeStatus(
   const stuck = observations
     .map((o) => ({ name: o.segment.name, why: progressDeadlineExceeded(o.deployment) }))
     .filter((x): x is { name: string; why: string } => x.why !== undefined);
-  const waiting = observations.filter((o) => !segmentReady(o)).map((o) => o.segment.name);
+  const waitingObs = observations.filter((o) => !segmentReady(o));
+  const waiting = waitingObs.map((o) => o.segment.name);
+  const waits = waitingObs.map(segmentWait);
   const allZero = observations.every((o) => o.segment.replicas === 0);
   const snapshots = observations.map((o) => ({ name: o.segment.name, snapshot: observedSnapshot(o) }));
 
@@ -114,8 +145,9 @@ export function computeStatus(
       : {
           type: ConditionType.Progressing,
           status: 'True',
-          reason: Reason.PodsPending,
-          message: `waiting for ${waiting.join(', ')}`,
+          // running but not ready everywhere it waits: a sync problem, not scheduling
+          reason: waits.some((w) => w.pending) ? Reason.PodsPending : Reason.PodsNotReady,
+          message: `waiting for ${waits.map((w) => w.text).join(', ')}`,
           observedGeneration: generation,
         },
     stuck.length
