@@ -182,12 +182,20 @@ async function loadTool(root: string): Promise<LoadTool> {
   return {
     name: 'bench/lib/loadgen.ts (node:http)',
     accuracy:
-      'µs timing, exact percentiles; costs the shared cores far more CPU per request than the server, and timers are 1 ms coarse (late sends are charged to the server)',
+      'µs timing, exact percentiles; its open loop polls with setImmediate between sends (far more CPU per request than vegeta) and timers are 1 ms coarse; late sends are charged to the server',
     aim: async (server, encoding, bodies) => {
       const target = { url: `${server.url}/v1/models/demo/rank`, bodies, contentType: contentType(encoding) };
+      // the generator runs in this process: its CPU per request is this process's over the step
+      const withCpu = async (step: () => Promise<LoadResult>): Promise<Step> => {
+        const cpu0 = process.cpuUsage();
+        const r = await step();
+        const cpu = process.cpuUsage(cpu0);
+        return { ...r, generatorCpuUsPerReq: (cpu.user + cpu.system) / Math.max(1, r.sent) };
+      };
       return {
-        closed: (concurrency, durationMs) => closedLoop({ ...target, concurrency, durationMs }),
-        open: (rate, durationMs) => openLoop({ ...target, rate, durationMs }),
+        closed: (concurrency, durationMs) =>
+          withCpu(() => closedLoop({ ...target, concurrency, durationMs })),
+        open: (rate, durationMs) => withCpu(() => openLoop({ ...target, rate, durationMs })),
       };
     },
   };
