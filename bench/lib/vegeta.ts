@@ -66,13 +66,16 @@ function timestampUs(ts: string): number {
   return Date.parse(`${m[1]}${m[3]}`) * 1000 + Number(frac);
 }
 
-/** Most requests in flight at once, from each request's [send, send + latency) interval. */
+/**
+ * Most requests in flight at once, from each request's [send, send + latency) interval; an end
+ * within 1 µs of a start counts as before it (send times are read to the µs).
+ */
 function maxInFlight(sentUs: Float64Array, latUs: number[]): number {
   const starts = Float64Array.from(sentUs).sort();
   const ends = Float64Array.from(sentUs, (t, i) => t + latUs[i]!).sort();
   let most = 0;
   for (let i = 0, j = 0, now = 0; i < starts.length; i++) {
-    while (ends[j]! <= starts[i]!) {
+    while (ends[j]! <= starts[i]! + 1) {
       j++;
       now--;
     }
