@@ -1,8 +1,10 @@
 // Kubernetes Events (core/v1) for meaningful transitions of a RankingModel: objects created,
 // segments scaled, the model becoming ready, failures with their reason. The reconciler decides
 // what is meaningful; this module writes them in the background (an Event never slows down or
-// fails a reconcile), a few at a time, and drops a repeat of an event it wrote for the same
-// object within the last ten minutes (a failure retried with backoff reports once).
+// fails a reconcile), a few at a time. A transition (created, ready, rollout started, rolled
+// back) is written every time it happens — a rollout retried after a rollback reports its start
+// again. A report of a lasting state (`repeats`: capacity blocked, invalid spec) is written once
+// per ten minutes per object, however often the reconcile that sees it runs.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
 import { toKubeTime } from '../api/conditions.js';
@@ -15,6 +17,8 @@ export interface EventSpec {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+  /** A lasting state each pass reports again: write the same one at most once per window. */
+  repeats?: boolean;
 }
 
 const REPEAT_WINDOW_MS = 10 * 60_000;
@@ -40,16 +44,18 @@ export class EventRecorder {
 
   /** Queue the event for writing (unless it repeats a recent one); resolves once queued, not written. */
   async record(regarding: Regarding, ev: EventSpec): Promise<void> {
-    const uid = regarding.metadata.uid ?? `${regarding.metadata.namespace}/${regarding.metadata.name}`;
-    const fingerprint = `${ev.type}|${ev.reason}|${ev.message}`;
     const now = Date.now();
-    const seen = this.recent.get(uid) ?? new Map<string, number>();
-    const at = seen.get(fingerprint);
-    if (at !== undefined && now - at < REPEAT_WINDOW_MS) return;
-    seen.delete(fingerprint);
-    seen.set(fingerprint, now);
-    if (seen.size > REMEMBERED_PER_OBJECT) seen.delete(seen.keys().next().value!);
-    this.recent.set(uid, seen);
+    if (ev.repeats) {
+      const uid = regarding.metadata.uid ?? `${regarding.metadata.namespace}/${regarding.metadata.name}`;
+      const fingerprint = `${ev.type}|${ev.reason}|${ev.message}`;
+      const seen = this.recent.get(uid) ?? new Map<string, number>();
+      const at = seen.get(fingerprint);
+      if (at !== undefined && now - at < REPEAT_WINDOW_MS) return;
+      seen.delete(fingerprint);
+      seen.set(fingerprint, now);
+      if (seen.size > REMEMBERED_PER_OBJECT) seen.delete(seen.keys().next().value!);
+      this.recent.set(uid, seen);
+    }
     if (this.pending.length >= MAX_PENDING) {
       this.logger.warn(
         { reason: ev.reason, object: regarding.metadata.name },

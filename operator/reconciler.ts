@@ -170,7 +170,12 @@ export class RankingModelReconciler {
       this.now(),
     );
     await this.writeStatusIfChanged(raw, status);
-    await this.deps.events.record(regarding, { type: 'Warning', reason: EventReason.InvalidSpec, message });
+    await this.deps.events.record(regarding, {
+      type: 'Warning',
+      reason: EventReason.InvalidSpec,
+      message,
+      repeats: true,
+    });
     throw new TerminalError(`invalid spec: ${message}`);
   }
 

@@ -306,6 +306,7 @@ export class SegmentRollout {
           type: 'Warning',
           reason: Reason.CapacityBlocked,
           message: `segment ${desired.name}: ${why}`,
+          repeats: true,
         });
         // a canary the scheduler cannot place would sit Pending; say so, with numbers, and wait
         return this.hold(Reason.CapacityBlocked, why, 5000);
