@@ -1,6 +1,6 @@
 // The annotations a scoring pod's sync sidecar writes on its own Pod after each sync, and the
-// operator reads back into RankingModel status (segments[].snapshotVersion / snapshotTime and
-// the SnapshotsInSync condition). One module, so both sides spell them the same way.
+// operator reads back into RankingModel status (segments[].snapshotVersion / snapshotTime, the
+// SnapshotsInSync condition, and Degraded/ModelRefused). One module, so both sides spell them the same way.
 export const PodAnnotation = {
   /** Snapshot version the pod serves (published and current on its volume). */
   SnapshotVersion: 'lightrank.dev/snapshot-version',
@@ -10,4 +10,6 @@ export const PodAnnotation = {
   ModelVersion: 'lightrank.dev/model-version',
   /** `<version>: <cause>` of the last snapshot refused; removed by the next successful sync. */
   SnapshotRefused: 'lightrank.dev/snapshot-refused',
+  /** `<version>: <cause>` of the model the sidecar refused (sha256, fingerprint); removed once one is published. */
+  ModelRefused: 'lightrank.dev/model-refused',
 } as const;

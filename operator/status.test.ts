@@ -257,3 +257,40 @@ describe('why a segment waits (Progressing)', () => {
     expect(c?.message).toBe('waiting for standard (1 pod(s) pending), shopping');
   });
 });
+
+describe('a model the pods refused (Degraded)', () => {
+  const refusing = (name: string, cause: string): KubeObject => ({
+    metadata: { name, annotations: { [PodAnnotation.ModelRefused]: cause } },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] },
+  });
+  const notReady = dep(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 0 });
+
+  it('says ModelRejected with the version, the cause and how many pods, and the phase is Degraded', () => {
+    const cause = 'v2: sha256 ab…, the spec says cd…';
+    const st = computeStatus(
+      m,
+      [
+        { segment: segs[0]!, deployment: notReady, pods: [refusing('a', cause), refusing('b', cause)] },
+        { segment: segs[1]!, deployment: ready1, pods: [] },
+      ],
+      T0,
+    );
+    const degraded = st.conditions?.find((c) => c.type === 'Degraded');
+    expect(degraded).toMatchObject({ status: 'True', reason: Reason.ModelRejected });
+    expect(degraded?.message).toBe(`standard: 2 pod(s) refused model ${cause}`);
+    expect(st.phase).toBe('Degraded');
+  });
+
+  it('is not degraded once the refusal is gone', () => {
+    const st = computeStatus(
+      m,
+      [
+        { segment: segs[0]!, deployment: ready2, pods: [] },
+        { segment: segs[1]!, deployment: ready1, pods: [] },
+      ],
+      T0,
+    );
+    expect(st.conditions?.find((c) => c.type === 'Degraded')?.status).toBe('False');
+    expect(st.phase).toBe('Ready');
+  });
+});

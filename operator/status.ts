@@ -6,6 +6,7 @@ import { ConditionType, Reason, setConditions, type ConditionInput } from '../ap
 import type { Phase, RankingModel, RankingModelStatus, SegmentStatus } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
+import { PodAnnotation } from '../api/pod-annotations.js';
 import type { KubeObject } from './kube/types.js';
 import { podSnapshotReport, segmentSnapshot, snapshotsCondition, type SegmentSnapshot } from './snapshots.js';
 
@@ -81,6 +82,19 @@ export function segmentWait(o: SegmentObservation): { pending: boolean; text: st
   return { pending: true, text: name };
 }
 
+/**
+ * Models the segment's pods refused (their sidecars annotate `<version>: <cause>`): such pods
+ * never become ready, so this is the reason a segment waits; each refusal once, with its pod count.
+ */
+export function modelRefusals(o: SegmentObservation): string[] {
+  const counts = new Map<string, number>();
+  for (const p of o.pods ?? []) {
+    const refused = p.metadata.annotations?.[PodAnnotation.ModelRefused];
+    if (refused && !p.metadata.deletionTimestamp) counts.set(refused, (counts.get(refused) ?? 0) + 1);
+  }
+  return [...counts].map(([r, n]) => `${o.segment.name}: ${n} pod(s) refused model ${r}`);
+}
+
 function observedSnapshot(o: SegmentObservation): SegmentSnapshot {
   return segmentSnapshot((o.pods ?? []).map(podSnapshotReport));
 }
@@ -113,6 +127,7 @@ export function computeStatus(
   const waitingObs = observations.filter((o) => !segmentReady(o));
   const waiting = waitingObs.map((o) => o.segment.name);
   const waits = waitingObs.map(segmentWait);
+  const refusals = observations.flatMap(modelRefusals);
   const allZero = observations.every((o) => o.segment.replicas === 0);
   const snapshots = observations.map((o) => ({ name: o.segment.name, snapshot: observedSnapshot(o) }));
 
@@ -150,24 +165,32 @@ export function computeStatus(
           message: `waiting for ${waits.map((w) => w.text).join(', ')}`,
           observedGeneration: generation,
         },
-    stuck.length
+    refusals.length
       ? {
           type: ConditionType.Degraded,
           status: 'True',
-          reason: Reason.ProgressDeadlineExceeded,
-          message: stuck.map((s) => `${s.name}: ${s.why}`).join('; '),
+          reason: Reason.ModelRejected,
+          message: [...refusals, ...stuck.map((x) => `${x.name}: ${x.why}`)].join('; '),
           observedGeneration: generation,
         }
-      : {
-          type: ConditionType.Degraded,
-          status: 'False',
-          reason: Reason.AsExpected,
-          message: 'no problems',
-          observedGeneration: generation,
-        },
+      : stuck.length
+        ? {
+            type: ConditionType.Degraded,
+            status: 'True',
+            reason: Reason.ProgressDeadlineExceeded,
+            message: stuck.map((s) => `${s.name}: ${s.why}`).join('; '),
+            observedGeneration: generation,
+          }
+        : {
+            type: ConditionType.Degraded,
+            status: 'False',
+            reason: Reason.AsExpected,
+            message: 'no problems',
+            observedGeneration: generation,
+          },
     snapshotsCondition(snapshots, generation),
   ];
-  const phase: Phase = stuck.length ? 'Degraded' : allReady ? 'Ready' : 'Pending';
+  const phase: Phase = stuck.length || refusals.length ? 'Degraded' : allReady ? 'Ready' : 'Pending';
   const versions = [...new Set(observations.map((o) => o.segment.model.version))];
   return {
     observedGeneration: generation,

@@ -13,12 +13,21 @@ export interface ServedState {
   modelVersion: string;
 }
 
+export type RefusedKind = 'model' | 'snapshot';
+
 export interface PodStatusReporter {
-  /** A snapshot (and model) is published and current; clears an earlier refusal. */
+  /** A snapshot (and model) is published and current; clears earlier refusals. */
   served(state: ServedState): Promise<void>;
-  /** Snapshot `version` was refused for `cause`; the previous one keeps serving. */
-  refused(version: string, cause: string): Promise<void>;
+  /** The `kind` at `version` was refused for `cause`; the previous one (if any) keeps serving. */
+  refused(kind: RefusedKind, version: string, cause: string): Promise<void>;
+  /** A `kind` refused before has since been published: remove the refusal. */
+  accepted(kind: RefusedKind): Promise<void>;
 }
+
+const REFUSED: Record<RefusedKind, string> = {
+  model: PodAnnotation.ModelRefused,
+  snapshot: PodAnnotation.SnapshotRefused,
+};
 
 /** Patches the annotations of `pod` through the API server `kubeConfig` points at. */
 export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: Logger): PodStatusReporter {
@@ -47,9 +56,10 @@ export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: 
         [PodAnnotation.SnapshotCreatedAt]: s.snapshotCreatedAt ?? null,
         [PodAnnotation.ModelVersion]: s.modelVersion,
         [PodAnnotation.SnapshotRefused]: null,
+        [PodAnnotation.ModelRefused]: null,
       }),
-    refused: (version, cause) =>
-      patch({ [PodAnnotation.SnapshotRefused]: `${version}: ${cause}`.slice(0, 1024) }),
+    refused: (kind, version, cause) => patch({ [REFUSED[kind]]: `${version}: ${cause}`.slice(0, 1024) }),
+    accepted: (kind) => patch({ [REFUSED[kind]]: null }),
   };
 }
 

@@ -61,6 +61,8 @@ export class Sidecar {
   private readonly snapshotSync: SnapshotSync;
   private readonly backoff: Backoff;
   private model: ModelInfo | undefined;
+  /** A model refusal is annotated on the pod: remove it once a model is published. */
+  private modelRefusalReported = false;
   private snapshotVersion: string | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -133,6 +135,7 @@ export class Sidecar {
         this.model = await this.modelSync.ensure();
         this.metrics.published('model', this.model.version);
         this.backoff.reset();
+        if (this.modelRefusalReported) await this.podStatus?.accepted('model');
         // A snapshot published by an earlier run of this pod was verified then: serve it meanwhile.
         await this.setSnapshot(await this.snapshotVolume.current());
       } catch (err) {
@@ -194,8 +197,12 @@ export class Sidecar {
     if (err instanceof RefusedError) {
       this.log.error(fields, `${kind} refused; the last good one stays`);
       await this.events?.warn(kind === 'model' ? 'ModelRefused' : 'SnapshotRefused', fields.err);
+      if (kind === 'model') {
+        await this.podStatus?.refused('model', this.config.model.version, fields.err);
+        this.modelRefusalReported = true;
+      }
       const version = this.snapshotSync.latestVersion;
-      if (kind === 'snapshot' && version) await this.podStatus?.refused(version, fields.err);
+      if (kind === 'snapshot' && version) await this.podStatus?.refused('snapshot', version, fields.err);
     } else if (err instanceof LocalWriteError) {
       this.log.error(
         { ...fields, path: err.path },

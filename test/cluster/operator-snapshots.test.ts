@@ -134,4 +134,16 @@ it('follows the snapshot the ready pods report: in sync, split, refused, in sync
     'in sync on v10',
     (s) => inSync(s)?.status === 'True' && s.segments?.[0]?.snapshotVersion === 'v10',
   );
+
+  // a model the sidecar refused (it annotates the pod the same way): Degraded, with the cause
+  const degraded = (st: RankingModelStatus) => st.conditions?.find((c) => c.type === 'Degraded');
+  await annotate(b, { [PodAnnotation.ModelRefused]: 'v2: sha256 ef, the spec says 01' });
+  const bad = await waitStatus('Degraded ModelRejected', (st) => degraded(st)?.reason === 'ModelRejected');
+  expect(degraded(bad)).toMatchObject({
+    status: 'True',
+    message: 'main: 1 pod(s) refused model v2: sha256 ef, the spec says 01',
+  });
+  expect(bad.phase).toBe('Degraded');
+  await annotate(b, { [PodAnnotation.ModelRefused]: null });
+  await waitStatus('no longer Degraded', (st) => degraded(st)?.status === 'False');
 });

@@ -47,7 +47,7 @@ describe('sidecar Events', () => {
     ).resolves.toBeUndefined();
   });
 
-  it('annotates its own pod with the served snapshot, a refusal, and clears the refusal on success', async () => {
+  it('annotates its own pod with the served snapshot, refusals, and clears them on success', async () => {
     const log = createLogger('sidecar-pod-status-test');
     const api = cp.kubeConfig.makeApiClient(CoreV1Api);
     const namespace = 'default';
@@ -75,21 +75,27 @@ describe('sidecar Events', () => {
       [PodAnnotation.ModelVersion]: 'm3',
     });
 
-    await reporter.refused('v8', 'checksum: sha256 ab…, the manifest says cd…');
+    await reporter.refused('snapshot', 'v8', 'checksum: sha256 ab…, the manifest says cd…');
+    await reporter.refused('model', 'm4', 'sha256 ef…, the spec says 01…');
     expect(await annotations()).toMatchObject({
       [PodAnnotation.SnapshotVersion]: 'v7',
       [PodAnnotation.SnapshotRefused]: 'v8: checksum: sha256 ab…, the manifest says cd…',
+      [PodAnnotation.ModelRefused]: 'm4: sha256 ef…, the spec says 01…',
     });
+    await reporter.accepted('model');
+    expect(await annotations()).not.toHaveProperty(PodAnnotation.ModelRefused);
+    await reporter.refused('model', 'm5', 'fingerprint differs');
 
     await reporter.served({ snapshotVersion: 'v9', modelVersion: 'm3' });
     const after = await annotations();
     expect(after[PodAnnotation.SnapshotVersion]).toBe('v9');
     expect(after).not.toHaveProperty(PodAnnotation.SnapshotRefused);
+    expect(after).not.toHaveProperty(PodAnnotation.ModelRefused);
     expect(after).not.toHaveProperty(PodAnnotation.SnapshotCreatedAt);
 
     // A pod that does not exist: the API refuses, the reporter logs and carries on.
     await expect(
-      kubePodStatusReporter(cp.kubeConfig, { name: 'gone', namespace }, log).refused('v1', 'x'),
+      kubePodStatusReporter(cp.kubeConfig, { name: 'gone', namespace }, log).refused('snapshot', 'v1', 'x'),
     ).resolves.toBeUndefined();
   });
 });
