@@ -11,14 +11,9 @@
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
-CACHE_ROOT="${LIGHTRANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lightrank}"
-OUT="$CACHE_ROOT/helm-${HELM_VERSION}"
-BIN="$OUT/bin"
-
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-export CGO_ENABLED=0
-
-log() { printf '[helm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=lib/go-tool-cache.sh
+. "$(dirname "$0")/lib/go-tool-cache.sh"
+go_tool_cache helm "$HELM_VERSION"
 
 if [ -x "$BIN/helm" ] && "$BIN/helm" version --short 2>/dev/null | grep -Eq "^${HELM_VERSION}(\+|$)"; then
   log "helm $HELM_VERSION cached"

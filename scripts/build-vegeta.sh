@@ -10,14 +10,9 @@
 set -euo pipefail
 
 VEGETA_VERSION="${VEGETA_VERSION:-v12.13.0}"
-CACHE_ROOT="${LIGHTRANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lightrank}"
-OUT="$CACHE_ROOT/vegeta-${VEGETA_VERSION}"
-BIN="$OUT/bin"
-
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-export CGO_ENABLED=0
-
-log() { printf '[vegeta %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=lib/go-tool-cache.sh
+. "$(dirname "$0")/lib/go-tool-cache.sh"
+go_tool_cache vegeta "$VEGETA_VERSION"
 
 if [ -x "$BIN/vegeta" ] && "$BIN/vegeta" -version 2>/dev/null | grep -Eq "^Version: ${VEGETA_VERSION}$"; then
   log "vegeta $VEGETA_VERSION cached"
