@@ -10,9 +10,19 @@ import type { ResolvedSegment } from '../../api/resolve.js';
 import type { Logger } from '../../lib/logger.js';
 import { analyzeCanary } from '../analysis/analysis.js';
 import { PrometheusClient } from '../analysis/prometheus.js';
-import { buildDeployment, deploymentName, type BuildOptions, type Deployment } from '../builders.js';
+import { PodAnnotation } from '../../api/pod-annotations.js';
+import {
+  LABEL_MODEL,
+  LABEL_SEGMENT,
+  LABEL_TRACK,
+  buildDeployment,
+  deploymentName,
+  type BuildOptions,
+  type Deployment,
+} from '../builders.js';
 import type { EventRecorder } from '../events.js';
 import { ApiError, type KubeClient } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
 import type { OwnedObjects } from '../kube/owned.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject } from '../kube/types.js';
 import { createProvider, otherMode } from '../traffic/index.js';
@@ -35,6 +45,8 @@ import type { ResourceRef } from '../kube/types.js';
 export interface RolloutDeps {
   client: KubeClient;
   owned: OwnedObjects;
+  /** The scoring pods (their sidecars annotate model refusals). */
+  pods: Informer<KubeObject>;
   events: EventRecorder;
   defaults: BuildOptions & { image: string; routerImage?: string };
   modelsRef: ResourceRef;
@@ -139,6 +151,7 @@ export class Rollouts {
         stable: plan.record,
         stableLive: this.deployment(ns, stableName),
         canaryLive: this.deployment(ns, canaryName),
+        canaryRefusals: this.canaryRefusals(model, seg.name),
         rolledBack: plan.rolledBack,
         prev: prev.get(seg.name),
         controls: readControls(model, seg.name),
@@ -202,6 +215,25 @@ export class Rollouts {
     }
     const waits = states.map((s) => s.requeueAfterMs).filter((x): x is number => x !== undefined);
     return { segments: states, owned, requeueAfterMs: waits.length ? Math.min(...waits) : undefined };
+  }
+
+  /** Model refusals the segment's canary pods report (each once). */
+  private canaryRefusals(model: RankingModel, segment: string): string[] {
+    const { name, namespace } = model.metadata;
+    const refusals = this.deps.pods
+      .list((p) => {
+        const l = p.metadata.labels ?? {};
+        return (
+          p.metadata.namespace === namespace &&
+          l[LABEL_MODEL] === name &&
+          l[LABEL_SEGMENT] === segment &&
+          l[LABEL_TRACK] === 'canary' &&
+          !p.metadata.deletionTimestamp
+        );
+      })
+      .map((p) => p.metadata.annotations?.[PodAnnotation.ModelRefused])
+      .filter((r): r is string => r !== undefined);
+    return [...new Set(refusals)];
   }
 
   /** Server-side apply unless the freshest copy already matches. */

@@ -80,6 +80,7 @@ function pass(
     stable,
     stableLive: undefined,
     canaryLive: readyCanary(1),
+    canaryRefusals: [],
     rolledBack: undefined,
     prev,
     controls: { paused: false, promote: undefined, abort: false, retry: false },
@@ -127,6 +128,33 @@ describe('canaryScaleDown', () => {
 });
 
 describe('one segment rollout pass', () => {
+  it('rolls back at once when the canary pods refused the target model, not at the deadline', async () => {
+    const notReady = {
+      ...readyCanary(1),
+      status: { observedGeneration: 1, readyReplicas: 0, updatedReplicas: 1 },
+    };
+    const h = harness('Passed');
+    const s = await pass(h, inFlight, at(5), true, {
+      canaryLive: notReady,
+      canaryRefusals: ['v1: checksum: sha256 ab…, the spec says cd…'],
+    });
+    expect(s.phase).toBe('RolledBack');
+    expect(s.failure).toEqual({
+      reason: 'ModelRejected',
+      message: 'canary pods refused model v1: checksum: sha256 ab…, the spec says cd…',
+    });
+    expect(h.calls).toContain('event RolledBack');
+
+    // a refusal of another version (an earlier canary's) is not this canary's
+    const other = harness('Passed');
+    const waiting = await pass(other, inFlight, at(5), true, {
+      canaryLive: notReady,
+      canaryRefusals: ['v0: fingerprint differs'],
+    });
+    expect(waiting.phase).toBe('Progressing');
+    expect(waiting.holding?.message).toMatch(/waiting for the canary: 0\/1 pods ready/);
+  });
+
   it('holds the step while inconclusive, within pause + deadline', async () => {
     const h = harness('Inconclusive');
     const s = await pass(h, inFlight, at(150));

@@ -80,6 +80,11 @@ export interface SegmentContext {
   stable: ServingRecord;
   stableLive: Deployment | undefined;
   canaryLive: Deployment | undefined;
+  /**
+   * `<version>: <cause>` refusals the canary pods' sidecars annotated (a model file whose sha256
+   * or fingerprint is not the spec's): such a canary never becomes ready.
+   */
+  canaryRefusals: string[];
   rolledBack: string | undefined;
   prev: SegmentStatus | undefined;
   controls: Controls;
@@ -313,6 +318,10 @@ export class SegmentRollout {
       }
     }
     await this.c.ops.applyCanary(want);
+    // its pods refused the target model: waiting out the deadline would change nothing
+    const refused = this.c.canaryRefusals.find((r) => r.startsWith(`${desired.model.version}: `));
+    if (this.canaryCurrent && refused)
+      return this.fail(Reason.ModelRejected, `canary pods refused model ${refused}`);
     if (!(want <= have && deploymentReady(canaryLive, want))) {
       const ready = this.s.canaryReadyReplicas;
       if (this.deadlinePassed())
