@@ -148,6 +148,10 @@ try {
   console.log(
     `sidecar published v2 → server's first v2 answer:        ${((epoch(switchedAt) - publishedAt) / 1000).toFixed(2)} s (server load + switch)`,
   );
+  const reload = server.logs.find((l) => l.msg === 'switched to new version' && l.snapshot === 'v2') as
+    { stages?: Record<string, number> } | undefined;
+  const stages = Object.entries(reload?.stages ?? {}).map(([k, s]) => `${k} ${s.toFixed(2)} s`);
+  console.log(`server reload stages (v2):                             ${stages.join(', ') || 'not logged'}`);
   console.log(
     `LATEST flip → server's first v2 answer:                 ${((switchedAt - flipAt) / 1000).toFixed(2)} s`,
   );

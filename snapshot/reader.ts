@@ -9,6 +9,8 @@
 //     expectedFingerprint?: string      refuse (cause 'fingerprint') any other tower fingerprint
 //     loadEmbeddings?: boolean          default true; false → matrix only checksummed (streaming),
 //                                       e.g. when an ONNX graph reads embeddings.bin itself
+//     onStage?(stage, seconds)          how long each step took: 'checksum' (files hashed without
+//                                       loading), 'read_ids', 'id_index', 'read_embeddings'
 //   }
 //   openSnapshot(dir: string, opts?: OpenSnapshotOptions): Promise<Snapshot>   throws SnapshotError
 //   class Snapshot {
@@ -30,9 +32,12 @@ import { EMBEDDINGS_FILE, IDS_FILE, type EmbeddingDtype, type SnapshotManifest }
 import { IdIndex } from './id-index.js';
 import { sha256File } from './sha256.js';
 
+export type OpenStage = 'checksum' | 'read_ids' | 'id_index' | 'read_embeddings';
+
 export interface OpenSnapshotOptions {
   expectedFingerprint?: string;
   loadEmbeddings?: boolean;
+  onStage?: (stage: OpenStage, seconds: number) => void;
 }
 
 export class Snapshot {
@@ -131,21 +136,29 @@ async function verifyStreaming(dir: string, name: string, m: SnapshotManifest): 
 }
 
 export async function openSnapshot(dir: string, opts: OpenSnapshotOptions = {}): Promise<Snapshot> {
+  const timed = async <T>(stage: OpenStage, work: () => T | Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const result = await work();
+    opts.onStage?.(stage, (performance.now() - t0) / 1000);
+    return result;
+  };
   const m = await readManifest(dir, opts.expectedFingerprint);
   await checkFileSizes(dir, m);
-  for (const name of Object.keys(m.files)) {
-    if (name !== IDS_FILE && name !== EMBEDDINGS_FILE) await verifyStreaming(dir, name, m);
-  }
+  const streamed = Object.keys(m.files).filter(
+    (name) => name !== IDS_FILE && (name !== EMBEDDINGS_FILE || opts.loadEmbeddings === false),
+  );
+  await timed('checksum', async () => {
+    for (const name of streamed) await verifyStreaming(dir, name, m);
+  });
   const ids = new BigUint64Array(m.rows);
-  await readVerified(dir, IDS_FILE, m, new Uint8Array(ids.buffer));
-  const index = IdIndex.build(ids);
+  await timed('read_ids', () => readVerified(dir, IDS_FILE, m, new Uint8Array(ids.buffer)));
+  const index = await timed('id_index', () => IdIndex.build(ids));
   let embeddings: Float32Array | Uint16Array | null = null;
-  if (opts.loadEmbeddings === false) {
-    await verifyStreaming(dir, EMBEDDINGS_FILE, m);
-  } else {
+  if (opts.loadEmbeddings !== false) {
     const values = m.rows * m.tasks.length * m.dim;
     embeddings = m.dtype === 'float32' ? new Float32Array(values) : new Uint16Array(values);
-    await readVerified(dir, EMBEDDINGS_FILE, m, new Uint8Array(embeddings.buffer));
+    const target = new Uint8Array(embeddings.buffer);
+    await timed('read_embeddings', () => readVerified(dir, EMBEDDINGS_FILE, m, target));
   }
   return new Snapshot(resolve(dir), m, ids, index, embeddings);
 }

@@ -1,6 +1,6 @@
 // Messages between the HTTP thread and the inference workers (node:worker_threads). Typed
-// arrays travel by transfer, never copied; the scoring graph's bytes travel in a
-// SharedArrayBuffer so N workers read one copy.
+// arrays travel by transfer, never copied; the scoring graph is under 1 KB (its matrix is the
+// snapshot's embeddings.bin, which ONNX Runtime maps from the snapshot folder).
 //
 // API: the types below; nothing runs here.
 
@@ -10,8 +10,10 @@ export type ExecutionProvider = 'cuda' | 'cpu';
 export interface WorkerInit {
   /** ONNX file of the query tower; the worker reads the bytes itself. */
   queryModelPath: string;
-  /** The generated scoring graph (the snapshot is its initializer), shared between workers. */
+  /** The generated scoring graph; its initializer is external data (the snapshot's embeddings.bin). */
   scoringGraph: Uint8Array;
+  /** The folder the scoring graph's external data is read from (the snapshot folder). */
+  scoringDataDir: string;
   executionProvider: ExecutionProvider;
   intraOpThreads: number;
   numDense: number;

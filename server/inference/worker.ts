@@ -41,8 +41,12 @@ async function createSessions(
 ): Promise<[ort.InferenceSession, ort.InferenceSession]> {
   const queryBytes = new Uint8Array(await readFile(init.queryModelPath));
   const query = await ort.InferenceSession.create(queryBytes, sessionOptions(provider));
-  // The native binding refuses SharedArrayBuffer memory: hand it a private copy (freed after load).
-  const scoring = await ort.InferenceSession.create(init.scoringGraph.slice(), sessionOptions(provider));
+  // The matrix is external data: ORT maps embeddings.bin from the snapshot folder (on the CPU the
+  // mapping is shared with every other worker through the page cache; CUDA copies it to the device).
+  const scoring = await ort.InferenceSession.create(init.scoringGraph, {
+    ...sessionOptions(provider),
+    extra: { session: { model_external_initializers_file_folder_path: init.scoringDataDir } },
+  });
   return [query, scoring];
 }
 

@@ -3,7 +3,9 @@
 // unreliable on such swaps, so we poll). When either points somewhere new, the pair loads beside
 // the serving version and is swapped in atomically; a pair that fails to load (corrupt files,
 // fingerprint mismatch, ...) is refused — logged, counted — and not retried until a pointer
-// moves again, while the previous version keeps serving.
+// moves again, while the previous version keeps serving. Each load's stage durations
+// (load-stages.ts) go into the "switched"/"serving" log line (`stages`, seconds) and into the
+// gauge `lightrank_server_reload_stage_seconds{stage}` (the last successful load).
 //
 // API:
 //   new Reloader({ dataDir, registry, load, pollMs, log, metrics })
@@ -11,6 +13,7 @@
 //   reloader.lastRefusal → { key, kind, reason, message } | undefined
 import { realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import { LoadError } from './load-error.js';
@@ -45,6 +48,21 @@ async function pointer(
   }
 }
 
+const STAGE_METRIC = 'lightrank_server_reload_stage_seconds';
+
+/** One gauge per registry (a test may start several reloaders on one). */
+function stageGauge(registry: Registry): Gauge<'stage'> {
+  return (
+    (registry.getSingleMetric(STAGE_METRIC) as Gauge<'stage'> | undefined) ??
+    new Gauge({
+      name: STAGE_METRIC,
+      help: 'Seconds each stage of the last successful model/snapshot load took (checksum, read_ids, id_index, scoring_graph, sessions, switch, ...)',
+      labelNames: ['stage'],
+      registers: [registry],
+    })
+  );
+}
+
 export class Reloader {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -53,7 +71,11 @@ export class Reloader {
   private waitingLogged = false;
   lastRefusal: Refusal | undefined;
 
-  constructor(private readonly opts: ReloaderOptions) {}
+  private readonly stageSeconds: Gauge<'stage'>;
+
+  constructor(private readonly opts: ReloaderOptions) {
+    this.stageSeconds = stageGauge(opts.metrics.registry);
+  }
 
   start(): void {
     const tick = (): void => {
@@ -124,7 +146,11 @@ export class Reloader {
       );
       return;
     }
+    const switched = performance.now();
     const previous = this.opts.registry.swap(next);
+    const stages = { ...next.loadStages, switch: (performance.now() - switched) / 1000 };
+    this.stageSeconds.reset();
+    for (const [stage, seconds] of Object.entries(stages)) this.stageSeconds.set({ stage }, seconds);
     this.activeKey = key;
     this.active = src;
     this.lastRefusal = undefined;
@@ -138,6 +164,7 @@ export class Reloader {
         rows: next.snapshot.rows,
         provider: next.provider,
         loadMs: Date.now() - started,
+        stages,
         replaced: previous ? { model: previous.model.version, snapshot: previous.snapshot.version } : null,
       },
       previous ? 'switched to new version' : 'serving',

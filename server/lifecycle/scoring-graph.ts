@@ -1,10 +1,32 @@
-// Builds the scoring graph for a snapshot with the model kit (the embedding matrix becomes its
-// initializer, so on a GPU the table lives in device memory and only row indices and scores
-// cross the bus) and puts the bytes in a SharedArrayBuffer, so every worker reads one copy.
+// Builds the scoring graph for a snapshot with the model kit. The embedding matrix is the graph's
+// initializer, so on a GPU the table lives in device memory and only row indices and scores cross
+// the bus.
 //
-// API: buildScoringGraph(snapshot: Snapshot) → Uint8Array (SharedArrayBuffer-backed)
+// The server uses `scoringGraphOverFile`: the graph (under 1 KB) names the snapshot's
+// embeddings.bin as external data, and ONNX Runtime maps that file when a session is created
+// (one page-cache copy shared by every worker on the CPU, no protobuf of the whole matrix to
+// encode, copy and parse per worker). `buildScoringGraph` inlines the matrix instead, for callers
+// holding a loaded snapshot (the server benchmark).
+//
+// API:
+//   scoringGraphOverFile(snapshot: Snapshot) → { bytes: Uint8Array; externalDataDir: string }
+//     create the session from `bytes` with session config
+//     `session.model_external_initializers_file_folder_path` = externalDataDir
+//   buildScoringGraph(snapshot: Snapshot) → Uint8Array (SharedArrayBuffer-backed, matrix inline)
+import { dirname } from 'node:path';
 import { buildScoringModel } from '../../modelkit/scoring-graph.js';
-import type { Snapshot } from '../../snapshot/index.js';
+import { EMBEDDINGS_FILE, type Snapshot } from '../../snapshot/index.js';
+
+export function scoringGraphOverFile(snapshot: Snapshot): { bytes: Uint8Array; externalDataDir: string } {
+  const bytes = buildScoringModel({
+    tasks: snapshot.tasks.length,
+    dim: snapshot.dim,
+    rows: snapshot.rows,
+    dtype: snapshot.dtype,
+    table: { location: EMBEDDINGS_FILE },
+  });
+  return { bytes, externalDataDir: dirname(snapshot.embeddingsPath) };
+}
 
 export function buildScoringGraph(snapshot: Snapshot): Uint8Array {
   const table = snapshot.embeddings;

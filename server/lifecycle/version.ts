@@ -1,7 +1,9 @@
 // One served version: a query tower + an embedding snapshot with matching fingerprints, their
 // worker pool and batcher. Loading checks everything before anything serves (model sha256 and
 // metadata, the snapshot's full validation, fingerprint/tasks/dim agreement), builds the
-// scoring graph with the snapshot as its initializer, and starts the workers. Requests hold a
+// scoring graph whose initializer is the snapshot's embeddings.bin (external data, mapped by ONNX
+// Runtime in each worker), and starts the workers; each stage's seconds are kept in
+// `loadStages` (load-stages.ts). Requests hold a
 // version from start to finish (`acquire`/`release`); a retired version closes its workers
 // once its last request is done.
 //
@@ -17,8 +19,9 @@ import { DynamicBatcher, type BatcherLimits } from '../inference/batcher.js';
 import { WorkerPool } from '../inference/pool.js';
 import type { ExecutionProvider } from '../inference/protocol.js';
 import { LoadError } from './load-error.js';
+import { StageClock } from './load-stages.js';
 import { readQueryTower, type QueryTowerInfo } from './model-file.js';
-import { buildScoringGraph } from './scoring-graph.js';
+import { scoringGraphOverFile } from './scoring-graph.js';
 
 export interface VersionSource {
   modelDir: string;
@@ -55,6 +58,8 @@ export class ServedVersion {
     private readonly index: Pick<Snapshot['index'], 'lookup'>,
     private readonly pool: WorkerPool,
     readonly batcher: DynamicBatcher,
+    /** seconds per load stage (load-stages.ts) */
+    readonly loadStages: Record<string, number>,
   ) {}
 
   get tasks(): string[] {
@@ -103,10 +108,15 @@ export class ServedVersion {
 }
 
 export async function loadVersion(src: VersionSource, opts: VersionOptions): Promise<ServedVersion> {
-  const model = await readQueryTower(src.modelDir, src.modelVersion);
+  const clock = new StageClock();
+  const model = await clock.time('model', () => readQueryTower(src.modelDir, src.modelVersion));
   let snapshot: Snapshot;
   try {
-    snapshot = await openSnapshot(src.snapshotDir, { expectedFingerprint: model.fingerprint });
+    snapshot = await openSnapshot(src.snapshotDir, {
+      expectedFingerprint: model.fingerprint,
+      loadEmbeddings: false,
+      onStage: (stage, seconds) => clock.record(stage, seconds),
+    });
   } catch (e) {
     if (isSnapshotError(e)) throw new LoadError('snapshot', e.cause, e.message);
     throw e;
@@ -120,27 +130,32 @@ export async function loadVersion(src: VersionSource, opts: VersionOptions): Pro
         `model ${model.version} wants [${model.tasks.join(', ')}] × dim ${model.dim}`,
     );
   }
-  const scoringGraph = buildScoringGraph(snapshot);
-  const pool = await WorkerPool.start(
-    {
-      queryModelPath: model.path,
-      scoringGraph,
-      executionProvider: opts.executionProvider,
-      intraOpThreads: opts.intraOpThreads,
-      numDense: model.numDense,
-      numCategorical: model.numCategorical,
-      tasks: model.tasks.length,
-      dim: model.dim,
-    },
-    opts.workers,
-    opts.log,
-  ).catch((e: unknown) => {
-    throw new LoadError(
-      'model',
-      'runtime',
-      `ONNX Runtime refused the model or scoring graph: ${(e as Error).message}`,
-    );
-  });
+  const scoringGraph = await clock.time('scoring_graph', () => scoringGraphOverFile(snapshot));
+  const pool = await clock
+    .time('sessions', () =>
+      WorkerPool.start(
+        {
+          queryModelPath: model.path,
+          scoringGraph: scoringGraph.bytes,
+          scoringDataDir: scoringGraph.externalDataDir,
+          executionProvider: opts.executionProvider,
+          intraOpThreads: opts.intraOpThreads,
+          numDense: model.numDense,
+          numCategorical: model.numCategorical,
+          tasks: model.tasks.length,
+          dim: model.dim,
+        },
+        opts.workers,
+        opts.log,
+      ),
+    )
+    .catch((e: unknown) => {
+      throw new LoadError(
+        'model',
+        'runtime',
+        `ONNX Runtime refused the model or scoring graph: ${(e as Error).message}`,
+      );
+    });
   const batcher = new DynamicBatcher(pool, opts.limits, {
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
   });
@@ -151,6 +166,6 @@ export async function loadVersion(src: VersionSource, opts: VersionOptions): Pro
     dtype: m.dtype,
     createdAt: new Date(m.createdAt),
   };
-  // Only the id index stays on this thread; the matrix lives in the scoring graph's bytes.
-  return new ServedVersion(model, info, snapshot.index, pool, batcher);
+  // Only the id index stays on this thread; the workers' sessions map the matrix from its file.
+  return new ServedVersion(model, info, snapshot.index, pool, batcher, clock.seconds);
 }

@@ -144,6 +144,25 @@ describe('hot swap', () => {
     expect(
       await metric(/lightrank_server_reloads_total\{[^}]*kind="snapshot",outcome="loaded"[^}]*\} (\d+)/),
     ).toBeGreaterThanOrEqual(2);
+    // Each switch logs its load stages once, and the last one is exported per stage.
+    const switches = server.logs.filter((l) => l.msg === 'switched to new version');
+    expect(switches.map((l) => `${l.model}/${l.snapshot}`)).toEqual(['m1/v2', 'm2/v2']);
+    const stages = switches[0]!.stages as Record<string, number>;
+    expect(Object.keys(stages)).toEqual([
+      'model',
+      'checksum',
+      'read_ids',
+      'id_index',
+      'scoring_graph',
+      'sessions',
+      'switch',
+    ]);
+    for (const seconds of Object.values(stages)) expect(seconds).toBeGreaterThanOrEqual(0);
+    expect(stages.sessions).toBeGreaterThan(0);
+    const exported = await metric(
+      /lightrank_server_reload_stage_seconds\{[^}]*stage="sessions"[^}]*\} ([\d.e-]+)/,
+    );
+    expect(exported).toBeGreaterThan(0);
   });
 });
 
