@@ -1,7 +1,9 @@
 // One poll of a snapshot prefix: read LATEST (If-None-Match), and when it names a version that
 // is not current, download it into a temp folder (each file streamed with its sha256 checked
-// against the manifest as it arrives), validate the folder with the snapshot module's validator,
-// then publish it and flip snapshot/current. A refused version is remembered and not fetched
+// against the manifest as it arrives), validate the folder with the snapshot module's validator
+// (given the digests computed while downloading, so no file is read again just to hash it: sizes,
+// shape, dtype and duplicate ids are still checked on disk), then publish it and flip
+// snapshot/current. A refused version is remembered and not fetched
 // again until its manifest changes or `refusedRetryMs` has passed.
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../lib/logger.js';
@@ -106,6 +108,7 @@ export class SnapshotSync {
     const tmp = await this.volume.makeTemp(version);
     let bytes = 0;
     let downloadSeconds = 0;
+    const sha256: Record<string, string> = {};
     try {
       for (const [name, entry] of Object.entries(manifest.files)) {
         const file = within(tmp, assertSafeFileName(name, `${where}/${MANIFEST_FILE}`));
@@ -119,6 +122,7 @@ export class SnapshotSync {
             `${where}/${name}: sha256 ${got.sha256}, the manifest says ${entry.sha256}`,
           );
         }
+        sha256[name] = got.sha256;
         bytes += got.bytes;
       }
       const manifestFile = within(tmp, MANIFEST_FILE);
@@ -126,7 +130,7 @@ export class SnapshotSync {
         throw localWriteError(err, manifestFile, 'write');
       });
       downloadSeconds = (performance.now() - started) / 1000;
-      await this.validate(tmp, where);
+      await this.validate(tmp, where, sha256);
       await this.volume.publish(tmp, version);
     } catch (err) {
       await this.volume.discard(tmp);
@@ -160,10 +164,10 @@ export class SnapshotSync {
     return manifest;
   }
 
-  /** The snapshot module's full validation of what landed on disk. */
-  private async validate(dir: string, where: string): Promise<void> {
+  /** The snapshot module's full validation of what landed on disk (`sha256`: digests computed while downloading). */
+  private async validate(dir: string, where: string, sha256: Record<string, string>): Promise<void> {
     try {
-      await validateSnapshot(dir, { expectedFingerprint: this.options.expectedFingerprint() });
+      await validateSnapshot(dir, { expectedFingerprint: this.options.expectedFingerprint(), sha256 });
     } catch (err) {
       if (isSnapshotError(err) && err.cause === 'io')
         throw localWriteError(err, `${dir}/${err.file ?? ''}`, 'read');

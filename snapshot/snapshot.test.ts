@@ -254,3 +254,53 @@ describe('snapshot refusals', () => {
     await expectRefused(dir, 'missing_file', /ids\.u64 is missing/);
   });
 });
+
+describe('validation with digests the caller computed while writing', () => {
+  async function digests(dir: string): Promise<Record<string, string>> {
+    const { createHash } = await import('node:crypto');
+    const out: Record<string, string> = {};
+    for (const name of [IDS_FILE, EMBEDDINGS_FILE])
+      out[name] = createHash('sha256')
+        .update(await readFile(join(dir, name)))
+        .digest('hex');
+    return out;
+  }
+
+  it('compares the given digest with the manifest instead of reading the file again', async () => {
+    const dir = await make();
+    const sha256 = await digests(dir);
+    // Flip a byte after "downloading": the given (pre-flip) digest is what is checked, so the
+    // file is not hashed again; without the digest, the flip is found.
+    const p = join(dir, EMBEDDINGS_FILE);
+    const buf = await readFile(p);
+    buf[7]! ^= 0xff;
+    await writeFile(p, buf);
+    await expect(validateSnapshot(dir, { sha256 })).resolves.toMatchObject({ rows: 50 });
+    await expect(validateSnapshot(dir)).rejects.toMatchObject({ cause: 'checksum' });
+  });
+
+  it('refuses a given digest that differs from the manifest', async () => {
+    const dir = await make();
+    const sha256 = { ...(await digests(dir)), [EMBEDDINGS_FILE]: '0'.repeat(64) };
+    await expect(validateSnapshot(dir, { sha256 })).rejects.toMatchObject({
+      cause: 'checksum',
+      message: expect.stringMatching(/embeddings\.bin: sha256 0{64}, manifest says/),
+    });
+  });
+
+  it('still checks sizes and duplicate ids on disk', async () => {
+    const a = await make();
+    const sha256 = await digests(a);
+    await truncate(join(a, EMBEDDINGS_FILE), 100);
+    await expect(validateSnapshot(a, { sha256 })).rejects.toMatchObject({ cause: 'truncated' });
+
+    const b = await make('float32', 4);
+    const buf = Buffer.from(new BigUint64Array([5n, 6n, 7n, 5n]).buffer);
+    await writeFile(join(b, IDS_FILE), buf);
+    const ids = (await digests(b))[IDS_FILE]!;
+    await editManifest(b, (m) => ((m.files as Record<string, { sha256: string }>)[IDS_FILE]!.sha256 = ids));
+    await expect(validateSnapshot(b, { sha256: { [IDS_FILE]: ids } })).rejects.toMatchObject({
+      cause: 'duplicate_ids',
+    });
+  });
+});

@@ -1,9 +1,15 @@
 // Full validation of a snapshot directory without loading its matrix (the sync sidecar runs it
 // before publishing): manifest, fingerprint, shape/dtype vs file sizes, streaming sha256 of
 // every listed file, duplicate ids. Resolves to the manifest or throws a SnapshotError.
+// A caller that computed a file's sha256 while writing it (the sidecar, while downloading) passes
+// it in `sha256`: that digest is compared with the manifest instead of reading the file again
+// (its size on disk is still checked).
 //
 // API:
-//   validateSnapshot(dir: string, opts?: { expectedFingerprint?: string }): Promise<SnapshotManifest>
+//   validateSnapshot(dir: string, opts?: {
+//     expectedFingerprint?: string
+//     sha256?: Record<string, string>     file name → sha256 (hex) already computed by the caller
+//   }): Promise<SnapshotManifest>
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
@@ -14,14 +20,15 @@ import { sha256File } from './sha256.js';
 
 export async function validateSnapshot(
   dir: string,
-  opts: { expectedFingerprint?: string } = {},
+  opts: { expectedFingerprint?: string; sha256?: Record<string, string> } = {},
 ): Promise<SnapshotManifest> {
   const m = await readManifest(dir, opts.expectedFingerprint);
   await checkFileSizes(dir, m);
   for (const [name, entry] of Object.entries(m.files)) {
+    const known = opts.sha256 && Object.hasOwn(opts.sha256, name) ? opts.sha256[name] : undefined;
     let got: { sha256: string; bytes: number };
     try {
-      got = await sha256File(join(dir, name));
+      got = known !== undefined ? { sha256: known, bytes: entry.bytes } : await sha256File(join(dir, name));
     } catch (e) {
       throw ioError(e, name);
     }
