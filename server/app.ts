@@ -9,6 +9,8 @@
 //   GET  /v2/models/:name                 OIP model metadata (the query tower)
 //   GET  /v2/models/:name/ready
 //   POST /v2/models/:name/infer           OIP infer: dense + categorical → query [B, tasks, dim]
+//                                         (JSON, or the binary tensor extension of oip-binary.ts
+//                                         when the Inference-Header-Content-Length header is sent)
 //   (the same three under /v2/models/:name/versions/:version, for the version serving)
 //   POST /v1/models/:name/rank            ranking: query features + candidate ids → per-task scores
 //                                         (JSON, or the binary encoding of binary.ts by content type)
@@ -17,13 +19,14 @@
 // query tower, while ranking needs id lookup and reports unknown ids (see server/README.md).
 //
 // API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes }) → FastifyInstance
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { RANK_BINARY_TYPE } from './binary.js';
 import type { Dataplane } from './dataplane.js';
-import { ServeError, modelNotReady, toServeError } from './errors.js';
+import { ServeError, modelNotReady, toServeError, unsupportedMediaType } from './errors.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
 import type { ServerMetrics } from './metrics.js';
+import { BinaryInferResponse, INFERENCE_HEADER_LENGTH, OIP_BINARY_TYPE } from './oip-binary.js';
 
 export const SERVER_NAME = 'lightrank';
 export const SERVER_VERSION = '0.1.0';
@@ -62,6 +65,11 @@ export function buildApp(deps: AppDeps) {
   app.removeContentTypeParser('text/plain');
   // The ranking endpoint's binary encoding (binary.ts): the body is handed on as one Buffer.
   app.addContentTypeParser(RANK_BINARY_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // The OIP binary tensor extension: taken as one Buffer on the infer routes when the request
+  // carries its header (whose hook below routes any content type here); refused elsewhere.
+  app.addContentTypeParser(OIP_BINARY_TYPE, { parseAs: 'buffer' }, (req, body, done) =>
+    binaryInfer(req) ? done(null, body) : done(unsupportedMediaType(OIP_BINARY_TYPE)),
+  );
   app.decorateRequest('startedAt', 0n);
 
   app.addHook('onRequest', async (req) => {
@@ -86,6 +94,16 @@ export function buildApp(deps: AppDeps) {
   });
 
   const route = (endpoint: string) => ({ config: { endpoint } });
+  const binaryInfer = (req: FastifyRequest): boolean =>
+    req.routeOptions.config.endpoint === 'infer' && req.headers[INFERENCE_HEADER_LENGTH] !== undefined;
+  // Triton clients send binary bodies as application/octet-stream or with no type; the header,
+  // not the type, says the body is binary.
+  const inferRoute = {
+    ...route('infer'),
+    onRequest: async (req: FastifyRequest) => {
+      if (binaryInfer(req)) req.headers['content-type'] = OIP_BINARY_TYPE;
+    },
+  };
   const checkVersion = (p: { name: string; version?: string }): void => {
     if (p.version === undefined) return;
     const serving = registry.peek(p.name)?.model.version;
@@ -100,7 +118,7 @@ export function buildApp(deps: AppDeps) {
   app.get('/v2', route('server_metadata'), async () => ({
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    extensions: [],
+    extensions: ['binary_tensor_data'],
   }));
   app.get('/v2/health/live', route('server_live'), async () => ({ live: true }));
   app.get('/v2/health/ready', route('server_ready'), async (_req, reply) => {
@@ -118,9 +136,16 @@ export function buildApp(deps: AppDeps) {
       if (!dataplane.modelReady(req.params.name)) throw modelNotReady(req.params.name);
       return reply.send({ name: req.params.name, ready: true });
     });
-    app.post<ModelParams>(`${prefix}/infer`, route('infer'), async (req) => {
+    app.post<ModelParams>(`${prefix}/infer`, inferRoute, async (req, reply) => {
       checkVersion(req.params);
-      return dataplane.infer(req.params.name, req.body);
+      const header = req.headers[INFERENCE_HEADER_LENGTH];
+      const res = await dataplane.infer(
+        req.params.name,
+        req.body,
+        header === undefined ? undefined : String(header),
+      );
+      if (!(res instanceof BinaryInferResponse)) return res;
+      return reply.type(OIP_BINARY_TYPE).header(INFERENCE_HEADER_LENGTH, res.headerLength).send(res.body);
     });
   }
   app.post<ModelParams>('/v1/models/:name/rank', route('rank'), async (req, reply) =>

@@ -7,13 +7,22 @@
 //   new Dataplane(registry, metrics, limits)
 //   dataplane.rank(modelName, body) → Promise<Buffer>          the RankResponse as JSON (encode.ts)
 //   dataplane.rankBinary(modelName, body: Buffer) → Promise<Buffer>  the binary encoding (binary.ts)
-//   dataplane.infer(modelName, body) → Promise<InferResponse>
+//   dataplane.infer(modelName, body, inferenceHeaderLength?) → Promise<InferResponse | BinaryInferResponse>
+//     with inferenceHeaderLength (the request header's value) the body is a Buffer in the OIP
+//     binary tensor extension (oip-binary.ts); binary outputs only when the request asks for them
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
 import { inferenceFailed, invalidArgument, modelNotReady } from './errors.js';
 import { decodeRankBinary, encodeRankBinary } from './binary.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 import { parseIds } from './ids.js';
+import {
+  type BinaryInferResponse,
+  binaryOutputRequested,
+  encodeBinaryInferResponse,
+  sliceBinaryInputs,
+  splitBinaryBody,
+} from './oip-binary.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
 import type { ServedVersion } from './lifecycle/version.js';
 import type { ServerMetrics, Stage } from './metrics.js';
@@ -48,7 +57,9 @@ export interface OipTensor {
   name: string;
   datatype: string;
   shape: number[];
-  data: number[];
+  /** absent when the tensor's bytes follow the JSON header (binary extension) */
+  data?: number[];
+  parameters?: { binary_data_size: number };
 }
 
 export interface InferResponse {
@@ -81,6 +92,7 @@ function parseOrThrow<T>(schema: ZodType<T>, body: unknown): T {
 export class Dataplane {
   private readonly rankSchema;
   private readonly inferSchema;
+  private readonly inferBinarySchema;
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -88,10 +100,9 @@ export class Dataplane {
     private readonly limits: DataplaneLimits,
   ) {
     this.rankSchema = rankRequestSchema(limits);
-    this.inferSchema = inferRequestSchema({
-      maxInferRows: limits.maxInferRows,
-      maxElements: limits.maxInferRows * 4096,
-    });
+    const inferLimits = { maxInferRows: limits.maxInferRows, maxElements: limits.maxInferRows * 4096 };
+    this.inferSchema = inferRequestSchema(inferLimits);
+    this.inferBinarySchema = inferRequestSchema(inferLimits, { binaryData: true });
   }
 
   private stage(stage: Stage, t0: bigint): bigint {
@@ -301,33 +312,43 @@ export class Dataplane {
     return json;
   }
 
-  async infer(name: string, body: unknown): Promise<InferResponse> {
+  async infer(
+    name: string,
+    body: unknown,
+    inferenceHeaderLength?: string,
+  ): Promise<InferResponse | BinaryInferResponse> {
     let t = process.hrtime.bigint();
-    const req = parseOrThrow<InferRequest>(this.inferSchema, body);
+    let req: InferRequest;
+    let binary: (Buffer | undefined)[] = [];
+    if (inferenceHeaderLength === undefined) req = parseOrThrow<InferRequest>(this.inferSchema, body);
+    else {
+      const { header, tail } = splitBinaryBody(body, inferenceHeaderLength);
+      req = parseOrThrow<InferRequest>(this.inferBinarySchema, header);
+      binary = sliceBinaryInputs(req.inputs, tail);
+    }
+    const binaryOutput = binaryOutputRequested(req, 'query');
     const v = this.registry.acquire(name);
     try {
-      const { rows, dense, categorical } = decodeInfer(v, req);
+      const { rows, dense, categorical } = decodeInfer(v, req, binary);
       t = this.stage('decode', t);
       const r = await v.batcher.submit({ rows, dense, categorical, wantQuery: true });
       this.metrics.observeStage('queue', r.queueSeconds);
       this.metrics.observeStage('query_tower', r.queryTowerSeconds);
       requireFinite(r.query!, 'query embeddings');
       t = process.hrtime.bigint();
+      const query = r.query!;
+      const output: OipTensor = { name: 'query', datatype: 'FP32', shape: [rows, v.tasks.length, v.dim] };
+      if (binaryOutput) output.parameters = { binary_data_size: query.byteLength };
+      else output.data = Array.from(query);
       const res: InferResponse = {
         model_name: this.registry.name,
         model_version: v.model.version,
         ...(req.id !== undefined ? { id: req.id } : {}),
-        outputs: [
-          {
-            name: 'query',
-            datatype: 'FP32',
-            shape: [rows, v.tasks.length, v.dim],
-            data: Array.from(r.query!),
-          },
-        ],
+        outputs: [output],
       };
+      const out = binaryOutput ? encodeBinaryInferResponse(res, [query]) : res;
       this.stage('encode', t);
-      return res;
+      return out;
     } finally {
       v.release();
     }
@@ -384,9 +405,22 @@ function flatten(
   });
 }
 
+/** A binary input's bytes as a fresh (aligned) typed array; the host is little-endian. */
+function fromBytes<T>(bytes: Buffer, make: (buffer: ArrayBuffer) => T): T {
+  const copy = new ArrayBuffer(bytes.length);
+  new Uint8Array(copy).set(bytes);
+  return make(copy);
+}
+
+/**
+ * Checks the inputs against the loaded model and gathers them into typed arrays. `binary[i]`
+ * holds input i's bytes when it came in the binary extension (its size is already checked
+ * against its shape and datatype), else input i's JSON `data` is read.
+ */
 function decodeInfer(
   v: ServedVersion,
   req: InferRequest,
+  binary: readonly (Buffer | undefined)[],
 ): { rows: number; dense: Float32Array; categorical: BigInt64Array } {
   const seen = new Map<string, number>();
   req.inputs.forEach((t, i) => {
@@ -428,27 +462,50 @@ function decodeInfer(
       `batch ${c.shape[0]} differs from input "dense" batch ${rows}`,
     );
   }
-  const dense = new Float32Array(rows * v.numDense);
+  const dense = binary[di]
+    ? denseFromBytes(binary[di], di)
+    : denseFromJson(d.data!, di, rows * v.numDense, d.shape);
+  const categorical = binary[ci]
+    ? fromBytes(binary[ci], (b) => new BigInt64Array(b))
+    : categoricalFromJson(c.data!, ci, rows * v.numCategorical, c.shape);
+  return { rows, dense, categorical };
+}
+
+function denseFromBytes(bytes: Buffer, i: number): Float32Array {
+  const dense = fromBytes(bytes, (b) => new Float32Array(b));
+  for (let k = 0; k < dense.length; k++) {
+    if (!Number.isFinite(dense[k]!))
+      throw invalidArgument(`inputs[${i}]`, `element ${k} of the binary data is not a finite float32 number`);
+  }
+  return dense;
+}
+
+function denseFromJson(data: unknown[], i: number, count: number, shape: number[]): Float32Array {
+  const dense = new Float32Array(count);
   let n = 0;
-  flatten(d.data, `inputs[${di}].data`, 2, (x, path) => {
+  flatten(data, `inputs[${i}].data`, 2, (x, path) => {
     if (typeof x !== 'number' || !Number.isFinite(x) || Math.abs(x) > 3.4028234663852886e38) {
       throw invalidArgument(path, 'expected a finite float32 number');
     }
     if (n >= dense.length)
       throw invalidArgument(
-        `inputs[${di}].data`,
-        `more than ${dense.length} elements for shape [${d.shape.join(', ')}]`,
+        `inputs[${i}].data`,
+        `more than ${dense.length} elements for shape [${shape.join(', ')}]`,
       );
     dense[n++] = x;
   });
   if (n !== dense.length)
     throw invalidArgument(
-      `inputs[${di}].data`,
-      `expected ${dense.length} elements for shape [${d.shape.join(', ')}], got ${n}`,
+      `inputs[${i}].data`,
+      `expected ${dense.length} elements for shape [${shape.join(', ')}], got ${n}`,
     );
-  const categorical = new BigInt64Array(rows * v.numCategorical);
-  n = 0;
-  flatten(c.data, `inputs[${ci}].data`, 2, (x, path) => {
+  return dense;
+}
+
+function categoricalFromJson(data: unknown[], i: number, count: number, shape: number[]): BigInt64Array {
+  const categorical = new BigInt64Array(count);
+  let n = 0;
+  flatten(data, `inputs[${i}].data`, 2, (x, path) => {
     const ok =
       (typeof x === 'number' && Number.isSafeInteger(x)) || (typeof x === 'string' && /^-?\d{1,19}$/.test(x));
     const b = ok ? parseInt64(x as number | string) : undefined;
@@ -456,16 +513,16 @@ function decodeInfer(
       throw invalidArgument(path, 'expected a 64-bit integer (a safe integer or a decimal string)');
     if (n >= categorical.length)
       throw invalidArgument(
-        `inputs[${ci}].data`,
-        `more than ${categorical.length} elements for shape [${c.shape.join(', ')}]`,
+        `inputs[${i}].data`,
+        `more than ${categorical.length} elements for shape [${shape.join(', ')}]`,
       );
     categorical[n++] = b;
   });
   if (n !== categorical.length) {
     throw invalidArgument(
-      `inputs[${ci}].data`,
-      `expected ${categorical.length} elements for shape [${c.shape.join(', ')}], got ${n}`,
+      `inputs[${i}].data`,
+      `expected ${categorical.length} elements for shape [${shape.join(', ')}], got ${n}`,
     );
   }
-  return { rows, dense, categorical };
+  return categorical;
 }

@@ -6,7 +6,8 @@
 // API:
 //   type ErrorCode = keyof typeof ERROR_STATUS
 //   class ServeError extends Error { code; status; field? }
-//   invalidArgument(field, message) / modelNotFound(name) / modelNotReady(name) / ...
+//   invalidArgument(field, message) / modelNotFound(name) / modelNotReady(name) /
+//   unsupportedMediaType(type?, message?) / ...
 //   toServeError(err: unknown): ServeError     maps Fastify's own errors (body size, media type, JSON)
 
 export const ERROR_STATUS = {
@@ -55,6 +56,13 @@ export const modelNotReady = (name: string): ServeError =>
 export const overloaded = (queued: number): ServeError =>
   new ServeError('OVERLOADED', `server overloaded: ${queued} requests already queued`);
 export const shuttingDown = (): ServeError => new ServeError('SHUTTING_DOWN', 'server is shutting down');
+export const unsupportedMediaType = (type?: string, message?: string): ServeError =>
+  new ServeError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `${message ?? `unsupported media type: ${type ?? 'none'}`}; send application/json (the rank route also takes ` +
+      'application/vnd.lightrank.rank.v1+binary; infer takes the OIP binary tensor extension with an ' +
+      'Inference-Header-Content-Length header)',
+  );
 export const inferenceFailed = (message: string): ServeError =>
   new ServeError('INFERENCE_FAILED', `inference failed: ${message}`);
 
@@ -72,10 +80,7 @@ export function toServeError(err: unknown): ServeError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ServeError('PAYLOAD_TOO_LARGE', e.message ?? 'request body is too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ServeError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `${e.message ?? 'unsupported media type'}; send application/json (the rank route also takes application/vnd.lightrank.rank.v1+binary)`,
-      );
+      return unsupportedMediaType(undefined, e.message);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ServeError('MALFORMED_JSON', 'request body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -6,7 +6,9 @@
 // API:
 //   itemIdList({ min, max }) → zod schema of a list of 64-bit item ids
 //   rankRequestSchema({ maxCandidates }) → zod schema of RankRequest
-//   inferRequestSchema({ maxInferRows, maxElements }) → zod schema of InferRequest
+//   inferRequestSchema({ maxInferRows, maxElements }, { binaryData? }) → zod schema of InferRequest
+//     (binaryData: the JSON header of a binary-extension request, where an input's `data` may be
+//     replaced by parameters.binary_data_size; oip-binary.ts checks which one each input has)
 //   fieldPath(path) → 'a.b[3]'; firstIssue(error) → { field, message }
 import { z } from 'zod';
 
@@ -87,7 +89,10 @@ export type RankRequest = z.infer<ReturnType<typeof rankRequestSchema>>;
 /** OIP v2 tensor data: flat or nested row-major arrays of numbers (or int64 strings). */
 const tensorData = z.array(z.unknown(), 'expected an array (flat or nested row-major)');
 
-export function inferRequestSchema(limits: { maxInferRows: number; maxElements: number }) {
+export function inferRequestSchema(
+  limits: { maxInferRows: number; maxElements: number },
+  opts: { binaryData?: boolean } = {},
+) {
   const tensor = z.strictObject({
     name: z.string().min(1),
     shape: z
@@ -99,7 +104,7 @@ export function inferRequestSchema(limits: { maxInferRows: number; maxElements: 
       .max(8),
     datatype: z.string().min(1),
     parameters: z.record(z.string(), z.unknown()).optional(),
-    data: tensorData,
+    data: opts.binaryData ? tensorData.optional() : tensorData,
   });
   return z
     .strictObject({
