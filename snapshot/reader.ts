@@ -13,6 +13,9 @@
 //                                       loading), 'read_ids', 'id_index', 'read_embeddings'
 //   }
 //   openSnapshot(dir: string, opts?: OpenSnapshotOptions): Promise<Snapshot>   throws SnapshotError
+//   checkSnapshotFiles(dir: string, opts?: { expectedFingerprint?: string }): Promise<SnapshotManifest>
+//     openSnapshot's cheap first checks alone (manifest, fingerprint, shape, dtype, file sizes; no
+//     file read), e.g. to start work that needs the shape while openSnapshot hashes the files
 //   class Snapshot {
 //     readonly dir: string; readonly manifest: SnapshotManifest
 //     readonly ids: BigUint64Array; readonly index: IdIndex
@@ -135,6 +138,15 @@ async function verifyStreaming(dir: string, name: string, m: SnapshotManifest): 
   }
 }
 
+export async function checkSnapshotFiles(
+  dir: string,
+  opts: { expectedFingerprint?: string } = {},
+): Promise<SnapshotManifest> {
+  const m = await readManifest(dir, opts.expectedFingerprint);
+  await checkFileSizes(dir, m);
+  return m;
+}
+
 export async function openSnapshot(dir: string, opts: OpenSnapshotOptions = {}): Promise<Snapshot> {
   const timed = async <T>(stage: OpenStage, work: () => T | Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -142,8 +154,7 @@ export async function openSnapshot(dir: string, opts: OpenSnapshotOptions = {}):
     opts.onStage?.(stage, (performance.now() - t0) / 1000);
     return result;
   };
-  const m = await readManifest(dir, opts.expectedFingerprint);
-  await checkFileSizes(dir, m);
+  const m = await checkSnapshotFiles(dir, opts);
   const streamed = Object.keys(m.files).filter(
     (name) => name !== IDS_FILE && (name !== EMBEDDINGS_FILE || opts.loadEmbeddings === false),
   );

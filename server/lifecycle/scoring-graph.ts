@@ -9,23 +9,27 @@
 // holding a loaded snapshot (the server benchmark).
 //
 // API:
-//   scoringGraphOverFile(snapshot: Snapshot) → { bytes: Uint8Array; externalDataDir: string }
+//   scoringGraphOverFile(dir: string, m: SnapshotManifest) → { bytes: Uint8Array; externalDataDir: string }
+//     dir: the snapshot folder (holding embeddings.bin), m: its manifest
 //     create the session from `bytes` with session config
 //     `session.model_external_initializers_file_folder_path` = externalDataDir
 //   buildScoringGraph(snapshot: Snapshot) → Uint8Array (SharedArrayBuffer-backed, matrix inline)
-import { dirname } from 'node:path';
+import { resolve } from 'node:path';
 import { buildScoringModel } from '../../modelkit/scoring-graph.js';
-import { EMBEDDINGS_FILE, type Snapshot } from '../../snapshot/index.js';
+import { EMBEDDINGS_FILE, type Snapshot, type SnapshotManifest } from '../../snapshot/index.js';
 
-export function scoringGraphOverFile(snapshot: Snapshot): { bytes: Uint8Array; externalDataDir: string } {
+export function scoringGraphOverFile(
+  dir: string,
+  m: SnapshotManifest,
+): { bytes: Uint8Array; externalDataDir: string } {
   const bytes = buildScoringModel({
-    tasks: snapshot.tasks.length,
-    dim: snapshot.dim,
-    rows: snapshot.rows,
-    dtype: snapshot.dtype,
+    tasks: m.tasks.length,
+    dim: m.dim,
+    rows: m.rows,
+    dtype: m.dtype,
     table: { location: EMBEDDINGS_FILE },
   });
-  return { bytes, externalDataDir: dirname(snapshot.embeddingsPath) };
+  return { bytes, externalDataDir: resolve(dir) };
 }
 
 export function buildScoringGraph(snapshot: Snapshot): Uint8Array {

@@ -2,8 +2,9 @@
 // worker pool and batcher. Loading checks everything before anything serves (model sha256 and
 // metadata, the snapshot's full validation, fingerprint/tasks/dim agreement), builds the
 // scoring graph whose initializer is the snapshot's embeddings.bin (external data, mapped by ONNX
-// Runtime in each worker), and starts the workers; each stage's seconds are kept in
-// `loadStages` (load-stages.ts). Requests hold a
+// Runtime in each worker), and starts the workers while the files are hashed; each stage's
+// seconds are kept in `loadStages` (load-stages.ts; `sessions` runs alongside `checksum`,
+// `read_ids` and `id_index`). Requests hold a
 // version from start to finish (`acquire`/`release`); a retired version closes its workers
 // once its last request is done.
 //
@@ -14,7 +15,7 @@
 //   version.batcher.submit(job)
 //   version.acquire(); version.release(); version.retire() → Promise<void>   (resolves when closed)
 import type { Logger } from '../../lib/logger.js';
-import { isSnapshotError, openSnapshot, type Snapshot } from '../../snapshot/index.js';
+import { checkSnapshotFiles, isSnapshotError, openSnapshot, type Snapshot } from '../../snapshot/index.js';
 import { DynamicBatcher, type BatcherLimits } from '../inference/batcher.js';
 import { WorkerPool } from '../inference/pool.js';
 import type { ExecutionProvider } from '../inference/protocol.js';
@@ -107,21 +108,19 @@ export class ServedVersion {
   }
 }
 
+/** A snapshot module error as the reloader's refusal. */
+function snapshotRefusal(e: unknown): unknown {
+  return isSnapshotError(e) ? new LoadError('snapshot', e.cause, e.message) : e;
+}
+
 export async function loadVersion(src: VersionSource, opts: VersionOptions): Promise<ServedVersion> {
   const clock = new StageClock();
   const model = await clock.time('model', () => readQueryTower(src.modelDir, src.modelVersion));
-  let snapshot: Snapshot;
-  try {
-    snapshot = await openSnapshot(src.snapshotDir, {
-      expectedFingerprint: model.fingerprint,
-      loadEmbeddings: false,
-      onStage: (stage, seconds) => clock.record(stage, seconds),
-    });
-  } catch (e) {
-    if (isSnapshotError(e)) throw new LoadError('snapshot', e.cause, e.message);
-    throw e;
-  }
-  const m = snapshot.manifest;
+  const m = await checkSnapshotFiles(src.snapshotDir, { expectedFingerprint: model.fingerprint }).catch(
+    (e: unknown) => {
+      throw snapshotRefusal(e);
+    },
+  );
   if (m.dim !== model.dim || m.tasks.join(',') !== model.tasks.join(',')) {
     throw new LoadError(
       'snapshot',
@@ -130,9 +129,17 @@ export async function loadVersion(src: VersionSource, opts: VersionOptions): Pro
         `model ${model.version} wants [${model.tasks.join(', ')}] × dim ${model.dim}`,
     );
   }
-  const scoringGraph = await clock.time('scoring_graph', () => scoringGraphOverFile(snapshot));
-  const pool = await clock
-    .time('sessions', () =>
+  const scoringGraph = await clock.time('scoring_graph', () => scoringGraphOverFile(src.snapshotDir, m));
+  // The workers create their sessions (mapping embeddings.bin) while this thread checks the
+  // files' sha256 and builds the id index: nothing serves until both are done, and a snapshot
+  // that fails its checks closes the new workers unused.
+  const [opened, started] = await Promise.allSettled([
+    openSnapshot(src.snapshotDir, {
+      expectedFingerprint: model.fingerprint,
+      loadEmbeddings: false,
+      onStage: (stage, seconds) => clock.record(stage, seconds),
+    }),
+    clock.time('sessions', () =>
       WorkerPool.start(
         {
           queryModelPath: model.path,
@@ -148,14 +155,26 @@ export async function loadVersion(src: VersionSource, opts: VersionOptions): Pro
         opts.workers,
         opts.log,
       ),
-    )
-    .catch((e: unknown) => {
-      throw new LoadError(
-        'model',
-        'runtime',
-        `ONNX Runtime refused the model or scoring graph: ${(e as Error).message}`,
-      );
-    });
+    ),
+  ]);
+  const pool = started.status === 'fulfilled' ? started.value : undefined;
+  if (opened.status === 'rejected') {
+    await pool?.close();
+    throw snapshotRefusal(opened.reason);
+  }
+  if (!pool) {
+    const reason = (started as PromiseRejectedResult).reason as Error;
+    throw new LoadError(
+      'model',
+      'runtime',
+      `ONNX Runtime refused the model or scoring graph: ${reason.message}`,
+    );
+  }
+  const snapshot = opened.value;
+  if (JSON.stringify(snapshot.manifest) !== JSON.stringify(m)) {
+    await pool.close();
+    throw new LoadError('snapshot', 'manifest', `${src.snapshotDir}: the manifest changed while loading`);
+  }
   const batcher = new DynamicBatcher(pool, opts.limits, {
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
   });
