@@ -27,7 +27,7 @@ import { generateFeatures } from '../modelkit/catalogue.js';
 import { openSnapshot } from '../snapshot/index.js';
 import { parseArgs } from 'node:util';
 import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../server/binary.js';
-import { buildScoringGraph } from '../server/lifecycle/scoring-graph.js';
+import { scoringGraphOverFile } from '../server/lifecycle/scoring-graph.js';
 import { SCORING_INPUTS } from '../modelkit/scoring-graph.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
 import { closedLoop, openLoop, type LoadResult } from './lib/loadgen.js';
@@ -77,7 +77,12 @@ async function floor(modelPath: string, snapshotDir: string, work: Work[], durat
     graphOptimizationLevel: 'all',
   };
   const query = await ort.InferenceSession.create(modelPath, opts);
-  const scoring = await ort.InferenceSession.create(buildScoringGraph(snapshot).slice(), opts);
+  // the server's own scoring graph: the snapshot's embeddings.bin mapped as external data
+  const graph = scoringGraphOverFile(snapshotDir, snapshot.manifest);
+  const scoring = await ort.InferenceSession.create(graph.bytes, {
+    ...opts,
+    extra: { session: { model_external_initializers_file_folder_path: graph.externalDataDir } },
+  });
   const rows = work.map((w) => BigInt64Array.from(w.rows, BigInt));
   const lat: number[] = [];
   const cpu0 = process.cpuUsage();

@@ -2,21 +2,18 @@
 // initializer, so on a GPU the table lives in device memory and only row indices and scores cross
 // the bus.
 //
-// The server uses `scoringGraphOverFile`: the graph (under 1 KB) names the snapshot's
-// embeddings.bin as external data, and ONNX Runtime maps that file when a session is created
-// (one page-cache copy shared by every worker on the CPU, no protobuf of the whole matrix to
-// encode, copy and parse per worker). `buildScoringGraph` inlines the matrix instead, for callers
-// holding a loaded snapshot (the server benchmark).
+// The graph (under 1 KB) names the snapshot's embeddings.bin as external data, and ONNX Runtime
+// maps that file when a session is created (one page-cache copy shared by every worker on the
+// CPU, no protobuf of the whole matrix to encode, copy and parse per worker).
 //
 // API:
 //   scoringGraphOverFile(dir: string, m: SnapshotManifest) → { bytes: Uint8Array; externalDataDir: string }
 //     dir: the snapshot folder (holding embeddings.bin), m: its manifest
 //     create the session from `bytes` with session config
 //     `session.model_external_initializers_file_folder_path` = externalDataDir
-//   buildScoringGraph(snapshot: Snapshot) → Uint8Array (SharedArrayBuffer-backed, matrix inline)
 import { resolve } from 'node:path';
 import { buildScoringModel } from '../../modelkit/scoring-graph.js';
-import { EMBEDDINGS_FILE, type Snapshot, type SnapshotManifest } from '../../snapshot/index.js';
+import { EMBEDDINGS_FILE, type SnapshotManifest } from '../../snapshot/index.js';
 
 export function scoringGraphOverFile(
   dir: string,
@@ -30,19 +27,4 @@ export function scoringGraphOverFile(
     table: { location: EMBEDDINGS_FILE },
   });
   return { bytes, externalDataDir: resolve(dir) };
-}
-
-export function buildScoringGraph(snapshot: Snapshot): Uint8Array {
-  const table = snapshot.embeddings;
-  if (!table) throw new Error(`snapshot ${snapshot.dir} was opened without its matrix`);
-  const bytes = buildScoringModel({
-    tasks: snapshot.tasks.length,
-    dim: snapshot.dim,
-    rows: snapshot.rows,
-    dtype: snapshot.dtype,
-    table,
-  });
-  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
-  shared.set(bytes);
-  return shared;
 }
