@@ -10,7 +10,7 @@
 // laid over the computed status.
 //
 // A step that fails throws (the controller retries with backoff); an invalid spec is terminal.
-import { ConditionType, isConditionTrue } from '../api/conditions.js';
+import { ConditionType, Reason, isConditionTrue, setConditions } from '../api/conditions.js';
 import {
   API_GROUP_VERSION,
   KIND,
@@ -139,6 +139,21 @@ export class RankingModelReconciler {
       throw err;
     }
 
+    try {
+      return await this.converge(model, segments, regarding, log);
+    } catch (err) {
+      await this.reportFailure(model, regarding, err, log);
+      throw err;
+    }
+  }
+
+  /** Everything after validation: the owned objects, the rollouts, pruning, the status. */
+  private async converge(
+    model: RankingModel,
+    segments: ResolvedSegment[],
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<ReconcileResult> {
     const plans = this.rollouts.plan(model, segments);
     await this.reconcileIdentity(model, log);
     const created: string[] = [];
@@ -160,6 +175,48 @@ export class RankingModelReconciler {
     const status = overlayRolloutStatus(model, computeStatus(model, deployments, now), rollout.segments, now);
     await this.syncStatus(model, regarding, status, log);
     return rollout.requeueAfterMs !== undefined ? { requeueAfterMs: rollout.requeueAfterMs } : {};
+  }
+
+  /**
+   * A pass that failed (an API error: RBAC, an admission policy, a missing CRD) is retried with
+   * backoff; say so where people look: Degraded=True/ApplyFailed with the error, and a Warning
+   * Event (once per ten minutes for the same error). The next pass that gets through computes the
+   * status afresh. A failure to report is logged, never thrown over the original error.
+   */
+  private async reportFailure(model: RankingModel, regarding: Regarding, err: unknown, log: Logger) {
+    const message = `reconcile failed, retrying: ${err instanceof Error ? err.message : String(err)}`.slice(
+      0,
+      1024,
+    );
+    await this.deps.events.record(regarding, {
+      type: 'Warning',
+      reason: EventReason.ReconcileFailed,
+      message,
+      repeats: true,
+    });
+    const current = model.status ?? {};
+    const status: RankingModelStatus = {
+      ...current,
+      phase: 'Degraded',
+      conditions: setConditions(
+        current.conditions,
+        [
+          {
+            type: ConditionType.Degraded,
+            status: 'True',
+            reason: Reason.ApplyFailed,
+            message,
+            observedGeneration: model.metadata.generation ?? 0,
+          },
+        ],
+        this.now(),
+      ),
+    };
+    try {
+      await this.writeStatusIfChanged(model, status);
+    } catch (statusErr) {
+      log.debug({ err: String(statusErr) }, 'could not report the failure in status');
+    }
   }
 
   /** Report an unusable spec in status and an Event, then stop retrying (TerminalError). */
