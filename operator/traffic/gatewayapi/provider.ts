@@ -25,7 +25,16 @@ export class GatewayApiProvider implements TrafficProvider {
     const seg = this.ctx.segments.find((s) => s.name === segment);
     if (!seg) throw new Error(`gatewayAPI provider: no segment ${segment} in the spec`);
     const desired = buildHttpRoute(this.ctx.model, seg, weight);
-    await this.ctx.owned.apply(HTTPROUTES, desired);
+    try {
+      await this.ctx.owned.apply(HTTPROUTES, desired);
+    } catch (err) {
+      // a 404 on an apply: the resource type itself is missing
+      if (isNotFound(err))
+        throw new Error(
+          `HTTPRoute ${desired.metadata.name}: the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoutes; install the Gateway API CRDs (then restart the operator) or use routing.mode: router`,
+        );
+      throw err;
+    }
   }
 
   async verifyWeight(segment: string, weight: number): Promise<boolean> {
