@@ -45,6 +45,7 @@ import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } fr
 import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
 import { overlayRolloutStatus } from './rollout/status.js';
+import { routerName } from './traffic/router/objects.js';
 
 export const RANKING_MODELS: ResourceRef = {
   group: API_GROUP,
@@ -172,7 +173,24 @@ export class RankingModelReconciler {
     const rollout = await this.rollouts.reconcile(model, plans, regarding, log);
     await this.prune(model, segments, regarding, log, rollout.owned);
     const now = this.now();
-    const status = overlayRolloutStatus(model, computeStatus(model, deployments, now), rollout.segments, now);
+    // in router mode requests reach the segments through the model's router: Ready waits for it
+    const router =
+      model.spec.routing.mode === 'router'
+        ? {
+            name: routerName(model.metadata.name),
+            deployment: this.deps.owned.peek<Deployment>(
+              DEPLOYMENTS,
+              model.metadata.namespace,
+              routerName(model.metadata.name),
+            ),
+          }
+        : undefined;
+    const status = overlayRolloutStatus(
+      model,
+      computeStatus(model, deployments, now, router),
+      rollout.segments,
+      now,
+    );
     await this.syncStatus(model, regarding, status, log);
     return rollout.requeueAfterMs !== undefined ? { requeueAfterMs: rollout.requeueAfterMs } : {};
   }

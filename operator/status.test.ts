@@ -294,3 +294,35 @@ describe('a model the pods refused (Degraded)', () => {
     expect(st.phase).toBe('Ready');
   });
 });
+
+describe('the router (routing.mode router)', () => {
+  const obs: SegmentObservation[] = [
+    { segment: segs[0]!, deployment: ready2, pods: [] },
+    { segment: segs[1]!, deployment: ready1, pods: [] },
+  ];
+  const router = (readyReplicas: number): Deployment => ({
+    metadata: { name: 'ads-router', generation: 1 },
+    spec: { replicas: 2 },
+    status: { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas },
+  });
+  const cond = (st: ReturnType<typeof computeStatus>, type: string) =>
+    st.conditions?.find((c) => c.type === type);
+
+  it('keeps the model not Ready while the router is not, and says so', () => {
+    const st = computeStatus(m, obs, T0, { name: 'ads-router', deployment: router(1) });
+    expect(cond(st, 'Ready')).toMatchObject({
+      status: 'False',
+      message: 'not ready: router ads-router (1/2 ready)',
+    });
+    expect(cond(st, 'Progressing')?.message).toBe('waiting for router ads-router (1/2 ready)');
+    expect(st.phase).toBe('Pending');
+    const missing = computeStatus(m, obs, T0, { name: 'ads-router', deployment: undefined });
+    expect(cond(missing, 'Ready')?.message).toBe('not ready: router ads-router (not created yet)');
+  });
+
+  it('is Ready once the router has its replicas ready', () => {
+    const st = computeStatus(m, obs, T0, { name: 'ads-router', deployment: router(2) });
+    expect(cond(st, 'Ready')?.status).toBe('True');
+    expect(st.phase).toBe('Ready');
+  });
+});

@@ -112,15 +112,47 @@ export function segmentStatus(o: SegmentObservation, snapshot = observedSnapshot
   };
 }
 
-/** The status the model should have; its current conditions keep their transition times. */
+/** The model's router (routing.mode router): its Deployment, or undefined before it exists. */
+export interface RouterObservation {
+  name: string;
+  deployment: Deployment | undefined;
+}
+
+/** Rolled out (the current template observed) with every wanted replica updated and ready. */
+function deploymentComplete(d: Deployment | undefined): boolean {
+  if (!d) return false;
+  const st = deploymentStatus(d);
+  const want = (d.spec as { replicas?: number }).replicas ?? 1;
+  return (
+    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+    (st.updatedReplicas ?? 0) >= want &&
+    (st.readyReplicas ?? 0) >= want
+  );
+}
+
+/**
+ * The status the model should have; its current conditions keep their transition times. With
+ * `router` (routing.mode router), Ready also needs the router: requests reach the segments
+ * through it.
+ */
 export function computeStatus(
   model: RankingModel,
   observations: SegmentObservation[],
   now: Date,
+  router?: RouterObservation,
 ): RankingModelStatus {
   const generation = model.metadata.generation ?? 0;
   const ready = observations.filter(segmentReady);
-  const allReady = ready.length === observations.length;
+  // e.g. "router ads-router (1/2 ready)"
+  const routerWait =
+    !router || deploymentComplete(router.deployment)
+      ? undefined
+      : router.deployment
+        ? `router ${router.name} (${deploymentStatus(router.deployment).readyReplicas ?? 0}/${
+            (router.deployment.spec as { replicas?: number }).replicas ?? 1
+          } ready)`
+        : `router ${router.name} (not created yet)`;
+  const allReady = ready.length === observations.length && routerWait === undefined;
   const stuck = observations
     .map((o) => ({ name: o.segment.name, why: progressDeadlineExceeded(o.deployment) }))
     .filter((x): x is { name: string; why: string } => x.why !== undefined);
@@ -146,7 +178,10 @@ export function computeStatus(
           type: ConditionType.Ready,
           status: 'False',
           reason: Reason.ReplicasUnavailable,
-          message: `segments not ready: ${waiting.join(', ')}`,
+          message: [
+            ...(waiting.length ? [`segments not ready: ${waiting.join(', ')}`] : []),
+            ...(routerWait ? [`not ready: ${routerWait}`] : []),
+          ].join('; '),
           observedGeneration: generation,
         },
     allReady
@@ -161,8 +196,11 @@ export function computeStatus(
           type: ConditionType.Progressing,
           status: 'True',
           // running but not ready everywhere it waits: a sync problem, not scheduling
-          reason: waits.some((w) => w.pending) ? Reason.PodsPending : Reason.PodsNotReady,
-          message: `waiting for ${waits.map((w) => w.text).join(', ')}`,
+          reason:
+            waits.some((w) => w.pending) || (routerWait && !waits.length)
+              ? Reason.PodsPending
+              : Reason.PodsNotReady,
+          message: `waiting for ${[...waits.map((w) => w.text), ...(routerWait ? [routerWait] : [])].join(', ')}`,
           observedGeneration: generation,
         },
     refusals.length

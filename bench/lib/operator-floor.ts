@@ -1,8 +1,9 @@
 // The floor the operator benchmark is measured against: the same objects the operator would
 // write for each RankingModel (built by the same pure builders), applied by a plain client with
 // no reconcile logic, no status and no Events, as fast as the API server takes them, on a fresh
-// control plane of the same size. Time until every stable scoring Deployment has its replicas
-// ready is what "all RankingModels Ready" needs; what is left above it is the operator's cost.
+// control plane of the same size. Time until every stable scoring Deployment and every router has
+// its replicas ready is what "all RankingModels Ready" needs; what is left above it is the
+// operator's cost.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import {
@@ -12,7 +13,6 @@ import {
 } from '../../api/rankingmodel.js';
 import { resolveSegments } from '../../api/resolve.js';
 import {
-  LABEL_TRACK,
   MANAGED_SELECTOR,
   buildDeployment,
   buildScoringIdentity,
@@ -105,13 +105,14 @@ export async function measureFloor(
     await Promise.all(Array.from({ length: CONCURRENT_MODELS }, worker));
     const applied = performance.now() - t0;
 
-    const wanted = names.length * segments;
+    // every segment's stable Deployment and every model's router, as RankingModel Ready needs
+    const wanted = names.length * (segments + 1);
     let ready = 0;
     const deadline = Date.now() + 300_000;
     while (!ready && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
       const list = await client.list<Deployment>(DEPLOYMENTS, ns, {
-        labelSelector: `${MANAGED_SELECTOR},${LABEL_TRACK}=stable`,
+        labelSelector: MANAGED_SELECTOR,
       });
       const done = list.items.filter((d) => {
         const s = d.status as { readyReplicas?: number } | undefined;
@@ -119,7 +120,7 @@ export async function measureFloor(
       }).length;
       if (done === wanted) ready = performance.now() - t0;
     }
-    if (!ready) throw new Error('floor: not every stable Deployment became ready within 300 s');
+    if (!ready) throw new Error('floor: not every Deployment became ready within 300 s');
     const writes = cp.countAuditWrites({ userAgent: 'lightrank-floor' });
     return { applied, ready, writes };
   } finally {
