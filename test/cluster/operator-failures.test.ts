@@ -8,16 +8,11 @@ import { minimalSpec } from '../../api/testing.js';
 import type { KubeClient } from '../../operator/kube/client.js';
 import type { ResourceRef } from '../../operator/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
-import {
-  rankingModel,
-  startInProcessOperator,
-  testClient,
-  type InProcessOperator,
-} from '../../operator/testing.js';
+import { rankingModel, testClient } from '../../operator/testing.js';
 import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { useInProcessOperator } from './operator-fixture.js';
 
 const ns = useTestNamespace('operator-failures');
-const IMAGE = 'registry.test/lightrank-server:1';
 const POLICY = `lightrank-test-deny-${Math.random().toString(16).slice(2, 8)}`;
 const POLICIES: ResourceRef = {
   group: 'admissionregistration.k8s.io',
@@ -30,19 +25,13 @@ const BINDINGS: ResourceRef = {
   plural: 'validatingadmissionpolicybindings',
   kind: 'ValidatingAdmissionPolicyBinding',
 };
-let op: InProcessOperator;
+useInProcessOperator(ns);
 let client: KubeClient;
 
 beforeAll(async () => {
   client = testClient(clusterInfo().kubeconfigPath);
-  op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: IMAGE,
-    sidecarImage: IMAGE,
-    resyncPeriodMs: 3_600_000,
-  });
 });
 afterAll(async () => {
-  await op?.stop();
   for (const ref of [BINDINGS, POLICIES]) await client.delete(ref, undefined, POLICY).catch(() => {});
   client.close();
 });

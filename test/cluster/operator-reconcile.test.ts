@@ -5,7 +5,7 @@
 // pruned; deleting the model garbage-collects everything it owned.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   API_GROUP,
   API_VERSION,
@@ -17,20 +17,16 @@ import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { isSubset, withHash } from '../../operator/apply.js';
 import { buildDeployment, buildService } from '../../operator/builders.js';
-import {
-  rankingModel,
-  startInProcessOperator,
-  userAgentOf,
-  type InProcessOperator,
-} from '../../operator/testing.js';
+import { rankingModel, userAgentOf } from '../../operator/testing.js';
 import { cachedBinaries } from '../harness/binaries.js';
 import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { TEST_IMAGE, useInProcessOperator } from './operator-fixture.js';
 import { countAuditWrites } from '../harness/audit.js';
 
 const ns = useTestNamespace('operator-reconcile');
 const run = promisify(execFile);
-const IMAGE = 'registry.test/lightrank-server:1';
-let op: InProcessOperator;
+const IMAGE = TEST_IMAGE;
+const operator = useInProcessOperator(ns);
 
 type Obj = {
   metadata: { name: string; uid?: string; generation?: number; ownerReferences?: { uid: string }[] };
@@ -100,18 +96,7 @@ const modelEvents = async (name: string) =>
   ).items;
 
 const writesSince = (since: Date) =>
-  countAuditWrites(clusterInfo().auditLogPath!, { userAgent: userAgentOf(op.identity), since });
-
-beforeAll(async () => {
-  op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: IMAGE,
-    sidecarImage: IMAGE,
-    resyncPeriodMs: 3_600_000,
-  });
-});
-afterAll(async () => {
-  await op?.stop();
-});
+  countAuditWrites(clusterInfo().auditLogPath!, { userAgent: userAgentOf(operator.op.identity), since });
 
 describe('a RankingModel with two segments', () => {
   const name = 'ads';
@@ -209,14 +194,17 @@ describe('a RankingModel with two segments', () => {
   it('makes zero API writes when a resync finds nothing changed (audit log)', async () => {
     await new Promise((r) => setTimeout(r, 1500)); // let the last watch events settle
     const since = new Date();
-    expect(op.operator.resync()).toBe(1);
+    expect(operator.op.operator.resync()).toBe(1);
     await new Promise((r) => setTimeout(r, 2000));
-    const reconciles = (await op.operator.metrics.reconciles.get()).values.reduce((s, v) => s + v.value, 0);
+    const reconciles = (await operator.op.operator.metrics.reconciles.get()).values.reduce(
+      (s, v) => s + v.value,
+      0,
+    );
     expect(reconciles).toBeGreaterThan(0);
     expect(writesSince(since)).toBe(0);
     // the audit filter does see this operator's writes (the count above could not be 0 by accident)
     expect(
-      countAuditWrites(clusterInfo().auditLogPath!, { userAgent: userAgentOf(op.identity) }),
+      countAuditWrites(clusterInfo().auditLogPath!, { userAgent: userAgentOf(operator.op.identity) }),
     ).toBeGreaterThan(5);
   });
 

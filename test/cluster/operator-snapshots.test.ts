@@ -3,28 +3,17 @@
 // pod informer sees it and status.segments[].snapshotVersion / snapshotTime and the
 // SnapshotsInSync condition follow, through agreement, disagreement and a refused snapshot.
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { PodAnnotation } from '../../api/pod-annotations.js';
 import { API_GROUP, API_VERSION, PLURAL, type RankingModelStatus } from '../../api/rankingmodel.js';
 import { minimalSpec } from '../../api/testing.js';
-import { rankingModel, startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
-import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { rankingModel } from '../../operator/testing.js';
+import { clients, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { useInProcessOperator } from './operator-fixture.js';
 
 const ns = useTestNamespace('operator-snapshots');
-const IMAGE = 'registry.test/lightrank-server:1';
 const NAME = 'snap';
-let op: InProcessOperator;
-
-beforeAll(async () => {
-  op = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: IMAGE,
-    sidecarImage: IMAGE,
-    resyncPeriodMs: 3_600_000,
-  });
-});
-afterAll(async () => {
-  await op?.stop();
-});
+useInProcessOperator(ns);
 
 const status = async () =>
   (
