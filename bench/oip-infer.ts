@@ -9,7 +9,6 @@
 //
 // Usage: flock /tmp/lightrank-bench.lock npx tsx bench/oip-infer.ts [--rows 16] [--concurrency 8]
 //        [--duration-ms 3000]
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,6 +21,7 @@ import {
   encodeBinaryInferRequest,
 } from '../server/oip-binary.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
+import { cpuSeconds } from './lib/proc.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -69,11 +69,6 @@ function post(agent: Agent, url: URL, req: Encoded): Promise<Reply> {
     r.on('error', reject);
     r.end(req.body);
   });
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14, 15)
 }
 
 /** The query embeddings a reply carries, whichever encoding it came in. */

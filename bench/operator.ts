@@ -12,7 +12,6 @@
 // operator / floor is the operator's own cost. Both report the CPU every process on the machine
 // used while converging, and every client's writes.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor]
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -23,6 +22,7 @@ import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from 
 import type { AuditEvent } from '../test/harness/audit.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { measureFloor, type FloorResult } from './lib/operator-floor.js';
+import { cpuSeconds } from './lib/proc.js';
 import { createTestNamespace } from '../test/harness/cluster.js';
 import { applyManifests, readManifests } from '../test/harness/manifests.js';
 
@@ -76,13 +76,11 @@ function histogramQuantile(metrics: string, name: string, q: number, labels = ''
   }
   return NaN;
 }
-/** CPU seconds (user + system) a process has used so far, from /proc (0 once it is gone). */
-function cpuSeconds(pid: number | undefined): number {
+/** CPU seconds a process has used so far (0 once it is gone). */
+function cpuSecondsOr0(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
+    return cpuSeconds(pid);
   } catch {
     return 0;
   }
@@ -113,7 +111,7 @@ interface Window {
 function openWindow(cluster: ControlPlane, extra: Record<string, number | undefined> = {}): () => Window {
   const cpuAt = () =>
     Object.fromEntries(
-      Object.entries({ ...cluster.pids(), ...extra }).map(([name, pid]) => [name, cpuSeconds(pid)]),
+      Object.entries({ ...cluster.pids(), ...extra }).map(([name, pid]) => [name, cpuSecondsOr0(pid)]),
     );
   const cpu0 = cpuAt();
   const since = new Date();

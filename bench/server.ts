@@ -18,7 +18,6 @@
 //   npm run bench:server [-- --encoding json|binary|both] [-- --loadgen vegeta|node]
 //   (about 3 minutes with both encodings; BENCH_STEP_MS sets each step, default 3000)
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +31,7 @@ import { SCORING_INPUTS } from '../modelkit/scoring-graph.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
 import { closedLoop, openLoop, type LoadResult } from './lib/loadgen.js';
 import { buildVegeta, Vegeta } from './lib/vegeta.js';
+import { cpuSeconds } from './lib/proc.js';
 
 const CANDIDATES = 2000;
 const ITEMS = 20_000;
@@ -135,13 +135,6 @@ async function start(dataDir: string, extra: string[]): Promise<ServerProcess> {
   started.push(s);
   await waitFor(async () => (await s.get('/v2/health/ready')).status === 200, 60_000, 'server ready');
   return s;
-}
-
-/** CPU seconds (user + system, all threads) a process has used, from /proc (10 ms ticks). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 type Step = LoadResult & { sendLagP99Ms?: number; generatorCpuUsPerReq?: number };

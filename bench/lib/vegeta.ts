@@ -24,6 +24,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarize, type LoadResult } from './loadgen.js';
+import { statCpuSeconds } from './proc.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -145,8 +146,7 @@ export class Vegeta {
       this.results,
       ...mode,
     ]);
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuUs = ((Number(f[13]) + Number(f[14])) / 100) * 1e6;
+    const cpuUs = statCpuSeconds(stat, 'children') * 1e6;
     const encoded = await run(this.bin, ['encode', '--to', 'json', this.results]);
     const hits: Hit[] = encoded
       .split('\n')
