@@ -31,19 +31,21 @@ function deploymentStatus(d: Deployment | undefined): DeploymentStatus {
   return (d?.status as DeploymentStatus | undefined) ?? {};
 }
 
-/** A segment is ready when its Deployment has rolled out the current spec with every replica ready. */
-export function segmentReady(o: SegmentObservation): boolean {
-  const d = o.deployment;
+/** Rolled out (the current template observed) with at least `want` replicas updated and ready. */
+export function deploymentReady(d: Deployment | undefined, want: number): boolean {
   if (!d) return false;
   const st = deploymentStatus(d);
-  const want = o.segment.replicas;
-  const rolledOut = (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
   return (
-    rolledOut &&
+    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
     (st.updatedReplicas ?? 0) >= want &&
-    (st.readyReplicas ?? 0) >= want &&
-    (st.replicas ?? 0) <= want
+    (st.readyReplicas ?? 0) >= want
   );
+}
+
+/** A segment is ready when its Deployment has rolled out the current spec with every replica ready. */
+export function segmentReady(o: SegmentObservation): boolean {
+  const want = o.segment.replicas;
+  return deploymentReady(o.deployment, want) && (deploymentStatus(o.deployment).replicas ?? 0) <= want;
 }
 
 function progressDeadlineExceeded(d: Deployment | undefined): string | undefined {
@@ -118,18 +120,6 @@ export interface RouterObservation {
   deployment: Deployment | undefined;
 }
 
-/** Rolled out (the current template observed) with every wanted replica updated and ready. */
-function deploymentComplete(d: Deployment | undefined): boolean {
-  if (!d) return false;
-  const st = deploymentStatus(d);
-  const want = (d.spec as { replicas?: number }).replicas ?? 1;
-  return (
-    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
-    (st.updatedReplicas ?? 0) >= want &&
-    (st.readyReplicas ?? 0) >= want
-  );
-}
-
 /**
  * The status the model should have; its current conditions keep their transition times. With
  * `router` (routing.mode router), Ready also needs the router: requests reach the segments
@@ -144,13 +134,12 @@ export function computeStatus(
   const generation = model.metadata.generation ?? 0;
   const ready = observations.filter(segmentReady);
   // e.g. "router ads-router (1/2 ready)"
+  const routerWant = (router?.deployment?.spec as { replicas?: number } | undefined)?.replicas ?? 1;
   const routerWait =
-    !router || deploymentComplete(router.deployment)
+    !router || deploymentReady(router.deployment, routerWant)
       ? undefined
       : router.deployment
-        ? `router ${router.name} (${deploymentStatus(router.deployment).readyReplicas ?? 0}/${
-            (router.deployment.spec as { replicas?: number }).replicas ?? 1
-          } ready)`
+        ? `router ${router.name} (${deploymentStatus(router.deployment).readyReplicas ?? 0}/${routerWant} ready)`
         : `router ${router.name} (not created yet)`;
   const allReady = ready.length === observations.length && routerWait === undefined;
   const stuck = observations

@@ -13,6 +13,9 @@ import type { KubeObject, ResourceRef } from './types.js';
 /** What this process last did to a name: the object it wrote, or the resourceVersion it deleted at. */
 type Mine = { written: KubeObject } | { deletedAt: string };
 
+/** A kind's key: `plural.group`, as the API server names a resource. */
+const kindKey = (ref: ResourceRef): string => `${ref.plural}.${ref.group}`;
+
 /** a > b as etcd resource versions; unknown formats compare as "not newer". */
 function newer(a: string | undefined, b: string | undefined): boolean {
   try {
@@ -37,17 +40,12 @@ export class OwnedObjects {
     informers: [ResourceRef, Informer<KubeObject>][],
     absent: ResourceRef[] = [],
   ) {
-    this.informers = new Map(informers.map(([ref, inf]) => [ref.plural + '.' + ref.group, inf]));
-    this.absent = new Set(absent.map((ref) => ref.plural + '.' + ref.group));
+    this.informers = new Map(informers.map(([ref, inf]) => [kindKey(ref), inf]));
+    this.absent = new Set(absent.map(kindKey));
   }
 
   private informer(ref: ResourceRef): Informer<KubeObject> | undefined {
-    return this.informers.get(ref.plural + '.' + ref.group);
-  }
-
-  /** Whether reads of this kind come from a cache (else each read is an API call). */
-  cached(ref: ResourceRef): boolean {
-    return this.informer(ref) !== undefined;
+    return this.informers.get(kindKey(ref));
   }
 
   /** The freshest copy known: the cache's, or this process's own write when the cache is behind it. */
@@ -76,7 +74,7 @@ export class OwnedObjects {
     filter: (o: T) => boolean = () => true,
   ): Promise<T[]> {
     const inf = this.informer(ref);
-    if (!inf && this.absent.has(ref.plural + '.' + ref.group)) return [];
+    if (!inf && this.absent.has(kindKey(ref))) return [];
     if (!inf) return (await this.client.list<T>(ref, namespace, { labelSelector })).items.filter(filter);
     return inf
       .list((o) => o.metadata.namespace === namespace)

@@ -22,7 +22,7 @@ import type { AnalysisOutcome, AnalysisInput } from '../analysis/analysis.js';
 import { windowFor } from '../analysis/analysis.js';
 import type { Deployment } from '../builders.js';
 import type { EventSpec } from '../events.js';
-import { segmentReady } from '../status.js';
+import { deploymentReady, segmentReady } from '../status.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { describeShortfall, type Capacity } from './capacity.js';
 import type { Controls } from './controls.js';
@@ -104,17 +104,6 @@ interface DeploymentStatus {
 
 function readyReplicas(d: Deployment | undefined): number {
   return (d?.status as DeploymentStatus | undefined)?.readyReplicas ?? 0;
-}
-
-/** Rolled out (the current template observed and updated) with at least `want` ready. */
-function deploymentReady(d: Deployment | undefined, want: number): boolean {
-  if (!d) return false;
-  const st = (d.status as DeploymentStatus | undefined) ?? {};
-  return (
-    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
-    (st.updatedReplicas ?? 0) >= want &&
-    (st.readyReplicas ?? 0) >= want
-  );
 }
 
 export class SegmentRollout {
