@@ -3,14 +3,15 @@
 // rows reach `maxBatchSize` or the oldest request has waited `maxQueueDelayUs` (0 = leave at
 // once; requests still batch up while every worker is busy). maxBatchSize 1 turns batching off.
 // Jobs arrive validated (shapes, id ranges), so a batch holds no bad input; the worker isolates
-// failures per job besides.
+// failures per job besides. Results come back as the worker finishes them (per scoring run on
+// the CPU), so early jobs of a batch are answered while the worker scores the rest.
 //
 // API:
 //   new DynamicBatcher(pool, { maxBatchSize, maxQueueDelayUs, maxQueueLength }, hooks)
 //   batcher.submit(job) → Promise<BatchedResult>     throws ServeError OVERLOADED when full
 //   batcher.pending                                   jobs queued or running
 import { inferenceFailed, overloaded } from '../errors.js';
-import type { JobResult, RunReply } from './protocol.js';
+import type { RunReply } from './protocol.js';
 import type { WorkerPool } from './pool.js';
 
 export interface BatcherLimits {
@@ -134,23 +135,32 @@ export class DynamicBatcher {
       wantQuery: q.job.wantQuery,
       ...(q.job.indices ? { indices: q.job.indices } : {}),
     }));
-    this.pool.run({ rows, dense, categorical, jobs }).then(
-      (reply) => this.settle(batch, started, reply),
-      (e: unknown) => {
-        this.running -= batch.length;
-        for (const q of batch) q.reject(inferenceFailed(e instanceof Error ? e.message : String(e)));
-      },
-    );
+    // Results stream back per scoring run; a job is settled once, by its first result.
+    const open = new Array<boolean>(batch.length).fill(true);
+    const fail = (message: string): void =>
+      batch.forEach((q, i) => {
+        if (!open[i]) return;
+        open[i] = false;
+        this.running--;
+        q.reject(inferenceFailed(message));
+      });
+    this.pool
+      .run({ rows, dense, categorical, jobs }, (reply) => this.settle(batch, open, started, reply))
+      .then(
+        () => fail('no result'),
+        (e: unknown) => fail(e instanceof Error ? e.message : String(e)),
+      );
   }
 
-  private settle(batch: Queued[], started: bigint, reply: RunReply): void {
-    this.running -= batch.length;
-    const scoredJobs = batch.filter((q) => q.job.indices).length || 1;
-    for (let i = 0; i < batch.length; i++) {
-      const q = batch[i]!;
-      const r: JobResult | undefined = reply.jobs[i];
-      if (!r || !r.ok) {
-        q.reject(inferenceFailed(r ? r.message : 'no result'));
+  private settle(batch: Queued[], open: boolean[], started: bigint, reply: RunReply): void {
+    const scored = reply.jobs.filter(([i, r]) => r.ok && r.scores && batch[i]).length || 1;
+    for (const [i, r] of reply.jobs) {
+      const q = batch[i];
+      if (!q || !open[i]) continue;
+      open[i] = false;
+      this.running--;
+      if (!r.ok) {
+        q.reject(inferenceFailed(r.message));
         continue;
       }
       q.resolve({
@@ -158,7 +168,7 @@ export class DynamicBatcher {
         ...(r.scores ? { scores: r.scores } : {}),
         queueSeconds: Number(started - q.enqueuedAt) / 1e9,
         queryTowerSeconds: reply.queryTowerUs / 1e6,
-        scoringSeconds: q.job.indices ? reply.scoringUs / 1e6 / scoredJobs : 0,
+        scoringSeconds: r.scores ? reply.scoringUs / 1e6 / scored : 0,
       });
     }
   }

@@ -12,7 +12,9 @@
 //   pool.provider                   the execution provider the workers got ('cuda' | 'cpu')
 //   pool.fallbackReason             why CUDA was not used, when it was asked for
 //   pool.idle(): boolean            some worker can take a batch now
-//   pool.run(req) → Promise<RunReply>   on an idle worker (throws when none is idle)
+//   pool.run(req, onReply) → Promise<void>   on an idle worker (throws when none is idle); onReply
+//                                   gets each RunReply as it arrives (results stream per scoring
+//                                   run); resolves after the last one, rejects if the worker dies
 //   pool.onIdle(fn)                 called whenever a worker becomes idle
 //   pool.close() → Promise<void>    terminates the workers (in-flight batches fail)
 import { Worker } from 'node:worker_threads';
@@ -30,7 +32,7 @@ function spawn(init: WorkerInit): Worker {
 
 interface Slot {
   worker: Worker;
-  busy?: { id: number; resolve: (r: RunReply) => void; reject: (e: Error) => void };
+  busy?: { id: number; onReply: (r: RunReply) => void; resolve: () => void; reject: (e: Error) => void };
 }
 
 export class WorkerPool {
@@ -74,10 +76,13 @@ export class WorkerPool {
           reject(new Error(msg.message));
           void worker.terminate();
         } else if (slot.busy && msg.id === slot.busy.id) {
-          const { resolve: done } = slot.busy;
-          slot.busy = undefined;
-          done(msg);
-          this.notifyIdle();
+          const { onReply, resolve: done } = slot.busy;
+          if (msg.last) slot.busy = undefined;
+          onReply(msg);
+          if (msg.last) {
+            done();
+            this.notifyIdle();
+          }
         }
       });
       worker.on('error', (e) => {
@@ -116,7 +121,7 @@ export class WorkerPool {
     this.idleListeners.push(fn);
   }
 
-  run(req: Omit<RunRequest, 'type' | 'id'>): Promise<RunReply> {
+  run(req: Omit<RunRequest, 'type' | 'id'>, onReply: (r: RunReply) => void): Promise<void> {
     const slot = this.slots.find((s) => !s.busy);
     if (!slot) throw new Error('no idle inference worker');
     const id = this.nextId++;
@@ -127,7 +132,7 @@ export class WorkerPool {
     ];
     for (const j of message.jobs) if (j.indices) transfer.push(j.indices.buffer as ArrayBuffer);
     return new Promise((resolve, reject) => {
-      slot.busy = { id, resolve, reject };
+      slot.busy = { id, onReply, resolve, reject };
       slot.worker.postMessage(message, transfer);
     });
   }

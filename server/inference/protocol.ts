@@ -49,11 +49,19 @@ export interface RunRequest {
 export type JobResult =
   { ok: true; query?: Float32Array; scores?: Float32Array /* [tasks, N] */ } | { ok: false; message: string };
 
+/**
+ * Results of some of a batch's jobs. A worker sends them as soon as they are ready — query-only
+ * jobs after the query tower, ranking jobs after the scoring run that scored them (on the CPU a
+ * batch takes several) — so the HTTP thread answers early jobs while the worker scores the rest.
+ * Every job's result comes exactly once over a batch's replies; the one with `last` ends it.
+ */
 export interface RunReply {
   type: 'result';
   id: number;
-  jobs: JobResult[];
-  /** microseconds spent in the query tower (the whole batch) and in scoring (all jobs) */
+  last: boolean;
+  /** [position in RunRequest.jobs, its result] */
+  jobs: [number, JobResult][];
+  /** microseconds: the batch's query-tower run; the scoring run(s) behind this reply's results */
   queryTowerUs: number;
   scoringUs: number;
 }

@@ -3,8 +3,10 @@
 // the thread it is called on (microsoft/onnxruntime#19611).
 //
 // A batch runs the query tower once over all jobs' rows, then the scoring graph over its ranking
-// jobs: once per batch on CUDA, in chunks of ~4,096 candidate rows on the CPU (see scoreAll). If the batched query-tower run fails, each job is retried alone, so one job can only fail
-// itself (the HTTP thread validates before batching; this is the second line of defence).
+// jobs: once per batch on CUDA, in runs of ~4,096 candidate rows on the CPU, each run's results
+// sent back as soon as it is done (see runBatch). If the batched query-tower run fails, each job
+// is retried alone, so one job can only fail itself (the HTTP thread validates before batching;
+// this is the second line of defence).
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -132,30 +134,22 @@ async function scoreRun(
   });
 }
 
-/** Scores all ranking jobs of a batch, in as few runs as the provider's row budget allows. */
-async function scoreAll(
-  session: ort.InferenceSession,
-  provider: ExecutionProvider,
-  queries: Float32Array[],
-  indices: Int32Array[],
-): Promise<Float32Array[]> {
-  const budget = provider === 'cuda' ? Infinity : CPU_SCORING_ROWS_PER_RUN;
-  const scores: Float32Array[] = [];
-  for (const [from, to] of scoringChunks(
-    indices.map((ix) => ix.length),
-    budget,
-  ))
-    scores.push(...(await scoreRun(session, queries.slice(from, to), indices.slice(from, to))));
-  return scores;
-}
-
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+type Send = (reply: Omit<RunReply, 'type' | 'id' | 'queryTowerUs'>) => void;
+
+/**
+ * Runs one batch and sends its results as they become ready (see RunReply): jobs that need no
+ * scoring (query-only, or the query tower failed for them) right after the query tower, then
+ * each scoring run's jobs as soon as that run is done. On the CPU the ranking jobs are scored in
+ * runs of about CPU_SCORING_ROWS_PER_RUN candidate rows; a failed run fails only its own jobs.
+ */
 async function runBatch(
   sessions: [ort.InferenceSession, ort.InferenceSession],
   provider: ExecutionProvider,
   req: RunRequest,
-): Promise<RunReply> {
+  send: (reply: RunReply) => void,
+): Promise<void> {
   const [querySession, scoringSession] = sessions;
   const width = init.tasks * init.dim;
   const t0 = process.hrtime.bigint();
@@ -186,32 +180,47 @@ async function runBatch(
     }
   }
   const queryTowerUs = usSince(t0);
-  const t1 = process.hrtime.bigint();
-  const jobs: JobResult[] = req.jobs.map((spec, j) => {
+  const reply: Send = (r) => send({ type: 'result', id: req.id, queryTowerUs, ...r });
+
+  const ranking: number[] = [];
+  const now: [number, JobResult][] = [];
+  req.jobs.forEach((spec, j) => {
     const q = perJob[j];
-    if (!q) return { ok: false, message: errors[j] ?? 'query tower failed' };
-    return spec.wantQuery ? { ok: true, query: q } : { ok: true };
+    if (!q) now.push([j, { ok: false, message: errors[j] ?? 'query tower failed' }]);
+    else if (spec.indices) ranking.push(j);
+    else now.push([j, spec.wantQuery ? { ok: true, query: q } : { ok: true }]);
   });
-  const ranking = req.jobs.map((_, j) => j).filter((j) => req.jobs[j]!.indices && perJob[j]);
-  if (ranking.length > 0) {
+  if (now.length > 0 || ranking.length === 0) reply({ last: ranking.length === 0, jobs: now, scoringUs: 0 });
+  if (ranking.length === 0) return;
+
+  const budget = provider === 'cuda' ? Infinity : CPU_SCORING_ROWS_PER_RUN;
+  const runs = scoringChunks(
+    ranking.map((j) => req.jobs[j]!.indices!.length),
+    budget,
+  );
+  for (let r = 0; r < runs.length; r++) {
+    const mine = ranking.slice(runs[r]![0], runs[r]![1]);
+    const t1 = process.hrtime.bigint();
+    let results: JobResult[];
     try {
-      const scores = await scoreAll(
+      const scores = await scoreRun(
         scoringSession,
-        provider,
-        ranking.map((j) => perJob[j]!),
-        ranking.map((j) => req.jobs[j]!.indices!),
+        mine.map((j) => perJob[j]!),
+        mine.map((j) => req.jobs[j]!.indices!),
       );
-      ranking.forEach((j, i) => ((jobs[j] as { scores?: Float32Array }).scores = scores[i]));
+      results = mine.map((j, i) =>
+        req.jobs[j]!.wantQuery ? { ok: true, query: perJob[j]!, scores: scores[i]! } : { ok: true, scores: scores[i]! },
+      );
     } catch (e) {
-      for (const j of ranking) jobs[j] = { ok: false, message: message(e) };
+      results = mine.map(() => ({ ok: false, message: message(e) }));
     }
+    reply({ last: r === runs.length - 1, jobs: mine.map((j, i) => [j, results[i]!]), scoringUs: usSince(t1) });
   }
-  return { type: 'result', id: req.id, jobs, queryTowerUs, scoringUs: usSince(t1) };
 }
 
 function transferables(reply: RunReply): ArrayBuffer[] {
   const list: ArrayBuffer[] = [];
-  for (const j of reply.jobs) {
+  for (const [, j] of reply.jobs) {
     if (!j.ok) continue;
     if (j.query) list.push(j.query.buffer as ArrayBuffer);
     if (j.scores) list.push(j.scores.buffer as ArrayBuffer);
@@ -222,17 +231,28 @@ function transferables(reply: RunReply): ArrayBuffer[] {
 try {
   const { sessions, ready } = await load();
   port.on('message', (req: RunRequest) => {
-    runBatch(sessions, ready.provider, req).then(
-      (reply) => port.postMessage(reply, transferables(reply)),
-      (e: unknown) =>
-        port.postMessage({
-          type: 'result',
-          id: req.id,
-          jobs: req.jobs.map(() => ({ ok: false, message: message(e) })),
-          queryTowerUs: 0,
-          scoringUs: 0,
-        } satisfies RunReply),
-    );
+    let ended = false;
+    const send = (reply: RunReply): void => {
+      ended ||= reply.last;
+      port.postMessage(reply, transferables(reply));
+    };
+    void runBatch(sessions, ready.provider, req, send)
+      .then(
+        () => undefined,
+        (e: unknown) => message(e),
+      )
+      .then((failure) => {
+        // Jobs already answered keep their results (the batcher ignores a second one for a job).
+        if (!ended)
+          send({
+            type: 'result',
+            id: req.id,
+            last: true,
+            jobs: req.jobs.map((_, j) => [j, { ok: false, message: failure ?? 'batch ended unanswered' }]),
+            queryTowerUs: 0,
+            scoringUs: 0,
+          });
+      });
   });
   port.postMessage(ready);
 } catch (e) {

@@ -1,0 +1,114 @@
+// The worker pool on the model kit's real towers and scoring graph (ONNX Runtime, CPU): a batch's
+// results stream back per scoring run — jobs that need no scoring right after the query tower,
+// each ranking job as soon as its run is done — every job exactly once, the last reply marked,
+// and the streamed scores equal to each job scored alone.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDemoBundle } from '../../modelkit/bundle.js';
+import { generateFeatures } from '../../modelkit/catalogue.js';
+import { createLogger } from '../../lib/logger.js';
+import { scoringGraphOverFile } from '../lifecycle/scoring-graph.js';
+import { WorkerPool } from './pool.js';
+import type { JobResult, RunReply, RunRequest } from './protocol.js';
+
+let root: string;
+let pool: WorkerPool;
+let rows: number;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'lightrank-pool-'));
+  const bundle = await buildDemoBundle({ dir: root, items: 5000 });
+  rows = bundle.manifest.rows;
+  const graph = scoringGraphOverFile(bundle.snapshotDir, bundle.manifest);
+  pool = await WorkerPool.start(
+    {
+      queryModelPath: bundle.queryModel,
+      scoringGraph: graph.bytes,
+      scoringDataDir: graph.externalDataDir,
+      executionProvider: 'cpu',
+      intraOpThreads: 1,
+      numDense: 16,
+      numCategorical: 4,
+      tasks: bundle.manifest.tasks.length,
+      dim: bundle.manifest.dim,
+    },
+    1,
+    createLogger('pool-test'),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 4, 5);
+const candidates = (job: number, n: number): Int32Array =>
+  Int32Array.from({ length: n }, (_, i) => (i * 31 + job * 977) % rows);
+
+/** Job j: one query row (features row j); jobs with candidates are ranking jobs. */
+function request(specs: { candidates?: number; wantQuery?: boolean }[]): Omit<RunRequest, 'type' | 'id'> {
+  return {
+    rows: specs.length,
+    dense: dense.slice(0, specs.length * 16),
+    categorical: categorical.slice(0, specs.length * 4),
+    jobs: specs.map((s, j) => ({
+      rows: 1,
+      wantQuery: s.wantQuery ?? false,
+      ...(s.candidates ? { indices: candidates(j, s.candidates) } : {}),
+    })),
+  };
+}
+
+async function run(req: Omit<RunRequest, 'type' | 'id'>): Promise<RunReply[]> {
+  const replies: RunReply[] = [];
+  await pool.run(req, (r) => replies.push(r));
+  return replies;
+}
+
+describe('WorkerPool', () => {
+  it('streams a batch: query-only jobs first, then one reply per scoring run, the last marked', async () => {
+    // 3,000 candidates each: over the CPU budget of ~4,096 rows per run for two jobs, so each
+    // ranking job gets a scoring run (and a reply) of its own.
+    const replies = await run(
+      request([{ candidates: 3000 }, { wantQuery: true }, { candidates: 3000 }, { candidates: 3000 }]),
+    );
+    expect(replies.map((r) => r.jobs.map(([j]) => j))).toEqual([[1], [0], [2], [3]]);
+    expect(replies.map((r) => r.last)).toEqual([false, false, false, true]);
+    expect(replies[0]!.scoringUs).toBe(0);
+    for (const r of replies.slice(1)) expect(r.scoringUs).toBeGreaterThan(0);
+    const byJob = new Map<number, JobResult>(replies.flatMap((r) => r.jobs));
+    expect((byJob.get(1) as { query?: Float32Array }).query).toHaveLength(2 * 64);
+
+    // Each streamed job's scores equal the same job scored in a batch of its own.
+    for (const j of [0, 2, 3]) {
+      const alone = await run({
+        rows: 1,
+        dense: dense.slice(j * 16, j * 16 + 16),
+        categorical: categorical.slice(j * 4, j * 4 + 4),
+        jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, 3000) }],
+      });
+      expect(alone).toHaveLength(1);
+      expect(alone[0]!.last).toBe(true);
+      const want = (alone[0]!.jobs[0]![1] as { scores: Float32Array }).scores;
+      const got = (byJob.get(j) as { scores: Float32Array }).scores;
+      expect(got).toHaveLength(2 * 3000);
+      let maxDiff = 0;
+      for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+      expect(maxDiff).toBeLessThanOrEqual(1e-6);
+    }
+  }, 60_000);
+
+  it('scores short jobs together in one run and answers them in one reply', async () => {
+    const replies = await run(request([{ candidates: 500 }, { candidates: 700 }, { candidates: 900 }]));
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.last).toBe(true);
+    expect(replies[0]!.jobs.map(([j, r]) => [j, r.ok && r.scores?.length])).toEqual([
+      [0, 1000],
+      [1, 1400],
+      [2, 1800],
+    ]);
+  }, 60_000);
+});
