@@ -6,7 +6,7 @@
 // spins 1 ms without touching memory, or reads 32 MB (evicting its own caches, no sleep). The
 // modes take turns in rounds (the machine is noisy); each figure is the median over the rounds.
 //
-//   npm run bench:ort-idle [-- rounds=5 [ms per mode per round=600]]
+//   npm run bench:ort-idle [-- ROUNDS [MS]]   (default 5 rounds, 600 ms per mode per round)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

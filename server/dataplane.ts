@@ -15,7 +15,6 @@ import type { ZodType } from 'zod';
 import { inferenceFailed, invalidArgument, modelNotReady } from './errors.js';
 import { decodeRankBinary, encodeRankBinary } from './binary.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
-import { parseIds } from './ids.js';
 import {
   type BinaryInferResponse,
   binaryOutputRequested,
@@ -248,10 +247,8 @@ export class Dataplane {
         throw invalidArgument(`tasks[${i}]`, `unknown task "${task}"; this model has ${v.tasks.join(', ')}`);
       return at;
     });
-    const n = req.candidates.length;
-    const ids = parseIds(req.candidates);
-    if (!(ids instanceof BigUint64Array))
-      throw invalidArgument(`candidates[${ids.index}]`, 'outside the unsigned 64-bit range');
+    const ids = req.candidates;
+    const n = ids.length;
     const rows = v.lookup(ids);
     let knownCount = 0;
     for (let i = 0; i < n; i++) if (rows[i]! >= 0) knownCount++;
@@ -259,7 +256,7 @@ export class Dataplane {
     const unknownIds: string[] = [];
     for (let i = 0, k = 0; i < n; i++) {
       if (rows[i]! >= 0) known[k++] = rows[i]!;
-      else unknownIds.push(String(req.candidates[i]));
+      else unknownIds.push(String(ids[i]));
     }
     return {
       dense: Float32Array.from(dense),

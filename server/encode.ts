@@ -57,7 +57,9 @@ class Writer {
   private put(x: number | null): void {
     const b = this.buf;
     if (x !== null && x >= 0.001 && x < 1) {
-      let k = Math.round(x * 1e9);
+      // | 0 keeps k an int32 (k < 2^31), so % 10 and / 10 compile to integer arithmetic rather
+      // than float modulo.
+      let k = Math.round(x * 1e9) | 0;
       if (k < 1e9) {
         const p = this.pos;
         b[p] = 48; // '0'

@@ -25,20 +25,23 @@ describe('parseIds', () => {
     expect(Array.from(got as BigUint64Array)).toEqual(values.map((v) => BigInt(v)));
   });
 
+  const DIGITS = 'expected an unsigned 64-bit id as a decimal string';
   it.each([
-    ['18446744073709551616', 1], // 2^64
-    ['99999999999999999999', 1],
-    ['123456789012345678901', 1], // 21 digits
-    ['', 1],
-    ['-1', 1],
-    ['abc', 1],
-    ['1e5', 1],
-    [' 1', 1],
-    ['1234567890123456789x', 1],
-    [-1, 1],
-    [1.5, 1],
-    [2 ** 53, 1],
-  ] as const)('refuses %j at its index', (bad, index) => {
-    expect(parseIds(['5', bad as string | number, '6'])).toEqual({ index });
+    ['18446744073709551616', 'outside the unsigned 64-bit range'], // 2^64
+    ['99999999999999999999', 'outside the unsigned 64-bit range'],
+    ['123456789012345678901', DIGITS], // 21 digits
+    ['', DIGITS],
+    ['-1', DIGITS],
+    ['abc', DIGITS],
+    ['1e5', DIGITS],
+    [' 1', DIGITS],
+    ['1234567890123456789x', DIGITS],
+    [-1, 'ids are unsigned'],
+    [1.5, 'expected an integer id'],
+    [2 ** 53, 'ids beyond 2^53 must be sent as decimal strings'],
+    [null, 'expected an item id (a decimal string or a safe integer)'],
+    [{ id: 1 }, 'expected an item id (a decimal string or a safe integer)'],
+  ] as const)('refuses %j at its index, saying why', (bad, message) => {
+    expect(parseIds(['5', bad, '6'])).toEqual({ index: 1, message });
   });
 });

@@ -4,15 +4,26 @@
 // A string is read as two ≤ 10-digit halves (exact doubles) combined in 32-bit limbs.
 // (The snapshot's IdIndex reads BigUint64Array ids as such word pairs too.)
 //
+// It is also the only check of the ids (the request schema hands the list over untouched): one
+// pass over thousands of candidates, with a message for the first bad one.
+//
 // API:
-//   parseIds(values: readonly (string | number)[]) → BigUint64Array | { index: number }
-//     the ids, or the index of the first value beyond 2^64 − 1 (or not a non-negative safe
-//     integer / digit string)
+//   parseIds(values: readonly unknown[]) → BigUint64Array | { index: number; message: string }
+//     the ids, or the first value that is not one (not a digit string or a non-negative safe
+//     integer, or beyond 2^64 − 1) with what is wrong with it
 const TWO16 = 65536;
 const TWO32 = 4294967296;
 const TEN10 = 1e10;
 
-export function parseIds(values: readonly (string | number)[]): BigUint64Array | { index: number } {
+const NOT_DIGITS = 'expected an unsigned 64-bit id as a decimal string';
+
+function numberProblem(v: number): string {
+  if (!Number.isInteger(v)) return 'expected an integer id';
+  if (v < 0) return 'ids are unsigned';
+  return 'ids beyond 2^53 must be sent as decimal strings';
+}
+
+export function parseIds(values: readonly unknown[]): BigUint64Array | { index: number; message: string } {
   const out = new BigUint64Array(values.length);
   const words = new Uint32Array(out.buffer);
   for (let i = 0; i < values.length; i++) {
@@ -20,7 +31,7 @@ export function parseIds(values: readonly (string | number)[]): BigUint64Array |
     let lo: number;
     let hi: number;
     if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v) || v < 0) return { index: i };
+      if (!Number.isSafeInteger(v) || v < 0) return { index: i, message: numberProblem(v) };
       hi = Math.floor(v / TWO32);
       lo = v - hi * TWO32;
     } else if (typeof v === 'string' && v.length > 0 && v.length <= 20) {
@@ -36,7 +47,7 @@ export function parseIds(values: readonly (string | number)[]): BigUint64Array |
         if (j < split) a = a * 10 + d;
         else b = b * 10 + d;
       }
-      if (bad) return { index: i };
+      if (bad) return { index: i, message: NOT_DIGITS };
       // a = aH·2^16 + aL keeps every product below 2^53.
       const aH = Math.floor(a / TWO16);
       const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b
@@ -46,9 +57,11 @@ export function parseIds(values: readonly (string | number)[]): BigUint64Array |
       const carry = Math.floor(low / TWO32);
       lo = low - carry * TWO32;
       hi = uH + carry;
-      if (hi >= TWO32) return { index: i }; // beyond 2^64 − 1
+      if (hi >= TWO32) return { index: i, message: 'outside the unsigned 64-bit range' };
+    } else if (typeof v === 'string') {
+      return { index: i, message: NOT_DIGITS };
     } else {
-      return { index: i };
+      return { index: i, message: 'expected an item id (a decimal string or a safe integer)' };
     }
     words[2 * i] = lo;
     words[2 * i + 1] = hi;
