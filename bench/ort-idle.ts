@@ -76,7 +76,11 @@ async function main(): Promise<void> {
           });
           const t1 = performance.now();
           await scoring.run({
-            [SCORING_INPUTS.query]: new ort.Tensor('float32', out.query!.data as Float32Array, [1, tasks.length, dim]),
+            [SCORING_INPUTS.query]: new ort.Tensor('float32', out.query!.data as Float32Array, [
+              1,
+              tasks.length,
+              dim,
+            ]),
             [SCORING_INPUTS.rows]: new ort.Tensor('int64', indices[b]!, [1, CANDIDATES]),
           });
           q += t1 - t0;

@@ -20,7 +20,13 @@ const text = JSON.stringify({
 const schema = rankRequestSchema({ maxCandidates: 10_000 });
 const values = Float32Array.from({ length: N }, (_, i) => 0.001 + ((i * 7919) % 997) / 1000);
 const present = Int32Array.from({ length: N }, (_, i) => i);
-const head = { model: 'demo', modelVersion: 'm1', snapshotVersion: 'v1', tasks: ['ctr', 'good_click'], unknownIds: [] };
+const head = {
+  model: 'demo',
+  modelVersion: 'm1',
+  snapshotVersion: 'v1',
+  tasks: ['ctr', 'good_click'],
+  unknownIds: [],
+};
 
 let sink = 0;
 const CASES: Record<string, () => void> = {
@@ -33,7 +39,10 @@ const CASES: Record<string, () => void> = {
     sink += out.data.candidates.length;
   },
   'encode: JSON.stringify': () => {
-    sink += JSON.stringify({ ...head, scores: { ctr: Array.from(values), good_click: Array.from(values) } }).length;
+    sink += JSON.stringify({
+      ...head,
+      scores: { ctr: Array.from(values), good_click: Array.from(values) },
+    }).length;
   },
   'encode: encodeRankResponse': () => {
     sink += encodeRankResponse({
@@ -54,7 +63,8 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 console.log(`${N} candidates per request, ${ROUNDS} rounds × ${ITERATIONS} requests, median µs per request`);
 const us = (name: string): number => median(times.get(name)!);
-for (const name of Object.keys(CASES)) console.log(`  ${name.padEnd(36)} ${us(name).toFixed(0).padStart(6)} µs`);
+for (const name of Object.keys(CASES))
+  console.log(`  ${name.padEnd(36)} ${us(name).toFixed(0).padStart(6)} µs`);
 console.log(
   `  decode / JSON.parse alone: ${(us('decode: JSON.parse + schema + ids') / us('decode: JSON.parse alone')).toFixed(2)}×; ` +
     `encodeRankResponse / JSON.stringify: ${(us('encode: encodeRankResponse') / us('encode: JSON.stringify')).toFixed(2)}×` +

@@ -281,16 +281,23 @@ async function main(): Promise<void> {
     for (const encoding of ENCODINGS) {
       loads[encoding] = {
         on: await tool.aim(on, encoding, bodiesBy[encoding]),
-        off: [await tool.aim(off[0]!, encoding, bodiesBy[encoding]), await tool.aim(off[1]!, encoding, bodiesBy[encoding])],
+        off: [
+          await tool.aim(off[0]!, encoding, bodiesBy[encoding]),
+          await tool.aim(off[1]!, encoding, bodiesBy[encoding]),
+        ],
       };
       // warm-up: JIT, ORT's first runs of these shapes, the id index pages
-      for (const l of [loads[encoding].on, ...loads[encoding].off]) await l.closed(32, Math.max(2000, STEP_MS));
+      for (const l of [loads[encoding].on, ...loads[encoding].off])
+        await l.closed(32, Math.max(2000, STEP_MS));
     }
 
     // The ratio goals, measured in rounds that take turns (floor, then each server), so a change
     // in the machine's speed during the run hits both sides of a ratio alike; medians decide.
     const floors: Awaited<ReturnType<typeof floor>>[] = [];
-    const rounds = {} as Record<Encoding, { max: Measured; maxAt: number; on32: Measured; off32: Measured[] }[]>;
+    const rounds = {} as Record<
+      Encoding,
+      { max: Measured; maxAt: number; on32: Measured; off32: Measured[] }[]
+    >;
     for (let r = 0; r < ROUNDS; r++) {
       floors.push(await floor(modelPath, staged.bundle.snapshotDir, work, STEP_MS));
       for (const encoding of ENCODINGS) {
@@ -303,7 +310,12 @@ async function main(): Promise<void> {
           await measured(off[1]!, () => l.off[1]!.closed(32, STEP_MS)),
         ];
         const max = [c16, on32, c64].reduce((a, b) => (b.throughput > a.throughput ? b : a));
-        (rounds[encoding] ??= []).push({ max, maxAt: [16, 32, 64][[c16, on32, c64].indexOf(max)]!, on32, off32 });
+        (rounds[encoding] ??= []).push({
+          max,
+          maxAt: [16, 32, 64][[c16, on32, c64].indexOf(max)]!,
+          on32,
+          off32,
+        });
       }
     }
     await Promise.all(off.map((s) => s.stop()));
@@ -322,7 +334,9 @@ async function main(): Promise<void> {
     const batchingRatio = {} as Record<Encoding, number[]>;
     for (const encoding of ENCODINGS) {
       say('');
-      say(`(b, c) ${encoding} encoding, closed loop, in rounds beside the floor: max (the best of c=16, 32, 64, batching on) and batching on vs off at c=32`);
+      say(
+        `(b, c) ${encoding} encoding, closed loop, in rounds beside the floor: max (the best of c=16, 32, 64, batching on) and batching on vs off at c=32`,
+      );
       say(HEADER);
       rounds[encoding].forEach((x, r) => {
         say(row(`round ${r + 1}: max (c=${x.maxAt})`, x.max));
@@ -345,7 +359,8 @@ async function main(): Promise<void> {
         `(b) server over HTTP, ${encoding} encoding, batching on (default: max batch 32, queue delay 0 µs, 1 worker); open-loop rates are fractions of the median max, ${fmt(maxBy[encoding], 0)} req/s`,
       );
       say(HEADER);
-      for (const c of [1, 4]) say(row(`closed loop, concurrency ${c}`, await measured(on, () => load.closed(c, STEP_MS))));
+      for (const c of [1, 4])
+        say(row(`closed loop, concurrency ${c}`, await measured(on, () => load.closed(c, STEP_MS))));
       for (const frac of [0.25, 0.5, 0.7, 0.9]) {
         const rate = maxBy[encoding] * frac;
         const r = await measured(on, () => load.open(rate, STEP_MS));
@@ -355,7 +370,8 @@ async function main(): Promise<void> {
     }
     await on.stop();
 
-    const list = (xs: number[], d: number, unit = ''): string => xs.map((x) => `${fmt(x, d)}${unit}`).join(', ');
+    const list = (xs: number[], d: number, unit = ''): string =>
+      xs.map((x) => `${fmt(x, d)}${unit}`).join(', ');
     say('');
     say(`goals (ratios per round, median decides; floor median ${fmt(floorMedian, 0)} req/s)`);
     for (const encoding of ENCODINGS) {
@@ -369,7 +385,11 @@ async function main(): Promise<void> {
       );
       const t = throughputRatio[encoding];
       say(
-        `  ${encoding}: throughput ≥ 70% of the floor: ${list(t.map((x) => 100 * x), 0, '%')} → median ${fmt(100 * median(t), 0)}% → ${verdict(median(t) >= 0.7)}`,
+        `  ${encoding}: throughput ≥ 70% of the floor: ${list(
+          t.map((x) => 100 * x),
+          0,
+          '%',
+        )} → median ${fmt(100 * median(t), 0)}% → ${verdict(median(t) >= 0.7)}`,
       );
       const b = batchingRatio[encoding];
       say(

@@ -209,12 +209,18 @@ async function runBatch(
         mine.map((j) => req.jobs[j]!.indices!),
       );
       results = mine.map((j, i) =>
-        req.jobs[j]!.wantQuery ? { ok: true, query: perJob[j]!, scores: scores[i]! } : { ok: true, scores: scores[i]! },
+        req.jobs[j]!.wantQuery
+          ? { ok: true, query: perJob[j]!, scores: scores[i]! }
+          : { ok: true, scores: scores[i]! },
       );
     } catch (e) {
       results = mine.map(() => ({ ok: false, message: message(e) }));
     }
-    reply({ last: r === runs.length - 1, jobs: mine.map((j, i) => [j, results[i]!]), scoringUs: usSince(t1) });
+    reply({
+      last: r === runs.length - 1,
+      jobs: mine.map((j, i) => [j, results[i]!]),
+      scoringUs: usSince(t1),
+    });
   }
 }
 
