@@ -58,6 +58,25 @@ describe('segmentSnapshot', () => {
       versions: [['v7', 2]],
       refused: [],
       unreported: 0,
+      behind: [],
+    });
+  });
+
+  it('counts the ready pods serving another version than the LATEST their sidecar read', () => {
+    const latest = (v: string) => ({ [PodAnnotation.SnapshotLatest]: v });
+    const s = segmentSnapshot(
+      reports(
+        pod('a', true, { ...on('v7'), ...latest('v8') }),
+        pod('b', true, { ...on('v7'), ...latest('v8') }),
+        pod('c', true, { ...on('v7'), ...latest('v7') }),
+        pod('d', true, on('v7')), // a sidecar that does not report LATEST: not counted
+        pod('e', false, { ...on('v6'), ...latest('v8') }), // not ready: not counted
+      ),
+    );
+    expect(s).toMatchObject({ snapshotVersion: 'v7', behind: [['v8', 2]] });
+    expect(podSnapshotReport(pod('a', true, { ...on('v7'), ...latest('v8') }))).toMatchObject({
+      version: 'v7',
+      latest: 'v8',
     });
   });
 
@@ -137,6 +156,44 @@ describe('snapshotsCondition', () => {
       reason: 'SnapshotRejected',
       message: 'standard: refused v8: sha256 ab, the manifest says cd',
     });
+  });
+
+  it("is False when the pods agree but serve another version than storage's LATEST", () => {
+    const at = (version: string, latest: string) => ({
+      ...on(version),
+      [PodAnnotation.SnapshotLatest]: latest,
+    });
+    expect(
+      snapshotsCondition(
+        [
+          seg('standard', pod('a', true, at('v7', 'v8')), pod('b', true, at('v7', 'v8'))),
+          seg('shopping', pod('c', true, at('v3', 'v3'))),
+        ],
+        2,
+      ),
+    ).toMatchObject({
+      status: 'False',
+      reason: 'SnapshotStale',
+      message: "standard: storage's LATEST is v8 (read by 2 pods); the ready pods serve v7",
+    });
+    // a disagreement between pods is reported first; a refusal before both
+    expect(
+      snapshotsCondition(
+        [seg('standard', pod('a', true, at('v7', 'v8')), pod('b', true, at('v8', 'v8')))],
+        2,
+      ),
+    ).toMatchObject({ message: 'standard: pods on different versions (1 pod on v7, 1 pod on v8)' });
+    const refused = { ...at('v7', 'v8'), [PodAnnotation.SnapshotRefused]: 'v8: checksum' };
+    expect(snapshotsCondition([seg('standard', pod('a', true, refused))], 2)).toMatchObject({
+      reason: 'SnapshotRejected',
+    });
+    // once the pods serve it: True
+    expect(
+      snapshotsCondition(
+        [seg('standard', pod('a', true, at('v8', 'v8')), pod('b', true, at('v8', 'v8')))],
+        2,
+      ),
+    ).toMatchObject({ status: 'True', message: 'standard: v8 (2 pods)' });
   });
 
   it('is Unknown while no pod has reported, or while a serving segment has not', () => {

@@ -2,8 +2,9 @@
 // pods: their sync sidecars annotate the pod they run in (api/pod-annotations.ts). Per segment
 // the version the ready pods report (when they disagree, the most common, ties to the oldest)
 // and its createdAt; over all segments the SnapshotsInSync condition: True when every segment's
-// ready pods are on one version, False on a refused snapshot or pods on different versions,
-// Unknown while no pod has reported.
+// ready pods are on one version and it is the one storage's LATEST names (as each pod's sidecar
+// last read it), False on a refused snapshot, pods on different versions, or pods behind LATEST
+// (a download in progress, or stuck), Unknown while no pod has reported.
 import { ConditionType, Reason, toKubeTime, type ConditionInput } from '../api/conditions.js';
 import { PodAnnotation } from '../api/pod-annotations.js';
 import type { KubeObject } from './kube/types.js';
@@ -14,6 +15,8 @@ export interface PodSnapshotReport {
   ready: boolean;
   version?: string;
   createdAt?: string;
+  /** The version storage's LATEST named at the pod's sidecar's last read. */
+  latest?: string;
   /** `<version>: <cause>` of a refused snapshot. */
   refused?: string;
 }
@@ -31,11 +34,13 @@ export function podSnapshotReport(pod: KubeObject): PodSnapshotReport {
   const version = a[PodAnnotation.SnapshotVersion];
   const createdAt = a[PodAnnotation.SnapshotCreatedAt];
   const refused = a[PodAnnotation.SnapshotRefused];
+  const latest = a[PodAnnotation.SnapshotLatest];
   return {
     name: pod.metadata.name,
     ready,
     ...(version ? { version } : {}),
     ...(createdAt ? { createdAt } : {}),
+    ...(latest ? { latest } : {}),
     ...(refused ? { refused } : {}),
   };
 }
@@ -51,6 +56,8 @@ export interface SegmentSnapshot {
   refused: string[];
   /** Ready pods that have not reported a version yet. */
   unreported: number;
+  /** Ready pods serving another version than the LATEST their sidecar read, per that LATEST. */
+  behind: [latest: string, pods: number][];
 }
 
 const pods = (n: number) => `${n} ${n === 1 ? 'pod' : 'pods'}`;
@@ -83,7 +90,16 @@ export function segmentSnapshot(reports: readonly PodSnapshotReport[]): SegmentS
     versions,
     refused: [...new Set(reports.flatMap((p) => (p.refused ? [p.refused] : [])))],
     unreported: ready.filter((p) => !p.version).length,
+    behind: countBy(
+      ready.flatMap((p) => (p.version && p.latest && p.latest !== p.version ? [p.latest] : [])),
+    ),
   };
+}
+
+function countBy(values: string[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort(([va, a], [vb, b]) => b - a || va.localeCompare(vb));
 }
 
 /** SnapshotsInSync over the segments that have ready pods (a segment scaled to zero serves nothing). */
@@ -116,6 +132,20 @@ export function snapshotsCondition(
             `${s.name}: pods on different versions (${s.snapshot.versions
               .map(([v, n]) => `${pods(n)} on ${v}`)
               .join(', ')})`,
+        )
+        .join('; '),
+    );
+  const behind = segments.filter((s) => s.snapshot.behind.length);
+  if (behind.length)
+    return cond(
+      'False',
+      Reason.SnapshotStale,
+      behind
+        .map(
+          (s) =>
+            `${s.name}: storage's LATEST is ${s.snapshot.behind
+              .map(([latest, n]) => `${latest} (read by ${pods(n)})`)
+              .join(', ')}; the ready pods serve ${s.snapshot.snapshotVersion}`,
         )
         .join('; '),
     );

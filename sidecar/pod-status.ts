@@ -16,6 +16,8 @@ export interface ServedState {
 export type RefusedKind = 'model' | 'snapshot';
 
 export interface PodStatusReporter {
+  /** Storage's LATEST now names `version` (written before it is downloaded). */
+  latest(version: string): Promise<void>;
   /** A snapshot (and model) is published and current; clears earlier refusals. */
   served(state: ServedState): Promise<void>;
   /** The `kind` at `version` was refused for `cause`; the previous one (if any) keeps serving. */
@@ -50,6 +52,7 @@ export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: 
     }
   };
   return {
+    latest: (version) => patch({ [PodAnnotation.SnapshotLatest]: version }),
     served: (s) =>
       patch({
         [PodAnnotation.SnapshotVersion]: s.snapshotVersion,

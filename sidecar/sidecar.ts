@@ -3,7 +3,8 @@
 // handler: a log line, `lightrank_sidecar_sync_failures_total{kind,cause}`, and — for refused
 // versions and local write errors — a Kubernetes Event. Source errors back off; a refused
 // version waits for the next poll (and is not downloaded again, see snapshot-sync.ts). What is
-// served, and a refused snapshot, is annotated on the pod (pod-status.ts) for the operator.
+// served, storage's LATEST, and a refused snapshot, are annotated on the pod (pod-status.ts) for
+// the operator.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
@@ -102,6 +103,9 @@ export class Sidecar {
         refusedRetryMs: config.refusedRetryMs,
         expectedFingerprint: () => this.model?.towerFingerprint ?? config.model.fingerprint,
         inUse: async () => (await serverVersions(config.serverMetricsUrl)).snapshot,
+        onLatest: async (version) => {
+          await this.podStatus?.latest(version);
+        },
       },
       this.metrics,
       this.log.child({ kind: 'snapshot' }),

@@ -39,6 +39,8 @@ export interface SnapshotSyncOptions {
   expectedFingerprint: () => string | undefined;
   /** Versions pruning must keep besides current and previous (the ones the server serves). */
   inUse: () => Promise<Set<string>>;
+  /** Called when LATEST names another version than at the previous poll, before any download. */
+  onLatest?: (version: string) => Promise<void>;
   now?: () => number;
 }
 
@@ -67,7 +69,10 @@ export class SnapshotSync {
   /** Throws SourceError, RefusedError or LocalWriteError; the caller reports and backs off. */
   async pollOnce(): Promise<PollOutcome> {
     const version = await this.readLatest();
-    this.latestVersion = version;
+    if (version !== this.latestVersion) {
+      this.latestVersion = version;
+      await this.options.onLatest?.(version);
+    }
     if ((await this.volume.current()) === version) return { outcome: 'current', version };
 
     const manifestKey = `${version}/${MANIFEST_FILE}`;

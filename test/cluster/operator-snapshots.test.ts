@@ -1,7 +1,8 @@
 // The snapshot each segment serves reaches RankingModel status: kwok pods run no sidecar, so the
 // test annotates the scoring pods as the sidecar would (sidecar/pod-status.ts); the operator's
 // pod informer sees it and status.segments[].snapshotVersion / snapshotTime and the
-// SnapshotsInSync condition follow, through agreement, disagreement and a refused snapshot.
+// SnapshotsInSync condition follow, through agreement, disagreement, a refused snapshot, and pods
+// behind the version storage's LATEST names.
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { expect, it } from 'vitest';
 import { PodAnnotation } from '../../api/pod-annotations.js';
@@ -122,6 +123,23 @@ it('follows the snapshot the ready pods report: in sync, split, refused, in sync
   await waitStatus(
     'in sync on v10',
     (s) => inSync(s)?.status === 'True' && s.segments?.[0]?.snapshotVersion === 'v10',
+  );
+
+  // storage's LATEST moves to v11: the sidecars say so before downloading; until the pods serve
+  // it they are behind storage
+  const latest = { [PodAnnotation.SnapshotLatest]: 'v11' };
+  await annotate(a, latest);
+  await annotate(b, latest);
+  const behind = await waitStatus('SnapshotStale behind LATEST', (s) => inSync(s)?.status === 'False');
+  expect(inSync(behind)).toMatchObject({
+    reason: 'SnapshotStale',
+    message: "main: storage's LATEST is v11 (read by 2 pods); the ready pods serve v10",
+  });
+  await annotate(a, served('v11', '2026-11-29T11:00:00Z'));
+  await annotate(b, served('v11', '2026-11-29T11:00:00Z'));
+  await waitStatus(
+    'in sync on v11',
+    (s) => inSync(s)?.status === 'True' && s.segments?.[0]?.snapshotVersion === 'v11',
   );
 
   // a model the sidecar refused (it annotates the pod the same way): Degraded, with the cause

@@ -47,7 +47,7 @@ describe('sidecar Events', () => {
     ).resolves.toBeUndefined();
   });
 
-  it('annotates its own pod with the served snapshot, refusals, and clears them on success', async () => {
+  it('annotates its own pod with the served snapshot, LATEST, refusals, and clears refusals on success', async () => {
     const log = createLogger('sidecar-pod-status-test');
     const api = cp.kubeConfig.makeApiClient(CoreV1Api);
     const namespace = 'default';
@@ -75,10 +75,16 @@ describe('sidecar Events', () => {
       [PodAnnotation.ModelVersion]: 'm3',
     });
 
+    await reporter.latest('v8');
+    expect(await annotations()).toMatchObject({
+      [PodAnnotation.SnapshotVersion]: 'v7',
+      [PodAnnotation.SnapshotLatest]: 'v8',
+    });
     await reporter.refused('snapshot', 'v8', 'checksum: sha256 ab…, the manifest says cd…');
     await reporter.refused('model', 'm4', 'sha256 ef…, the spec says 01…');
     expect(await annotations()).toMatchObject({
       [PodAnnotation.SnapshotVersion]: 'v7',
+      [PodAnnotation.SnapshotLatest]: 'v8',
       [PodAnnotation.SnapshotRefused]: 'v8: checksum: sha256 ab…, the manifest says cd…',
       [PodAnnotation.ModelRefused]: 'm4: sha256 ef…, the spec says 01…',
     });
