@@ -80,10 +80,16 @@ it('follows the snapshot the ready pods report: in sync, split, refused, in sync
   ).items.map((p) => p.metadata!.name!);
   expect(pods).toHaveLength(2);
   const [a, b] = pods as [string, string];
+  /** Both pods report serving `version`; waits for SnapshotsInSync True on it. */
+  const bothServe = async (version: string, createdAt: string) => {
+    for (const pod of [a, b]) await annotate(pod, served(version, createdAt));
+    return waitStatus(
+      `in sync on ${version}`,
+      (s) => inSync(s)?.status === 'True' && s.segments?.[0]?.snapshotVersion === version,
+    );
+  };
 
-  await annotate(a, served('v7', '2026-11-29T08:00:00Z'));
-  await annotate(b, served('v7', '2026-11-29T08:00:00Z'));
-  const current = await waitStatus('SnapshotsInSync True on v7', (s) => inSync(s)?.status === 'True');
+  const current = await bothServe('v7', '2026-11-29T08:00:00Z');
   expect(current.segments?.[0]).toMatchObject({
     name: 'main',
     snapshotVersion: 'v7',
@@ -118,29 +124,17 @@ it('follows the snapshot the ready pods report: in sync, split, refused, in sync
   });
 
   // the next good sync clears the refusal
-  await annotate(a, served('v10', '2026-11-29T10:00:00Z'));
-  await annotate(b, served('v10', '2026-11-29T10:00:00Z'));
-  await waitStatus(
-    'in sync on v10',
-    (s) => inSync(s)?.status === 'True' && s.segments?.[0]?.snapshotVersion === 'v10',
-  );
+  await bothServe('v10', '2026-11-29T10:00:00Z');
 
   // storage's LATEST moves to v11: the sidecars say so before downloading; until the pods serve
   // it they are behind storage
   const latest = { [PodAnnotation.SnapshotLatest]: 'v11' };
   await annotate(a, latest);
   await annotate(b, latest);
-  const behind = await waitStatus('SnapshotStale behind LATEST', (s) => inSync(s)?.status === 'False');
-  expect(inSync(behind)).toMatchObject({
-    reason: 'SnapshotStale',
-    message: "main: storage's LATEST is v11 (read by 2 pods); the ready pods serve v10",
-  });
-  await annotate(a, served('v11', '2026-11-29T11:00:00Z'));
-  await annotate(b, served('v11', '2026-11-29T11:00:00Z'));
-  await waitStatus(
-    'in sync on v11',
-    (s) => inSync(s)?.status === 'True' && s.segments?.[0]?.snapshotVersion === 'v11',
-  );
+  const behindMessage = "main: storage's LATEST is v11 (read by 2 pods); the ready pods serve v10";
+  const behind = await waitStatus('SnapshotStale behind LATEST', (s) => inSync(s)?.message === behindMessage);
+  expect(inSync(behind)).toMatchObject({ status: 'False', reason: 'SnapshotStale' });
+  await bothServe('v11', '2026-11-29T11:00:00Z');
 
   // a model the sidecar refused (it annotates the pod the same way): Degraded, with the cause
   const degraded = (st: RankingModelStatus) => st.conditions?.find((c) => c.type === 'Degraded');
