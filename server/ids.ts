@@ -4,8 +4,8 @@
 // A string is read as two ≤ 10-digit halves (exact doubles) combined in 32-bit limbs.
 // (The snapshot's IdIndex reads BigUint64Array ids as such word pairs too.)
 //
-// It is also the only check of the ids (the request schema hands the list over untouched): one
-// pass over thousands of candidates, with a message for the first bad one.
+// It is also the only check of the ids: the request schema (schemas.ts, itemIdList) calls it, so
+// thousands of candidates are checked and parsed in one pass, with a message for the first bad one.
 //
 // API:
 //   parseIds(values: readonly unknown[]) → BigUint64Array | { index: number; message: string }
