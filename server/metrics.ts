@@ -5,7 +5,8 @@
 // API:
 //   createServerMetrics({ model, segment, track }) → ServerMetrics (see the interface: one
 //   method per thing observed, so callers never spell label sets)
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { FastHistogram, type HistogramChild } from './fast-histogram.js';
 import { createRegistry } from '../lib/metrics.js';
 
 const P = 'lightrank_server_';
@@ -46,7 +47,7 @@ export function createServerMetrics(labels: {
   const registry = createRegistry('server');
   const base = ['model', 'segment', 'track'] as const;
   const registers = [registry];
-  const requestDuration = new Histogram({
+  const requestDuration = new FastHistogram({
     name: `${P}request_duration_seconds`,
     help: 'Request latency by endpoint, from the first byte read to the response written',
     labelNames: [...base, 'endpoint'],
@@ -59,7 +60,7 @@ export function createServerMetrics(labels: {
     labelNames: [...base, 'endpoint', 'code'],
     registers,
   });
-  const stageDuration = new Histogram({
+  const stageDuration = new FastHistogram({
     name: `${P}stage_duration_seconds`,
     help: 'Time per request stage: decode, queue (waiting for a batch), query_tower, scoring, encode',
     labelNames: [...base, 'stage'],
@@ -84,14 +85,14 @@ export function createServerMetrics(labels: {
     labelNames: base,
     registers,
   });
-  const batchSize = new Histogram({
+  const batchSize = new FastHistogram({
     name: `${P}batch_size`,
     help: 'Query rows per query-tower run (dynamic batching)',
     labelNames: base,
     buckets: BATCH_BUCKETS,
     registers,
   });
-  const scores = new Histogram({
+  const scores = new FastHistogram({
     name: `${P}score`,
     help: 'Per-task scores returned (canary vs stable distribution comparison)',
     labelNames: [...base, 'task'],
@@ -128,27 +129,37 @@ export function createServerMetrics(labels: {
   });
 
   const fixed = { ...labels };
-  // Label objects built once per value (observations sit on the request path).
+  // Label objects and histogram children built once per value (observations sit on the request
+  // path; the histograms are FastHistograms for that reason, see fast-histogram.ts).
   const errorLabels = new Map<string, Record<string, string>>();
-  const stageLabels = new Map<string, Record<string, string>>();
-  const taskLabels = new Map<string, Record<string, string>>();
-  const endpointLabels = new Map<string, Record<string, string>>();
   const requestLabels = new Map<string, Record<string, string>>(); // by "endpoint status"
   const labelsFor = (cache: Map<string, Record<string, string>>, name: string, value: string) => {
     let l = cache.get(value);
     if (!l) cache.set(value, (l = { ...fixed, [name]: value }));
     return l;
   };
+  const childFor = (histogram: FastHistogram, name: string) => {
+    const children = new Map<string, HistogramChild>();
+    return (value: string): HistogramChild => {
+      let c = children.get(value);
+      if (!c) children.set(value, (c = histogram.child({ ...fixed, [name]: value })));
+      return c;
+    };
+  };
+  const requestDurationFor = childFor(requestDuration, 'endpoint');
+  const stageDurationFor = childFor(stageDuration, 'stage');
+  const scoresFor = childFor(scores, 'task');
+  const batchSizes = batchSize.child(fixed);
   return {
     registry,
     observeRequest(endpoint, status, seconds) {
-      requestDuration.observe(labelsFor(endpointLabels, 'endpoint', endpoint), seconds);
+      requestDurationFor(endpoint).observe(seconds);
       let l = requestLabels.get(`${endpoint} ${status}`);
       if (!l) requestLabels.set(`${endpoint} ${status}`, (l = { ...fixed, endpoint, code: String(status) }));
       requests.inc(l);
     },
     observeStage(stage, seconds) {
-      stageDuration.observe(labelsFor(stageLabels, 'stage', stage), seconds);
+      stageDurationFor(stage).observe(seconds);
     },
     error(code) {
       errors.inc(labelsFor(errorLabels, 'code', code));
@@ -158,14 +169,14 @@ export function createServerMetrics(labels: {
       if (unknown > 0) unknownIds.inc(fixed, unknown);
     },
     observeBatch(rows) {
-      batchSize.observe(fixed, rows);
+      batchSizes.observe(rows);
     },
     observeScores(task, values) {
       const n = values.length;
       if (n === 0) return;
       const step = Math.max(1, Math.floor(n / SCORE_SAMPLES));
-      const l = labelsFor(taskLabels, 'task', task);
-      for (let i = 0; i < n; i += step) if (Number.isFinite(values[i])) scores.observe(l, values[i]!);
+      const child = scoresFor(task);
+      for (let i = 0; i < n; i += step) if (Number.isFinite(values[i])) child.observe(values[i]!);
     },
     reload(kind, outcome, reason) {
       reloads.inc({ ...fixed, kind, outcome, reason });
