@@ -14,8 +14,16 @@ export const PodAnnotation = {
   SnapshotCreatedAt: 'lightrank.dev/snapshot-created-at',
   /** Model version the pod serves. */
   ModelVersion: 'lightrank.dev/model-version',
-  /** `<version>: <cause>` of the last snapshot refused; removed by the next successful sync. */
+  /** `<version>: <code>: <message>` of the last snapshot refused; removed by the next successful sync. */
   SnapshotRefused: 'lightrank.dev/snapshot-refused',
-  /** `<version>: <cause>` of the model the sidecar refused (sha256, fingerprint); removed once one is published. */
+  /** `<version>: <code>: <message>` of the model the sidecar refused (sha256, fingerprint); removed once one is published. */
   ModelRefused: 'lightrank.dev/model-refused',
 } as const;
+
+/**
+ * The refusal code (`fingerprint`, `checksum`, `truncated`, … — sidecar/errors.ts RefusalCause) of
+ * a SnapshotRefused / ModelRefused value; undefined when the value carries none.
+ */
+export function refusalCode(value: string): string | undefined {
+  return /^[^:]*: ([a-z_]+): /.exec(value)?.[1];
+}

@@ -196,6 +196,29 @@ describe('snapshotsCondition', () => {
     ).toMatchObject({ status: 'True', message: 'standard: v8 (2 pods)' });
   });
 
+  it('says FingerprintMismatch when every refused snapshot is of another item tower', () => {
+    const refused = (cause: string) => ({ ...on('v7'), [PodAnnotation.SnapshotRefused]: cause });
+    const other = 'v8: fingerprint: snapshot fingerprint ab, the model wants cd';
+    expect(snapshotsCondition([seg('standard', pod('a', true, refused(other)))], 1)).toMatchObject({
+      status: 'False',
+      reason: 'FingerprintMismatch',
+      message: `standard: refused ${other}`,
+    });
+    expect(
+      snapshotsCondition(
+        [
+          seg('standard', pod('a', true, refused(other))),
+          seg('shopping', pod('b', true, refused('v2: checksum: x'))),
+        ],
+        1,
+      ),
+    ).toMatchObject({ reason: 'SnapshotRejected' });
+    // a value without a code (an older sidecar): the general reason
+    expect(
+      snapshotsCondition([seg('standard', pod('a', true, refused('v8: fingerprint differs')))], 1),
+    ).toMatchObject({ reason: 'SnapshotRejected' });
+  });
+
   it('is Unknown while no pod has reported, or while a serving segment has not', () => {
     expect(snapshotsCondition([seg('standard', pod('a', false, on('v7')))], 1)).toMatchObject({
       status: 'Unknown',

@@ -6,7 +6,7 @@
 // last read it), False on a refused snapshot, pods on different versions, or pods behind LATEST
 // (a download in progress, or stuck), Unknown while no pod has reported.
 import { ConditionType, Reason, toKubeTime, type ConditionInput } from '../api/conditions.js';
-import { PodAnnotation } from '../api/pod-annotations.js';
+import { PodAnnotation, refusalCode } from '../api/pod-annotations.js';
 import type { KubeObject } from './kube/types.js';
 
 /** What one pod says about its snapshot. */
@@ -118,7 +118,10 @@ export function snapshotsCondition(
   if (refused.length)
     return cond(
       'False',
-      Reason.SnapshotRejected,
+      // snapshots of another item tower: the classic two-tower skew gets its own reason
+      refused.every((s) => s.snapshot.refused.every((r) => refusalCode(r) === 'fingerprint'))
+        ? Reason.FingerprintMismatch
+        : Reason.SnapshotRejected,
       refused.map((s) => `${s.name}: refused ${s.snapshot.refused.join('; ')}`).join('; '),
     );
   const split = segments.filter((s) => s.snapshot.versions.length > 1);

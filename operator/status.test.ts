@@ -266,7 +266,7 @@ describe('a model the pods refused (Degraded)', () => {
   const notReady = dep(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 0 });
 
   it('says ModelRejected with the version, the cause and how many pods, and the phase is Degraded', () => {
-    const cause = 'v2: sha256 ab…, the spec says cd…';
+    const cause = 'v2: checksum: sha256 ab…, the spec says cd…';
     const st = computeStatus(
       m,
       [
@@ -279,6 +279,28 @@ describe('a model the pods refused (Degraded)', () => {
     expect(degraded).toMatchObject({ status: 'True', reason: Reason.ModelRejected });
     expect(degraded?.message).toBe(`standard: 2 pod(s) refused model ${cause}`);
     expect(st.phase).toBe('Degraded');
+  });
+
+  it('says FingerprintMismatch when every refusal is a model of another tower', () => {
+    const other = 'v3: fingerprint: model fingerprint ab, the spec says cd';
+    const observed = (pods: KubeObject[]) =>
+      computeStatus(
+        m,
+        [
+          { segment: segs[0]!, deployment: notReady, pods },
+          { segment: segs[1]!, deployment: ready1, pods: [] },
+        ],
+        T0,
+      ).conditions?.find((c) => c.type === 'Degraded');
+    expect(observed([refusing('a', other)])).toMatchObject({
+      status: 'True',
+      reason: Reason.FingerprintMismatch,
+      message: `standard: 1 pod(s) refused model ${other}`,
+    });
+    // one refusal of another kind among them: the general reason
+    expect(observed([refusing('a', other), refusing('b', 'v3: checksum: sha256 ef')])?.reason).toBe(
+      Reason.ModelRejected,
+    );
   });
 
   it('is not degraded once the refusal is gone', () => {

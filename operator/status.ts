@@ -6,7 +6,7 @@ import { ConditionType, Reason, setConditions, type ConditionInput } from '../ap
 import type { Phase, RankingModel, RankingModelStatus, SegmentStatus } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
-import { PodAnnotation } from '../api/pod-annotations.js';
+import { PodAnnotation, refusalCode } from '../api/pod-annotations.js';
 import type { KubeObject } from './kube/types.js';
 import { podSnapshotReport, segmentSnapshot, snapshotsCondition, type SegmentSnapshot } from './snapshots.js';
 
@@ -85,16 +85,20 @@ export function segmentWait(o: SegmentObservation): { pending: boolean; text: st
 }
 
 /**
- * Models the segment's pods refused (their sidecars annotate `<version>: <cause>`): such pods
- * never become ready, so this is the reason a segment waits; each refusal once, with its pod count.
+ * Models the segment's pods refused (their sidecars annotate `<version>: <code>: <message>`): such
+ * pods never become ready, so this is the reason a segment waits; each refusal once, with its pod
+ * count, and its code (`fingerprint`: a model of another tower).
  */
-export function modelRefusals(o: SegmentObservation): string[] {
+function modelRefusals(o: SegmentObservation): { message: string; code: string | undefined }[] {
   const counts = new Map<string, number>();
   for (const p of o.pods ?? []) {
     const refused = p.metadata.annotations?.[PodAnnotation.ModelRefused];
     if (refused && !p.metadata.deletionTimestamp) counts.set(refused, (counts.get(refused) ?? 0) + 1);
   }
-  return [...counts].map(([r, n]) => `${o.segment.name}: ${n} pod(s) refused model ${r}`);
+  return [...counts].map(([r, n]) => ({
+    message: `${o.segment.name}: ${n} pod(s) refused model ${r}`,
+    code: refusalCode(r),
+  }));
 }
 
 function observedSnapshot(o: SegmentObservation): SegmentSnapshot {
@@ -196,8 +200,10 @@ export function computeStatus(
       ? {
           type: ConditionType.Degraded,
           status: 'True',
-          reason: Reason.ModelRejected,
-          message: [...refusals, ...stuck.map((x) => `${x.name}: ${x.why}`)].join('; '),
+          reason: refusals.every((r) => r.code === 'fingerprint')
+            ? Reason.FingerprintMismatch
+            : Reason.ModelRejected,
+          message: [...refusals.map((r) => r.message), ...stuck.map((x) => `${x.name}: ${x.why}`)].join('; '),
           observedGeneration: generation,
         }
       : stuck.length

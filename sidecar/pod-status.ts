@@ -20,7 +20,10 @@ export interface PodStatusReporter {
   latest(version: string): Promise<void>;
   /** A snapshot (and model) is published and current; clears earlier refusals. */
   served(state: ServedState): Promise<void>;
-  /** The `kind` at `version` was refused for `cause`; the previous one (if any) keeps serving. */
+  /**
+   * The `kind` at `version` was refused for `cause` (`<code>: <message>`, code from errors.ts
+   * RefusalCause); the previous one (if any) keeps serving.
+   */
   refused(kind: RefusedKind, version: string, cause: string): Promise<void>;
   /** A `kind` refused before has since been published: remove the refusal. */
   accepted(kind: RefusedKind): Promise<void>;

@@ -202,11 +202,12 @@ export class Sidecar {
       this.log.error(fields, `${kind} refused; the last good one stays`);
       await this.events?.warn(kind === 'model' ? 'ModelRefused' : 'SnapshotRefused', fields.err);
       if (kind === 'model') {
-        await this.podStatus?.refused('model', this.config.model.version, fields.err);
+        await this.podStatus?.refused('model', this.config.model.version, `${err.refusal}: ${fields.err}`);
         this.modelRefusalReported = true;
       }
       const version = this.snapshotSync.latestVersion;
-      if (kind === 'snapshot' && version) await this.podStatus?.refused('snapshot', version, fields.err);
+      if (kind === 'snapshot' && version)
+        await this.podStatus?.refused('snapshot', version, `${err.refusal}: ${fields.err}`);
     } else if (err instanceof LocalWriteError) {
       this.log.error(
         { ...fields, path: err.path },

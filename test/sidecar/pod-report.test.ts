@@ -24,7 +24,8 @@ describe('sidecar pod reports', () => {
   const recorder: PodStatusReporter = {
     latest: async (v) => void calls.push(`latest ${v}`),
     served: async (s) => void calls.push(`served ${s.snapshotVersion}`),
-    refused: async (kind, v) => void calls.push(`refused ${kind} ${v}`),
+    // the cause is `<code>: <message>`; the code is what the operator reads (FingerprintMismatch)
+    refused: async (kind, v, cause) => void calls.push(`refused ${kind} ${v} ${cause.split(': ')[0]}`),
     accepted: async (kind) => void calls.push(`accepted ${kind}`),
   };
 
@@ -78,11 +79,11 @@ describe('sidecar pod reports', () => {
     await waitFor('served v2', async () => calls.includes('served v2'));
     expect(calls).toEqual(['latest v1', 'served v1', 'latest v2', 'served v2']);
 
-    // a v3 of another tower: LATEST is reported, then the refusal; v2 keeps serving
+    // a v3 of another tower: LATEST is reported, then the refusal with its code; v2 keeps serving
     await writeSnapshotVersion(snap, 'v3', 'another-tower', 64, 1000);
     await writeLatest(snap, 'v3');
-    await waitFor('v3 refused', async () => calls.includes('refused snapshot v3'));
-    expect(calls.slice(4)).toEqual(['latest v3', 'refused snapshot v3']);
+    await waitFor('v3 refused', async () => calls.includes('refused snapshot v3 fingerprint'));
+    expect(calls.slice(4)).toEqual(['latest v3', 'refused snapshot v3 fingerprint']);
     expect(sidecar.ready).toBe(true);
   });
 });
