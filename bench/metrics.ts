@@ -17,95 +17,48 @@ const stages = ['decode', 'queue', 'query_tower', 'scoring', 'encode'];
 const tasks = ['ctr', 'good_click'];
 const samples = Float64Array.from({ length: 32 }, (_, i) => ((i * 7919) % 997) / 997);
 
-function promClient(): () => void {
-  const registers = [new Registry()];
-  const req = new Histogram({
-    name: 'r',
-    help: 'r',
-    labelNames: [...base, 'endpoint'],
-    buckets: latency,
-    registers,
-  });
-  const stage = new Histogram({
-    name: 's',
-    help: 's',
-    labelNames: [...base, 'stage'],
-    buckets: latency,
-    registers,
-  });
-  const score = new Histogram({
-    name: 'c',
-    help: 'c',
-    labelNames: [...base, 'task'],
-    buckets: scoreBuckets,
-    registers,
-  });
-  const batch = new Histogram({
-    name: 'b',
-    help: 'b',
-    labelNames: base,
-    buckets: [1, 2, 4, 8, 16, 32],
-    registers,
-  });
-  // label objects built once, as server/metrics.ts did before FastHistogram
-  const reqL = { ...fixed, endpoint: 'rank' };
-  const stageL = stages.map((s) => ({ ...fixed, stage: s }));
-  const taskL = tasks.map((t) => ({ ...fixed, task: t }));
+type Bind = (
+  name: string,
+  labelNames: string[],
+  buckets: number[],
+) => (labels: Record<string, string>) => (v: number) => void;
+
+/** One request's observations through histograms made by `bind`; label sets bound once. */
+function request(bind: Bind): () => void {
+  const req = bind('r', [...base, 'endpoint'], latency)({ ...fixed, endpoint: 'rank' });
+  const stage = bind('s', [...base, 'stage'], latency);
+  const stageObs = stages.map((s) => stage({ ...fixed, stage: s }));
+  const score = bind('c', [...base, 'task'], scoreBuckets);
+  const taskObs = tasks.map((t) => score({ ...fixed, task: t }));
+  const batch = bind('b', base, [1, 2, 4, 8, 16, 32])(fixed);
   return () => {
-    req.observe(reqL, 0.0012);
-    for (const l of stageL) stage.observe(l, 0.0003);
-    taskL.forEach((l, t) => {
-      for (let i = 0; i < 16; i++) score.observe(l, samples[t * 16 + i]!);
+    req(0.0012);
+    for (const observe of stageObs) observe(0.0003);
+    taskObs.forEach((observe, t) => {
+      for (let i = 0; i < 16; i++) observe(samples[t * 16 + i]!);
     });
-    batch.observe(fixed, 8);
+    batch(8);
   };
 }
 
-function fast(): () => void {
-  const registers = [new Registry()];
-  const req = new FastHistogram({
-    name: 'r',
-    help: 'r',
-    labelNames: [...base, 'endpoint'],
-    buckets: latency,
-    registers,
-  });
-  const stage = new FastHistogram({
-    name: 's',
-    help: 's',
-    labelNames: [...base, 'stage'],
-    buckets: latency,
-    registers,
-  });
-  const score = new FastHistogram({
-    name: 'c',
-    help: 'c',
-    labelNames: [...base, 'task'],
-    buckets: scoreBuckets,
-    registers,
-  });
-  const batch = new FastHistogram({
-    name: 'b',
-    help: 'b',
-    labelNames: base,
-    buckets: [1, 2, 4, 8, 16, 32],
-    registers,
-  });
-  const reqC = req.child({ ...fixed, endpoint: 'rank' });
-  const stageC = stages.map((s) => stage.child({ ...fixed, stage: s }));
-  const taskC = tasks.map((t) => score.child({ ...fixed, task: t }));
-  const batchC = batch.child(fixed);
-  return () => {
-    reqC.observe(0.0012);
-    for (const c of stageC) c.observe(0.0003);
-    taskC.forEach((c, t) => {
-      for (let i = 0; i < 16; i++) c.observe(samples[t * 16 + i]!);
-    });
-    batchC.observe(8);
+const registers = [new Registry()];
+// prom-client: the label object built once, as server/metrics.ts did before FastHistogram
+const promClient: Bind = (name, labelNames, buckets) => {
+  const h = new Histogram({ name: `p_${name}`, help: name, labelNames, buckets, registers });
+  return (labels) => (v) => h.observe(labels, v);
+};
+const fast: Bind = (name, labelNames, buckets) => {
+  const h = new FastHistogram({ name: `f_${name}`, help: name, labelNames, buckets, registers });
+  return (labels) => {
+    const child = h.child(labels);
+    return (v) => child.observe(v);
   };
-}
+};
 
-const cases: Record<string, () => void> = { 'prom-client Histogram': promClient(), FastHistogram: fast() };
+const cases: Record<string, () => void> = {
+  'prom-client Histogram': request(promClient),
+  FastHistogram: request(fast),
+};
 const times = new Map<string, number[]>();
 for (let r = 0; r < ROUNDS; r++)
   for (const [name, request] of Object.entries(cases)) {
