@@ -31,11 +31,14 @@ export interface Timings {
   retry: BackoffOptions;
   /** Informer reconnect backoff. */
   reconnect: BackoffOptions;
+  /** How often a cluster that served no HTTPRoutes is asked again (the CRDs may come later). */
+  discoverMs: number;
 }
 
 export const DEFAULT_TIMINGS: Timings = {
   retry: { baseMs: 500, maxMs: 300_000, jitter: 0.1 },
   reconnect: { baseMs: 500, maxMs: 30_000, jitter: 0.2 },
+  discoverMs: 60_000,
 };
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -56,6 +59,8 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
         informers: Informer<KubeObject>[];
         events: EventRecorder;
         resync: NodeJS.Timeout;
+        /** while the cluster serves no HTTPRoutes: asks again, and restarts the caches once it does */
+        discover?: NodeJS.Timeout;
       }
     | undefined;
   private starting: Promise<void> | undefined;
@@ -63,6 +68,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
   private stopping = false;
   /** Bumped by every stopWork, so a start that was waiting on the API server can tell. */
   private generation = 0;
+  private discovering = false;
 
   constructor(
     private readonly cfg: OperatorConfig,
@@ -182,14 +188,15 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS];
     const generation = this.generation;
     const routes = await this.client.serves(HTTPROUTES).catch((err: unknown) => {
-      log.warn({ err: String(err) }, 'API discovery failed; HTTPRoutes will be read live');
+      log.warn({ err: String(err) }, 'API discovery failed; HTTPRoutes taken as not served for now');
       return false;
     });
     if (generation !== this.generation || this.stopping) return; // stopped meanwhile
     if (routes) ownedKinds.push(HTTPROUTES);
     else
       log.info(
-        'the cluster serves no HTTPRoutes (Gateway API CRDs absent); gatewayAPI routing reads them live',
+        { askAgainSeconds: this.timings.discoverMs / 1000 },
+        'the cluster serves no HTTPRoutes (Gateway API CRDs absent); asking again periodically',
       );
     const others = ownedKinds.map((ref) => [ref, informer<KubeObject>(ref, MANAGED_SELECTOR)] as const);
     const owned = new OwnedObjects(
@@ -238,13 +245,38 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const all = [models, deployments, services, pods, ...others.map(([, i]) => i)] as Informer<KubeObject>[];
     const resync = setInterval(() => this.resync(), this.cfg.resyncPeriodMs);
     resync.unref();
-    this.running = { queue, controller, informers: all, events, resync };
+    const discover = routes
+      ? undefined
+      : setInterval(() => void this.discoverRoutes(generation), this.timings.discoverMs);
+    discover?.unref();
+    this.running = { queue, controller, informers: all, events, resync, ...(discover ? { discover } : {}) };
     for (const i of all) i.start();
     // reconcile only once every cache is filled, or a missing Deployment would look deleted
     await Promise.all(all.map((i) => i.waitForSync()));
     if (this.running?.controller !== controller) return; // stopped meanwhile
     log.info({ namespace: ns ?? '(all)', models: models.list().length }, 'caches synced; reconciling');
     controller.start();
+  }
+
+  /**
+   * The Gateway API CRDs were absent when the work started; once the cluster serves HTTPRoutes,
+   * restart the work so they are cached like every other owned kind (until then lists of them are
+   * empty without asking, and a route of a removed segment would never be pruned).
+   */
+  private async discoverRoutes(generation: number): Promise<void> {
+    if (this.discovering || generation !== this.generation || !this.running) return;
+    this.discovering = true;
+    try {
+      if (!(await this.client.serves(HTTPROUTES).catch(() => false))) return;
+      if (generation !== this.generation || this.stopping) return;
+      this.logger.info(
+        'the cluster serves HTTPRoutes now (Gateway API CRDs installed); restarting the caches',
+      );
+      await this.stopWork();
+      if (this.isLeader && !this.stopping) await this.startWork();
+    } finally {
+      this.discovering = false;
+    }
   }
 
   private async stopWork(): Promise<void> {
@@ -254,6 +286,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     this.starting = undefined;
     if (!r) return;
     clearInterval(r.resync);
+    clearInterval(r.discover);
     await r.controller.stop();
     await r.events.flush();
     await Promise.all(r.informers.map((i) => i.stop()));

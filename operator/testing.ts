@@ -19,6 +19,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FAST_TIMINGS: Timings = {
   retry: { baseMs: 50, maxMs: 2000 },
   reconnect: { baseMs: 100, maxMs: 1000 },
+  discoverMs: 250,
 };
 
 export function rankingModel(name: string, namespace: string, spec: RankingModelSpecInput): KubeObject {

@@ -1,10 +1,10 @@
 // The operator's view of the objects it owns, and the one way it writes them. Reads come from the
-// informer cache of the kind (no API call); a kind without an informer (HTTPRoutes when the
-// cluster does not serve them at start) is read live. Because a cache trails the writes made a
-// moment ago, the last object this process wrote or deleted per name is kept and wins over an
-// older cached copy (etcd resource versions are increasing integers): a reconcile that runs
-// before the watch event arrives neither re-applies what it just wrote nor mistakes a new object
-// for a missing one, nor a deleted one for present.
+// informer cache of the kind (no API call); a kind without an informer (HTTPRoutes while the
+// cluster does not serve them: the operator restarts its caches once it does) is read live.
+// Because a cache trails the writes made a moment ago, the last object this process wrote or
+// deleted per name is kept and wins over an older cached copy (etcd resource versions are
+// increasing integers): a reconcile that runs before the watch event arrives neither re-applies
+// what it just wrote nor mistakes a new object for a missing one, nor a deleted one for present.
 import { applyIfChanged, type ApplyOutcome } from '../apply.js';
 import { isNotFound, type KubeClient } from './client.js';
 import type { Informer } from './informer.js';
