@@ -49,6 +49,7 @@ interface Reply {
   headers: Headers;
   body: Buffer;
   json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  binary: () => ReturnType<typeof decodeBinaryInferResponse>;
 }
 
 async function send(body: Uint8Array, headers: Record<string, string>, path = PATH): Promise<Reply> {
@@ -59,6 +60,8 @@ async function send(body: Uint8Array, headers: Record<string, string>, path = PA
     headers: res.headers,
     body: buf,
     json: () => JSON.parse(buf.toString('utf8')),
+    // a binary-extension response: its JSON header and output tensors
+    binary: () => decodeBinaryInferResponse(buf, Number(res.headers.get(INFERENCE_HEADER_LENGTH))),
   };
 }
 
@@ -126,10 +129,7 @@ describe('OIP binary tensor extension', () => {
       const res = await postBinary(header, [dense, categorical]);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain('application/octet-stream');
-      const { header: h, tensors } = decodeBinaryInferResponse(
-        res.body,
-        Number(res.headers.get(INFERENCE_HEADER_LENGTH)),
-      );
+      const { header: h, tensors } = res.binary();
       expect(h.outputs[0]).toMatchObject({
         name: 'query',
         datatype: 'FP32',
@@ -165,10 +165,7 @@ describe('OIP binary tensor extension', () => {
     );
     expect(plain.status).toBe(200);
     expect(plain.headers.get('content-type')).toContain('application/octet-stream');
-    const { tensors } = decodeBinaryInferResponse(
-      plain.body,
-      Number(plain.headers.get(INFERENCE_HEADER_LENGTH)),
-    );
+    const { tensors } = plain.binary();
     expect(floats(tensors.get('query')!)).toEqual(want);
   });
 
