@@ -66,7 +66,11 @@ describe('buildDeployment', () => {
     expect(server.command).toEqual(['node', 'dist/server/main.js']);
     expect(sync.image).toBe('reg/sidecar:1');
     expect(sync.command).toEqual(['node', 'dist/sidecar/main.js']);
-    expect(tmpl.spec.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+    // the shared data volume, and /tmp: the root filesystem is read-only (Pod Security restricted)
+    expect(tmpl.spec.volumes).toEqual([
+      { name: 'data', emptyDir: {} },
+      { name: 'tmp', emptyDir: {} },
+    ]);
     expect(env(server)).toEqual({
       LIGHTRANK_DATA_DIR: '/var/lib/lightrank',
       LIGHTRANK_SEGMENT: 'standard',

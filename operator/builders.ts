@@ -4,6 +4,7 @@
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { KubeObject, OwnerReference, ResourceRef } from './kube/types.js';
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from './pod-security.js';
 import { buildIdentity, type PolicyRule } from './rbac.js';
 
 export const MANAGED_BY = 'lightrank-operator';
@@ -167,12 +168,13 @@ export function buildDeployment(
   const s = seg.serving;
   const labels = objectLabels(name, seg, track);
   const common = { LIGHTRANK_DATA_DIR: DATA_DIR, LIGHTRANK_SEGMENT: seg.name, LIGHTRANK_TRACK: track };
-  const volumeMounts = [{ name: 'data', mountPath: DATA_DIR }];
+  const volumeMounts = [{ name: 'data', mountPath: DATA_DIR }, TMP_MOUNT];
   const tol = tolerations(seg);
   const resources = serverResources(seg);
   const pull = opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {};
   const podSpec: Record<string, unknown> = {
     serviceAccountName: scoringServiceAccountName(name),
+    securityContext: POD_SECURITY_CONTEXT,
     containers: [
       {
         name: 'server',
@@ -199,6 +201,7 @@ export function buildDeployment(
           failureThreshold: 6,
         },
         ...(Object.keys(resources).length ? { resources } : {}),
+        securityContext: CONTAINER_SECURITY_CONTEXT,
         volumeMounts,
       },
       {
@@ -222,10 +225,11 @@ export function buildDeployment(
         ports: [{ name: 'sync', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
         readinessProbe: { httpGet: { path: '/readyz', port: 'sync' }, periodSeconds: 5, failureThreshold: 3 },
         resources: { requests: { cpu: '50m', memory: '64Mi' } },
+        securityContext: CONTAINER_SECURITY_CONTEXT,
         volumeMounts,
       },
     ],
-    volumes: [{ name: 'data', emptyDir: {} }],
+    volumes: [{ name: 'data', emptyDir: {} }, TMP_VOLUME],
     ...(s.nodeSelector && Object.keys(s.nodeSelector).length ? { nodeSelector: s.nodeSelector } : {}),
     ...(tol.length ? { tolerations: tol } : {}),
     ...(s.affinity ? { affinity: s.affinity } : {}),

@@ -17,6 +17,12 @@ import {
   type Service,
 } from '../../builders.js';
 import type { KubeObject, ResourceRef } from '../../kube/types.js';
+import {
+  CONTAINER_SECURITY_CONTEXT,
+  POD_SECURITY_CONTEXT,
+  TMP_MOUNT,
+  TMP_VOLUME,
+} from '../../pod-security.js';
 import { buildIdentity, type PolicyRule } from '../../rbac.js';
 import { trackServiceUrl } from '../services.js';
 
@@ -130,6 +136,7 @@ export function buildRouterDeployment(
         },
         spec: {
           serviceAccountName: routerName(name),
+          securityContext: POD_SECURITY_CONTEXT,
           containers: [
             {
               name: 'router',
@@ -155,10 +162,11 @@ export function buildRouterDeployment(
                 failureThreshold: 6,
               },
               resources: { requests: { cpu: '100m', memory: '64Mi' } },
-              volumeMounts: [{ name: 'table', mountPath: ROUTER_TABLE_DIR, readOnly: true }],
+              securityContext: CONTAINER_SECURITY_CONTEXT,
+              volumeMounts: [{ name: 'table', mountPath: ROUTER_TABLE_DIR, readOnly: true }, TMP_MOUNT],
             },
           ],
-          volumes: [{ name: 'table', configMap: { name: routerName(name) } }],
+          volumes: [{ name: 'table', configMap: { name: routerName(name) } }, TMP_VOLUME],
         },
       },
     },
