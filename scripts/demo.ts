@@ -19,10 +19,11 @@ import { startControlPlane, type ControlPlane } from '../test/harness/control-pl
 import { applyManifests, readManifests } from '../test/harness/manifests.js';
 import { GPU_RESOURCE } from '../test/harness/nodes.js';
 import { spawnComponent, type ManagedProcess } from '../test/harness/processes.js';
+import { prometheusBinary } from '../test/harness/tools.js';
 import { serverSideApply } from '../test/harness/raw.js';
 import { waitFor } from '../test/harness/wait.js';
 import { demoRankingModel, newModelVersion } from './demo/model.js';
-import { findPrometheus, startPrometheus } from './demo/prometheus.js';
+import { startPrometheus } from './demo/prometheus.js';
 import { followRollout, readStatus } from './demo/rollout.js';
 import { LOCAL_ADDRESS_MAP, patchRouterDeployment, prepareRouterAccess } from './demo/router-local.js';
 import { Teardown, say, seconds, step, table, elapsedSinceStart } from './demo/steps.js';
@@ -40,7 +41,7 @@ const LOAD_RPS = 120;
 const USAGE = `usage: npm run demo -- [options]
   --keep              leave everything running at the end (prints the kubeconfig); Ctrl-C stops it
   --step-seconds N    pause of each canary step (default 20)
-  --no-prometheus     run the canary without analysis even if Prometheus is installed
+  --no-prometheus     run the canary without analysis (and without building Prometheus)
   --gpu-nodes N       simulated (kwok) GPU nodes (default 2)
   --gpus-per-node N   GPUs each (default 8)
   --cpu-nodes N       simulated (kwok) CPU nodes (default 0: the router pods, which select no
@@ -248,19 +249,16 @@ async function stepPrometheus(
   cp: ControlPlane,
   teardown: Teardown,
 ): Promise<string | undefined> {
-  return step('Prometheus (scrapes the scoring pods for the canary analysis)', async () => {
-    const bin = opts.prometheus ? findPrometheus() : undefined;
-    if (!bin) {
-      say(
-        opts.prometheus
-          ? '   Prometheus is not installed (/usr/bin/prometheus): the canary runs WITHOUT analysis (steps advance on pauses and readiness)'
-          : '   --no-prometheus: the canary runs WITHOUT analysis',
-      );
+  return step('Prometheus (discovers and scrapes the scoring pods for the canary analysis)', async () => {
+    if (!opts.prometheus) {
+      say('   --no-prometheus: the canary runs WITHOUT analysis');
       return undefined;
     }
+    // built from its Go module into the cache on the first run (minutes), reused after
+    const bin = await prometheusBinary();
     const prom = await startPrometheus({
       bin,
-      kubeConfig: cp.kubeConfig,
+      kubeconfigPath: cp.kubeconfigPath,
       namespace: NAMESPACE,
       runDir: cp.runDir,
     });
@@ -270,7 +268,7 @@ async function stepPrometheus(
       () => (prom.proc.isRunning() ? [prom.proc.pid] : []),
     );
     say(
-      `   ${bin} on ${prom.url} (targets: the annotated pods of ${NAMESPACE}, found by the demo; log ${prom.proc.logPath})`,
+      `   ${bin} on ${prom.url} (kubernetes_sd_configs: the annotated pods of ${NAMESPACE}; log ${prom.proc.logPath})`,
     );
     return prom.url;
   });

@@ -1,68 +1,62 @@
-// Prometheus for the demo, when the machine has one (`/usr/bin/prometheus`, Debian's package; or
-// $LIGHTRANK_PROMETHEUS): it scrapes the real server (and router) processes of the demo
-// namespace's pods that carry the `prometheus.io/scrape` annotation. Debian builds Prometheus
-// without kubernetes_sd_configs ("field kubernetes_sd_configs not found"), so the demo does the
-// pod discovery itself: every 2 s it lists the pods and rewrites a file_sd targets file (pod IPs of
-// the local node, 10.250.x.y, become the loopback addresses the processes listen on, 127.250.x.y).
-// Runs in the control plane's run directory as a supervised process group (no orphans).
+// Prometheus for the demo (built from its Go module by scripts/build-prometheus.sh, or
+// $LIGHTRANK_PROMETHEUS): it discovers the demo namespace's pods through `kubernetes_sd_configs`
+// against the control plane's API server, the way a Prometheus in a cluster does, and scrapes
+// those that carry the `prometheus.io/scrape` annotation on the port of `prometheus.io/port`.
+// The local node agent's pods listen on the loopback side of their pod IP (10.250.x.y is served
+// on 127.250.x.y), which one relabelling rule maps. Runs in the control plane's run directory as
+// a supervised process group (no orphans).
 //
 // API:
-//   findPrometheus() → path | undefined
-//   podTargets(kc, namespace) → file_sd target groups
-//   startPrometheus({ bin, kubeConfig, namespace, runDir }) → { url, proc, stop() }
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+//   prometheusConfig({ kubeconfigPath, namespace }) → prometheus.yml text
+//   startPrometheus({ bin, kubeconfigPath, namespace, runDir }) → { url, proc, stop() }
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { DEFAULT_POD_NETWORK, localAddressOf } from '../../agent/addresses.js';
+import { DEFAULT_POD_NETWORK } from '../../agent/addresses.js';
 import { freePort } from '../../test/harness/ports.js';
 import { logTail, spawnComponent, type ManagedProcess } from '../../test/harness/processes.js';
 import { waitFor } from '../../test/harness/wait.js';
 
-export function findPrometheus(): string | undefined {
-  const candidates = [process.env.LIGHTRANK_PROMETHEUS, '/usr/bin/prometheus'].filter(Boolean) as string[];
-  return candidates.find((p) => existsSync(p));
-}
+const META = '__meta_kubernetes_pod_';
 
-export function prometheusConfig(targetsFile: string): string {
+export function prometheusConfig(opts: { kubeconfigPath: string; namespace: string }): string {
+  const podNet = DEFAULT_POD_NETWORK.replaceAll('.', '\\.');
   return stringify({
     global: { scrape_interval: '2s', evaluation_interval: '2s' },
     scrape_configs: [
       {
         job_name: 'lightrank-pods',
-        file_sd_configs: [{ files: [targetsFile], refresh_interval: '2s' }],
+        kubernetes_sd_configs: [
+          { role: 'pod', kubeconfig_file: opts.kubeconfigPath, namespaces: { names: [opts.namespace] } },
+        ],
+        relabel_configs: [
+          { source_labels: [`${META}annotation_prometheus_io_scrape`], regex: 'true', action: 'keep' },
+          { source_labels: [`${META}phase`], regex: 'Running', action: 'keep' },
+          // one target per pod (discovery yields one per declared container port)
+          {
+            source_labels: [`${META}ip`, `${META}annotation_prometheus_io_port`],
+            regex: '(.+);(\\d+)',
+            replacement: '$1:$2',
+            target_label: '__address__',
+          },
+          // the local node agent's pods are served on the loopback side of their pod IP
+          {
+            source_labels: ['__address__'],
+            regex: `${podNet}\\.(\\d+\\.\\d+):(\\d+)`,
+            replacement: `127.${DEFAULT_POD_NETWORK.split('.')[1]}.$1:$2`,
+            target_label: '__address__',
+          },
+          {
+            source_labels: [`${META}annotation_prometheus_io_path`],
+            regex: '(.+)',
+            target_label: '__metrics_path__',
+          },
+          { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+          { source_labels: [`${META}name`], target_label: 'pod' },
+        ],
       },
     ],
   });
-}
-
-/** The scrape targets of the namespace's annotated, running pods, in file_sd format. */
-export async function podTargets(kc: KubeConfig, namespace: string): Promise<unknown[]> {
-  const pods = (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace })).items;
-  return pods
-    .filter((p) => {
-      const a = p.metadata?.annotations ?? {};
-      return (
-        a['prometheus.io/scrape'] === 'true' &&
-        a['prometheus.io/port'] &&
-        p.status?.podIP &&
-        p.status.phase === 'Running'
-      );
-    })
-    .map((p) => {
-      const a = p.metadata!.annotations!;
-      const podIp = p.status!.podIP!;
-      // pods of the local node listen on the loopback side of their pod IP
-      const host = podIp.startsWith(`${DEFAULT_POD_NETWORK}.`) ? localAddressOf(podIp) : podIp;
-      return {
-        targets: [`${host}:${a['prometheus.io/port']}`],
-        labels: {
-          namespace,
-          pod: p.metadata!.name!,
-          ...(a['prometheus.io/path'] ? { __metrics_path__: a['prometheus.io/path'] } : {}),
-        },
-      };
-    });
 }
 
 export interface DemoPrometheus {
@@ -73,7 +67,7 @@ export interface DemoPrometheus {
 
 export async function startPrometheus(opts: {
   bin: string;
-  kubeConfig: KubeConfig;
+  kubeconfigPath: string;
   namespace: string;
   runDir: string;
 }): Promise<DemoPrometheus> {
@@ -81,18 +75,7 @@ export async function startPrometheus(opts: {
   mkdirSync(join(dir, 'data'), { recursive: true });
   mkdirSync(join(opts.runDir, 'logs'), { recursive: true });
   const configPath = join(dir, 'prometheus.yml');
-  const targetsFile = join(dir, 'targets.json');
-  let lastTargets = '';
-  const writeTargets = async (): Promise<void> => {
-    const json = JSON.stringify(await podTargets(opts.kubeConfig, opts.namespace), null, 2);
-    if (json === lastTargets) return;
-    writeFileSync(`${targetsFile}.tmp`, json);
-    renameSync(`${targetsFile}.tmp`, targetsFile);
-    lastTargets = json;
-  };
-  await writeTargets();
-  const discovery = setInterval(() => void writeTargets().catch(() => {}), 2_000);
-  writeFileSync(configPath, prometheusConfig(targetsFile));
+  writeFileSync(configPath, prometheusConfig(opts));
   const port = await freePort();
   const proc = spawnComponent({
     name: 'prometheus',
@@ -107,10 +90,7 @@ export async function startPrometheus(opts: {
     logPath: join(opts.runDir, 'logs', 'prometheus.log'),
   });
   const url = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    clearInterval(discovery);
-    await proc.stop(5_000);
-  };
+  const stop = (): Promise<void> => proc.stop(5_000);
   try {
     await waitFor('Prometheus ready', async () => (await fetch(`${url}/-/ready`)).ok, {
       timeoutMs: 30_000,

@@ -1,13 +1,12 @@
 // `npm run demo` end to end, non-interactively: the demo starts its own control plane, operator,
-// node agent, storage and (when installed) Prometheus, scores both segments through the router,
-// rolls model v2 out as a canary (analysed on real metrics when Prometheus is installed) and exits
+// node agent, storage and Prometheus (discovering the pods through kubernetes_sd_configs), scores
+// both segments through the router, rolls model v2 out as a canary analysed on real metrics and exits
 // after promotion. Given the demo, when it runs to the end, then it printed scores for both
 // segments, passed the analysis, reached promotion, exited 0 and left no process behind (every
 // pid it printed before teardown is gone).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { findPrometheus } from '../../scripts/demo/prometheus.js';
 import { isAlive } from '../harness/processes.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,15 +40,11 @@ describe('npm run demo', () => {
       const context = `demo output:\n${output.slice(-6000)}`;
       expect(output, context).toMatch(/SCORES standard ok track=stable model=v1/);
       expect(output, context).toMatch(/SCORES shopping ok track=stable model=v1/);
-      if (findPrometheus()) {
-        // the canary analysis ran on real metrics: Prometheus scraping the real server processes
-        expect(output, context).toMatch(/canary analysis ON \(Prometheus\)/);
-        expect(output, context).toMatch(
-          /analysis Passed \(error rate 0 ≤ 0\.01; p99 [\d.]+ms ≤ 500ms; ctr PSI/,
-        );
-      } else {
-        expect(output, context).toMatch(/canary analysis OFF/);
-      }
+      // the canary analysis ran on real metrics: Prometheus scraping the real server processes
+      expect(output, context).toMatch(/canary analysis ON \(Prometheus\)/);
+      expect(output, context).toMatch(
+        /analysis Passed \(error rate 0 ≤ 0\.01; p99 [\d.]+ms ≤ 500ms; ctr PSI/,
+      );
       expect(output, context).toMatch(/PROMOTED: standard now serves v2/);
       expect(output, context).toMatch(/SCORES standard ok track=stable model=v2/);
       expect(output, context).toMatch(/DEMO COMPLETE/);

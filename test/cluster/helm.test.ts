@@ -5,7 +5,7 @@
 // Ready (kwok) → the operator process, run here with the chart's ServiceAccount token so that the
 // chart's RBAC is all it has, reconciles an example to Ready without one refused request →
 // upgrade → uninstall leaves nothing behind but the CRD.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import {
   waitForReadyPods,
 } from '../harness/cluster.js';
 import { readAuditEvents } from '../harness/audit.js';
+import { buildTool } from '../harness/tools.js';
 import { freePort } from '../harness/ports.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'lightrank');
@@ -109,13 +110,7 @@ const byKind = (ms: Manifest[], kind: string): Manifest[] => ms.filter((m) => m.
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'lightrank-helm-'));
   // cached after the first build (CI builds it before the tests); a cold build takes minutes
-  const helmDir = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'build-helm.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop()!;
+  const helmDir = await buildTool('build-helm.sh');
   helmBin = join(helmDir, 'helm');
   kubectlBin = join(controlPlaneCacheDir(), 'bin', 'kubectl');
   env = {

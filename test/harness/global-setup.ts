@@ -8,6 +8,7 @@ import type { TestProject } from 'vitest/node';
 import { REPO_ROOT, controlPlaneCacheDir } from './binaries.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { applyManifests, readManifests } from './manifests.js';
+import { prometheusBinary } from './tools.js';
 
 export interface ClusterInfo {
   kubeconfigPath: string;
@@ -30,6 +31,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let cp: ControlPlane | undefined;
   let info: ClusterInfo;
   let gatewayCrdsDir: string;
+  // the demo test runs its canary analysis on a real Prometheus: build it here, where a cold
+  // build (minutes) has no test timeout; cached after
+  log(`Prometheus: ${await prometheusBinary()}`);
   if (external) {
     if (!existsSync(external)) throw new Error(`LIGHTRANK_TEST_KUBECONFIG=${external}: no such file`);
     const kc = new KubeConfig();

@@ -1,4 +1,4 @@
-// The PromQL the operator writes, proven on real metrics: a real Prometheus (Debian's package)
+// The PromQL the operator writes, proven on real metrics: a real Prometheus (built from its Go module)
 // scrapes real scoring-server processes on loopback every second — per segment a stable and a
 // canary (LIGHTRANK_SEGMENT / LIGHTRANK_TRACK) — and operator/analysis judges canary vs stable.
 //   segment "good": the canary serves the same towers and snapshot as a new version → Passed,
@@ -17,6 +17,7 @@ import { requestCount } from '../../operator/analysis/queries.js';
 import { publishModel, publishSnapshot } from '../../server/volume.js';
 import { openSnapshot } from '../../snapshot/index.js';
 import { startServer, type ServerProcess } from '../server/harness.js';
+import { TOOL_BUILD_TIMEOUT_MS } from '../harness/tools.js';
 import { startPrometheus, type RealPrometheus } from './real-prometheus.js';
 
 let root: string;
@@ -81,6 +82,7 @@ async function load(server: ServerProcess, n: number): Promise<number[]> {
   return codes;
 }
 
+// On a cold machine startPrometheus builds Prometheus from its Go module first (cached after).
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lightrank-analysis-real-'));
   [main, other] = await Promise.all([
@@ -147,7 +149,7 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   await prometheus?.stop();
   if (root) await rm(root, { recursive: true, force: true });
-});
+}, TOOL_BUILD_TIMEOUT_MS + 180_000);
 
 const thresholds = { maxErrorRate: 0.01, maxP99LatencyMs: 5000, maxScoreDivergence: 0.2, minSamples: 50 };
 

@@ -1,14 +1,13 @@
-// A real Prometheus (Debian's `prometheus` package, /usr/bin/prometheus) for tests: started on a
-// free loopback port with a generated config scraping the given targets every second, storage
-// in a temp dir, stopped with SIGTERM.
+// A real Prometheus for tests (built from its Go module by scripts/build-prometheus.sh into the
+// cache, or $LIGHTRANK_PROMETHEUS): started on a free loopback port with a generated config
+// scraping the given targets every second, storage in a temp dir, stopped with SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PROMETHEUS_BIN = process.env.LIGHTRANK_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+import { prometheusBinary } from '../harness/tools.js';
 
 export interface RealPrometheus {
   url: string;
@@ -25,8 +24,7 @@ async function freePort(): Promise<number> {
 }
 
 export async function startPrometheus(targets: string[]): Promise<RealPrometheus> {
-  if (!existsSync(PROMETHEUS_BIN))
-    throw new Error(`no Prometheus at ${PROMETHEUS_BIN}: apt-get install -y prometheus (.ci/run does)`);
+  const bin = await prometheusBinary();
   const dir = await mkdtemp(join(tmpdir(), 'lightrank-prometheus-'));
   const config = [
     'global:',
@@ -40,7 +38,7 @@ export async function startPrometheus(targets: string[]): Promise<RealPrometheus
   await writeFile(join(dir, 'prometheus.yml'), config);
   const port = await freePort();
   const child: ChildProcess = spawn(
-    PROMETHEUS_BIN,
+    bin,
     [
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
