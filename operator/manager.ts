@@ -171,18 +171,23 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const log = this.logger;
     const ns = this.cfg.watchNamespace || undefined;
     const queue = new WorkQueue({ backoff: this.timings.retry });
-    const informer = <T extends KubeObject>(ref: ResourceRef, labelSelector?: string): Informer<T> =>
+    const informer = <T extends KubeObject>(
+      ref: ResourceRef,
+      labelSelector?: string,
+      transform?: (obj: KubeObject) => KubeObject,
+    ): Informer<T> =>
       new Informer<T>(this.client, {
         ref,
         namespace: ns,
         labelSelector,
         backoff: this.timings.reconnect,
         logger: log,
+        ...(transform ? { transform } : {}),
       });
     const models = informer<KubeObject>(RANKING_MODELS);
     const deployments = informer<Deployment>(DEPLOYMENTS, MANAGED_SELECTOR);
     const services = informer<Service>(SERVICES, MANAGED_SELECTOR);
-    const pods = informer<KubeObject>(PODS, MANAGED_SELECTOR);
+    const pods = informer<KubeObject>(PODS, MANAGED_SELECTOR, podForCache);
     // every other kind the operator writes, so reconciles read caches, not the API server;
     // HTTPRoutes only where the cluster serves them (the Gateway API CRDs are optional)
     const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS];
@@ -291,4 +296,22 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     await r.events.flush();
     await Promise.all(r.informers.map((i) => i.stop()));
   }
+}
+
+/**
+ * What the operator reads of a scoring or router pod: its metadata (labels, the annotations the
+ * sidecars write, deletion) and status (phase, conditions with the scheduler's reasons); of the
+ * spec only the node. The spec is most of a pod and the managed fields most of the rest: at
+ * 1,000 models the pod cache is the operator's largest.
+ */
+export function podForCache(pod: KubeObject): KubeObject {
+  const { managedFields: _m, ...metadata } = pod.metadata;
+  const spec = pod.spec as { nodeName?: string } | undefined;
+  return {
+    apiVersion: pod.apiVersion,
+    kind: pod.kind,
+    metadata,
+    ...(spec?.nodeName ? { spec: { nodeName: spec.nodeName } } : {}),
+    ...(pod.status ? { status: pod.status } : {}),
+  };
 }

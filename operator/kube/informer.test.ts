@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { KubeClient } from './client.js';
 import { Informer, type InformerEvent } from './informer.js';
-import { SERVICES, type KubeObject } from './types.js';
+import { podForCache } from '../manager.js';
+import { SERVICES, type KubeObject, type ResourceRef } from './types.js';
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -71,6 +72,39 @@ const until = async (cond: () => boolean, ms = 3000) => {
 };
 
 describe('Informer', () => {
+  it('caches objects without managedFields, and pods as the operator reads them (listed or watched)', async () => {
+    const managedFields = [{ manager: 'kube-controller-manager', fieldsV1: { 'f:status': {} } }];
+    const pod = (name: string, rv: string) => ({
+      metadata: { name, namespace: 'ns', resourceVersion: rv, labels: { a: '1' }, managedFields },
+      spec: { nodeName: 'gpu-0', containers: [{ name: 'server', image: 'x', env: [] }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    const client = await apiServer((url, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (url.searchParams.get('watch') !== 'true')
+        return res.end(JSON.stringify({ metadata: { resourceVersion: '10' }, items: [pod('a', '5')] }));
+      line(res, 'ADDED', pod('b', '11'));
+    });
+    const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+    const opts = { namespace: 'ns', backoff: { baseMs: 20, maxMs: 100 }, logger: createLogger('test') };
+    const pods = new Informer<KubeObject>(client, { ...opts, ref: PODS, transform: podForCache });
+    const services = new Informer<KubeObject>(client, { ...opts, ref: SERVICES });
+    for (const inf of [pods, services]) inf.start();
+    await until(() => pods.list().length === 2 && services.list().length === 2);
+    for (const name of ['a', 'b']) {
+      const p = pods.get('ns', name)!;
+      expect(p.metadata.managedFields).toBeUndefined();
+      expect(p.metadata.labels).toEqual({ a: '1' });
+      expect(p.spec).toEqual({ nodeName: 'gpu-0' });
+      expect(p.status).toEqual(pod(name, '').status);
+      // the default transform drops only the managed fields
+      const s = services.get('ns', name)!;
+      expect(s.metadata.managedFields).toBeUndefined();
+      expect(s.spec).toEqual(pod(name, '').spec);
+    }
+    await Promise.all([pods.stop(), services.stop()]);
+  });
+
   it('relists after a 410 Gone watch event and reports what the relist found', async () => {
     const requests: string[] = [];
     let lists = 0;

@@ -20,13 +20,30 @@ export interface InformerOptions {
   /** Server-side watch timeout; the watch is renewed from the last resourceVersion after it. */
   watchTimeoutSeconds?: number;
   pageSize?: number;
+  /**
+   * What of each object the cache keeps (client-go's TransformFunc): applied to every listed
+   * object and every watch event before it is cached or handed to the handlers. Default:
+   * `withoutManagedFields`. A transform must keep metadata.resourceVersion.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
   logger: Logger;
+}
+
+/**
+ * The object without metadata.managedFields: server-side apply's bookkeeping, often the largest
+ * part of an object, and nothing a controller reads from its cache.
+ */
+export function withoutManagedFields(obj: KubeObject): KubeObject {
+  if (!obj.metadata?.managedFields) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly backoff: Backoff;
+  private readonly transform: (obj: KubeObject) => KubeObject;
   private resourceVersion = '';
   private synced = false;
   private syncWaiters: (() => void)[] = [];
@@ -42,6 +59,7 @@ export class Informer<T extends KubeObject> {
     private readonly opts: InformerOptions,
   ) {
     this.backoff = new Backoff(opts.backoff);
+    this.transform = opts.transform ?? withoutManagedFields;
   }
 
   on(handler: InformerHandler<T>): void {
@@ -127,7 +145,9 @@ export class Informer<T extends KubeObject> {
       });
       // list items come without apiVersion/kind; watch events carry them: make both alike
       for (const item of page.items)
-        items.push({ apiVersion: apiVersionOf(this.opts.ref), kind: this.opts.ref.kind, ...item });
+        items.push(
+          this.transform({ apiVersion: apiVersionOf(this.opts.ref), kind: this.opts.ref.kind, ...item }) as T,
+        );
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? '';
     } while (cont);
@@ -173,9 +193,10 @@ export class Informer<T extends KubeObject> {
           return;
         }
         events++;
-        const obj = ev.object as unknown as T;
-        if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+        const rv = (ev.object as unknown as KubeObject).metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
         if (ev.type === 'BOOKMARK') return;
+        const obj = this.transform(ev.object as unknown as KubeObject) as T;
         const key = keyOf(obj);
         if (ev.type === 'DELETED') {
           this.cache.delete(key);
