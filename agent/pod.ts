@@ -161,9 +161,16 @@ export class PodRunner {
         );
     }
     const mounts: Mount[] = [];
+    let tmpDir = join(this.deps.podDir, 'volumes', '.tmp');
     for (const vm of c.spec.volumeMounts ?? []) {
       const dir = this.volumeDirs.get(vm.name);
-      if (dir) mounts.push({ mountPath: vm.mountPath, hostPath: vm.subPath ? join(dir, vm.subPath) : dir });
+      if (!dir) continue;
+      const hostPath = vm.subPath ? join(dir, vm.subPath) : dir;
+      // A volume at /tmp (a read-only root's scratch space) becomes the process's TMPDIR, not a
+      // path mapping: paths on this machine that the harness hands a pod (a kubeconfig, a file://
+      // store) live under the machine's /tmp and must stay as they are.
+      if (vm.mountPath.replace(/\/+$/, '') === '/tmp') tmpDir = hostPath;
+      else mounts.push({ mountPath: vm.mountPath, hostPath });
     }
     c.env = containerEnv(c.spec, this.pod, {
       entry: plan.entry,
@@ -171,7 +178,7 @@ export class PodRunner {
       hostIp: this.deps.hostIp,
       localAddress: this.deps.address.localAddress,
       mounts,
-      tmpDir: join(this.deps.podDir, 'volumes', '.tmp'),
+      tmpDir,
       defaults: entryLocalDefaults(plan.entry, {
         podNetwork: this.deps.podNetwork,
         ...(this.deps.podKubeconfig ? { kubeconfigPath: this.deps.podKubeconfig } : {}),

@@ -40,7 +40,8 @@ describe('Pod Security restricted', () => {
       })
       .then(
         () => undefined,
-        (err: unknown) => String((err as { body?: unknown }).body ?? err),
+        (err: unknown) =>
+          (JSON.parse(String((err as { body?: unknown }).body)) as { message: string }).message,
       );
     expect(refused).toMatch(/violates PodSecurity "restricted:latest"/);
   });
