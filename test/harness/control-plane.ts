@@ -17,7 +17,7 @@ import {
 import { ensureBinaries, type ControlPlaneBinaries } from './binaries.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { cpuNode, gpuNode, H100, type GpuModel } from './nodes.js';
-import { createPki, type Pki } from './pki.js';
+import { createPki, FRONT_PROXY_CLIENT, type Pki } from './pki.js';
 import { freePort } from './ports.js';
 import {
   claimRunDir,
@@ -68,6 +68,8 @@ export interface ControlPlane {
   serverUrl: string;
   auditLogPath: string;
   binaries: ControlPlaneBinaries;
+  /** the run's certificates: its CA signs serving certificates of extension API servers too */
+  pki: Pki;
   nodes: { gpu: string[]; cpu: string[] };
   /** pids of the running components (each leads its own process group) */
   pids(): Partial<Record<Component, number>>;
@@ -241,6 +243,17 @@ class Runner {
       '--endpoint-reconciler-type=none',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
+      // the aggregation layer, for extension API servers such as the custom metrics API's
+      // (prometheus-adapter): requests proxied to them carry the user in headers, vouched for by
+      // the front proxy's client certificate. An APIService whose Service is an ExternalName
+      // (e.g. localhost) is reached at that name: nothing routes Service IPs here.
+      `--requestheader-client-ca-file=${this.pki.frontProxy.ca.cert}`,
+      `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${this.pki.frontProxy.client.cert}`,
+      `--proxy-client-key-file=${this.pki.frontProxy.client.key}`,
     ];
     this.spawn('kube-apiserver', this.bins.kubeApiserver, this.apiserverArgs);
     await this.waitApiServerReady();
@@ -320,6 +333,7 @@ class Runner {
       serverUrl: this.serverUrl,
       auditLogPath,
       binaries: this.bins,
+      pki: this.pki,
       nodes: { gpu: names.slice(0, gpuCount), cpu: names.slice(gpuCount) },
       logs: this.logs,
       pids: () =>

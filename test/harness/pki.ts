@@ -1,6 +1,8 @@
 // The control plane's keys and certificates, made fresh for every run: one CA (serving and
 // client), the API server's serving certificate for loopback and the in-cluster names, one
-// client certificate per identity, and the service-account signing key pair. Keys come from
+// client certificate per identity, the service-account signing key pair, and the aggregation
+// layer's front proxy (its own CA and the client certificate the API server proxies to extension
+// API servers with, as kubeadm makes them), plus `makeServingCert` for such a server. Keys come from
 // node:crypto (ECDSA P-256); certificates are signed with the openssl command-line tool.
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -29,7 +31,13 @@ export interface Pki {
   server: CertPair;
   clients: Record<string, CertPair>;
   serviceAccount: { privateKey: string; publicKey: string };
+  /** the aggregation layer: the CA extension API servers trust for proxied requests, and the
+   * API server's client certificate (CN front-proxy-client) */
+  frontProxy: { ca: CertPair; client: CertPair };
 }
+
+/** The common name of the front proxy's client certificate (--requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
 
 /** Writes all key material into `dir` and returns the file paths. */
 export async function createPki(
@@ -37,7 +45,12 @@ export async function createPki(
   opts: { serverNames: string[]; serverIps: string[]; clients: ClientIdentity[] },
 ): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
-  const ca = await makeCa(dir);
+  const ca = await makeCa(dir, 'ca', 'lightrank-harness-ca');
+  const frontProxyCa = await makeCa(dir, 'front-proxy-ca', 'lightrank-harness-front-proxy-ca');
+  const frontProxyClient = await makeLeaf(dir, frontProxyCa, 'front-proxy-client', {
+    subject: `/CN=${FRONT_PROXY_CLIENT}`,
+    extensions: ['keyUsage = critical, digitalSignature, keyEncipherment', 'extendedKeyUsage = clientAuth'],
+  });
   const server = await makeLeaf(dir, ca, 'apiserver', {
     subject: '/CN=kube-apiserver',
     extensions: [
@@ -65,7 +78,19 @@ export async function createPki(
     mode: 0o600,
   });
   writeFileSync(serviceAccount.publicKey, sa.publicKey.export({ type: 'spki', format: 'pem' }));
-  return { ca, server, clients, serviceAccount };
+  return { ca, server, clients, serviceAccount, frontProxy: { ca: frontProxyCa, client: frontProxyClient } };
+}
+
+/** A serving certificate for a server on this machine (an extension API server), signed by `ca`. */
+export function makeServingCert(dir: string, ca: CertPair, stem: string, names: string[]): Promise<CertPair> {
+  return makeLeaf(dir, ca, stem, {
+    subject: `/CN=${stem}`,
+    extensions: [
+      'keyUsage = critical, digitalSignature, keyEncipherment',
+      'extendedKeyUsage = serverAuth',
+      `subjectAltName = ${names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(', ')}`,
+    ],
+  });
 }
 
 function writeKey(path: string): void {
@@ -89,9 +114,9 @@ async function openssl(args: string[], what: string): Promise<void> {
   }
 }
 
-async function makeCa(dir: string): Promise<CertPair> {
-  const pair = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
-  const cnf = join(dir, 'ca.cnf');
+async function makeCa(dir: string, stem: string, commonName: string): Promise<CertPair> {
+  const pair = { cert: join(dir, `${stem}.crt`), key: join(dir, `${stem}.key`) };
+  const cnf = join(dir, `${stem}.cnf`);
   writeKey(pair.key);
   writeConfig(cnf, [
     'basicConstraints = critical, CA:TRUE',
@@ -110,7 +135,7 @@ async function makeCa(dir: string): Promise<CertPair> {
       '-key',
       pair.key,
       '-subj',
-      '/CN=lightrank-harness-ca',
+      `/CN=${commonName}`,
     ].concat(['-days', '3650', '-sha256', '-out', pair.cert]),
     'the CA',
   );

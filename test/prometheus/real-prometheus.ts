@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { stringify } from 'yaml';
 import { prometheusBinary } from '../harness/tools.js';
 
 export interface RealPrometheus {
@@ -23,18 +24,23 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startPrometheus(targets: string[]): Promise<RealPrometheus> {
+/** host:port, or host:port with the labels its series get (e.g. the namespace and pod it stands for) */
+export type ScrapeTarget = string | { address: string; labels: Record<string, string> };
+
+export async function startPrometheus(targets: ScrapeTarget[]): Promise<RealPrometheus> {
   const bin = await prometheusBinary();
   const dir = await mkdtemp(join(tmpdir(), 'lightrank-prometheus-'));
-  const config = [
-    'global:',
-    '  scrape_interval: 1s',
-    '  evaluation_interval: 1s',
-    'scrape_configs:',
-    '  - job_name: lightrank',
-    '    static_configs:',
-    `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
-  ].join('\n');
+  const config = stringify({
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    scrape_configs: [
+      {
+        job_name: 'lightrank',
+        static_configs: targets.map((t) =>
+          typeof t === 'string' ? { targets: [t] } : { targets: [t.address], labels: t.labels },
+        ),
+      },
+    ],
+  });
   await writeFile(join(dir, 'prometheus.yml'), config);
   const port = await freePort();
   const child: ChildProcess = spawn(
