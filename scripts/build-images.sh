@@ -69,6 +69,12 @@ command -v podman >/dev/null || die "podman is not installed: run scripts/podman
 
 ARCH="$(podman info --format '{{.Host.Arch}}')"
 
+# one build at a time per cache (test files and people may start this together); the second
+# waits, then finds the images up to date
+mkdir -p "$CACHE_ROOT/images"
+exec 9>"$CACHE_ROOT/images/build.lock"
+flock 9
+
 sha() { sha256sum | cut -c1-64; }
 image_label() { podman image inspect --format "{{index .Labels \"$LABEL\"}}" "$1" 2>/dev/null || true; }
 

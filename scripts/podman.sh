@@ -51,8 +51,16 @@ cmd_install() {
   fi
   command -v apt-get >/dev/null || die "podman, runc or mmdebstrap missing and no apt-get here: install them (podman >= 4.3 with runc)"
   [ "$(id -u)" = 0 ] || die "podman, runc or mmdebstrap missing: installing them needs root (apt-get install ${PACKAGES[*]})"
+  # one apt-get at a time (test files may call this together); the second finds it all installed
+  mkdir -p "$RUN_DIR"
+  exec 8>"$RUN_DIR/install.lock"
+  flock -w 600 8 || die "could not lock $RUN_DIR/install.lock"
   local missing
   missing="$(missing_packages)"
+  if [ -z "$missing" ]; then
+    log "installed by another run meanwhile"
+    return 0
+  fi
   log "apt-get install $missing"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
