@@ -111,7 +111,10 @@ build_base() {
   log "mmdebstrap $DEBIAN_SUITE minbase + node $NODE_VERSION + npm $NPM_VERSION -> $rootfs"
   # The customize hook runs outside the chroot with $1 = the root: lay Node out as the official
   # image does (bin, include, share under /usr/local; npm under lib/node_modules with links).
+  # merged /usr the debootstrap way (symlinks + usr-is-merged), as Debian's own images: the
+  # default would install the usrmerge package and, with it, perl (~50 MB)
   mmdebstrap --quiet --variant=minbase --format=tar \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
