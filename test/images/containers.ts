@@ -3,7 +3,7 @@
 // scripts/build-images.sh, and testcontainers pointed at that socket.
 //
 // API:
-//   containerSkipReason(): string | undefined   at collection time: why these tests cannot run
+//   containerSkipReason(env?): string | undefined   at collection time: why these tests cannot run
 //     here (no podman and no way to install it), for describe.skipIf; never a reason under
 //     CI=true, where the set-up then fails with the cause instead
 //   prepareContainers(): Promise<ContainerEnv>   installs/starts/builds what is missing (once per
@@ -27,7 +27,7 @@ import { REPO_ROOT } from '../harness/binaries.js';
 const run = promisify(execFile);
 
 export const OWNER_LABEL = 'dev.lightrank.test-owner-pid';
-/** mmdebstrap + two image builds on 2 busy cores took 6.5 min; apt-get adds ~30 s */
+/** a cold build (mmdebstrap + two images) took 3.5–6.5 min on 2 busy cores; apt-get adds ~30 s */
 export const PREPARE_TIMEOUT_MS = 20 * 60_000;
 
 export interface ContainerEnv {
@@ -43,22 +43,22 @@ const PODMAN_SH = join(REPO_ROOT, 'scripts', 'podman.sh');
 const BUILD_SH = join(REPO_ROOT, 'scripts', 'build-images.sh');
 const CONTAINERS_CONF = join(REPO_ROOT, 'scripts', 'podman', 'containers.conf');
 
-function onPath(cmd: string): boolean {
+function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
   try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    execFileSync('/bin/sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore', env });
     return true;
   } catch {
     return false;
   }
 }
 
-export function containerSkipReason(): string | undefined {
-  if (process.env.CI === 'true') return undefined;
+export function containerSkipReason(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.CI === 'true') return undefined;
   if (process.platform !== 'linux')
     return `container tests need Linux with podman (this is ${process.platform})`;
-  if (onPath('podman') && onPath('runc')) return undefined;
+  if (onPath('podman', env) && onPath('runc', env)) return undefined;
   const root = process.getuid?.() === 0;
-  if (root && onPath('apt-get')) return undefined; // prepareContainers() installs them
+  if (root && onPath('apt-get', env)) return undefined; // prepareContainers() installs them
   return (
     'podman/runc are not installed and cannot be installed here ' +
     `(${root ? 'no apt-get' : 'not root'}): install podman and runc, or run scripts/podman.sh install as root`
