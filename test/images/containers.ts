@@ -7,7 +7,10 @@
 //     here (no podman and no way to install it), for describe.skipIf; never a reason under
 //     CI=true, where the set-up then fails with the cause instead
 //   prepareContainers(): Promise<ContainerEnv>   installs/starts/builds what is missing (once per
-//     process; the scripts lock, so parallel files wait for one build) — minutes the first time
+//     process; the scripts lock, so parallel files wait for one build) — minutes the first time;
+//     throws ContainersUnavailable when podman is missing and installing it failed
+//   useContainers(): { env }   registers that set-up as a test file's hooks; where podman could
+//     not be installed (outside CI) the file's tests skip with the reason
 //   hardened(image): LightrankContainer   a GenericContainer run as a pod would run it: read-only
 //     root, /tmp a tmpfs, every capability dropped, no privilege escalation, published ports on
 //     127.0.0.1 only, never pulled, labelled with this process so leftovers can be reaped
@@ -22,6 +25,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GenericContainer } from 'testcontainers';
+import { beforeAll, beforeEach } from 'vitest';
 import { REPO_ROOT } from '../harness/binaries.js';
 
 const run = promisify(execFile);
@@ -131,6 +135,11 @@ function alive(pid: number): boolean {
   }
 }
 
+/** podman and runc are missing and installing them failed (offline, no package source, ...) */
+export class ContainersUnavailable extends Error {
+  override name = 'ContainersUnavailable';
+}
+
 let prepared: Promise<ContainerEnv> | undefined;
 
 export function prepareContainers(): Promise<ContainerEnv> {
@@ -138,7 +147,11 @@ export function prepareContainers(): Promise<ContainerEnv> {
     const logDir = join(REPO_ROOT, '.lightrank');
     if (!existsSync(logDir)) mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, 'containers-setup.log');
-    await script(PODMAN_SH, ['install'], logFile);
+    try {
+      await script(PODMAN_SH, ['install'], logFile);
+    } catch (err) {
+      throw new ContainersUnavailable((err as Error).message);
+    }
     const dockerHost = (await script(PODMAN_SH, ['service'], logFile)).trim().split('\n').pop() ?? '';
     if (!dockerHost.startsWith('unix://'))
       throw new Error(`scripts/podman.sh service printed "${dockerHost}"`);
@@ -187,4 +200,31 @@ export class LightrankContainer extends GenericContainer {
 
 export function hardened(image: string): LightrankContainer {
   return new LightrankContainer(image);
+}
+
+/**
+ * Registers the set-up for a test file: a beforeAll that prepares podman and the images, and a
+ * beforeEach that skips every test, with the reason, where podman could not be installed (never
+ * under CI=true: there the beforeAll fails). `.env` is set once the set-up succeeded; a file's
+ * own beforeAll (registered after this) starts its containers only then.
+ */
+export function useContainers(): { readonly env: ContainerEnv | undefined } {
+  const fixture: { env?: ContainerEnv; unavailable?: string } = {};
+  beforeAll(async () => {
+    try {
+      fixture.env = await prepareContainers();
+    } catch (err) {
+      if (!(err instanceof ContainersUnavailable) || process.env.CI === 'true') throw err;
+      fixture.unavailable = `podman could not be installed: ${err.message}`;
+      console.warn(`[containers] skipping: ${fixture.unavailable}`);
+    }
+  }, PREPARE_TIMEOUT_MS);
+  beforeEach((ctx) => {
+    if (fixture.unavailable) ctx.skip(fixture.unavailable);
+  });
+  return {
+    get env() {
+      return fixture.env;
+    },
+  };
 }

@@ -12,32 +12,28 @@ import { generateFeatures } from '../../modelkit/catalogue.js';
 import { modelConfig } from '../../modelkit/config.js';
 import { runTowerReference } from '../../modelkit/reference.js';
 import { generateTowerWeights } from '../../modelkit/weights.js';
-import {
-  containerSkipReason,
-  hardened,
-  prepareContainers,
-  PREPARE_TIMEOUT_MS,
-  type ContainerEnv,
-} from './containers.js';
+import { containerSkipReason, hardened, useContainers, type ContainerEnv } from './containers.js';
 
 const run = promisify(execFile);
 const skip = containerSkipReason();
 if (skip) console.warn(`[server image] skipped: ${skip}`);
 
 describe.skipIf(skip !== undefined)('server image (server-cpu) as a restricted container', () => {
+  const containers = useContainers();
   let env: ContainerEnv;
   let server: StartedTestContainer;
   let base: string;
 
   beforeAll(async () => {
-    env = await prepareContainers();
+    if (!containers.env) return; // skipped: podman could not be installed
+    env = containers.env;
     server = await hardened(env.serverImage)
       .withLoopbackPorts(8080, 8081)
       .withWaitStrategy(Wait.forHttp('/v2/health/ready', 8080).forStatusCode(200))
       .withStartupTimeout(120_000)
       .start();
     base = `http://${server.getHost()}:${server.getMappedPort(8080)}`;
-  }, PREPARE_TIMEOUT_MS);
+  }, 180_000);
 
   afterAll(async () => {
     await server?.stop();
