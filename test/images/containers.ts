@@ -11,7 +11,7 @@
 //     throws ContainersUnavailable when podman is missing and installing it failed
 //   useContainers(): { env }   registers that set-up as a test file's hooks; where podman could
 //     not be installed (outside CI) the file's tests skip with the reason
-//   hardened(image): LightrankContainer   a GenericContainer run as a pod would run it: read-only
+//   hardened(image): LightrankContainer   a GenericContainer run as a restricted pod would run it: read-only
 //     root, /tmp a tmpfs, every capability dropped, no privilege escalation, published ports on
 //     127.0.0.1 only, never pulled, labelled with this process so leftovers can be reaped
 //   PREPARE_TIMEOUT_MS: the beforeAll timeout that covers a cold build
@@ -103,26 +103,27 @@ function lastValue(stdout: string, key: string): string {
   return line.slice(key.length + 1).trim();
 }
 
-/** Removes containers left by test processes that died before their afterAll. */
+/** Removes pods and containers left by test processes that died before their afterAll. */
 async function reapOrphans(env: NodeJS.ProcessEnv): Promise<void> {
-  const { stdout } = await run(
-    'podman',
-    [
-      'ps',
-      '-a',
-      '--filter',
-      `label=${OWNER_LABEL}`,
-      '--format',
-      `{{.ID}} {{index .Labels "${OWNER_LABEL}"}}`,
-    ],
-    { env },
-  );
-  const dead = stdout
-    .split('\n')
-    .map((l) => l.trim().split(' '))
-    .filter(([id, pid]) => id && pid && !alive(Number(pid)))
-    .map(([id]) => id!);
-  if (dead.length > 0) await run('podman', ['rm', '--force', ...dead], { env });
+  const format = `{{.ID}} {{index .Labels "${OWNER_LABEL}"}}`;
+  const orphans = async (list: string[]): Promise<string[]> => {
+    const { stdout } = await run(
+      'podman',
+      [...list, '--filter', `label=${OWNER_LABEL}`, '--format', format],
+      {
+        env,
+      },
+    );
+    return stdout
+      .split('\n')
+      .map((l) => l.trim().split(' '))
+      .filter(([id, pid]) => id && pid && !alive(Number(pid)))
+      .map(([id]) => id!);
+  };
+  const pods = await orphans(['pod', 'ps']);
+  if (pods.length > 0) await run('podman', ['pod', 'rm', '--force', ...pods], { env });
+  const containers = await orphans(['ps', '-a']);
+  if (containers.length > 0) await run('podman', ['rm', '--force', ...containers], { env });
 }
 
 function alive(pid: number): boolean {
