@@ -1,0 +1,223 @@
+// Pods as containers through podman: the container runtime the local node agent's container mode
+// is being built on (process mode, agent/pod.ts, is what the agent runs today). A pod sandbox is
+// a podman pod: its infra container holds the network namespace every container of the pod
+// shares (one pod IP, reachable from this machine, localhost between the containers); podman
+// builds its pause image locally from catatonit, so nothing is pulled. Each container is
+// `podman run -d --pod` with what the pod spec says, mapped the way a kubelet would:
+//
+//   image, command (replaces ENTRYPOINT; CMD dropped), args (replace CMD), workingDir, env
+//   volumes: host directories bind-mounted at mountPath (readOnly honoured)
+//   securityContext (pod level, container level wins): runAsUser/runAsGroup → --user,
+//     fsGroup/supplementalGroups → --group-add, runAsNonRoot verified against the user the
+//     container would run as (refused when it is root or not numeric, as the kubelet does),
+//     readOnlyRootFilesystem → --read-only without podman's extra tmpfs mounts, capabilities
+//     add/drop, allowPrivilegeEscalation false → no-new-privileges, privileged,
+//     seccompProfile RuntimeDefault (podman's default profile) or Unconfined
+//
+// The podman CLI runs with the project's containers.conf (scripts/podman.sh sets it up).
+//
+// API:
+//   containerRunArgs(pod, container, ctx) → string[]      pure; throws ContainerConfigError
+//   class PodSandbox: PodSandbox.create(name, opts) → sandbox; .ip; .run(args) → RunningContainer;
+//     .logs(container) ; .remove()
+//   RunningContainer: the LocalProcess shape of agent/process.ts (pid, startedAt, exited,
+//     isRunning(), stop(graceMs)) plus id
+import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
+import type { ExitStatus, LocalProcess } from './process.js';
+
+const run = promisify(execFile);
+
+/** The project's containers.conf (runc, ulimits within this machine's hard limits). */
+export const CONTAINERS_CONF = fileURLToPath(new URL('../scripts/podman/containers.conf', import.meta.url));
+export const POD_LABEL = 'dev.lightrank.agent-pod';
+
+export interface VolumeMount {
+  hostPath: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+
+export interface RunContext {
+  /** the podman pod (sandbox) the container joins */
+  podName: string;
+  /** podman's name for the container */
+  name: string;
+  env: Record<string, string>;
+  mounts: VolumeMount[];
+  /** the image's USER (`podman image inspect`), for runAsNonRoot */
+  imageUser: string;
+  labels?: Record<string, string>;
+}
+
+/** A container the pod spec describes but that cannot be created (the kubelet's reason). */
+export class ContainerConfigError extends Error {
+  readonly reason = 'CreateContainerConfigError';
+  override name = 'ContainerConfigError';
+}
+
+function refuse(container: V1Container, what: string): never {
+  throw new ContainerConfigError(`container "${container.name}": ${what}`);
+}
+
+/** The security context in force: the container's fields over the pod's. */
+function effective(pod: V1Pod, c: V1Container): V1SecurityContext {
+  const p = pod.spec?.securityContext ?? {};
+  const own = c.securityContext ?? {};
+  return {
+    ...(p.runAsUser !== undefined ? { runAsUser: p.runAsUser } : {}),
+    ...(p.runAsGroup !== undefined ? { runAsGroup: p.runAsGroup } : {}),
+    ...(p.runAsNonRoot !== undefined ? { runAsNonRoot: p.runAsNonRoot } : {}),
+    ...(p.seccompProfile ? { seccompProfile: p.seccompProfile } : {}),
+    ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)),
+  };
+}
+
+export function containerRunArgs(pod: V1Pod, c: V1Container, ctx: RunContext): string[] {
+  if (!c.image) refuse(c, 'no image');
+  const sc = effective(pod, c);
+  const args = ['run', '--detach', '--pod', ctx.podName, '--name', ctx.name];
+  for (const [k, v] of Object.entries(ctx.labels ?? {})) args.push('--label', `${k}=${v}`);
+
+  // user: runAsUser/runAsGroup over the image's USER
+  const imageUid = ctx.imageUser.split(':')[0] ?? '';
+  if (sc.runAsUser !== undefined || sc.runAsGroup !== undefined) {
+    const uid = sc.runAsUser ?? imageUid;
+    if (uid === '' && sc.runAsGroup !== undefined) args.push('--user', `0:${sc.runAsGroup}`);
+    else args.push('--user', sc.runAsGroup !== undefined ? `${uid}:${sc.runAsGroup}` : String(uid));
+  }
+  if (sc.runAsNonRoot) {
+    const uid = sc.runAsUser !== undefined ? String(sc.runAsUser) : imageUid;
+    if (uid === '' || uid === '0' || uid === 'root') refuse(c, 'runAsNonRoot and the image will run as root');
+    if (!/^\d+$/.test(uid)) refuse(c, `runAsNonRoot and the image has a non-numeric user (${uid})`);
+  }
+  const groups = [
+    ...(pod.spec?.securityContext?.fsGroup !== undefined ? [pod.spec.securityContext.fsGroup] : []),
+    ...(pod.spec?.securityContext?.supplementalGroups ?? []),
+  ];
+  for (const g of groups) args.push('--group-add', String(g));
+
+  if (sc.privileged) args.push('--privileged');
+  // a pod gets no extra tmpfs mounts on a read-only root: only the volumes it declares
+  if (sc.readOnlyRootFilesystem) args.push('--read-only', '--read-only-tmpfs=false');
+  for (const cap of sc.capabilities?.drop ?? []) args.push('--cap-drop', cap);
+  for (const cap of sc.capabilities?.add ?? []) args.push('--cap-add', cap);
+  if (sc.allowPrivilegeEscalation === false) args.push('--security-opt', 'no-new-privileges');
+  const seccomp = sc.seccompProfile?.type;
+  if (seccomp === 'Unconfined') args.push('--security-opt', 'seccomp=unconfined');
+  else if (seccomp === 'Localhost')
+    refuse(c, 'seccompProfile Localhost is not supported by the local node agent');
+
+  for (const m of ctx.mounts) args.push('--volume', `${m.hostPath}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+  for (const [k, v] of Object.entries(ctx.env)) args.push('--env', `${k}=${v}`);
+  if (c.workingDir) args.push('--workdir', c.workingDir);
+  // Kubernetes: command replaces the ENTRYPOINT (and drops the CMD), args replace the CMD
+  if (c.command?.length) args.push('--entrypoint', JSON.stringify(c.command));
+  args.push(c.image!);
+  if (c.args?.length) args.push(...c.args);
+  return args;
+}
+
+export interface RunningContainer extends LocalProcess {
+  readonly id: string;
+}
+
+export interface PodmanOptions {
+  /** environment of the podman CLI (default: this process's, with CONTAINERS_CONF) */
+  env?: NodeJS.ProcessEnv;
+}
+
+export class PodSandbox {
+  private constructor(
+    readonly name: string,
+    /** the pod IP: the infra container's address on podman's network */
+    readonly ip: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  static async create(
+    name: string,
+    opts: PodmanOptions & { labels?: Record<string, string> } = {},
+  ): Promise<PodSandbox> {
+    const env = opts.env ?? {
+      ...process.env,
+      CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? CONTAINERS_CONF,
+    };
+    const labels = Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    await podman(env, ['pod', 'create', '--name', name, ...labels]);
+    // the infra container holds the network namespace; it is created with the pod and started now
+    await podman(env, ['pod', 'start', name]);
+    const infra = (await podman(env, ['pod', 'inspect', name, '--format', '{{.InfraContainerID}}'])).trim();
+    const ip = (await podman(env, ['inspect', infra, '--format', '{{.NetworkSettings.IPAddress}}'])).trim();
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) {
+      await podman(env, ['pod', 'rm', '--force', name]).catch(() => undefined);
+      throw new Error(`podman pod ${name}: no IP address (got "${ip}")`);
+    }
+    return new PodSandbox(name, ip, env);
+  }
+
+  /** The user an image runs as (its USER; '' for root by default). */
+  async imageUser(image: string): Promise<string> {
+    return (await podman(this.env, ['image', 'inspect', image, '--format', '{{.Config.User}}'])).trim();
+  }
+
+  /** Starts a container from `podman run` arguments (containerRunArgs). */
+  async run(args: string[]): Promise<RunningContainer> {
+    const id = (await podman(this.env, args)).trim().split('\n').pop()!;
+    const [pidText, started] = (
+      await podman(this.env, ['inspect', id, '--format', '{{.State.Pid}} {{.State.StartedAt}}'])
+    )
+      .trim()
+      .split(' ');
+    const startedAt = new Date(started ? Date.parse(started.replace(/\.\d+/, '')) || Date.now() : Date.now());
+    let running = true;
+    const env = this.env;
+    const exited = new Promise<ExitStatus>((resolve) => {
+      const waiter = spawn('podman', ['wait', id], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      waiter.on('close', () => {
+        running = false;
+        const code = Number.parseInt(out.trim(), 10);
+        resolve({ exitCode: Number.isFinite(code) ? code : -1, finishedAt: new Date() });
+      });
+    });
+    return {
+      id,
+      pid: Number(pidText),
+      startedAt,
+      exited,
+      isRunning: () => running,
+      stop: async (graceMs: number) => {
+        if (running)
+          await podman(env, ['stop', '--time', String(Math.ceil(graceMs / 1000)), id]).catch(() => undefined);
+        return exited;
+      },
+    };
+  }
+
+  /** The container's stdout and stderr so far. */
+  async logs(container: string): Promise<string> {
+    const { stdout, stderr } = await run('podman', ['logs', container], {
+      env: this.env,
+      maxBuffer: 64 << 20,
+    });
+    return stdout + stderr;
+  }
+
+  /** Removes the pod and every container in it. */
+  async remove(): Promise<void> {
+    await podman(this.env, ['pod', 'rm', '--force', '--time', '0', this.name]);
+  }
+}
+
+async function podman(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
+  try {
+    return (await run('podman', args, { env, maxBuffer: 16 << 20 })).stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`podman ${args.slice(0, 3).join(' ')}: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
