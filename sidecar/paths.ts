@@ -43,11 +43,13 @@ export function assertSafeFileName(name: string, where: string): string {
  * prefix, whatever a caller built it from. (The model's key comes from the spec, so it is not held
  * to the stricter file-name rule.)
  */
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BACKSLASH = /[\x00-\x1f\x7f\\]/;
+
 export function assertSafeKey(key: string, where: string): string {
-  // eslint-disable-next-line no-control-regex
   const bad = key
     .split('/')
-    .some((seg) => seg === '' || seg === '.' || seg === '..' || /[\x00-\x1f\x7f\\]/.test(seg));
+    .some((seg) => seg === '' || seg === '.' || seg === '..' || CONTROL_OR_BACKSLASH.test(seg));
   if (bad) {
     throw new RefusedError(
       'unsafe_path',
