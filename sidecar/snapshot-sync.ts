@@ -8,7 +8,8 @@
 // Bounds: LATEST is read up to 1 KiB and a manifest up to 1 MiB (never buffered past that); a
 // version whose files would not fit the volume's free space (with the old version kept; after
 // pruning what a publish would prune anyway) is refused (`too_large`) before a byte of it is
-// fetched; each transfer runs under the watchdog of download.ts; at most 64 refused versions are
+// fetched, and looked at again at the next poll (free space changes; its manifest is re-read,
+// nothing else); each transfer runs under the watchdog of download.ts; at most 64 refused versions are
 // remembered (a LATEST that names a new version at every poll cannot grow memory).
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../lib/logger.js';
@@ -114,7 +115,8 @@ export class SnapshotSync {
     try {
       return await this.sync(version, manifest.data);
     } catch (err) {
-      if (err instanceof RefusedError) this.remember(version, manifest.etag);
+      // Not `too_large`: the volume's free space changes without the version changing.
+      if (err instanceof RefusedError && err.refusal !== 'too_large') this.remember(version, manifest.etag);
       throw err;
     }
   }
