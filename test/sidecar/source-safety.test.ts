@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { downloadToFile, fetchSmall } from '../../sidecar/download.js';
 import { RefusedError, SourceError } from '../../sidecar/errors.js';
 import { openSource, type Source } from '../../sidecar/sources/index.js';
 import { HostileStorage, misbehave } from './helpers/hostile-storage.js';
@@ -124,5 +125,50 @@ describe('source safety', () => {
     res.body.destroy();
     expect(http.requests.at(-1)!.headers['accept-encoding']).toBe('identity');
     expect(res.size).toBe(5);
+  });
+
+  it('s3: a body that stalls, trickles, runs on or lies about its length is bounded like any other', async () => {
+    // The storage server stands in for an S3 endpoint (path style: GET /<bucket>/<key>).
+    await mkdir(path.join(dir, 'bucket/prefix'), { recursive: true });
+    await writeFile(path.join(dir, 'bucket/prefix/obj'), Buffer.alloc(4096, 1));
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_S3: http.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    const source = openSource('s3://bucket/prefix', { s3: { forcePathStyle: true, headerTimeoutMs: 300 } });
+    const limits = { stallMs: 300, minBytesPerSecond: 2000, rateWindowMs: 400 };
+    const dest = (name: string) => path.join(dir, `s3-${name}`);
+    try {
+      http.on('/bucket/prefix/obj', misbehave.stopsAfter(100, 'hang'));
+      expect(
+        await failure(downloadToFile(source, 'obj', dest('hang'), { expectedBytes: 4096, limits })),
+      ).toMatchObject({ code: 'stalled' });
+      http.on('/bucket/prefix/obj', misbehave.trickle(50));
+      expect(
+        await failure(downloadToFile(source, 'obj', dest('slow'), { expectedBytes: 4096, limits })),
+      ).toMatchObject({ code: 'too_slow' });
+      http.on('/bucket/prefix/obj', misbehave.endless());
+      expect(
+        await failure(downloadToFile(source, 'obj', dest('endless'), { expectedBytes: 4096, limits })),
+      ).toMatchObject({ refusal: 'size' });
+      http.on('/bucket/prefix/obj', misbehave.lyingLength(1 << 30));
+      expect(
+        await failure(downloadToFile(source, 'obj', dest('lie'), { expectedBytes: 4096, limits })),
+      ).toMatchObject({
+        refusal: 'size',
+        message: expect.stringContaining('announces 1073741824 bytes'),
+      });
+      http.on('/bucket/prefix/LATEST', () => undefined); // never answers
+      expect(
+        await failure(fetchSmall(source, 'LATEST', { maxBytes: 1024, cause: 'bad_version', limits })),
+      ).toMatchObject({ code: 'stalled' });
+    } finally {
+      http.clear();
+      source.close();
+      process.env = saved;
+    }
   });
 });
