@@ -206,6 +206,16 @@ describe('snapshots from hostile HTTP storage', () => {
     expect((await h.downloaded()) - before).toBe(ids);
   });
 
+  it('a Content-Length that agrees, followed by junk: only the announced bytes are read; published', async () => {
+    const v = await publish();
+    const size = (await readFile(path.join(snap, v, EMBEDDINGS_FILE))).length;
+    A.on(file(v, EMBEDDINGS_FILE), misbehave.lyingLength(size, { append: 64 * 1024 }));
+    const before = await h.downloaded();
+    await writeLatest(snap, v);
+    await healed(v);
+    expect((await h.downloaded()) - before).toBe(ids + size);
+  });
+
   it('a body that hangs up before its Content-Length: retried (source_interrupted)', async () => {
     const v = await publish();
     A.on(file(v, EMBEDDINGS_FILE), misbehave.stopsAfter(1000, 'close'));

@@ -192,10 +192,14 @@ export const misbehave = {
   },
 
   /**
-   * The file's real bytes (the first `send` of them when given) under a Content-Length of
-   * `declared`, raw on the socket; the connection is closed after (or left hanging).
+   * The file's real bytes (the first `send` of them when given; then `append` bytes of junk) under
+   * a Content-Length of `declared`, raw on the socket; the connection is closed after (or left
+   * hanging).
    */
-  lyingLength(declared: number, opts: { send?: number; then?: 'close' | 'hang' } = {}): Handler {
+  lyingLength(
+    declared: number,
+    opts: { send?: number; append?: number; then?: 'close' | 'hang' } = {},
+  ): Handler {
     return (req, res, ctx) => {
       void fileOr404(res, ctx).then(
         (data) =>
@@ -205,7 +209,10 @@ export const misbehave = {
             ctx,
             '200 OK',
             { 'content-length': declared, 'content-type': 'application/octet-stream' },
-            opts.send === undefined ? data : data.subarray(0, opts.send),
+            Buffer.concat([
+              opts.send === undefined ? data : data.subarray(0, opts.send),
+              Buffer.alloc(opts.append ?? 0, 0x21),
+            ]),
             opts.then ?? 'close',
           ),
       );
