@@ -22,6 +22,10 @@ describe('configFromEnv', () => {
       refusedRetryMs: 300_000,
       s3ForcePathStyle: false,
       serverMetricsUrl: 'http://127.0.0.1:8080/metrics',
+      limits: { stallMs: 30_000, minBytesPerSecond: 65_536, rateWindowMs: 60_000 },
+      maxModelBytes: 2 ** 31,
+      redirectOrigins: [],
+      httpAuthorization: undefined,
       model: {
         uri: base.LIGHTRANK_MODEL_URI,
         sha256: 'ab'.repeat(32),
@@ -45,6 +49,27 @@ describe('configFromEnv', () => {
       s3ForcePathStyle: true,
       model: { fingerprint: 'f00d' },
     });
+  });
+
+  it('reads the hostile-storage limits and the redirect origins allowed by name', () => {
+    const c = configFromEnv({
+      ...base,
+      LIGHTRANK_SYNC_STALL_SECONDS: '5',
+      LIGHTRANK_SYNC_MIN_BYTES_PER_SECOND: '0',
+      LIGHTRANK_SYNC_RATE_WINDOW_SECONDS: '10',
+      LIGHTRANK_SYNC_MAX_MODEL_BYTES: '1000000',
+      LIGHTRANK_SYNC_REDIRECT_ORIGINS: 'https://cdn.example.com/any/path, http://mirror:8080',
+      LIGHTRANK_HTTP_AUTHORIZATION: 'Bearer abc',
+    });
+    expect(c.sync).toMatchObject({
+      limits: { stallMs: 5000, minBytesPerSecond: 0, rateWindowMs: 10_000 },
+      maxModelBytes: 1_000_000,
+      redirectOrigins: ['https://cdn.example.com', 'http://mirror:8080'],
+      httpAuthorization: 'Bearer abc',
+    });
+    expect(() => configFromEnv({ ...base, LIGHTRANK_SYNC_REDIRECT_ORIGINS: 'ftp://x' })).toThrow(
+      /LIGHTRANK_SYNC_REDIRECT_ORIGINS: "ftp:\/\/x" is not an http\(s\) origin/,
+    );
   });
 
   it('names every bad variable in one error', () => {

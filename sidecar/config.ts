@@ -1,7 +1,9 @@
 // The sidecar's configuration, from the environment the operator sets (docs/internals.md) plus
 // optional tuning variables (docs/snapshots.md). Throws one error listing every bad variable.
 import { z } from 'zod';
+import { DEFAULT_MAX_MODEL_BYTES } from './model-sync.js';
 import type { SidecarConfig } from './sidecar.js';
+import { originOf } from './sources/http.js';
 
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
 
@@ -20,6 +22,31 @@ const envSchema = z.object({
   LIGHTRANK_SYNC_BACKOFF_MAX_SECONDS: seconds(60),
   LIGHTRANK_SYNC_REFUSED_RETRY_SECONDS: seconds(300),
   LIGHTRANK_SERVER_METRICS_URL: z.string().default('http://127.0.0.1:8080/metrics'),
+  LIGHTRANK_SYNC_STALL_SECONDS: seconds(30),
+  LIGHTRANK_SYNC_MIN_BYTES_PER_SECOND: z.coerce
+    .number()
+    .min(0)
+    .default(64 * 1024),
+  LIGHTRANK_SYNC_RATE_WINDOW_SECONDS: seconds(60),
+  LIGHTRANK_SYNC_MAX_MODEL_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_MODEL_BYTES),
+  LIGHTRANK_SYNC_REDIRECT_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const origins: string[] = [];
+      for (const item of v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
+        try {
+          origins.push(originOf(item));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not an http(s) origin` });
+        }
+      }
+      return origins;
+    }),
+  LIGHTRANK_HTTP_AUTHORIZATION: z.string().optional(),
   LIGHTRANK_S3_FORCE_PATH_STYLE: z
     .enum(['true', 'false', '1', '0', ''])
     .default('false')
@@ -57,6 +84,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv): SidecarEnv {
       refusedRetryMs: e.LIGHTRANK_SYNC_REFUSED_RETRY_SECONDS * 1000,
       s3ForcePathStyle: e.LIGHTRANK_S3_FORCE_PATH_STYLE,
       serverMetricsUrl: e.LIGHTRANK_SERVER_METRICS_URL || undefined,
+      limits: {
+        stallMs: e.LIGHTRANK_SYNC_STALL_SECONDS * 1000,
+        minBytesPerSecond: e.LIGHTRANK_SYNC_MIN_BYTES_PER_SECOND,
+        rateWindowMs: e.LIGHTRANK_SYNC_RATE_WINDOW_SECONDS * 1000,
+      },
+      maxModelBytes: e.LIGHTRANK_SYNC_MAX_MODEL_BYTES,
+      redirectOrigins: e.LIGHTRANK_SYNC_REDIRECT_ORIGINS,
+      httpAuthorization: e.LIGHTRANK_HTTP_AUTHORIZATION || undefined,
     },
   };
 }

@@ -1,13 +1,28 @@
 // The sidecar's error catalogue. Every failure of a sync is one of three kinds, and the loop
 // treats each differently:
-//  - SourceError: storage unreachable, object missing, access denied → retry with capped backoff;
+//  - SourceError: storage unreachable, object missing, access denied, a transfer that stalls,
+//    trickles or breaks off, a response that is not the object → retry with capped backoff;
 //  - RefusedError: the version itself is bad (corrupt, truncated, unknown format, wrong
-//    fingerprint, unsafe paths) → reported, the last good version keeps serving, not retried hot;
+//    fingerprint, unsafe paths, a redirect off the source's origin, too large for the volume) →
+//    reported, the last good version keeps serving, not retried hot;
 //  - LocalWriteError: the shared volume refused a write (disk full, permission) → reported with
 //    the path, temp files removed, old version kept, retried with backoff.
 // `cause` is the stable code that becomes the `cause` label of the failure metric.
 
-export type SourceErrorCode = 'not_found' | 'unavailable' | 'denied';
+export type SourceErrorCode =
+  | 'not_found'
+  | 'unavailable'
+  | 'denied'
+  /** no byte for the stall timeout (response headers included) */
+  | 'stalled'
+  /** fewer bytes in a rate window than the floor allows */
+  | 'too_slow'
+  /** the body ended before the length its headers announced (connection closed mid-way) */
+  | 'interrupted'
+  /** a redirect loop, or more redirects than allowed */
+  | 'redirect_loop'
+  /** a response that is not the object: an HTML page with 200, a redirect without a Location… */
+  | 'bad_response';
 
 export class SourceError extends Error {
   override readonly name = 'SourceError';
@@ -36,7 +51,11 @@ export type RefusalCause =
   | 'fingerprint'
   | 'manifest'
   | 'unsafe_path'
-  | 'bad_version';
+  | 'bad_version'
+  /** an http(s) redirect to an origin that is not the source's own nor allowed by name */
+  | 'unsafe_redirect'
+  /** more bytes than the volume has free (old version kept), or than the model cap */
+  | 'too_large';
 
 export class RefusedError extends Error {
   override readonly name = 'RefusedError';

@@ -2,10 +2,12 @@
 // publishes it as model/<version>/{model.onnx,model.json} with model/current pointing at it.
 // The sha256 must match the spec; the fingerprint in the file's ONNX metadata, when present,
 // must match the spec's; one of the two must exist (snapshots are checked against it).
+// The spec gives no size, so the download is capped: at `maxBytes` (LIGHTRANK_SYNC_MAX_MODEL_BYTES)
+// and at the volume's free space, whichever is less (`too_large`, announced or read).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/logger.js';
-import { downloadToFile } from './download.js';
+import { downloadToFile, type TransferLimits } from './download.js';
 import { RefusedError, localWriteError } from './errors.js';
 import type { SidecarMetrics } from './metrics.js';
 import { readOnnxMetadata } from './onnx-metadata.js';
@@ -14,6 +16,14 @@ import type { Source } from './sources/index.js';
 import type { VolumeKind } from './volume.js';
 
 export const FINGERPRINT_METADATA_KEY = 'lightrank.fingerprint';
+/** The default cap of a model file: protobuf's 2 GiB limit on one ONNX file without external data. */
+export const DEFAULT_MAX_MODEL_BYTES = 2 ** 31;
+
+export interface ModelTransferOptions {
+  limits?: TransferLimits;
+  /** The largest model file accepted (default DEFAULT_MAX_MODEL_BYTES). */
+  maxBytes?: number;
+}
 
 export interface ModelSpec {
   /** Source of the file's parent prefix, and the file's key in it. */
@@ -40,6 +50,7 @@ export class ModelSync {
     private readonly inUse: () => Promise<Set<string>>,
     private readonly metrics: SidecarMetrics,
     private readonly log: Logger,
+    private readonly transfer: ModelTransferOptions = {},
   ) {
     assertSafeVersion(spec.version, 'model version');
   }
@@ -60,8 +71,16 @@ export class ModelSync {
     const tmp = await this.volume.makeTemp(version);
     try {
       const file = path.join(tmp, 'model.onnx');
+      const cap = this.transfer.maxBytes ?? DEFAULT_MAX_MODEL_BYTES;
+      const free = await this.volume.freeBytes();
+      const byFree = free !== undefined && free < cap;
       const got = await downloadToFile(this.spec.source, this.spec.key, file, {
+        maxBytes: byFree ? free : cap,
+        maxBytesWhat: byFree
+          ? `the ${free} bytes free on the volume`
+          : `the model cap of ${cap} bytes (LIGHTRANK_SYNC_MAX_MODEL_BYTES)`,
         onBytes: (n) => this.metrics.bytes.inc({ kind: 'model' }, n),
+        ...(this.transfer.limits ? { limits: this.transfer.limits } : {}),
       });
       if (got.sha256 !== sha256.toLowerCase()) {
         throw new RefusedError(

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RefusedError } from './errors.js';
-import { assertSafeFileName, assertSafeVersion, within } from './paths.js';
+import { assertSafeFileName, assertSafeKey, assertSafeVersion, isUnder, within } from './paths.js';
 
 describe('path safety', () => {
   it.each(['v1', '2026-11-29T06.30', 'snap_01.a-b', 'a'.repeat(128)])('accepts version %s', (v) => {
@@ -57,5 +57,22 @@ describe('path safety', () => {
     expect(() => within('/data/snapshot', '/etc')).toThrow(/would leave/);
     expect(() => within('/data/snapshot', 'a/b')).toThrow(/would leave/);
     expect(() => within('/data/snapshot', '')).toThrow(/would leave/);
+  });
+
+  it('accepts object keys with plain segments, refuses ones that could leave a root', () => {
+    expect(assertSafeKey('v1/manifest.json', 'src')).toBe('v1/manifest.json');
+    expect(assertSafeKey('query tower (v2).onnx', 'src')).toBe('query tower (v2).onnx');
+    for (const key of ['', '..', 'a/../b', './a', 'a//b', '/a', 'a/', 'a\u0000', 'a\\b', 'a\nb']) {
+      expect(() => assertSafeKey(key, 'src'), JSON.stringify(key)).toThrow(RefusedError);
+    }
+  });
+
+  it('tells whether a resolved path lies under a root', () => {
+    expect(isUnder('/srv/snap', '/srv/snap')).toBe(true);
+    expect(isUnder('/srv/snap', '/srv/snap/v1/ids.u64')).toBe(true);
+    expect(isUnder('/srv/snap', '/srv/snap/..x/ids.u64')).toBe(true);
+    expect(isUnder('/srv/snap', '/srv/snapshots/v1')).toBe(false);
+    expect(isUnder('/srv/snap', '/srv/other')).toBe(false);
+    expect(isUnder('/srv/snap', '/etc/passwd')).toBe(false);
   });
 });

@@ -36,6 +36,36 @@ export function assertSafeFileName(name: string, where: string): string {
   return name;
 }
 
+/**
+ * An object key as a source receives it ('/' between segments): no empty, '.' or '..' segment,
+ * no control character (NUL…), no '\\'. Every source checks its keys with this before building a
+ * path, URL or object key, so a key can never name something outside the source's root or
+ * prefix, whatever a caller built it from. (The model's key comes from the spec, so it is not held
+ * to the stricter file-name rule.)
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BACKSLASH = /[\x00-\x1f\x7f\\]/;
+
+export function assertSafeKey(key: string, where: string): string {
+  const bad = key
+    .split('/')
+    .some((seg) => seg === '' || seg === '.' || seg === '..' || CONTROL_OR_BACKSLASH.test(seg));
+  if (bad) {
+    throw new RefusedError(
+      'unsafe_path',
+      `${where}: object key ${JSON.stringify(key.slice(0, 200))} could leave the source's root ` +
+        `(empty, '.' or '..' segments, control characters or '\\')`,
+    );
+  }
+  return key;
+}
+
+/** True when `target` (an absolute, resolved path) is `root` or lies under it. */
+export function isUnder(root: string, target: string): boolean {
+  const rel = path.relative(root, target);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
 /** Joins `name` under `dir`, and checks (belt and braces) that the result stays inside `dir`. */
 export function within(dir: string, name: string): string {
   const target = path.resolve(dir, name);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import { Backoff, jittered } from './backoff.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './download.js';
 import { LocalWriteError, RefusedError, failureCause } from './errors.js';
 import type { EventReporter } from './events.js';
 import type { PodStatusReporter } from './pod-status.js';
@@ -37,6 +38,14 @@ export interface SidecarConfig {
   s3ForcePathStyle: boolean;
   /** The scoring server's /metrics, read before pruning so the versions it serves are kept. */
   serverMetricsUrl: string | undefined;
+  /** Stall timeout and rate floor of every transfer (download.ts defaults when absent). */
+  limits?: TransferLimits;
+  /** The largest model file accepted (model-sync.ts default when absent). */
+  maxModelBytes?: number;
+  /** http(s) origins a redirect may lead to besides the source's own. */
+  redirectOrigins?: string[];
+  /** An Authorization value for http(s) sources, sent to the source's own origin only. */
+  httpAuthorization?: string | undefined;
 }
 
 export interface SidecarDeps {
@@ -64,6 +73,8 @@ export class Sidecar {
   private model: ModelInfo | undefined;
   /** A model refusal is annotated on the pod: remove it once a model is published. */
   private modelRefusalReported = false;
+  /** The snapshot refusal last annotated on the pod (not patched again while it is the same). */
+  private snapshotRefusal: string | undefined;
   private snapshotVersion: string | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -81,7 +92,15 @@ export class Sidecar {
     this.random = deps.random ?? Math.random;
     this.metrics = new SidecarMetrics(deps.registry);
     this.backoff = new Backoff(config.backoffBaseMs, config.backoffMaxMs, this.random);
-    const sourceOptions = { s3: { forcePathStyle: config.s3ForcePathStyle } };
+    const limits = config.limits ?? DEFAULT_TRANSFER_LIMITS;
+    const sourceOptions = {
+      s3: { forcePathStyle: config.s3ForcePathStyle, headerTimeoutMs: limits.stallMs },
+      http: {
+        redirectOrigins: config.redirectOrigins ?? [],
+        authorization: config.httpAuthorization,
+        headerTimeoutMs: limits.stallMs,
+      },
+    };
     const { source, key } = openObject(config.model.uri, sourceOptions);
     this.modelSource = source;
     this.snapshotSource = openSource(config.snapshotUri, sourceOptions);
@@ -94,6 +113,7 @@ export class Sidecar {
       async () => (await serverVersions(config.serverMetricsUrl)).model,
       this.metrics,
       this.log.child({ kind: 'model' }),
+      { limits, ...(config.maxModelBytes !== undefined ? { maxBytes: config.maxModelBytes } : {}) },
     );
     this.snapshotSync = new SnapshotSync(
       this.snapshotSource,
@@ -106,6 +126,7 @@ export class Sidecar {
         onLatest: async (version) => {
           await this.podStatus?.latest(version);
         },
+        limits,
       },
       this.metrics,
       this.log.child({ kind: 'snapshot' }),
@@ -152,6 +173,11 @@ export class Sidecar {
       let delay: number;
       try {
         const result = await this.snapshotSync.pollOnce();
+        if (result.outcome === 'current' && this.snapshotRefusal !== undefined) {
+          // LATEST names the served version again (a rollback of a bad one): the refusal is moot.
+          this.snapshotRefusal = undefined;
+          await this.podStatus?.accepted('snapshot');
+        }
         if (result.outcome !== 'refused_before') {
           await this.setSnapshot(result.version);
           this.metrics.lastSuccess.set({ kind: 'snapshot' }, Date.now() / 1000);
@@ -172,6 +198,7 @@ export class Sidecar {
   private async setSnapshot(version: string | undefined): Promise<void> {
     if (version === undefined || version === this.snapshotVersion) return;
     this.snapshotVersion = version;
+    this.snapshotRefusal = undefined; // `served` removes it from the pod
     this.metrics.published('snapshot', version);
     this.metrics.ready.set(this.ready ? 1 : 0);
     if (this.model)
@@ -205,9 +232,12 @@ export class Sidecar {
         await this.podStatus?.refused('model', this.config.model.version, `${err.refusal}: ${fields.err}`);
         this.modelRefusalReported = true;
       }
-      const version = this.snapshotSync.latestVersion;
-      if (kind === 'snapshot' && version)
-        await this.podStatus?.refused('snapshot', version, `${err.refusal}: ${fields.err}`);
+      const subject = this.snapshotSync.refusalSubject;
+      const value = `${subject}: ${err.refusal}: ${fields.err}`;
+      if (kind === 'snapshot' && subject && value !== this.snapshotRefusal) {
+        this.snapshotRefusal = value;
+        await this.podStatus?.refused('snapshot', subject, `${err.refusal}: ${fields.err}`);
+      }
     } else if (err instanceof LocalWriteError) {
       this.log.error(
         { ...fields, path: err.path },

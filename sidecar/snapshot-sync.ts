@@ -5,6 +5,12 @@
 // shape, dtype and duplicate ids are still checked on disk), then publish it and flip
 // snapshot/current. A refused version is remembered and not fetched
 // again until its manifest changes or `refusedRetryMs` has passed.
+// Bounds: LATEST is read up to 1 KiB and a manifest up to 1 MiB (never buffered past that); a
+// version whose files would not fit the volume's free space (with the old version kept; after
+// pruning what a publish would prune anyway) is refused (`too_large`) before a byte of it is
+// fetched, and looked at again at the next poll (free space changes; its manifest is re-read,
+// nothing else); each transfer runs under the watchdog of download.ts; at most 64 refused versions are
+// remembered (a LATEST that names a new version at every poll cannot grow memory).
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../lib/logger.js';
 import {
@@ -16,16 +22,18 @@ import {
   validateSnapshot,
   type SnapshotManifest,
 } from '../snapshot/index.js';
-import { downloadToFile, fetchSmall } from './download.js';
-import { LocalWriteError, RefusedError, localWriteError, type RefusalCause } from './errors.js';
+import { downloadToFile, fetchSmall, type TransferLimits } from './download.js';
+import { LocalWriteError, RefusedError, SourceError, localWriteError, type RefusalCause } from './errors.js';
 import type { SidecarMetrics } from './metrics.js';
 import { assertSafeFileName, assertSafeVersion, within } from './paths.js';
 import type { Source } from './sources/index.js';
 import type { VolumeKind } from './volume.js';
 
 export const LATEST_KEY = 'LATEST';
-const MAX_LATEST_BYTES = 1024;
-const MAX_MANIFEST_BYTES = 1 << 20;
+export const MAX_LATEST_BYTES = 1024;
+export const MAX_MANIFEST_BYTES = 1 << 20;
+/** Refused versions remembered (the oldest forgotten first). */
+export const MAX_REFUSED_REMEMBERED = 64;
 
 export type PollOutcome =
   | { outcome: 'current'; version: string }
@@ -41,6 +49,8 @@ export interface SnapshotSyncOptions {
   inUse: () => Promise<Set<string>>;
   /** Called when LATEST names another version than at the previous poll, before any download. */
   onLatest?: (version: string) => Promise<void>;
+  /** Stall and rate-floor limits of every transfer (download.ts defaults when absent). */
+  limits?: TransferLimits;
   now?: () => number;
 }
 
@@ -52,8 +62,13 @@ interface Refusal {
 export class SnapshotSync {
   private latest: { etag: string; version: string } | undefined;
   private readonly refused = new Map<string, Refusal>();
-  /** The version LATEST named at the last poll (what a RefusedError of that poll refers to). */
+  /** The version LATEST named at the last poll that could read it. */
   latestVersion: string | undefined;
+  /**
+   * What a RefusedError of the current poll refers to: `LATEST` itself until it has been read
+   * (a symlink, an unsafe name, a redirect off-origin…), then the version it names.
+   */
+  refusalSubject: string | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -68,7 +83,9 @@ export class SnapshotSync {
 
   /** Throws SourceError, RefusedError or LocalWriteError; the caller reports and backs off. */
   async pollOnce(): Promise<PollOutcome> {
+    this.refusalSubject = LATEST_KEY;
     const version = await this.readLatest();
+    this.refusalSubject = version;
     if (version !== this.latestVersion) {
       this.latestVersion = version;
       await this.options.onLatest?.(version);
@@ -78,28 +95,57 @@ export class SnapshotSync {
     const manifestKey = `${version}/${MANIFEST_FILE}`;
     const refusal = this.refused.get(version);
     const recent = refusal !== undefined && this.now() - refusal.at < this.options.refusedRetryMs;
-    const manifest = await fetchSmall(
-      this.source,
-      manifestKey,
-      MAX_MANIFEST_BYTES,
-      recent ? refusal.manifestEtag : undefined,
-    );
+    // Refused before its manifest could be read (or the manifest has no ETag): wait out the cool-down.
+    if (recent && refusal.manifestEtag === undefined) return { outcome: 'refused_before', version };
+    let manifest;
+    try {
+      manifest = await fetchSmall(this.source, manifestKey, {
+        maxBytes: MAX_MANIFEST_BYTES,
+        cause: 'manifest',
+        ifNoneMatch: recent ? refusal.manifestEtag : undefined,
+        ...(this.options.limits ? { limits: this.options.limits } : {}),
+      });
+    } catch (err) {
+      if (err instanceof RefusedError) this.remember(version, undefined);
+      throw err;
+    }
     if (manifest.notModified || (recent && manifest.etag === refusal.manifestEtag)) {
       return { outcome: 'refused_before', version };
     }
     try {
       return await this.sync(version, manifest.data);
     } catch (err) {
-      if (err instanceof RefusedError)
-        this.refused.set(version, { at: this.now(), manifestEtag: manifest.etag });
+      // Not `too_large`: the volume's free space changes without the version changing.
+      if (err instanceof RefusedError && err.refusal !== 'too_large') this.remember(version, manifest.etag);
       throw err;
     }
   }
 
+  /** How many refused versions are remembered (bounded by MAX_REFUSED_REMEMBERED). */
+  get refusedCount(): number {
+    return this.refused.size;
+  }
+
+  private remember(version: string, manifestEtag: string | undefined): void {
+    this.refused.delete(version);
+    this.refused.set(version, { at: this.now(), manifestEtag });
+    for (const oldest of this.refused.keys()) {
+      if (this.refused.size <= MAX_REFUSED_REMEMBERED) break;
+      this.refused.delete(oldest);
+    }
+  }
+
   private async readLatest(): Promise<string> {
-    const res = await fetchSmall(this.source, LATEST_KEY, MAX_LATEST_BYTES, this.latest?.etag);
+    const res = await fetchSmall(this.source, LATEST_KEY, {
+      maxBytes: MAX_LATEST_BYTES,
+      cause: 'bad_version',
+      ifNoneMatch: this.latest?.etag,
+      ...(this.options.limits ? { limits: this.options.limits } : {}),
+    });
     if (res.notModified && this.latest) return this.latest.version;
-    if (res.notModified) throw new Error(`${this.source.uri}/${LATEST_KEY}: 304 without an earlier ETag`);
+    if (res.notModified) {
+      throw new SourceError('bad_response', `${this.source.uri}/${LATEST_KEY}: 304 without an earlier ETag`);
+    }
     const version = assertSafeVersion(res.data.toString('utf8').trim(), `${this.source.uri}/${LATEST_KEY}`);
     this.latest = res.etag ? { etag: res.etag, version } : undefined;
     return version;
@@ -109,6 +155,8 @@ export class SnapshotSync {
     const started = performance.now();
     const where = `${this.source.uri}/${version}`;
     const manifest = this.checkManifest(manifestText.toString('utf8'), version, where);
+    const need = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, manifestText.length);
+    await this.ensureRoom(need, where);
 
     const tmp = await this.volume.makeTemp(version);
     let bytes = 0;
@@ -120,6 +168,7 @@ export class SnapshotSync {
         const got = await downloadToFile(this.source, `${version}/${name}`, file, {
           expectedBytes: entry.bytes,
           onBytes: (n) => this.metrics.bytes.inc({ kind: 'snapshot' }, n),
+          ...(this.options.limits ? { limits: this.options.limits } : {}),
         });
         if (got.sha256 !== entry.sha256) {
           throw new RefusedError(
@@ -146,6 +195,27 @@ export class SnapshotSync {
     this.metrics.duration.observe({ kind: 'snapshot' }, seconds);
     this.log.info({ version, bytes, seconds, downloadSeconds, removed }, 'snapshot published');
     return { outcome: 'published', version, bytes, seconds };
+  }
+
+  /**
+   * Refuses (`too_large`) a version of `need` bytes that the volume cannot hold beside the old
+   * one. When it does not fit, first prunes what a publish would prune anyway (down to keep − 1,
+   * never current, previous or in use), then looks again.
+   */
+  private async ensureRoom(need: number, where: string): Promise<void> {
+    let free = await this.volume.freeBytes();
+    if (free === undefined || need <= free) return;
+    const removed = await this.volume.prune(this.options.keep - 1, await this.options.inUse());
+    if (removed.length > 0) {
+      this.log.info({ need, free, removed }, 'pruned old versions to make room for a new one');
+      free = (await this.volume.freeBytes()) ?? free;
+    }
+    if (need > free) {
+      throw new RefusedError(
+        'too_large',
+        `${where}: its ${need} bytes do not fit the ${free} bytes free on the volume beside the version in use (not downloaded)`,
+      );
+    }
   }
 
   /** The manifest checks that need no file: refuses before a byte of the matrix is fetched. */

@@ -6,7 +6,7 @@
 // one it pointed to before (the server may still be switching away from it), nor any the caller
 // names (the ones the server reports serving).
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { localWriteError } from './errors.js';
 import { assertSafeVersion, within } from './paths.js';
@@ -56,6 +56,16 @@ export class VolumeKind {
       return info.isDirectory();
     } catch {
       return false;
+    }
+  }
+
+  /** Bytes an unprivileged writer may still use on the volume (statfs); undefined when unknown. */
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      const fs = await statfs(this.dir);
+      return fs.bavail * fs.bsize;
+    } catch {
+      return undefined;
     }
   }
 

@@ -1,7 +1,7 @@
 // Picks the source module for a URI by its scheme, and splits an object URI (the model file)
 // into its parent source and key.
 import { FileSource } from './file.js';
-import { HttpSource } from './http.js';
+import { HttpSource, type HttpSourceOptions } from './http.js';
 import { S3Source, type S3SourceOptions } from './s3.js';
 import type { Source } from './source.js';
 
@@ -9,6 +9,7 @@ export type { GetOptions, GetResult, Source } from './source.js';
 
 export interface SourceOptions {
   s3?: S3SourceOptions;
+  http?: HttpSourceOptions;
 }
 
 /** A source rooted at `uri` (a prefix: `file:///dir`, `https://host/path`, `s3://bucket/prefix`). */
@@ -19,7 +20,7 @@ export function openSource(uri: string, options: SourceOptions = {}): Source {
       return new FileSource(uri);
     case 'http:':
     case 'https:':
-      return new HttpSource(uri);
+      return new HttpSource(uri, options.http);
     case 's3:':
       return new S3Source(uri, options.s3);
     default:
