@@ -25,15 +25,15 @@ const SERVICE = { namespace: 'kube-system', name: 'lightrank-custom-metrics' };
 
 /**
  * What the adapter serves: per pod, `lightrank_requests_per_second` (the scoring server's
- * ranking and inference requests/s over 30 s, from lightrank_requests_total). Series are tied to pods by their
+ * ranking and inference requests/s over 30 s, from lightrank_server_requests_total). Series are tied to pods by their
  * `namespace` and `pod` labels, which a Prometheus in a cluster sets from pod discovery.
  */
 export const ADAPTER_RULES = {
   rules: [
     {
-      seriesQuery: 'lightrank_requests_total{namespace!="",pod!=""}',
+      seriesQuery: 'lightrank_server_requests_total{namespace!="",pod!=""}',
       resources: { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } },
-      name: { matches: '^lightrank_requests_total$', as: 'lightrank_requests_per_second' },
+      name: { matches: '^lightrank_server_requests_total$', as: 'lightrank_requests_per_second' },
       // scoring requests only: health checks and scrapes are counted in the same series family
       metricsQuery:
         'sum(rate(<<.Series>>{<<.LabelMatchers>>,endpoint=~"rank|infer"}[30s])) by (<<.GroupBy>>)',
