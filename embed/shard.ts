@@ -1,0 +1,109 @@
+// One shard of an offline item-tower build: its share of the catalogue's row groups
+// (catalogue.ts), run through the item tower on ONNX Runtime in batches, written as a part — a
+// complete snapshot directory of its own (manifest with sha256s, ids, embeddings; the snapshot
+// writer's format) in a staging location. A part is checked again by publish.ts before anything
+// is published; a failed shard writes no part (the writer's temp files are removed).
+//
+// API:
+//   embedShard({ files, columns, index, count, itemModel, partDir, version }) → ShardResult
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { parseTowerMetadata } from '../modelkit/metadata.js';
+import { TOWER_INPUTS } from '../modelkit/tower-graph.js';
+import type { SnapshotManifest } from '../snapshot/format.js';
+import { SnapshotWriter } from '../snapshot/writer.js';
+import {
+  CatalogueError,
+  listRowGroups,
+  readRowGroup,
+  shardRowGroups,
+  type CatalogueColumns,
+} from './catalogue.js';
+
+export interface ShardOptions {
+  /** the catalogue's Parquet files (every shard lists the same files) */
+  files: string[];
+  columns: CatalogueColumns;
+  index: number;
+  count: number;
+  /** the item tower (ONNX, with the model kit's tower metadata) */
+  itemModel: string;
+  /** where this shard's part goes (created; must not exist) */
+  partDir: string;
+  /** the snapshot version being built */
+  version: string;
+  /** rows per tower run (default 2048) */
+  batchSize?: number;
+}
+
+export interface ShardResult {
+  manifest: SnapshotManifest;
+  rows: number;
+  rowGroups: number;
+  seconds: number;
+}
+
+export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
+  const started = performance.now();
+  const bytes = await readFile(opts.itemModel);
+  const meta = parseTowerMetadata(bytes);
+  if (meta.tower !== 'item') throw new Error(`${opts.itemModel} is a ${meta.tower} tower, not an item tower`);
+  if (opts.columns.dense.length !== meta.numDense || opts.columns.categorical.length !== meta.numCategorical)
+    throw new CatalogueError(
+      `the item tower takes ${meta.numDense} dense and ${meta.numCategorical} categorical features; ` +
+        `the build names ${opts.columns.dense.length} and ${opts.columns.categorical.length} columns`,
+    );
+  const units = shardRowGroups(await listRowGroups(opts.files), opts.index, opts.count);
+  const batchSize = opts.batchSize ?? 2048;
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const writer = await SnapshotWriter.create(opts.partDir, {
+    snapshotVersion: opts.version,
+    towerFingerprint: meta.fingerprint,
+    tasks: meta.tasks,
+    dim: meta.dim,
+    dtype: 'float32',
+  });
+  const seen = new Map<bigint, string>();
+  let rows = 0;
+  try {
+    for (const unit of units) {
+      const data = await readRowGroup(unit, opts.columns);
+      data.ids.forEach((id, r) => {
+        const here = `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + r}`;
+        const first = seen.get(id);
+        if (first) throw new CatalogueError(`${here}: item id ${id} again (first at ${first})`);
+        seen.set(id, here);
+      });
+      for (let start = 0; start < data.ids.length; start += batchSize) {
+        const n = Math.min(batchSize, data.ids.length - start);
+        const out = await session.run({
+          [TOWER_INPUTS.dense]: new ort.Tensor(
+            'float32',
+            data.dense.subarray(start * meta.numDense, (start + n) * meta.numDense),
+            [n, meta.numDense],
+          ),
+          [TOWER_INPUTS.categorical]: new ort.Tensor(
+            'int64',
+            data.categorical.subarray(start * meta.numCategorical, (start + n) * meta.numCategorical),
+            [n, meta.numCategorical],
+          ),
+        });
+        const emb = out[meta.outputs[0]!]!.data as Float32Array;
+        for (let i = 0; i < emb.length; i++)
+          if (!Number.isFinite(emb[i]!))
+            throw new CatalogueError(
+              `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + start + Math.floor(i / (emb.length / n))}: the item tower's output is not finite`,
+            );
+        await writer.append(data.ids.subarray(start, start + n), emb);
+        rows += n;
+      }
+    }
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  } finally {
+    await session.release();
+  }
+  const manifest = await writer.finish();
+  return { manifest, rows, rowGroups: units.length, seconds: (performance.now() - started) / 1000 };
+}
