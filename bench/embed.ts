@@ -1,0 +1,148 @@
+// Benchmark of the offline item-tower build (embed/), side by side in one run:
+//   - the floor: the model kit's in-process item tower over the same items (features generated
+//     in memory, tower runs, snapshot written: buildItemSnapshot);
+//   - one shard over the whole Parquet catalogue (embedShard: read + check + tower + part written),
+//     as items/s and its ratio to the floor (goal ≥ 80%);
+//   - publish (every part checked again, one version written, LATEST) as a share of the build
+//     (goal ≤ 10%);
+//   - the build with 1, 2 and 4 shards as separate processes (`embed shard`, as Job pods would
+//     run), then publish: wall time and the ratio to 1 shard.
+//   npm run bench:embed -- [--items 200000] [--files 8] [--row-group 20000]
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { publishParts } from '../embed/publish.js';
+import { embedShard } from '../embed/shard.js';
+import { buildItemSnapshot, buildTowers } from '../modelkit/bundle.js';
+import { catalogueColumns, writeParquetCatalogue } from '../modelkit/catalogue-parquet.js';
+import { modelConfig } from '../modelkit/config.js';
+
+const { values: args } = parseArgs({
+  options: {
+    items: { type: 'string', default: '200000' },
+    files: { type: 'string', default: '8' },
+    'row-group': { type: 'string', default: '20000' },
+  },
+});
+const ITEMS = Number(args.items);
+const SEED = 42;
+const run = promisify(execFile);
+const log = (m: string) => process.stderr.write(`[bench:embed] ${m}\n`);
+const secs = async (f: () => Promise<unknown>): Promise<number> => {
+  const t0 = performance.now();
+  await f();
+  return (performance.now() - t0) / 1000;
+};
+
+const root = await mkdtemp(join(tmpdir(), 'lightrank-bench-embed-'));
+try {
+  const config = modelConfig({ seed: SEED });
+  const shape = { numDense: config.item.numDense, numCategorical: config.item.numCategorical };
+  const columns = catalogueColumns(shape);
+  const towers = await buildTowers({ dir: join(root, 'model'), config });
+  log(`writing a catalogue of ${ITEMS} items in ${args.files} Parquet files`);
+  const catalogue = join(root, 'catalogue');
+  const files = await writeParquetCatalogue({
+    dir: catalogue,
+    items: ITEMS,
+    seed: SEED,
+    shape,
+    files: Number(args.files),
+    rowGroupSize: Number(args['row-group']),
+  });
+  const load0 = loadavg()[0]!;
+
+  log('floor: the in-process item tower');
+  const floorS = await secs(() =>
+    buildItemSnapshot({
+      itemModel: towers.itemModel,
+      prefix: join(root, 'floor'),
+      version: 'v1',
+      items: ITEMS,
+      seed: SEED,
+    }),
+  );
+  log('one shard over the whole catalogue');
+  const part = join(root, 'one', 'part-0');
+  const shardS = await secs(() =>
+    embedShard({
+      files,
+      columns,
+      index: 0,
+      count: 1,
+      itemModel: towers.itemModel,
+      partDir: part,
+      version: 'v1',
+    }),
+  );
+  const publishS = await secs(() =>
+    publishParts({
+      parts: [part],
+      prefix: join(root, 'one-store'),
+      version: 'v1',
+      fingerprint: towers.fingerprint,
+    }),
+  );
+
+  const cli = join(import.meta.dirname, '..', 'embed', 'main.ts');
+  const scaling: { shards: number; seconds: number }[] = [];
+  for (const shards of [1, 2, 4]) {
+    log(`${shards} shard process(es), then publish`);
+    const staging = join(root, `staging-${shards}`);
+    const common = ['--staging', staging, '--version', 'v1', '--shards', String(shards)];
+    const seconds = await secs(async () => {
+      await Promise.all(
+        Array.from({ length: shards }, (_, i) =>
+          run(
+            process.execPath,
+            [
+              '--import',
+              'tsx',
+              cli,
+              'shard',
+              ...common,
+              '--catalogue',
+              catalogue,
+              '--item-model',
+              towers.itemModel,
+            ],
+            {
+              env: { ...process.env, JOB_COMPLETION_INDEX: String(i) },
+            },
+          ),
+        ),
+      );
+      await run(process.execPath, [
+        '--import',
+        'tsx',
+        cli,
+        'publish',
+        ...common,
+        '--prefix',
+        join(root, `store-${shards}`),
+        '--fingerprint',
+        towers.fingerprint,
+      ]);
+    });
+    scaling.push({ shards, seconds });
+  }
+
+  const ips = (s: number) => Math.round(ITEMS / s).toLocaleString('en-US');
+  const one = scaling[0]!.seconds;
+  console.log(
+    [
+      `embed benchmark: ${ITEMS.toLocaleString('en-US')} items, ${files.length} Parquet files, row groups of ${args['row-group']} (load average at start ${load0.toFixed(2)}, 2 cores)`,
+      `  floor (in-process item tower)          ${floorS.toFixed(2)} s   ${ips(floorS)} items/s`,
+      `  one shard (read + check + tower + part) ${shardS.toFixed(2)} s   ${ips(shardS)} items/s   ${((floorS / shardS) * 100).toFixed(0)}% of the floor (goal ≥ 80%)`,
+      `  publish (check + write + LATEST)        ${publishS.toFixed(2)} s   ${((publishS / (shardS + publishS)) * 100).toFixed(1)}% of the build (goal ≤ 10%)`,
+      ...scaling.map(
+        (s) =>
+          `  ${s.shards} shard process(es) + publish       ${s.seconds.toFixed(2)} s   ${(one / s.seconds).toFixed(2)}× of 1 shard`,
+      ),
+    ].join('\n'),
+  );
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
