@@ -10,7 +10,7 @@
 //   listRowGroups(files) → RowGroupUnit[]              from the files' footers only
 //   shardRowGroups(units, index, count) → RowGroupUnit[]
 //   readRowGroup(unit, columns) → { ids, dense, categorical }
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
 
 export interface CatalogueColumns {
   id: string;
@@ -65,52 +65,78 @@ export interface CatalogueRows {
   categorical: BigInt64Array;
 }
 
-/** The rows of one row group, checked. */
+/** The rows of one row group, checked; read column by column (no object per row). */
 export async function readRowGroup(unit: RowGroupUnit, columns: CatalogueColumns): Promise<CatalogueRows> {
   const where = (row: number) => `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + row}`;
-  let rows: Record<string, unknown>[];
+  const names = [columns.id, ...columns.dense, ...columns.categorical];
+  const data = new Map<string, ArrayLike<unknown>[]>(names.map((n) => [n, []]));
+  const filled = new Map<string, number>(names.map((n) => [n, 0]));
+  const end = unit.rowStart + unit.rows;
   try {
-    rows = await parquetReadObjects({
+    await parquetRead({
       file: await asyncBufferFromFile(unit.file),
-      columns: [columns.id, ...columns.dense, ...columns.categorical],
+      columns: names,
       rowStart: unit.rowStart,
-      rowEnd: unit.rowStart + unit.rows,
+      rowEnd: end,
+      onChunk: (chunk) => {
+        // a chunk may hold rows outside the range asked for: keep the row group's own
+        const from = Math.max(chunk.rowStart, unit.rowStart);
+        const to = Math.min(chunk.rowEnd, end);
+        if (to <= from) return;
+        const col = chunk.columnData as ArrayLike<unknown> & {
+          slice(a: number, b: number): ArrayLike<unknown>;
+        };
+        data.get(chunk.columnName)?.push(col.slice(from - chunk.rowStart, to - chunk.rowStart));
+        filled.set(chunk.columnName, (filled.get(chunk.columnName) ?? 0) + (to - from));
+      },
     });
   } catch (err) {
     throw new CatalogueError(
       `${unit.file}: row group ${unit.rowGroup} unreadable (${(err as Error).message})`,
     );
   }
-  if (rows.length !== unit.rows)
-    throw new CatalogueError(
-      `${unit.file}: row group ${unit.rowGroup} has ${rows.length} rows, its footer says ${unit.rows}`,
-    );
+  for (const name of names)
+    if (filled.get(name) !== unit.rows)
+      throw new CatalogueError(
+        `${unit.file}: row group ${unit.rowGroup}: column "${name}" has ${filled.get(name) ?? 0} of ${unit.rows} rows`,
+      );
+  const column = (name: string): ArrayLike<unknown> => {
+    const runs = data.get(name)!;
+    return runs.length === 1 ? runs[0]! : runs.flatMap((r) => Array.from(r));
+  };
   const nd = columns.dense.length;
   const nc = columns.categorical.length;
-  const ids = new BigUint64Array(rows.length);
-  const dense = new Float32Array(rows.length * nd);
-  const categorical = new BigInt64Array(rows.length * nc);
-  rows.forEach((row, r) => {
-    const id = row[columns.id];
+  const ids = new BigUint64Array(unit.rows);
+  const dense = new Float32Array(unit.rows * nd);
+  const categorical = new BigInt64Array(unit.rows * nc);
+  const idCol = column(columns.id);
+  for (let r = 0; r < unit.rows; r++) {
+    const id = idCol[r];
     if (typeof id !== 'bigint' && typeof id !== 'number')
       throw new CatalogueError(`${where(r)}: no item id in column "${columns.id}"`);
     ids[r] = BigInt.asUintN(64, BigInt(id));
-    columns.dense.forEach((c, j) => {
-      const v = row[c];
+  }
+  columns.dense.forEach((c, j) => {
+    const col = column(c);
+    for (let r = 0; r < unit.rows; r++) {
+      const v = col[r];
       if (typeof v !== 'number' || !Number.isFinite(v))
         throw new CatalogueError(
           `${where(r)}: dense feature "${c}" is ${String(v)} (a finite number is needed)`,
         );
       dense[r * nd + j] = v;
-    });
-    columns.categorical.forEach((c, j) => {
-      const v = row[c];
+    }
+  });
+  columns.categorical.forEach((c, j) => {
+    const col = column(c);
+    for (let r = 0; r < unit.rows; r++) {
+      const v = col[r];
       if (typeof v !== 'bigint' && !(typeof v === 'number' && Number.isInteger(v)))
         throw new CatalogueError(
           `${where(r)}: categorical feature "${c}" is ${String(v)} (an integer is needed)`,
         );
       categorical[r * nc + j] = BigInt(v);
-    });
+    }
   });
   return { ids, dense, categorical };
 }

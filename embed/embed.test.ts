@@ -131,6 +131,24 @@ describe('an offline item-tower build', () => {
     ).rejects.toThrow(`${bad}: row group 0, row 7: dense feature "dense_1" is NaN`);
   }, 60_000);
 
+  it('fails a shard that meets an item id twice, naming both places', async () => {
+    const a = await writeParquetCatalogue({ dir: join(root, 'twice-a'), items: 30, seed: 9, shape });
+    const b = await writeParquetCatalogue({ dir: join(root, 'twice-b'), items: 30, seed: 9, shape });
+    await expect(
+      embedShard({
+        files: [...a, ...b],
+        columns,
+        index: 0,
+        count: 1,
+        itemModel: towers.itemModel,
+        partDir: join(root, 'staging', 'twice', 'part-0'),
+        version: 'v1',
+      }),
+    ).rejects.toThrow(
+      /twice-b\/part-00000\.parquet: row group 0, row 0: item id \d+ again \(first at .*twice-a/,
+    );
+  }, 60_000);
+
   it('refuses duplicate ids across parts and a part of another tower; LATEST stays where it was', async () => {
     const prefix = join(root, 'refusals');
     const v1 = await build('refusals', 'v1', 2);

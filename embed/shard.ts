@@ -63,17 +63,23 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
     dim: meta.dim,
     dtype: 'float32',
   });
-  const seen = new Map<bigint, string>();
+  // where each id was first seen, as (row group in this shard) × 2^32 + row: formatted only on error
+  const seen = new Map<bigint, number>();
+  const at = (u: number, row: number) =>
+    `${units[u]!.file}: row group ${units[u]!.rowGroup}, row ${units[u]!.rowStart + row}`;
   let rows = 0;
   try {
-    for (const unit of units) {
+    for (const [u, unit] of units.entries()) {
       const data = await readRowGroup(unit, opts.columns);
-      data.ids.forEach((id, r) => {
-        const here = `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + r}`;
+      for (let r = 0; r < data.ids.length; r++) {
+        const id = data.ids[r]!;
         const first = seen.get(id);
-        if (first) throw new CatalogueError(`${here}: item id ${id} again (first at ${first})`);
-        seen.set(id, here);
-      });
+        if (first !== undefined)
+          throw new CatalogueError(
+            `${at(u, r)}: item id ${id} again (first at ${at(Math.floor(first / 2 ** 32), first % 2 ** 32)})`,
+          );
+        seen.set(id, u * 2 ** 32 + r);
+      }
       for (let start = 0; start < data.ids.length; start += batchSize) {
         const n = Math.min(batchSize, data.ids.length - start);
         const out = await session.run({
