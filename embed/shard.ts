@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { parseTowerMetadata } from '../modelkit/metadata.js';
-import { TOWER_INPUTS } from '../modelkit/tower-graph.js';
+import { runTower } from '../modelkit/bundle.js';
 import type { SnapshotManifest } from '../snapshot/format.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import {
@@ -82,19 +82,13 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
       }
       for (let start = 0; start < data.ids.length; start += batchSize) {
         const n = Math.min(batchSize, data.ids.length - start);
-        const out = await session.run({
-          [TOWER_INPUTS.dense]: new ort.Tensor(
-            'float32',
-            data.dense.subarray(start * meta.numDense, (start + n) * meta.numDense),
-            [n, meta.numDense],
-          ),
-          [TOWER_INPUTS.categorical]: new ort.Tensor(
-            'int64',
-            data.categorical.subarray(start * meta.numCategorical, (start + n) * meta.numCategorical),
-            [n, meta.numCategorical],
-          ),
-        });
-        const emb = out[meta.outputs[0]!]!.data as Float32Array;
+        const emb = await runTower(
+          session,
+          meta,
+          data.dense.subarray(start * meta.numDense, (start + n) * meta.numDense),
+          data.categorical.subarray(start * meta.numCategorical, (start + n) * meta.numCategorical),
+          n,
+        );
         for (let i = 0; i < emb.length; i++)
           if (!Number.isFinite(emb[i]!))
             throw new CatalogueError(

@@ -55,6 +55,21 @@ export async function buildTowers(opts: { dir: string; config?: ModelKitConfig }
   return { queryModel, itemModel, modelJson, fingerprint, querySha256, config };
 }
 
+/** One run of a tower over n rows of features (row-major): its first output, n × (tasks × dim). */
+export async function runTower(
+  session: ort.InferenceSession,
+  meta: { numDense: number; numCategorical: number; outputs: string[] },
+  dense: Float32Array,
+  categorical: BigInt64Array,
+  n: number,
+): Promise<Float32Array> {
+  const out = await session.run({
+    [TOWER_INPUTS.dense]: new ort.Tensor('float32', dense, [n, meta.numDense]),
+    [TOWER_INPUTS.categorical]: new ort.Tensor('int64', categorical, [n, meta.numCategorical]),
+  });
+  return out[meta.outputs[0]!]!.data as Float32Array;
+}
+
 export async function buildItemSnapshot(opts: {
   itemModel: string;
   prefix: string;
@@ -84,11 +99,7 @@ export async function buildItemSnapshot(opts: {
     for (let start = 0; start < items; start += batchSize) {
       const n = Math.min(batchSize, items - start);
       const { dense, categorical } = generateFeatures(meta, n, seed, start);
-      const out = await session.run({
-        [TOWER_INPUTS.dense]: new ort.Tensor('float32', dense, [n, meta.numDense]),
-        [TOWER_INPUTS.categorical]: new ort.Tensor('int64', categorical, [n, meta.numCategorical]),
-      });
-      const emb = out[meta.outputs[0]!]!.data as Float32Array;
+      const emb = await runTower(session, meta, dense, categorical, n);
       await writer.append(generateItemIds(n, seed, start), emb);
     }
   } catch (e) {

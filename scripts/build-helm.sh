@@ -36,10 +36,6 @@ for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
 done
 
 log "building helm $HELM_VERSION (client-go $client_go; step 2/2, a few minutes on 2 cores)"
-tmp="$OUT/.gobin"
-rm -rf "$tmp"
-GOBIN="$tmp" go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
-mv "$tmp/helm" "$BIN/helm"
-rm -rf "$tmp"
+go_install_tool helm "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "$ld"
 log "$("$BIN/helm" version --short) ready in $(($(date +%s) - start_ts))s: $BIN"
 echo "$BIN"

@@ -32,11 +32,6 @@ mkdir -p "$BIN"
 log "building github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION} (Prometheus $release; several minutes on 2 cores)"
 v=github.com/prometheus/common/version
 ld="-s -w -X $v.Version=${release} -X $v.Branch=release -X $v.BuildUser=lightrank -X $v.Revision=${PROMETHEUS_VERSION}"
-tmp="$OUT/.gobin"
-rm -rf "$tmp"
-GOBIN="$tmp" go install -trimpath -ldflags "$ld" \
-  "github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}"
-mv "$tmp/prometheus" "$BIN/prometheus"
-rm -rf "$tmp"
+go_install_tool prometheus "github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}" "$ld"
 log "$("$BIN/prometheus" --version 2>&1 | head -1) ready in $(($(date +%s) - start_ts))s: $BIN"
 echo "$BIN"

@@ -23,11 +23,6 @@ fi
 start_ts=$(date +%s)
 mkdir -p "$BIN"
 log "building github.com/tsenart/vegeta/v12@${VEGETA_VERSION} (about a minute on 2 cores)"
-tmp="$OUT/.gobin"
-rm -rf "$tmp"
-GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X main.Version=${VEGETA_VERSION}" \
-  "github.com/tsenart/vegeta/v12@${VEGETA_VERSION}"
-mv "$tmp/vegeta" "$BIN/vegeta"
-rm -rf "$tmp"
+go_install_tool vegeta "github.com/tsenart/vegeta/v12@${VEGETA_VERSION}" "-s -w -X main.Version=${VEGETA_VERSION}"
 log "vegeta $VEGETA_VERSION ready in $(($(date +%s) - start_ts))s: $BIN"
 echo "$BIN"

@@ -11,3 +11,14 @@ go_tool_cache() {
   TOOL_NAME="$name"
   log() { printf '[%s %s] %s\n' "$TOOL_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 }
+
+# `go_install_tool BINARY MODULE_PACKAGE@VERSION LDFLAGS`: `go install` into a scratch GOBIN, then
+# $BIN/BINARY (BINARY is the name go install gives it: the package's last path element, less a
+# /vN major-version suffix), so an interrupted build never leaves a half-written tool in $BIN.
+go_install_tool() {
+  local binary="$1" target="$2" ldflags="$3" tmp="$OUT/.gobin"
+  rm -rf "$tmp"
+  GOBIN="$tmp" go install -trimpath -ldflags "$ldflags" "$target"
+  mv "$tmp/$binary" "$BIN/$binary"
+  rm -rf "$tmp"
+}
