@@ -2,12 +2,16 @@
 // informer caches, build the desired objects, apply what differs, delete what is no longer
 // wanted, and sync the status. It never acts on "what the event said".
 //
-//   validate → plan → reconcileIdentity → reconcileDeployments → reconcileServices → rollouts → prune → syncStatus
+//   validate → plan → reconcileIdentity → reconcileDeployments → reconcileServices
+//     → reconcileRouting → rollouts → prune → syncStatus
 //
 // `plan` and `rollouts` are the canary machinery (operator/rollout/): the plan says what each
 // segment's stable Deployment runs (during a rollout, the old version), the rollouts pass runs
-// each segment's steps (per-track Services, routing, analysis, canary, pause) and its state is
-// laid over the computed status.
+// each segment's steps (per-track Services, analysis, canary, weight, pause). `reconcileRouting`
+// is the traffic provider's own infrastructure (the router's Deployment, Service, identity and
+// table, or the HTTPRoutes) at the weights it serves now; the rollouts only move weights. The
+// status is derived in one place (status.ts) from what the segments, the router and the rollouts
+// report. One clock: `now` is read once per pass and handed to every step.
 //
 // A step that fails throws (the controller retries with backoff); an invalid spec is terminal.
 import { ConditionType, Reason, isConditionTrue, setConditions } from '../api/conditions.js';
@@ -46,6 +50,8 @@ import { computeStatus, invalidSpecStatus, type SegmentObservation } from './sta
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
 import { overlayRolloutStatus } from './rollout/status.js';
 import { routerName } from './traffic/router/objects.js';
+import { createProvider, otherMode } from './traffic/index.js';
+import type { TrafficProvider } from './traffic/provider.js';
 
 export const RANKING_MODELS: ResourceRef = {
   group: API_GROUP,
@@ -170,9 +176,10 @@ export class RankingModelReconciler {
         message: `created ${created.join(', ')}`,
       });
     }
-    const rollout = await this.rollouts.reconcile(model, plans, regarding, log);
-    await this.prune(model, segments, regarding, log, rollout.owned);
     const now = this.now();
+    const provider = await this.reconcileRouting(model, segments);
+    const rollout = await this.rollouts.reconcile(model, plans, provider, regarding, log, now);
+    await this.prune(model, segments, regarding, log, rollout.owned);
     // in router mode requests reach the segments through the model's router: Ready waits for it
     const router =
       model.spec.routing.mode === 'router'
@@ -329,6 +336,25 @@ export class RankingModelReconciler {
         l[LABEL_TRACK] === 'stable'
       );
     });
+  }
+
+  /**
+   * The traffic provider of the routing mode, its infrastructure applied at the weights it serves
+   * now; a model that switched modes keeps no routes of the other kind.
+   */
+  private async reconcileRouting(model: RankingModel, segments: ResolvedSegment[]): Promise<TrafficProvider> {
+    const { defaults, owned } = this.deps;
+    const routerOpts = {
+      image: defaults.routerImage ?? model.spec.serving.image ?? defaults.image,
+      imagePullPolicy: defaults.imagePullPolicy,
+    };
+    const mode = model.spec.routing.mode;
+    const weights = new Map((model.status?.segments ?? []).map((s) => [s.name, s.canaryWeight ?? 0]));
+    const ctx = { owned, model, segments, weights };
+    await createProvider(otherMode(mode), { ...ctx, weights: new Map() }, routerOpts).removeManagedRoutes();
+    const provider = createProvider(mode, ctx, routerOpts);
+    await provider.reconcile();
+    return provider;
   }
 
   /** One Service per segment; names what it created. */

@@ -51,6 +51,8 @@ function harness(verdict: AnalysisOutcome['result']) {
   const weights: number[] = [];
   const provider: TrafficProvider = {
     mode: 'router',
+    reconcile: async () => {},
+    weight: () => 0,
     setWeight: async (_s, w) => void weights.push(w),
     verifyWeight: async () => true,
     removeManagedRoutes: async () => {},
@@ -85,7 +87,7 @@ function pass(
     prev,
     controls: { paused: false, promote: undefined, abort: false, retry: false },
     now,
-    provider: h.provider,
+    provider: { ...h.provider, weight: () => prev.canaryWeight },
     ops: h.ops,
     log: createLogger('segment-test', { level: 'silent' }),
     ...more,

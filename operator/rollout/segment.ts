@@ -130,7 +130,8 @@ export class SegmentRollout {
       name: c.desired.name,
       phase: 'Stable',
       stableVersion: c.stable.model.version,
-      canaryWeight: c.prev?.canaryWeight ?? 0,
+      // what routing serves (the status is written after it, so it may lag, never lead)
+      canaryWeight: c.provider.weight(c.desired.name),
       canaryReadyReplicas: this.canaryCurrent ? readyReplicas(c.canaryLive) : 0,
       lastAnalysis: c.prev?.lastAnalysis,
     };
