@@ -14,7 +14,7 @@
 // report. One clock: `now` is read once per pass and handed to every step.
 //
 // A step that fails throws (the controller retries with backoff); an invalid spec is terminal.
-import { ConditionType, Reason, isConditionTrue, setConditions } from '../api/conditions.js';
+import { ConditionType, EventReason, isConditionTrue } from '../api/conditions.js';
 import {
   API_GROUP_VERSION,
   KIND,
@@ -34,7 +34,6 @@ import {
   deploymentName,
   LABEL_MODEL,
   LABEL_SEGMENT,
-  LABEL_TRACK,
   serviceName,
   type BuildOptions,
   type Deployment,
@@ -46,9 +45,8 @@ import type { KubeClient } from './kube/client.js';
 import type { Informer } from './kube/informer.js';
 import type { OwnedObjects } from './kube/owned.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
-import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
+import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
-import { overlayRolloutStatus } from './rollout/status.js';
 import { routerName } from './traffic/router/objects.js';
 import { createProvider, otherMode } from './traffic/index.js';
 import type { TrafficProvider } from './traffic/provider.js';
@@ -60,16 +58,7 @@ export const RANKING_MODELS: ResourceRef = {
   kind: KIND,
 };
 
-/** Event reasons (Events are for people; condition reasons live in api/conditions.ts). */
-export const EventReason = {
-  Created: 'Created',
-  Scaled: 'Scaled',
-  Updated: 'Updated',
-  Deleted: 'Deleted',
-  Ready: 'Ready',
-  InvalidSpec: 'InvalidSpec',
-  ReconcileFailed: 'ReconcileFailed',
-} as const;
+export { EventReason };
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -192,12 +181,7 @@ export class RankingModelReconciler {
             ),
           }
         : undefined;
-    const status = overlayRolloutStatus(
-      model,
-      computeStatus(model, deployments, now, router),
-      rollout.segments,
-      now,
-    );
+    const status = computeStatus(model, deployments, now, router, rollout.segments);
     await this.syncStatus(model, regarding, status, log);
     return rollout.requeueAfterMs !== undefined ? { requeueAfterMs: rollout.requeueAfterMs } : {};
   }
@@ -219,24 +203,7 @@ export class RankingModelReconciler {
       message,
       repeats: true,
     });
-    const current = model.status ?? {};
-    const status: RankingModelStatus = {
-      ...current,
-      phase: 'Degraded',
-      conditions: setConditions(
-        current.conditions,
-        [
-          {
-            type: ConditionType.Degraded,
-            status: 'True',
-            reason: Reason.ApplyFailed,
-            message,
-            observedGeneration: model.metadata.generation ?? 0,
-          },
-        ],
-        this.now(),
-      ),
-    };
+    const status = failedPassStatus(model, message, this.now());
     try {
       await this.writeStatusIfChanged(model, status);
     } catch (statusErr) {
@@ -319,22 +286,17 @@ export class RankingModelReconciler {
             });
           }
         }
-        return { segment, deployment: live, pods: this.stablePods(model, segment.name) };
+        return { segment, deployment: live, pods: this.segmentPods(model, segment.name) };
       }),
     );
   }
 
-  /** The segment's stable-track pods, from the pod cache. */
-  private stablePods(model: RankingModel, segment: string): KubeObject[] {
+  /** The segment's pods (stable and canary track), from the pod cache. */
+  private segmentPods(model: RankingModel, segment: string): KubeObject[] {
     const { name, namespace } = model.metadata;
     return this.deps.pods.list((p) => {
       const l = p.metadata.labels ?? {};
-      return (
-        p.metadata.namespace === namespace &&
-        l[LABEL_MODEL] === name &&
-        l[LABEL_SEGMENT] === segment &&
-        l[LABEL_TRACK] === 'stable'
-      );
+      return p.metadata.namespace === namespace && l[LABEL_MODEL] === name && l[LABEL_SEGMENT] === segment;
     });
   }
 
@@ -483,9 +445,13 @@ const DROPPABLE_SEGMENT_FIELDS = [
   'snapshotTime',
 ] as const;
 
+/** Top-level fields a pass may drop (the printer columns of a rollout that ended). */
+const DROPPABLE_FIELDS = ['canary', 'step', 'analysis', 'reason'] as const;
+
 /** Equal for the operator's purposes: every field it sets matches, with the same conditions and segments. */
 export function statusUnchanged(want: RankingModelStatus, have: RankingModelStatus | undefined): boolean {
   if (!have) return false;
+  if (DROPPABLE_FIELDS.some((f) => have[f] !== undefined && want[f] === undefined)) return false;
   const wanted = new Map((want.segments ?? []).map((s) => [s.name, s]));
   const dropped = (have.segments ?? []).some((h) =>
     DROPPABLE_SEGMENT_FIELDS.some((f) => h[f] !== undefined && wanted.get(h.name)?.[f] === undefined),

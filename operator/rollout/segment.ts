@@ -22,7 +22,7 @@
 //   spec = rolled back     hold: the failed revision is not retried until the spec changes again
 //                          or `lightrank.dev/retry` is set;
 //   otherwise              progress through the steps.
-import { Reason } from '../../api/conditions.js';
+import { EventReason, Reason } from '../../api/conditions.js';
 import type { AnalysisResult, RankingModel, RolloutPhase, SegmentStatus } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import type { Logger } from '../../lib/logger.js';
@@ -184,7 +184,7 @@ export class SegmentRollout {
       this.s.promoted = true;
       await this.c.ops.event({
         type: 'Normal',
-        reason: 'RolloutPromoted',
+        reason: EventReason.RolloutPromoted,
         message: `segment ${desired.name}: ${desired.model.version} promoted to stable`,
       });
     }
@@ -212,7 +212,7 @@ export class SegmentRollout {
       this.s.lastAnalysis = undefined;
       await this.c.ops.event({
         type: 'Normal',
-        reason: 'RolloutStarted',
+        reason: EventReason.RolloutStarted,
         message: `segment ${desired.name}: rolling out ${desired.model.version} (stable ${this.c.stable.model.version}) in ${this.rollout.steps.length} steps`,
       });
     } else {
@@ -285,7 +285,12 @@ export class SegmentRollout {
       },
       a.intervalSeconds,
     );
-    this.s.lastAnalysis = { result: out.result, message: out.message, time: this.c.now.toISOString() };
+    this.s.lastAnalysis = {
+      result: out.result,
+      message: out.message,
+      time: this.c.now.toISOString(),
+      ...(out.unavailable ? { reason: Reason.AnalysisUnavailable } : {}),
+    };
     this.c.log.info({ segment: this.c.desired.name, step: this.step, ...out }, 'canary analysis');
     if (out.result === 'Failed') return this.fail(Reason.AnalysisFailed, out.message);
     const limitMs =
@@ -323,7 +328,7 @@ export class SegmentRollout {
           );
         await this.c.ops.event({
           type: 'Warning',
-          reason: Reason.CapacityBlocked,
+          reason: EventReason.CapacityBlocked,
           message: `segment ${desired.name}: ${why}`,
           repeats: true,
         });
@@ -381,7 +386,7 @@ export class SegmentRollout {
     this.syncStep();
     await this.c.ops.event({
       type: 'Normal',
-      reason: 'RolloutStep',
+      reason: EventReason.RolloutStep,
       message: `segment ${this.c.desired.name}: ${this.stepMessage()}`,
     });
     this.s.requeueAfterMs = 100;
@@ -395,7 +400,7 @@ export class SegmentRollout {
     await this.c.ops.applyStable(servingOf(this.c.desired));
     await this.c.ops.event({
       type: 'Normal',
-      reason: 'RolloutPromoting',
+      reason: EventReason.RolloutPromoting,
       message: `segment ${this.c.desired.name}: promoting ${this.c.desired.model.version}: ${why}`,
     });
     return this.hold(Reason.RolloutPromoted, `promoting ${this.c.desired.model.version}: ${why}`, 500);
@@ -414,7 +419,7 @@ export class SegmentRollout {
     await this.c.ops.applyTrackServices(this.desiredRev);
     await this.c.ops.event({
       type: 'Warning',
-      reason: 'RolledBack',
+      reason: EventReason.RolledBack,
       message: `segment ${desired.name}: rolled back ${desired.model.version} to ${stable.model.version}: ${reason}: ${message}`,
     });
     Object.assign(this.s, {

@@ -3,7 +3,10 @@
 // Prometheus (usually the test double in test/prometheus/fake-prometheus.ts), reads and merge
 // patches through the operator's own client, a status poller that records a timeline of the
 // rollout, and the Events of a model.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
+import { cachedBinaries } from '../harness/binaries.js';
 import { KIND, type RankingModelSpecInput, type SegmentStatus } from '../../api/rankingmodel.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { KubeClient } from '../../operator/kube/client.js';
@@ -299,4 +302,24 @@ export class Recorder<T extends KubeObject = KubeObject> {
 /** A sequence without its consecutive repeats: [0, 0, 20, 20, 50] → [0, 20, 50]. */
 export function changes<T>(values: readonly T[]): T[] {
   return values.filter((v, i) => i === 0 || v !== values[i - 1]);
+}
+
+/** kubectl from the control-plane cache, against the test cluster; its stdout. */
+export async function kubectl(...args: string[]): Promise<string> {
+  const bin = cachedBinaries()?.kubectl;
+  if (!bin) throw new Error('kubectl is not in the control-plane cache (run scripts/build-control-plane.sh)');
+  const { stdout } = await promisify(execFile)(bin, ['--kubeconfig', clusterInfo().kubeconfigPath, ...args]);
+  return stdout;
+}
+
+/** `kubectl get` output as rows of cells keyed by the header (columns split on 2+ spaces). */
+export function table(out: string): Record<string, string>[] {
+  const [header, ...rows] = out.trimEnd().split('\n');
+  const starts: [string, number][] = [];
+  for (const m of header!.matchAll(/\S+/g)) starts.push([m[0], m.index]);
+  return rows.map((row) =>
+    Object.fromEntries(
+      starts.map(([name, at], i) => [name, row.slice(at, starts[i + 1]?.[1] ?? row.length).trim()]),
+    ),
+  );
 }
