@@ -3,7 +3,7 @@
 // (apply.ts) decides whether the live objects already match.
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
-import type { KubeObject, OwnerReference, ResourceRef } from './kube/types.js';
+import type { KubeObject, OwnerReference, ResourceRef } from './runtime/kube/types.js';
 import { buildIdentity, type PolicyRule } from './rbac.js';
 
 export const MANAGED_BY = 'lightrank-operator';

@@ -27,7 +27,7 @@ import {
 } from '../api/rankingmodel.js';
 import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../api/resolve.js';
 import type { Logger } from '../lib/logger.js';
-import { isSubset } from './apply.js';
+import { isSubset } from './runtime/apply.js';
 import {
   buildScoringIdentity,
   buildService,
@@ -39,12 +39,12 @@ import {
   type Deployment,
   type Service,
 } from './builders.js';
-import { TerminalError, type ReconcileResult } from './controller.js';
-import type { EventRecorder } from './events.js';
-import type { KubeClient } from './kube/client.js';
-import type { Informer } from './kube/informer.js';
-import type { OwnedObjects } from './kube/owned.js';
-import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
+import { TerminalError, type ReconcileResult } from './runtime/controller.js';
+import type { EventRecorder } from './runtime/events.js';
+import type { KubeClient } from './runtime/kube/client.js';
+import type { Informer } from './runtime/kube/informer.js';
+import type { OwnedObjects } from './runtime/kube/owned.js';
+import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
 import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
 import { routerName } from './traffic/router/objects.js';

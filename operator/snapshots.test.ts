@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PodAnnotation } from '../api/pod-annotations.js';
-import type { KubeObject } from './kube/types.js';
+import type { KubeObject } from './runtime/kube/types.js';
 import { podSnapshotReport, segmentSnapshot, type PodSnapshotReport } from './snapshots.js';
 import { snapshotsCondition } from './status.js';
 

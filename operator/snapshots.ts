@@ -5,7 +5,7 @@
 // (status.ts, its SnapshotsInSync condition) gathers. Nothing here decides a condition.
 import { toKubeTime } from '../api/conditions.js';
 import { PodAnnotation } from '../api/pod-annotations.js';
-import type { KubeObject } from './kube/types.js';
+import type { KubeObject } from './runtime/kube/types.js';
 
 /** What one pod says about its snapshot. */
 export interface PodSnapshotReport {

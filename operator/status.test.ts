@@ -3,7 +3,7 @@ import { PodAnnotation } from '../api/pod-annotations.js';
 import { RankingModelSpecSchema, type RankingModel } from '../api/rankingmodel.js';
 import { resolveSegments } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
-import type { KubeObject } from './kube/types.js';
+import type { KubeObject } from './runtime/kube/types.js';
 import { statusUnchanged } from './reconciler.js';
 import { computeStatus, invalidSpecStatus, segmentReady, type SegmentObservation } from './status.js';
 import { Reason } from '../api/conditions.js';

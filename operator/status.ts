@@ -29,7 +29,7 @@ import type {
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
 import { PodAnnotation, refusalCode } from '../api/pod-annotations.js';
-import type { KubeObject } from './kube/types.js';
+import type { KubeObject } from './runtime/kube/types.js';
 import { podSnapshotReport, segmentSnapshot, type SegmentSnapshot } from './snapshots.js';
 import { LABEL_TRACK } from './builders.js';
 import type { SegmentRolloutState } from './rollout/segment.js';

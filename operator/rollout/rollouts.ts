@@ -20,11 +20,11 @@ import {
   type BuildOptions,
   type Deployment,
 } from '../builders.js';
-import type { EventRecorder } from '../events.js';
-import { ApiError, type KubeClient } from '../kube/client.js';
-import type { Informer } from '../kube/informer.js';
-import type { OwnedObjects } from '../kube/owned.js';
-import { DEPLOYMENTS, SERVICES, type KubeObject } from '../kube/types.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { ApiError, type KubeClient } from '../runtime/kube/client.js';
+import type { Informer } from '../runtime/kube/informer.js';
+import type { OwnedObjects } from '../runtime/kube/owned.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject } from '../runtime/kube/types.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
 import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
@@ -40,7 +40,7 @@ import {
   withServing,
   type ServingRecord,
 } from './serving.js';
-import type { ResourceRef } from '../kube/types.js';
+import type { ResourceRef } from '../runtime/kube/types.js';
 
 export interface RolloutDeps {
   client: KubeClient;

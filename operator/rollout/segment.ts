@@ -29,7 +29,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { AnalysisOutcome, AnalysisInput } from '../analysis/analysis.js';
 import { windowFor } from '../analysis/analysis.js';
 import type { Deployment } from '../builders.js';
-import type { EventSpec } from '../events.js';
+import type { EventSpec } from '../runtime/events.js';
 import { deploymentReady, segmentReady } from '../status.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { describeShortfall, type Capacity } from './capacity.js';

@@ -8,8 +8,8 @@
 // weight older than the one served.
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
-import type { OwnedObjects } from '../kube/owned.js';
-import type { ResourceRef } from '../kube/types.js';
+import type { OwnedObjects } from '../runtime/kube/owned.js';
+import type { ResourceRef } from '../runtime/kube/types.js';
 
 export type RoutingMode = 'router' | 'gatewayAPI';
 

@@ -4,7 +4,7 @@ import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { parseTable, selectSegment } from '../../router/table.js';
 import { buildDeployment } from '../builders.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject } from '../runtime/kube/types.js';
 import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
 import { buildHttpRoute } from './gatewayapi/httproute.js';
 import {

@@ -15,7 +15,7 @@ import {
 } from '../../api/rankingmodel.js';
 import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
-import { isSubset, withHash } from '../../operator/apply.js';
+import { isSubset, withHash } from '../../operator/runtime/apply.js';
 import { buildDeployment, buildService } from '../../operator/builders.js';
 import { rankingModel, userAgentOf } from '../../operator/testing.js';
 import { cachedBinaries } from '../harness/binaries.js';

@@ -5,7 +5,7 @@
 // Once a GPU is free again, a retry rolls out and promotes.
 import { describe, expect, it } from 'vitest';
 import { PODS, readCapacity } from '../../operator/rollout/capacity.js';
-import { DEPLOYMENTS, type KubeObject } from '../../operator/kube/types.js';
+import { DEPLOYMENTS, type KubeObject } from '../../operator/runtime/kube/types.js';
 import { CONFIGMAPS } from '../../operator/traffic/provider.js';
 import { ROUTER_TABLE_KEY, routerName } from '../../operator/traffic/router/objects.js';
 import { parseTable } from '../../router/table.js';

@@ -9,8 +9,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { cachedBinaries } from '../harness/binaries.js';
 import { KIND, type RankingModelSpecInput, type SegmentStatus } from '../../api/rankingmodel.js';
 import { twoSegmentSpec } from '../../api/testing.js';
-import { KubeClient } from '../../operator/kube/client.js';
-import type { KubeObject, ResourceRef } from '../../operator/kube/types.js';
+import { KubeClient } from '../../operator/runtime/kube/client.js';
+import type { KubeObject, ResourceRef } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import {
   rankingModel,

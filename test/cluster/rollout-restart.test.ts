@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnOperator, type OperatorProcess } from '../../operator/testing.js';
 import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
-import type { KubeObject } from '../../operator/kube/types.js';
+import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { CONFIGMAPS } from '../../operator/traffic/provider.js';
 import { ROUTER_TABLE_KEY, routerName } from '../../operator/traffic/router/objects.js';

@@ -10,7 +10,7 @@
 // backend so the verdict can be switched at a known moment.
 import { describe, expect, it } from 'vitest';
 import { parseTable } from '../../router/table.js';
-import { DEPLOYMENTS, type KubeObject } from '../../operator/kube/types.js';
+import { DEPLOYMENTS, type KubeObject } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { CONFIGMAPS, HTTPROUTES } from '../../operator/traffic/provider.js';
 import type { HttpRoute } from '../../operator/traffic/gatewayapi/httproute.js';

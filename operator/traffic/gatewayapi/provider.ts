@@ -3,7 +3,7 @@
 // route, so a shopping canary never touches standard's. verifyWeight reads the
 // route back: the weight must be in its spec, and no parent (Gateway) may report it not Accepted
 // for this generation. removeManagedRoutes deletes every HTTPRoute the operator made for the model.
-import { ApiError, isNotFound } from '../../kube/client.js';
+import { ApiError, isNotFound } from '../../runtime/kube/client.js';
 import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
 import { HTTPROUTES, type ProviderContext, type TrafficProvider } from '../provider.js';
 import { buildHttpRoute, httpRouteName, type HttpRoute } from './httproute.js';

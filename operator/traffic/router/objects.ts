@@ -16,7 +16,7 @@ import {
   type Deployment,
   type Service,
 } from '../../builders.js';
-import type { KubeObject, ResourceRef } from '../../kube/types.js';
+import type { KubeObject, ResourceRef } from '../../runtime/kube/types.js';
 import { buildIdentity, type PolicyRule } from '../../rbac.js';
 import { trackServiceUrl } from '../services.js';
 

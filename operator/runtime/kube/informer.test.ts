@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../lib/logger.js';
+import { createLogger } from '../../../lib/logger.js';
 import { KubeClient } from './client.js';
 import { Informer, type InformerEvent } from './informer.js';
 import { SERVICES, type KubeObject } from './types.js';

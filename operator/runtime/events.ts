@@ -6,8 +6,8 @@
 // again. A report of a lasting state (`repeats`: capacity blocked, invalid spec) is written once
 // per ten minutes per object, however often the reconcile that sees it runs.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../lib/logger.js';
-import { toKubeTime } from '../api/conditions.js';
+import type { Logger } from '../../lib/logger.js';
+import { toKubeTime } from '../../api/conditions.js';
 import type { KubeClient } from './kube/client.js';
 import { EVENTS, type KubeObject } from './kube/types.js';
 
