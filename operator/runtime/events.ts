@@ -1,11 +1,11 @@
 // Kubernetes Events (core/v1) for meaningful transitions of an object (for lightrank: a
-// RankingModel): objects created,
-// segments scaled, the model becoming ready, failures with their reason. The reconciler decides
-// what is meaningful; this module writes them in the background (an Event never slows down or
-// fails a reconcile), a few at a time. A transition (created, ready, rollout started, rolled
-// back) is written every time it happens — a rollout retried after a rollback reports its start
-// again. A report of a lasting state (`repeats`: capacity blocked, invalid spec) is written once
-// per ten minutes per object, however often the reconcile that sees it runs.
+// RankingModel): objects created, segments scaled, the model becoming ready, failures with their
+// reason. The caller decides what is meaningful; this module writes them in the background (an
+// Event never slows down or fails a reconcile), a few at a time. A transition (created, ready,
+// rollout started, rolled back) is written every time it happens — a rollout retried after a
+// rollback reports its start again. A report of a lasting state (`repeats`: capacity blocked,
+// invalid spec) is written once per ten minutes per object, however often the reconcile that sees
+// it runs.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import type { KubeClient } from './kube/client.js';

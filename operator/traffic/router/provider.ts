@@ -76,14 +76,16 @@ export class RouterProvider implements TrafficProvider {
     return cm?.data?.[ROUTER_TABLE_KEY];
   }
 
-  /** Canary weight per segment in a table (none from a table the router would refuse). */
+  /** Canary weight per spec segment in a table (none from a table the router would refuse). */
   private liveWeights(content: string | undefined): Map<string, number> {
     const out = new Map<string, number>();
     if (content === undefined) return out;
     try {
       const route = parseTable(content).models.get(this.ctx.model.metadata.name);
-      for (const [segment, r] of route?.segments ?? [])
-        out.set(segment, r.backends.find((b) => b.track === 'canary')?.weight ?? 0);
+      for (const { name } of this.ctx.segments) {
+        const r = route?.segments.get(name);
+        if (r) out.set(name, r.backends.find((b) => b.track === 'canary')?.weight ?? 0);
+      }
     } catch (err) {
       if (!(err instanceof TableError)) throw err;
     }
