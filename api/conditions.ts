@@ -1,5 +1,5 @@
-// RankingModel condition types, every reason the operator may report (one module, so that a
-// reason is never spelled twice), and pure helpers to set conditions the Kubernetes way: the
+// RankingModel condition types, every reason the operator may report in a condition and in an
+// Event (one module, so that a reason is never spelled twice), and pure helpers to set conditions the Kubernetes way: the
 // lastTransitionTime only moves when the status flips, and an unchanged list compares equal so
 // the caller can skip the status write.
 import type { Condition } from './rankingmodel.js';
@@ -27,6 +27,8 @@ export const Reason = {
   PodsPending: 'PodsPending',
   /** Pods scheduled and running, not ready: the server waits for the sidecar's model and snapshot. */
   PodsNotReady: 'PodsNotReady',
+  /** Pods the scheduler cannot place (its message says why: resources, taints, selectors). */
+  PodsUnschedulable: 'PodsUnschedulable',
   CapacityBlocked: 'CapacityBlocked',
   ScaledToZero: 'ScaledToZero',
   // rollouts
@@ -37,6 +39,8 @@ export const Reason = {
   AnalysisPassed: 'AnalysisPassed',
   AnalysisFailed: 'AnalysisFailed',
   AnalysisInconclusive: 'AnalysisInconclusive',
+  /** The analysis cannot query Prometheus (unreachable, an error answer): no verdict, the step holds. */
+  AnalysisUnavailable: 'AnalysisUnavailable',
   ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
   // snapshots and models
   SnapshotsCurrent: 'SnapshotsCurrent',
@@ -50,6 +54,24 @@ export const Reason = {
   AsExpected: 'AsExpected',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** Event reasons (Events are for people; a condition's reason above says the same thing in status). */
+export const EventReason = {
+  Created: 'Created',
+  Scaled: 'Scaled',
+  Updated: 'Updated',
+  Deleted: 'Deleted',
+  Ready: 'Ready',
+  InvalidSpec: 'InvalidSpec',
+  ReconcileFailed: 'ReconcileFailed',
+  RolloutStarted: 'RolloutStarted',
+  RolloutStep: 'RolloutStep',
+  RolloutPromoting: 'RolloutPromoting',
+  RolloutPromoted: 'RolloutPromoted',
+  RolledBack: 'RolledBack',
+  CapacityBlocked: 'CapacityBlocked',
+} as const;
+export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 
 export type ConditionStatus = Condition['status'];
 

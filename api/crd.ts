@@ -175,6 +175,8 @@ export function rankingModelCrd(): Record<string, unknown> {
           served: true,
           storage: true,
           subresources: { status: {} },
+          // like Argo Rollouts': what a person asks first (ready, which versions, where the canary
+          // is); -o wide adds the rollout phase, the analysis verdict and the reason of the phase
           additionalPrinterColumns: [
             {
               name: 'Ready',
@@ -183,19 +185,46 @@ export function rankingModelCrd(): Record<string, unknown> {
               jsonPath: '.status.readySegments',
             },
             {
-              name: 'Model',
+              name: 'Stable',
               type: 'string',
               description: 'Stable model version(s)',
               jsonPath: '.status.modelVersion',
             },
             {
+              name: 'Canary',
+              type: 'string',
+              description: 'Canary version @ weight of each segment rolling out',
+              jsonPath: '.status.canary',
+            },
+            {
+              name: 'Step',
+              type: 'string',
+              description: 'Rollout step / steps of each segment rolling out',
+              jsonPath: '.status.step',
+            },
+            { name: 'Phase', type: 'string', description: 'Overall phase', jsonPath: '.status.phase' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            {
               name: 'Rollout',
               type: 'string',
               description: 'Stable, Progressing or RolledBack',
               jsonPath: '.status.rolloutPhase',
+              priority: 1,
             },
-            { name: 'Phase', type: 'string', description: 'Overall phase', jsonPath: '.status.phase' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            {
+              name: 'Analysis',
+              type: 'string',
+              description: 'Latest analysis verdict of each segment rolling out',
+              jsonPath: '.status.analysis',
+              priority: 1,
+            },
+            {
+              name: 'Reason',
+              type: 'string',
+              description: 'Reason of the condition behind the phase',
+              jsonPath: '.status.reason',
+              priority: 1,
+            },
           ],
           schema: { openAPIV3Schema: rankingModelOpenAPISchema() },
         },

@@ -294,6 +294,150 @@ export const BatchingSpecSchema = z
   })
   .meta({ description: 'Dynamic batching limits of the scoring server.' });
 
+// core/v1 Affinity, as KServe and Argo Rollouts embed it: the shapes of the core types with tight
+// bounds, so the API server refuses a malformed or oversized affinity up front (not a Deployment
+// patch later). Unknown fields are pruned, as in any Kubernetes object.
+const LabelKey = z.string().min(1).max(316).meta({ description: 'A label key.' });
+const LabelValue = z.string().max(63).meta({ description: 'A label value.' });
+const SelectorValues = z.array(LabelValue).max(64);
+
+export const LabelSelectorRequirementSchema = z
+  .object({
+    key: LabelKey.meta({ description: 'Label key the selector applies to.' }),
+    operator: z
+      .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
+      .meta({ description: 'In, NotIn, Exists or DoesNotExist.' }),
+    values: SelectorValues.optional().meta({
+      description: 'Values (In, NotIn); empty for Exists, DoesNotExist.',
+    }),
+  })
+  .meta({ description: 'A label selector requirement (meta/v1 LabelSelectorRequirement).' });
+
+export const LabelSelectorSchema = z
+  .object({
+    matchLabels: z
+      .record(LabelKey, LabelValue)
+      .optional()
+      .meta({ description: 'Labels a pod must carry.', maxProperties: 32 }),
+    matchExpressions: z
+      .array(LabelSelectorRequirementSchema)
+      .max(16)
+      .optional()
+      .meta({ description: 'Label requirements, ANDed.' }),
+  })
+  .meta({ description: 'A label selector (meta/v1 LabelSelector).' });
+
+export const NodeSelectorRequirementSchema = z
+  .object({
+    key: LabelKey.meta({ description: 'Node label (or field) key.' }),
+    operator: z
+      .enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'])
+      .meta({ description: 'In, NotIn, Exists, DoesNotExist, Gt or Lt.' }),
+    values: SelectorValues.optional().meta({ description: 'Values to compare with.' }),
+  })
+  .meta({ description: 'A node selector requirement (core/v1 NodeSelectorRequirement).' });
+
+export const NodeSelectorTermSchema = z
+  .object({
+    matchExpressions: z
+      .array(NodeSelectorRequirementSchema)
+      .max(16)
+      .optional()
+      .meta({ description: 'Requirements on node labels.' }),
+    matchFields: z
+      .array(NodeSelectorRequirementSchema)
+      .max(16)
+      .optional()
+      .meta({ description: 'Requirements on node fields (metadata.name).' }),
+  })
+  .meta({ description: 'Node requirements, ANDed (core/v1 NodeSelectorTerm).' });
+
+export const PodAffinityTermSchema = z
+  .object({
+    labelSelector: LabelSelectorSchema.optional().meta({ description: 'The pods this term is about.' }),
+    namespaceSelector: LabelSelectorSchema.optional().meta({
+      description: 'Namespaces (by label) the pods are looked for in.',
+    }),
+    namespaces: z
+      .array(z.string().min(1).max(63).meta({ description: 'A namespace.' }))
+      .max(16)
+      .optional()
+      .meta({ description: "Namespaces (by name) the pods are looked for in; empty: the pod's own." }),
+    topologyKey: LabelKey.meta({ description: 'Node label whose value defines the topology domain.' }),
+    matchLabelKeys: z
+      .array(LabelKey)
+      .max(16)
+      .optional()
+      .meta({ description: "Label keys whose values must match the incoming pod's." }),
+    mismatchLabelKeys: z
+      .array(LabelKey)
+      .max(16)
+      .optional()
+      .meta({ description: "Label keys whose values must differ from the incoming pod's." }),
+  })
+  .meta({ description: 'Pods a pod is (anti-)affine to, and where (core/v1 PodAffinityTerm).' });
+
+const Weight = z.int().min(1).max(100).meta({ description: 'Preference weight, 1-100.' });
+
+export const PodAffinitySchema = z
+  .object({
+    requiredDuringSchedulingIgnoredDuringExecution: z
+      .array(PodAffinityTermSchema)
+      .max(16)
+      .optional()
+      .meta({ description: 'Terms every placement must meet.' }),
+    preferredDuringSchedulingIgnoredDuringExecution: z
+      .array(
+        z
+          .object({
+            weight: Weight,
+            podAffinityTerm: PodAffinityTermSchema.meta({ description: 'The preferred term.' }),
+          })
+          .meta({ description: 'A weighted preference.' }),
+      )
+      .max(16)
+      .optional()
+      .meta({ description: 'Terms preferred, by weight.' }),
+  })
+  .meta({ description: 'Pod affinity or anti-affinity (core/v1 PodAffinity, PodAntiAffinity).' });
+
+export const AffinitySchema = z
+  .object({
+    nodeAffinity: z
+      .object({
+        requiredDuringSchedulingIgnoredDuringExecution: z
+          .object({
+            nodeSelectorTerms: z
+              .array(NodeSelectorTermSchema)
+              .min(1)
+              .max(16)
+              .meta({ description: 'Terms, ORed.' }),
+          })
+          .optional()
+          .meta({ description: 'Nodes a pod may only be placed on (core/v1 NodeSelector).' }),
+        preferredDuringSchedulingIgnoredDuringExecution: z
+          .array(
+            z
+              .object({
+                weight: Weight,
+                preference: NodeSelectorTermSchema.meta({ description: 'The preferred nodes.' }),
+              })
+              .meta({ description: 'A weighted preference.' }),
+          )
+          .max(16)
+          .optional()
+          .meta({ description: 'Nodes preferred, by weight.' }),
+      })
+      .optional()
+      .meta({ description: 'Node affinity (core/v1 NodeAffinity).' }),
+    podAffinity: PodAffinitySchema.optional().meta({ description: 'Pods to be placed near.' }),
+    podAntiAffinity: PodAffinitySchema.optional().meta({ description: 'Pods to be placed away from.' }),
+  })
+  .meta({
+    description:
+      'Affinity of the scoring pods (core/v1 Affinity: nodeAffinity, podAffinity, podAntiAffinity).',
+  });
+
 export const ServingSpecSchema = z
   .object({
     image: z.string().min(1).max(512).optional().meta({
@@ -306,18 +450,18 @@ export const ServingSpecSchema = z
       .meta({ description: 'ONNX Runtime execution provider: cuda (GPU) or cpu.' }),
     gpu: GpuSpecSchema.default(() => GpuSpecSchema.parse({})),
     nodeSelector: z
-      .record(z.string().max(316), z.string().max(63))
+      .record(LabelKey, LabelValue)
+      .refine((o) => Object.keys(o).length <= 32, 'at most 32 node labels')
       .optional()
-      .meta({ description: 'Node labels a scoring pod requires (core/v1 PodSpec.nodeSelector).' }),
+      .meta({
+        description: 'Node labels a scoring pod requires (core/v1 PodSpec.nodeSelector), at most 32.',
+        maxProperties: 32,
+      }),
     tolerations: z.array(TolerationSchema).max(32).optional().meta({
       description: 'Tolerations of the scoring pods, e.g. for tainted GPU nodes.',
       'x-kubernetes-list-type': 'atomic',
     }),
-    affinity: z.looseObject({}).optional().meta({
-      description:
-        'Affinity of the scoring pods (core/v1 Affinity: nodeAffinity, podAffinity, podAntiAffinity), passed through unchanged.',
-      'x-kubernetes-preserve-unknown-fields': true,
-    }),
+    affinity: AffinitySchema.optional(),
     runtimeClassName: z
       .string()
       .min(1)
@@ -626,6 +770,10 @@ export const AnalysisResultSchema = z
       .max(4096)
       .meta({ description: 'Measured values against thresholds, or why there is no verdict.' }),
     time: Time.meta({ description: 'When the analysis ran.' }),
+    reason: z.enum(['AnalysisUnavailable']).optional().meta({
+      description:
+        'AnalysisUnavailable when the verdict is Inconclusive because Prometheus could not be queried (unreachable, an error answer).',
+    }),
   })
   .meta({ description: 'Outcome of the latest canary analysis of a segment.' });
 
@@ -707,6 +855,20 @@ export const RankingModelStatusSchema = z
     rolloutPhase: z.enum(ROLLOUT_PHASES).optional().meta({
       description:
         'Progressing if any segment is rolling out, else RolledBack if any rolled back, else Stable.',
+    }),
+    canary: z.string().max(1024).optional().meta({
+      description:
+        'Canary version @ weight of each segment rolling out, e.g. "v2@20%" (named "standard=v2@20%" when the model has several segments; printer column).',
+    }),
+    step: z.string().max(1024).optional().meta({
+      description: 'Rollout step / steps of each segment rolling out, e.g. "2/3" (printer column).',
+    }),
+    analysis: z.string().max(1024).optional().meta({
+      description: 'Latest analysis verdict of each segment rolling out (printer column, -o wide).',
+    }),
+    reason: z.string().max(1024).optional().meta({
+      description:
+        "Reason of the condition behind the phase: Degraded's when Degraded, else Progressing's (printer column, -o wide).",
     }),
     conditions: z
       .array(ConditionSchema)

@@ -173,7 +173,11 @@ describe('buildDeployment', () => {
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
           nodeSelectorTerms: [
-            { matchExpressions: [{ key: 'nvidia.com/gpu.family', operator: 'In', values: ['hopper'] }] },
+            {
+              matchExpressions: [
+                { key: 'nvidia.com/gpu.family', operator: 'In' as const, values: ['hopper'] },
+              ],
+            },
           ],
         },
       },

@@ -3,7 +3,7 @@
 // (apply.ts) decides whether the live objects already match.
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
-import type { KubeObject, OwnerReference, ResourceRef } from './kube/types.js';
+import type { KubeObject, OwnerReference, ResourceRef } from './runtime/kube/types.js';
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from './pod-security.js';
 import { buildIdentity, type PolicyRule } from './rbac.js';
 

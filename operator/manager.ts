@@ -7,23 +7,24 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './runtime/backoff.js';
 import { LABEL_MODEL, MANAGED_SELECTOR, type Deployment, type Service } from './builders.js';
 import type { OperatorConfig } from './config.js';
-import { Controller } from './controller.js';
-import { EventRecorder } from './events.js';
-import { startHttp } from './http.js';
-import { FIELD_MANAGER, KubeClient } from './kube/client.js';
-import { Informer } from './kube/informer.js';
-import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject, type ResourceRef } from './kube/types.js';
-import { OwnedObjects } from './kube/owned.js';
-import { LeaderElector } from './leader.js';
+import { Controller } from './runtime/controller.js';
+import { EventRecorder } from './runtime/events.js';
+import { startHttp } from './runtime/http.js';
+import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
+import { Informer } from './runtime/kube/informer.js';
+import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
+import { OwnedObjects } from './runtime/kube/owned.js';
+import { LeaderElector } from './runtime/leader.js';
 import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from './rbac.js';
 import { CONFIGMAPS, HTTPROUTES } from './traffic/provider.js';
-import { WorkQueue } from './queue.js';
+import { WorkQueue } from './runtime/queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
+import { podForCache } from './pod-cache.js';
 import { PODS } from './rollout/capacity.js';
-import { createOperatorMetrics, type OperatorMetrics } from './telemetry.js';
+import { createOperatorMetrics, type OperatorMetrics } from './runtime/telemetry.js';
 import { KIND } from '../api/rankingmodel.js';
 
 export interface Timings {
@@ -296,22 +297,4 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     await r.events.flush();
     await Promise.all(r.informers.map((i) => i.stop()));
   }
-}
-
-/**
- * What the operator reads of a scoring or router pod: its metadata (labels, the annotations the
- * sidecars write, deletion) and status (phase, conditions with the scheduler's reasons); of the
- * spec only the node. The spec is most of a pod and the managed fields most of the rest: at
- * 1,000 models the pod cache is the operator's largest.
- */
-export function podForCache(pod: KubeObject): KubeObject {
-  const { managedFields: _m, ...metadata } = pod.metadata;
-  const spec = pod.spec as { nodeName?: string } | undefined;
-  return {
-    apiVersion: pod.apiVersion,
-    kind: pod.kind,
-    metadata,
-    ...(spec?.nodeName ? { spec: { nodeName: spec.nodeName } } : {}),
-    ...(pod.status ? { status: pod.status } : {}),
-  };
 }

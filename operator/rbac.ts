@@ -2,7 +2,7 @@
 // the given rules and the RoleBinding between them, all under one name and metadata (labels, the
 // model's owner reference). Shared by the scoring pods (builders.ts: post Events) and the router
 // (traffic/router/objects.ts: read EndpointSlices); applied with compare-before-write.
-import type { KubeObject, ObjectMeta, ResourceRef } from './kube/types.js';
+import type { KubeObject, ObjectMeta, ResourceRef } from './runtime/kube/types.js';
 
 export const SERVICEACCOUNTS: ResourceRef = {
   group: '',

@@ -2,15 +2,19 @@
 // informer caches, build the desired objects, apply what differs, delete what is no longer
 // wanted, and sync the status. It never acts on "what the event said".
 //
-//   validate → plan → reconcileIdentity → reconcileDeployments → reconcileServices → rollouts → prune → syncStatus
+//   validate → plan → reconcileIdentity → reconcileDeployments → reconcileServices
+//     → reconcileRouting → rollouts → prune → syncStatus
 //
 // `plan` and `rollouts` are the canary machinery (operator/rollout/): the plan says what each
 // segment's stable Deployment runs (during a rollout, the old version), the rollouts pass runs
-// each segment's steps (per-track Services, routing, analysis, canary, pause) and its state is
-// laid over the computed status.
+// each segment's steps (per-track Services, analysis, canary, weight, pause). `reconcileRouting`
+// is the traffic provider's own infrastructure (the router's Deployment, Service, identity and
+// table, or the HTTPRoutes) at the weights it serves now; the rollouts only move weights. The
+// status is derived in one place (status.ts) from what the segments, the router and the rollouts
+// report. One clock: `now` is read once per pass and handed to every step.
 //
 // A step that fails throws (the controller retries with backoff); an invalid spec is terminal.
-import { ConditionType, Reason, isConditionTrue, setConditions } from '../api/conditions.js';
+import { ConditionType, EventReason, isConditionTrue } from '../api/conditions.js';
 import {
   API_GROUP_VERSION,
   KIND,
@@ -23,29 +27,29 @@ import {
 } from '../api/rankingmodel.js';
 import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../api/resolve.js';
 import type { Logger } from '../lib/logger.js';
-import { isSubset } from './apply.js';
+import { isSubset } from './runtime/apply.js';
 import {
   buildScoringIdentity,
   buildService,
   deploymentName,
   LABEL_MODEL,
   LABEL_SEGMENT,
-  LABEL_TRACK,
   serviceName,
   type BuildOptions,
   type Deployment,
   type Service,
 } from './builders.js';
-import { TerminalError, type ReconcileResult } from './controller.js';
-import type { EventRecorder } from './events.js';
-import type { KubeClient } from './kube/client.js';
-import type { Informer } from './kube/informer.js';
-import type { OwnedObjects } from './kube/owned.js';
-import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './kube/types.js';
-import { computeStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
+import { TerminalError, type ReconcileResult } from './runtime/controller.js';
+import type { EventRecorder } from './runtime/events.js';
+import type { KubeClient } from './runtime/kube/client.js';
+import type { Informer } from './runtime/kube/informer.js';
+import type { OwnedObjects } from './runtime/kube/owned.js';
+import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
+import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
-import { overlayRolloutStatus } from './rollout/status.js';
 import { routerName } from './traffic/router/objects.js';
+import { createProvider, otherMode } from './traffic/index.js';
+import type { TrafficProvider } from './traffic/provider.js';
 
 export const RANKING_MODELS: ResourceRef = {
   group: API_GROUP,
@@ -54,16 +58,7 @@ export const RANKING_MODELS: ResourceRef = {
   kind: KIND,
 };
 
-/** Event reasons (Events are for people; condition reasons live in api/conditions.ts). */
-export const EventReason = {
-  Created: 'Created',
-  Scaled: 'Scaled',
-  Updated: 'Updated',
-  Deleted: 'Deleted',
-  Ready: 'Ready',
-  InvalidSpec: 'InvalidSpec',
-  ReconcileFailed: 'ReconcileFailed',
-} as const;
+export { EventReason };
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -170,9 +165,10 @@ export class RankingModelReconciler {
         message: `created ${created.join(', ')}`,
       });
     }
-    const rollout = await this.rollouts.reconcile(model, plans, regarding, log);
-    await this.prune(model, segments, regarding, log, rollout.owned);
     const now = this.now();
+    const provider = await this.reconcileRouting(model, segments);
+    const rollout = await this.rollouts.reconcile(model, plans, provider, regarding, log, now);
+    await this.prune(model, segments, regarding, log, rollout.owned);
     // in router mode requests reach the segments through the model's router: Ready waits for it
     const router =
       model.spec.routing.mode === 'router'
@@ -185,12 +181,7 @@ export class RankingModelReconciler {
             ),
           }
         : undefined;
-    const status = overlayRolloutStatus(
-      model,
-      computeStatus(model, deployments, now, router),
-      rollout.segments,
-      now,
-    );
+    const status = computeStatus(model, deployments, now, router, rollout.segments);
     await this.syncStatus(model, regarding, status, log);
     return rollout.requeueAfterMs !== undefined ? { requeueAfterMs: rollout.requeueAfterMs } : {};
   }
@@ -212,24 +203,7 @@ export class RankingModelReconciler {
       message,
       repeats: true,
     });
-    const current = model.status ?? {};
-    const status: RankingModelStatus = {
-      ...current,
-      phase: 'Degraded',
-      conditions: setConditions(
-        current.conditions,
-        [
-          {
-            type: ConditionType.Degraded,
-            status: 'True',
-            reason: Reason.ApplyFailed,
-            message,
-            observedGeneration: model.metadata.generation ?? 0,
-          },
-        ],
-        this.now(),
-      ),
-    };
+    const status = failedPassStatus(model, message, this.now());
     try {
       await this.writeStatusIfChanged(model, status);
     } catch (statusErr) {
@@ -312,23 +286,37 @@ export class RankingModelReconciler {
             });
           }
         }
-        return { segment, deployment: live, pods: this.stablePods(model, segment.name) };
+        return { segment, deployment: live, pods: this.segmentPods(model, segment.name) };
       }),
     );
   }
 
-  /** The segment's stable-track pods, from the pod cache. */
-  private stablePods(model: RankingModel, segment: string): KubeObject[] {
+  /** The segment's pods (stable and canary track), from the pod cache. */
+  private segmentPods(model: RankingModel, segment: string): KubeObject[] {
     const { name, namespace } = model.metadata;
     return this.deps.pods.list((p) => {
       const l = p.metadata.labels ?? {};
-      return (
-        p.metadata.namespace === namespace &&
-        l[LABEL_MODEL] === name &&
-        l[LABEL_SEGMENT] === segment &&
-        l[LABEL_TRACK] === 'stable'
-      );
+      return p.metadata.namespace === namespace && l[LABEL_MODEL] === name && l[LABEL_SEGMENT] === segment;
     });
+  }
+
+  /**
+   * The traffic provider of the routing mode, its infrastructure applied at the weights it serves
+   * now; a model that switched modes keeps no routes of the other kind.
+   */
+  private async reconcileRouting(model: RankingModel, segments: ResolvedSegment[]): Promise<TrafficProvider> {
+    const { defaults, owned } = this.deps;
+    const routerOpts = {
+      image: defaults.routerImage ?? model.spec.serving.image ?? defaults.image,
+      imagePullPolicy: defaults.imagePullPolicy,
+    };
+    const mode = model.spec.routing.mode;
+    const weights = new Map((model.status?.segments ?? []).map((s) => [s.name, s.canaryWeight ?? 0]));
+    const ctx = { owned, model, segments, weights };
+    await createProvider(otherMode(mode), { ...ctx, weights: new Map() }, routerOpts).removeManagedRoutes();
+    const provider = createProvider(mode, ctx, routerOpts);
+    await provider.reconcile();
+    return provider;
   }
 
   /** One Service per segment; names what it created. */
@@ -457,9 +445,13 @@ const DROPPABLE_SEGMENT_FIELDS = [
   'snapshotTime',
 ] as const;
 
+/** Top-level fields a pass may drop (the printer columns of a rollout that ended). */
+const DROPPABLE_FIELDS = ['canary', 'step', 'analysis', 'reason'] as const;
+
 /** Equal for the operator's purposes: every field it sets matches, with the same conditions and segments. */
 export function statusUnchanged(want: RankingModelStatus, have: RankingModelStatus | undefined): boolean {
   if (!have) return false;
+  if (DROPPABLE_FIELDS.some((f) => have[f] !== undefined && want[f] === undefined)) return false;
   const wanted = new Map((want.segments ?? []).map((s) => [s.name, s]));
   const dropped = (have.segments ?? []).some((h) =>
     DROPPABLE_SEGMENT_FIELDS.some((f) => h[f] !== undefined && wanted.get(h.name)?.[f] === undefined),

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PodAnnotation } from '../api/pod-annotations.js';
-import type { KubeObject } from './kube/types.js';
-import {
-  podSnapshotReport,
-  segmentSnapshot,
-  snapshotsCondition,
-  type PodSnapshotReport,
-} from './snapshots.js';
+import type { KubeObject } from './runtime/kube/types.js';
+import { podSnapshotReport, segmentSnapshot, type PodSnapshotReport } from './snapshots.js';
+import { snapshotsCondition } from './status.js';
 
 function pod(name: string, ready: boolean, annotations: Record<string, string> = {}): KubeObject {
   return {

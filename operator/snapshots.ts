@@ -1,13 +1,11 @@
 // Which embedding snapshot each segment serves, as pure functions of its stable-track scoring
 // pods: their sync sidecars annotate the pod they run in (api/pod-annotations.ts). Per segment
-// the version the ready pods report (when they disagree, the most common, ties to the oldest)
-// and its createdAt; over all segments the SnapshotsInSync condition: True when every segment's
-// ready pods are on one version and it is the one storage's LATEST names (as each pod's sidecar
-// last read it), False on a refused snapshot, pods on different versions, or pods behind LATEST
-// (a download in progress, or stuck), Unknown while no pod has reported.
-import { ConditionType, Reason, toKubeTime, type ConditionInput } from '../api/conditions.js';
-import { PodAnnotation, refusalCode } from '../api/pod-annotations.js';
-import type { KubeObject } from './kube/types.js';
+// the version the ready pods report (when they disagree, the most common, ties to the oldest),
+// its createdAt, the versions, refusals and LATEST the pods report: what the status derivation
+// (status.ts, its SnapshotsInSync condition) gathers. Nothing here decides a condition.
+import { toKubeTime } from '../api/conditions.js';
+import { PodAnnotation } from '../api/pod-annotations.js';
+import type { KubeObject } from './runtime/kube/types.js';
 
 /** What one pod says about its snapshot. */
 export interface PodSnapshotReport {
@@ -60,8 +58,6 @@ export interface SegmentSnapshot {
   behind: [latest: string, pods: number][];
 }
 
-const pods = (n: number) => `${n} ${n === 1 ? 'pod' : 'pods'}`;
-
 function kubeTime(s: string | undefined): string | undefined {
   if (!s) return undefined;
   const d = new Date(s);
@@ -100,75 +96,4 @@ function countBy(values: string[]): [string, number][] {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts].sort(([va, a], [vb, b]) => b - a || va.localeCompare(vb));
-}
-
-/** SnapshotsInSync over the segments that have ready pods (a segment scaled to zero serves nothing). */
-export function snapshotsCondition(
-  segments: readonly { name: string; snapshot: SegmentSnapshot }[],
-  generation: number,
-): ConditionInput {
-  const cond = (status: ConditionInput['status'], reason: string, message: string): ConditionInput => ({
-    type: ConditionType.SnapshotsInSync,
-    status,
-    reason,
-    message,
-    observedGeneration: generation,
-  });
-  const refused = segments.filter((s) => s.snapshot.refused.length);
-  if (refused.length)
-    return cond(
-      'False',
-      // snapshots of another item tower: the classic two-tower skew gets its own reason
-      refused.every((s) => s.snapshot.refused.every((r) => refusalCode(r) === 'fingerprint'))
-        ? Reason.FingerprintMismatch
-        : Reason.SnapshotRejected,
-      refused.map((s) => `${s.name}: refused ${s.snapshot.refused.join('; ')}`).join('; '),
-    );
-  const split = segments.filter((s) => s.snapshot.versions.length > 1);
-  if (split.length)
-    return cond(
-      'False',
-      Reason.SnapshotStale,
-      split
-        .map(
-          (s) =>
-            `${s.name}: pods on different versions (${s.snapshot.versions
-              .map(([v, n]) => `${pods(n)} on ${v}`)
-              .join(', ')})`,
-        )
-        .join('; '),
-    );
-  const behind = segments.filter((s) => s.snapshot.behind.length);
-  if (behind.length)
-    return cond(
-      'False',
-      Reason.SnapshotStale,
-      behind
-        .map(
-          (s) =>
-            `${s.name}: storage's LATEST is ${s.snapshot.behind
-              .map(([latest, n]) => `${latest} (read by ${pods(n)})`)
-              .join(', ')}; the ready pods serve ${s.snapshot.snapshotVersion}`,
-        )
-        .join('; '),
-    );
-  const serving = segments.filter((s) => s.snapshot.versions.length || s.snapshot.unreported);
-  const waiting = serving.filter((s) => s.snapshot.unreported || !s.snapshot.versions.length);
-  if (!serving.length)
-    return cond('Unknown', Reason.SnapshotsNotReported, 'no ready pod has reported a snapshot yet');
-  if (waiting.length)
-    return cond(
-      'Unknown',
-      Reason.SnapshotsNotReported,
-      waiting
-        .map((s) => `${s.name}: ${pods(s.snapshot.unreported)} ready without a reported snapshot`)
-        .join('; '),
-    );
-  return cond(
-    'True',
-    Reason.SnapshotsCurrent,
-    serving
-      .map((s) => `${s.name}: ${s.snapshot.snapshotVersion} (${pods(s.snapshot.versions[0]![1])})`)
-      .join('; '),
-  );
 }

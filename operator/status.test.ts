@@ -3,10 +3,11 @@ import { PodAnnotation } from '../api/pod-annotations.js';
 import { RankingModelSpecSchema, type RankingModel } from '../api/rankingmodel.js';
 import { resolveSegments } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
-import type { KubeObject } from './kube/types.js';
+import type { KubeObject } from './runtime/kube/types.js';
 import { statusUnchanged } from './reconciler.js';
 import { computeStatus, invalidSpecStatus, segmentReady, type SegmentObservation } from './status.js';
 import { Reason } from '../api/conditions.js';
+import type { SegmentRolloutState } from './rollout/segment.js';
 
 const m: RankingModel = {
   apiVersion: 'lightrank.dev/v1alpha1',
@@ -346,5 +347,128 @@ describe('the router (routing.mode router)', () => {
     const st = computeStatus(m, obs, T0, { name: 'ads-router', deployment: router(2) });
     expect(cond(st, 'Ready')?.status).toBe('True');
     expect(st.phase).toBe('Ready');
+  });
+});
+
+describe('status during a rollout (one derivation: segments, router, rollouts)', () => {
+  const obs: SegmentObservation[] = [
+    { segment: segs[0]!, deployment: ready2, pods: [] },
+    { segment: segs[1]!, deployment: ready1, pods: [] },
+  ];
+  const rolling: SegmentRolloutState = {
+    name: 'standard',
+    phase: 'Progressing',
+    stableVersion: 'v1',
+    canaryVersion: 'v2',
+    canaryWeight: 20,
+    rolloutStep: 0,
+    canaryReadyReplicas: 1,
+  };
+  const cond = (st: ReturnType<typeof computeStatus>, type: string) =>
+    st.conditions?.find((c) => c.type === type);
+
+  it('counts the stable track only, and fills the printer columns (canary @ weight, step)', () => {
+    const st = computeStatus(m, obs, T0, undefined, [rolling]);
+    expect(st.segments![0]).toMatchObject({
+      replicas: 2,
+      readyReplicas: 2,
+      canaryVersion: 'v2',
+      canaryWeight: 20,
+    });
+    expect(st).toMatchObject({
+      phase: 'Progressing',
+      rolloutPhase: 'Progressing',
+      canary: 'standard=v2@20%',
+      step: 'standard=1/3',
+      reason: 'RolloutInProgress',
+    });
+  });
+
+  it('shows a base Degraded (stable pods refusing their model) as Degraded, not Progressing', () => {
+    const refusing: KubeObject = {
+      metadata: { name: 'a', annotations: { [PodAnnotation.ModelRefused]: 'v1: checksum: sha256 ab' } },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] },
+    };
+    const st = computeStatus(m, [{ ...obs[0]!, pods: [refusing] }, obs[1]!], T0, undefined, [rolling]);
+    expect(cond(st, 'Degraded')).toMatchObject({ status: 'True', reason: 'ModelRejected' });
+    expect(cond(st, 'Progressing')).toMatchObject({ status: 'True', reason: 'RolloutInProgress' });
+    expect(st.phase).toBe('Degraded');
+    expect(st.reason).toBe('ModelRejected');
+  });
+
+  it('says AnalysisUnavailable when Prometheus cannot be queried, and the rollout holds', () => {
+    const blind: SegmentRolloutState = {
+      ...rolling,
+      lastAnalysis: {
+        result: 'Inconclusive',
+        message: 'Prometheus at http://prom:9090 unreachable: connect ECONNREFUSED',
+        time: '2026-01-01T00:00:00Z',
+        reason: 'AnalysisUnavailable',
+      },
+    };
+    const st = computeStatus(m, obs, T0, undefined, [blind]);
+    expect(cond(st, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'AnalysisUnavailable',
+      message:
+        'standard: analysis cannot query Prometheus (Prometheus at http://prom:9090 unreachable: connect ECONNREFUSED); the rollout holds at 20%',
+    });
+    expect(st.phase).toBe('Degraded');
+    // too little traffic for a verdict is not a problem
+    const quiet = computeStatus(m, obs, T0, undefined, [
+      {
+        ...rolling,
+        lastAnalysis: { result: 'Inconclusive', message: 'canary served 3 requests', time: 'x' },
+      },
+    ]);
+    expect(cond(quiet, 'Degraded')?.status).toBe('False');
+  });
+});
+
+describe('pods the scheduler cannot place', () => {
+  const unschedulable = (name: string, track: string): KubeObject => ({
+    metadata: { name, labels: { 'lightrank.dev/track': track } },
+    status: {
+      phase: 'Pending',
+      conditions: [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          reason: 'Unschedulable',
+          message: '0/4 nodes are available: 2 Insufficient nvidia.com/gpu, 2 node(s) had untolerated taint.',
+        },
+      ],
+    },
+  });
+  const pending = dep(2, { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 0 });
+
+  it("says PodsUnschedulable in the scheduler's words, per track", () => {
+    const st = computeStatus(
+      m,
+      [
+        {
+          segment: segs[0]!,
+          deployment: pending,
+          pods: [unschedulable('a', 'stable'), unschedulable('b', 'stable')],
+        },
+        { segment: segs[1]!, deployment: ready1, pods: [unschedulable('c', 'canary')] },
+      ],
+      T0,
+    );
+    expect(st.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'PodsUnschedulable',
+      message:
+        'standard: 2 stable pod(s) cannot be scheduled: 0/4 nodes are available: 2 Insufficient nvidia.com/gpu, 2 node(s) had untolerated taint.; shopping: 1 canary pod(s) cannot be scheduled: 0/4 nodes are available: 2 Insufficient nvidia.com/gpu, 2 node(s) had untolerated taint.',
+    });
+    expect(st.phase).toBe('Degraded');
+  });
+});
+
+describe('statusUnchanged', () => {
+  it('sees the printer columns of a rollout that ended go as a change', () => {
+    const done = computeStatus(m, [{ segment: segs[0]!, deployment: ready2 }], T0);
+    expect(statusUnchanged(done, { ...done, canary: 'v2@20%', step: '1/3' })).toBe(false);
+    expect(statusUnchanged(done, done)).toBe(true);
   });
 });

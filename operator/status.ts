@@ -1,14 +1,38 @@
-// The RankingModel status as a pure function of the model and the live Deployments it owns:
-// per-segment replicas and versions, the snapshot its stable pods serve (operator/snapshots.ts),
-// the printer-column summaries, and the Ready / Progressing / Degraded / SnapshotsInSync conditions (set the Kubernetes way via api/conditions.ts, so an unchanged status
-// compares equal and the write is skipped).
-import { ConditionType, Reason, setConditions, type ConditionInput } from '../api/conditions.js';
-import type { Phase, RankingModel, RankingModelStatus, SegmentStatus } from '../api/rankingmodel.js';
+// The RankingModel status, derived in one place (Argo Rollouts' rollout/sync.go and
+// utils/conditions), as a pure function:
+//
+//   gather     what each segment's stable Deployment and pods report, the router, the snapshots
+//              the pods serve (operator/snapshots.ts reads their annotations) and each segment's
+//              rollout (operator/rollout/segment.ts) → Facts, plain data;
+//   decide     one function per condition type (ready, progressing, degraded, snapshotsInSync),
+//              each with its precedence written down;
+//   phase      derived from the conditions alone (phaseOf);
+//   summary    the per-segment fields and the printer-column fields.
+//
+// Nothing after this module overrides its verdict. Conditions are set the Kubernetes way
+// (api/conditions.ts): an unchanged status compares equal and its write is skipped.
+import {
+  ConditionType,
+  Reason,
+  findCondition,
+  setConditions,
+  type ConditionInput,
+} from '../api/conditions.js';
+import type {
+  Condition,
+  Phase,
+  RankingModel,
+  RankingModelStatus,
+  RolloutPhase,
+  SegmentStatus,
+} from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
 import { PodAnnotation, refusalCode } from '../api/pod-annotations.js';
-import type { KubeObject } from './kube/types.js';
-import { podSnapshotReport, segmentSnapshot, snapshotsCondition, type SegmentSnapshot } from './snapshots.js';
+import type { KubeObject } from './runtime/kube/types.js';
+import { podSnapshotReport, segmentSnapshot, type SegmentSnapshot } from './snapshots.js';
+import { LABEL_TRACK } from './builders.js';
+import type { SegmentRolloutState } from './rollout/segment.js';
 
 interface DeploymentStatus {
   observedGeneration?: number;
@@ -23,8 +47,17 @@ interface DeploymentStatus {
 export interface SegmentObservation {
   segment: ResolvedSegment;
   deployment: Deployment | undefined;
-  /** The segment's stable-track pods, annotated by their sidecars with the snapshot they serve. */
+  /**
+   * The segment's pods (both tracks; a pod without a track label counts as stable), annotated by
+   * their sidecars with the model and snapshot they serve.
+   */
   pods?: readonly KubeObject[];
+}
+
+const track = (p: KubeObject) => (p.metadata.labels?.[LABEL_TRACK] === 'canary' ? 'canary' : 'stable');
+
+function stablePods(o: SegmentObservation): KubeObject[] {
+  return (o.pods ?? []).filter((p) => track(p) === 'stable');
 }
 
 function deploymentStatus(d: Deployment | undefined): DeploymentStatus {
@@ -68,7 +101,7 @@ interface PodStatus {
 export function segmentWait(o: SegmentObservation): { pending: boolean; text: string } {
   let pending = 0;
   let notReady = 0;
-  for (const p of o.pods ?? []) {
+  for (const p of stablePods(o)) {
     const st = (p.status as PodStatus | undefined) ?? {};
     if (st.phase === 'Pending' || st.phase === undefined) pending++;
     else if (st.phase === 'Running' && !st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
@@ -91,7 +124,7 @@ export function segmentWait(o: SegmentObservation): { pending: boolean; text: st
  */
 function modelRefusals(o: SegmentObservation): { message: string; code: string | undefined }[] {
   const counts = new Map<string, number>();
-  for (const p of o.pods ?? []) {
+  for (const p of stablePods(o)) {
     const refused = p.metadata.annotations?.[PodAnnotation.ModelRefused];
     if (refused && !p.metadata.deletionTimestamp) counts.set(refused, (counts.get(refused) ?? 0) + 1);
   }
@@ -102,7 +135,7 @@ function modelRefusals(o: SegmentObservation): { message: string; code: string |
 }
 
 function observedSnapshot(o: SegmentObservation): SegmentSnapshot {
-  return segmentSnapshot((o.pods ?? []).map(podSnapshotReport));
+  return segmentSnapshot(stablePods(o).map(podSnapshotReport));
 }
 
 export function segmentStatus(o: SegmentObservation, snapshot = observedSnapshot(o)): SegmentStatus {
@@ -124,20 +157,60 @@ export interface RouterObservation {
   deployment: Deployment | undefined;
 }
 
+// ---- gather ---------------------------------------------------------------------------------
+
+interface PodScheduling {
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
 /**
- * The status the model should have; its current conditions keep their transition times. With
- * `router` (routing.mode router), Ready also needs the router: requests reach the segments
- * through it.
+ * Pods the scheduler cannot place, in its own words (`0/4 nodes are available: 2 Insufficient
+ * nvidia.com/gpu, ...`), per track and message, with how many pods each.
  */
-export function computeStatus(
+function unschedulable(o: SegmentObservation): string[] {
+  const counts = new Map<string, number>();
+  for (const p of o.pods ?? []) {
+    if (p.metadata.deletionTimestamp) continue;
+    const c = (p as PodScheduling).status?.conditions?.find((x) => x.type === 'PodScheduled');
+    if (c?.status !== 'False' || c.reason !== 'Unschedulable') continue;
+    const key = `${track(p)}\u0000${c.message ?? 'no message'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, n]) => {
+    const [t, message] = key.split('\u0000');
+    return `${o.segment.name}: ${n} ${t} pod(s) cannot be scheduled: ${message}`;
+  });
+}
+
+interface SegmentFacts {
+  name: string;
+  observation: SegmentObservation;
+  ready: boolean;
+  wait: { pending: boolean; text: string } | undefined;
+  refusals: { message: string; code: string | undefined }[];
+  unschedulable: string[];
+  /** The stable Deployment's own ProgressDeadlineExceeded message. */
+  stuck: string | undefined;
+  snapshot: SegmentSnapshot;
+  rollout: SegmentRolloutState | undefined;
+}
+
+interface Facts {
+  generation: number;
+  segments: SegmentFacts[];
+  /** e.g. "router ads-router (1/2 ready)"; undefined when ready or not in router mode. */
+  routerWait: string | undefined;
+  allZero: boolean;
+  /** The Degraded condition as stored (a rollback's reason is kept while it stays rolled back). */
+  previousDegraded: Condition | undefined;
+}
+
+function gather(
   model: RankingModel,
-  observations: SegmentObservation[],
-  now: Date,
-  router?: RouterObservation,
-): RankingModelStatus {
-  const generation = model.metadata.generation ?? 0;
-  const ready = observations.filter(segmentReady);
-  // e.g. "router ads-router (1/2 ready)"
+  observations: readonly SegmentObservation[],
+  router: RouterObservation | undefined,
+  rollouts: readonly SegmentRolloutState[],
+): Facts {
   const routerWant = (router?.deployment?.spec as { replicas?: number } | undefined)?.replicas ?? 1;
   const routerWait =
     !router || deploymentReady(router.deployment, routerWant)
@@ -145,94 +218,376 @@ export function computeStatus(
       : router.deployment
         ? `router ${router.name} (${deploymentStatus(router.deployment).readyReplicas ?? 0}/${routerWant} ready)`
         : `router ${router.name} (not created yet)`;
-  const allReady = ready.length === observations.length && routerWait === undefined;
-  const stuck = observations
-    .map((o) => ({ name: o.segment.name, why: progressDeadlineExceeded(o.deployment) }))
-    .filter((x): x is { name: string; why: string } => x.why !== undefined);
-  const waitingObs = observations.filter((o) => !segmentReady(o));
-  const waiting = waitingObs.map((o) => o.segment.name);
-  const waits = waitingObs.map(segmentWait);
-  const refusals = observations.flatMap(modelRefusals);
-  const allZero = observations.every((o) => o.segment.replicas === 0);
-  const snapshots = observations.map((o) => ({ name: o.segment.name, snapshot: observedSnapshot(o) }));
-
-  const conditions: ConditionInput[] = [
-    allReady
-      ? {
-          type: ConditionType.Ready,
-          status: 'True',
-          reason: allZero ? Reason.ScaledToZero : Reason.DeploymentsReady,
-          message: allZero
-            ? 'every segment is scaled to zero'
-            : `all ${observations.length} segments have their replicas ready`,
-          observedGeneration: generation,
-        }
-      : {
-          type: ConditionType.Ready,
-          status: 'False',
-          reason: Reason.ReplicasUnavailable,
-          message: [
-            ...(waiting.length ? [`segments not ready: ${waiting.join(', ')}`] : []),
-            ...(routerWait ? [`not ready: ${routerWait}`] : []),
-          ].join('; '),
-          observedGeneration: generation,
-        },
-    allReady
-      ? {
-          type: ConditionType.Progressing,
-          status: 'False',
-          reason: Reason.Reconciled,
-          message: 'desired state reached',
-          observedGeneration: generation,
-        }
-      : {
-          type: ConditionType.Progressing,
-          status: 'True',
-          // running but not ready everywhere it waits: a sync problem, not scheduling
-          reason:
-            waits.some((w) => w.pending) || (routerWait && !waits.length)
-              ? Reason.PodsPending
-              : Reason.PodsNotReady,
-          message: `waiting for ${[...waits.map((w) => w.text), ...(routerWait ? [routerWait] : [])].join(', ')}`,
-          observedGeneration: generation,
-        },
-    refusals.length
-      ? {
-          type: ConditionType.Degraded,
-          status: 'True',
-          reason: refusals.every((r) => r.code === 'fingerprint')
-            ? Reason.FingerprintMismatch
-            : Reason.ModelRejected,
-          message: [...refusals.map((r) => r.message), ...stuck.map((x) => `${x.name}: ${x.why}`)].join('; '),
-          observedGeneration: generation,
-        }
-      : stuck.length
-        ? {
-            type: ConditionType.Degraded,
-            status: 'True',
-            reason: Reason.ProgressDeadlineExceeded,
-            message: stuck.map((s) => `${s.name}: ${s.why}`).join('; '),
-            observedGeneration: generation,
-          }
-        : {
-            type: ConditionType.Degraded,
-            status: 'False',
-            reason: Reason.AsExpected,
-            message: 'no problems',
-            observedGeneration: generation,
-          },
-    snapshotsCondition(snapshots, generation),
-  ];
-  const phase: Phase = stuck.length || refusals.length ? 'Degraded' : allReady ? 'Ready' : 'Pending';
-  const versions = [...new Set(observations.map((o) => o.segment.model.version))];
+  const bySegment = new Map(rollouts.map((r) => [r.name, r]));
   return {
+    generation: model.metadata.generation ?? 0,
+    segments: observations.map((o) => {
+      const ready = segmentReady(o);
+      return {
+        name: o.segment.name,
+        observation: o,
+        ready,
+        wait: ready ? undefined : segmentWait(o),
+        refusals: modelRefusals(o),
+        unschedulable: unschedulable(o),
+        stuck: progressDeadlineExceeded(o.deployment),
+        snapshot: observedSnapshot(o),
+        rollout: bySegment.get(o.segment.name),
+      };
+    }),
+    routerWait,
+    allZero: observations.every((o) => o.segment.replicas === 0),
+    previousDegraded: findCondition(model.status?.conditions, ConditionType.Degraded),
+  };
+}
+
+// ---- decide: one function per condition type ------------------------------------------------
+
+type Verdict = Omit<ConditionInput, 'type' | 'observedGeneration'>;
+
+/** Ready: every segment's stable replicas ready, and the router's in router mode. */
+function ready(f: Facts): Verdict {
+  const waiting = f.segments.filter((s) => !s.ready).map((s) => s.name);
+  if (!waiting.length && !f.routerWait)
+    return f.allZero
+      ? { status: 'True', reason: Reason.ScaledToZero, message: 'every segment is scaled to zero' }
+      : {
+          status: 'True',
+          reason: Reason.DeploymentsReady,
+          message: `all ${f.segments.length} segments have their replicas ready`,
+        };
+  return {
+    status: 'False',
+    reason: Reason.ReplicasUnavailable,
+    message: [
+      ...(waiting.length ? [`segments not ready: ${waiting.join(', ')}`] : []),
+      ...(f.routerWait ? [`not ready: ${f.routerWait}`] : []),
+    ].join('; '),
+  };
+}
+
+const describeRollout = (r: SegmentRolloutState) =>
+  `${r.name}: ${r.holding?.message ?? `canary ${r.canaryVersion} at ${r.canaryWeight}%`}`;
+
+/**
+ * Progressing, first match wins:
+ *   1. a rollout in flight: False/CapacityBlocked when a canary cannot be placed, True/
+ *      RolloutPaused when every one in flight is paused, else True/RolloutInProgress;
+ *   2. a promotion completed in this pass: False/RolloutPromoted;
+ *   3. segments or the router not ready: True/PodsPending (pods not running yet) or PodsNotReady;
+ *   4. False/Reconciled.
+ */
+function progressing(f: Facts): Verdict {
+  const rollouts = f.segments.flatMap((s) => (s.rollout ? [s.rollout] : []));
+  const inFlight = rollouts.filter((r) => r.phase === 'Progressing');
+  if (inFlight.length) {
+    const blocked = inFlight.filter((r) => r.holding?.reason === Reason.CapacityBlocked);
+    if (blocked.length)
+      return {
+        status: 'False',
+        reason: Reason.CapacityBlocked,
+        message: blocked.map(describeRollout).join('; '),
+      };
+    const paused = inFlight.every((r) => r.holding?.reason === Reason.RolloutPaused);
+    return {
+      status: 'True',
+      reason: paused ? Reason.RolloutPaused : Reason.RolloutInProgress,
+      message: inFlight.map(describeRollout).join('; '),
+    };
+  }
+  const promoted = rollouts.filter((r) => r.promoted);
+  if (promoted.length)
+    return {
+      status: 'False',
+      reason: Reason.RolloutPromoted,
+      message: promoted.map((r) => `${r.name}: ${r.stableVersion} promoted`).join('; '),
+    };
+  const waits = f.segments.flatMap((s) => (s.wait ? [s.wait] : []));
+  if (waits.length || f.routerWait)
+    return {
+      status: 'True',
+      // running but not ready everywhere it waits: a sync problem, not scheduling
+      reason:
+        waits.some((w) => w.pending) || (f.routerWait && !waits.length)
+          ? Reason.PodsPending
+          : Reason.PodsNotReady,
+      message: `waiting for ${[...waits.map((w) => w.text), ...(f.routerWait ? [f.routerWait] : [])].join(', ')}`,
+    };
+  return { status: 'False', reason: Reason.Reconciled, message: 'desired state reached' };
+}
+
+/** Reasons a Degraded condition of a rolled-back segment may carry (kept while it stays rolled back). */
+const ROLLBACK_REASONS: readonly string[] = [
+  Reason.RolledBack,
+  Reason.AnalysisFailed,
+  Reason.AnalysisInconclusive,
+  Reason.ProgressDeadlineExceeded,
+  Reason.CapacityBlocked,
+  Reason.ModelRejected,
+];
+
+/**
+ * Degraded, in precedence order (the first problem found gives the reason; the message names
+ * every problem found, the first first):
+ *   1. a rollout failed (rolled back, or held with autoRollback off): its reason, kept while the
+ *      segment stays rolled back;
+ *   2. stable pods refused their model: FingerprintMismatch (all of another tower) or ModelRejected;
+ *   3. pods the scheduler cannot place: PodsUnschedulable, in the scheduler's words;
+ *   4. a stable Deployment past its progress deadline: ProgressDeadlineExceeded;
+ *   5. a rollout whose analysis cannot reach Prometheus: AnalysisUnavailable (the step holds);
+ *   otherwise False/AsExpected.
+ */
+function degraded(f: Facts): Verdict {
+  const problems: { reason: string; messages: string[] }[] = [];
+  const rollouts = f.segments.flatMap((s) => (s.rollout ? [s.rollout] : []));
+  const failed = rollouts.filter((r) => r.failure);
+  const rolledBack = rollouts.filter((r) => r.phase === 'RolledBack' && !r.failure);
+  const prev = f.previousDegraded;
+  if (failed.length)
+    problems.push({
+      reason: failed[0]!.failure!.reason,
+      messages: failed.map((r) => `${r.name}: ${r.failure!.message}`),
+    });
+  else if (rolledBack.length) {
+    // the failure was decided by an earlier pass: its reason and message stay while rolled back
+    if (prev?.status === 'True' && ROLLBACK_REASONS.includes(prev.reason))
+      return { status: 'True', reason: prev.reason, message: prev.message };
+    problems.push({
+      reason: Reason.RolledBack,
+      messages: rolledBack.map((r) => `${r.name}: ${r.canaryVersion} rolled back to ${r.stableVersion}`),
+    });
+  }
+  const refusals = f.segments.flatMap((s) => s.refusals);
+  if (refusals.length)
+    problems.push({
+      reason: refusals.every((r) => r.code === 'fingerprint')
+        ? Reason.FingerprintMismatch
+        : Reason.ModelRejected,
+      messages: refusals.map((r) => r.message),
+    });
+  const unplaced = f.segments.flatMap((s) => s.unschedulable);
+  if (unplaced.length) problems.push({ reason: Reason.PodsUnschedulable, messages: unplaced });
+  const stuck = f.segments.filter((s) => s.stuck);
+  if (stuck.length)
+    problems.push({
+      reason: Reason.ProgressDeadlineExceeded,
+      messages: stuck.map((s) => `${s.name}: ${s.stuck}`),
+    });
+  const blind = rollouts.filter(
+    (r) => r.phase === 'Progressing' && r.lastAnalysis?.reason === Reason.AnalysisUnavailable,
+  );
+  if (blind.length)
+    problems.push({
+      reason: Reason.AnalysisUnavailable,
+      messages: blind.map(
+        (r) =>
+          `${r.name}: analysis cannot query Prometheus (${r.lastAnalysis!.message}); the rollout holds at ${r.canaryWeight}%`,
+      ),
+    });
+  if (!problems.length) return { status: 'False', reason: Reason.AsExpected, message: 'no problems' };
+  return {
+    status: 'True',
+    reason: problems[0]!.reason,
+    message: problems.flatMap((p) => p.messages).join('; '),
+  };
+}
+
+function snapshotsInSync(f: Facts): Verdict {
+  const {
+    type: _t,
+    observedGeneration: _g,
+    ...v
+  } = snapshotsCondition(
+    f.segments.map((s) => ({ name: s.name, snapshot: s.snapshot })),
+    f.generation,
+  );
+  return v;
+}
+
+const pods = (n: number) => `${n} ${n === 1 ? 'pod' : 'pods'}`;
+
+/**
+ * SnapshotsInSync over the segments, first match wins: False on a refused snapshot
+ * (FingerprintMismatch when all are of another item tower, else SnapshotRejected), on pods on
+ * different versions or behind storage's LATEST (SnapshotStale); Unknown while a serving segment
+ * has not reported; else True. Over the segments that have ready pods (a segment scaled to zero
+ * serves nothing).
+ */
+export function snapshotsCondition(
+  segments: readonly { name: string; snapshot: SegmentSnapshot }[],
+  generation: number,
+): ConditionInput {
+  const cond = (status: ConditionInput['status'], reason: string, message: string): ConditionInput => ({
+    type: ConditionType.SnapshotsInSync,
+    status,
+    reason,
+    message,
     observedGeneration: generation,
-    phase,
-    readySegments: `${ready.length}/${observations.length}`,
-    modelVersion: versions.join(','),
-    rolloutPhase: 'Stable',
+  });
+  const refused = segments.filter((s) => s.snapshot.refused.length);
+  if (refused.length)
+    return cond(
+      'False',
+      // snapshots of another item tower: the classic two-tower skew gets its own reason
+      refused.every((s) => s.snapshot.refused.every((r) => refusalCode(r) === 'fingerprint'))
+        ? Reason.FingerprintMismatch
+        : Reason.SnapshotRejected,
+      refused.map((s) => `${s.name}: refused ${s.snapshot.refused.join('; ')}`).join('; '),
+    );
+  const split = segments.filter((s) => s.snapshot.versions.length > 1);
+  if (split.length)
+    return cond(
+      'False',
+      Reason.SnapshotStale,
+      split
+        .map(
+          (s) =>
+            `${s.name}: pods on different versions (${s.snapshot.versions
+              .map(([v, n]) => `${pods(n)} on ${v}`)
+              .join(', ')})`,
+        )
+        .join('; '),
+    );
+  const behind = segments.filter((s) => s.snapshot.behind.length);
+  if (behind.length)
+    return cond(
+      'False',
+      Reason.SnapshotStale,
+      behind
+        .map(
+          (s) =>
+            `${s.name}: storage's LATEST is ${s.snapshot.behind
+              .map(([latest, n]) => `${latest} (read by ${pods(n)})`)
+              .join(', ')}; the ready pods serve ${s.snapshot.snapshotVersion}`,
+        )
+        .join('; '),
+    );
+  const serving = segments.filter((s) => s.snapshot.versions.length || s.snapshot.unreported);
+  const waiting = serving.filter((s) => s.snapshot.unreported || !s.snapshot.versions.length);
+  if (!serving.length)
+    return cond('Unknown', Reason.SnapshotsNotReported, 'no ready pod has reported a snapshot yet');
+  if (waiting.length)
+    return cond(
+      'Unknown',
+      Reason.SnapshotsNotReported,
+      waiting
+        .map((s) => `${s.name}: ${pods(s.snapshot.unreported)} ready without a reported snapshot`)
+        .join('; '),
+    );
+  return cond(
+    'True',
+    Reason.SnapshotsCurrent,
+    serving
+      .map((s) => `${s.name}: ${s.snapshot.snapshotVersion} (${pods(s.snapshot.versions[0]![1])})`)
+      .join('; '),
+  );
+}
+
+// ---- phase ----------------------------------------------------------------------------------
+
+/** Progressing reasons that mean a rollout is in flight. */
+const ROLLOUT_REASONS: readonly string[] = [
+  Reason.RolloutInProgress,
+  Reason.RolloutPaused,
+  Reason.CapacityBlocked,
+];
+
+/**
+ * The phase, from the conditions alone, first match wins: Failed (an invalid spec), Degraded
+ * (Degraded=True, a rollout in flight or not), Progressing (a rollout in flight), Ready, Pending.
+ */
+export function phaseOf(conditions: readonly ConditionInput[]): Phase {
+  const c = (type: string) => conditions.find((x) => x.type === type);
+  const degraded = c(ConditionType.Degraded);
+  if (degraded?.status === 'True') return degraded.reason === Reason.InvalidSpec ? 'Failed' : 'Degraded';
+  if (ROLLOUT_REASONS.includes(c(ConditionType.Progressing)?.reason ?? '')) return 'Progressing';
+  if (c(ConditionType.Ready)?.status === 'True') return 'Ready';
+  return 'Pending';
+}
+
+// ---- summary --------------------------------------------------------------------------------
+
+function segmentSummary(s: SegmentFacts): SegmentStatus {
+  const base = segmentStatus(s.observation, s.snapshot);
+  const r = s.rollout;
+  if (!r) return base;
+  const inFlight = r.phase === 'Progressing';
+  // replicas / readyReplicas stay the stable track's: the canary's pods are not counted, or a
+  // 1-replica segment would read 2 ready of 1 during a rollout
+  return {
+    ...base,
+    stableVersion: r.stableVersion,
+    ...(r.phase !== 'Stable' && r.canaryVersion ? { canaryVersion: r.canaryVersion } : {}),
+    canaryWeight: r.canaryWeight,
+    rolloutPhase: r.phase,
+    ...(inFlight && r.rolloutStep !== undefined ? { rolloutStep: r.rolloutStep } : {}),
+    ...(inFlight && r.stepStartTime ? { stepStartTime: r.stepStartTime } : {}),
+    ...(r.canaryScaleDownAt ? { canaryScaleDownAt: r.canaryScaleDownAt } : {}),
+    ...(r.lastAnalysis ? { lastAnalysis: r.lastAnalysis } : {}),
+  };
+}
+
+/**
+ * The printer columns of a rollout in flight (Argo's `kubectl argo rollouts get` says the same):
+ * canary version @ weight and step, per rolling segment; the segment is named when the model has
+ * several.
+ */
+function rolloutColumns(
+  model: RankingModel,
+  segments: readonly SegmentStatus[],
+): { canary?: string; step?: string; analysis?: string } {
+  const rolling = segments.filter((s) => s.rolloutPhase === 'Progressing' && s.canaryVersion);
+  if (!rolling.length) return {};
+  const n = model.spec.rollout.steps.length;
+  const named = (s: SegmentStatus, text: string) => (segments.length > 1 ? `${s.name}=${text}` : text);
+  const analysed = rolling.filter((s) => s.lastAnalysis);
+  return {
+    canary: rolling.map((s) => named(s, `${s.canaryVersion}@${s.canaryWeight}%`)).join(','),
+    step: rolling.map((s) => named(s, `${(s.rolloutStep ?? 0) + 1}/${n}`)).join(','),
+    ...(analysed.length ? { analysis: analysed.map((s) => named(s, s.lastAnalysis!.result)).join(',') } : {}),
+  };
+}
+
+/**
+ * The status the model should have; its current conditions keep their transition times. With
+ * `router` (routing.mode router), Ready also needs the router: requests reach the segments
+ * through it. `rollouts` is each segment's rollout pass.
+ */
+export function computeStatus(
+  model: RankingModel,
+  observations: SegmentObservation[],
+  now: Date,
+  router?: RouterObservation,
+  rollouts: readonly SegmentRolloutState[] = [],
+): RankingModelStatus {
+  const f = gather(model, observations, router, rollouts);
+  const conditions: ConditionInput[] = [
+    { type: ConditionType.Ready, ...ready(f), observedGeneration: f.generation },
+    { type: ConditionType.Progressing, ...progressing(f), observedGeneration: f.generation },
+    { type: ConditionType.Degraded, ...degraded(f), observedGeneration: f.generation },
+    { type: ConditionType.SnapshotsInSync, ...snapshotsInSync(f), observedGeneration: f.generation },
+  ];
+  const segments = f.segments.map(segmentSummary);
+  const phases = segments.map((s) => s.rolloutPhase);
+  const rolloutPhase: RolloutPhase = phases.includes('Progressing')
+    ? 'Progressing'
+    : phases.includes('RolledBack')
+      ? 'RolledBack'
+      : 'Stable';
+  const deciding = conditions.find(
+    (c) =>
+      c.type === (phaseOf(conditions) === 'Degraded' ? ConditionType.Degraded : ConditionType.Progressing),
+  );
+  return {
+    observedGeneration: f.generation,
+    phase: phaseOf(conditions),
+    readySegments: `${f.segments.filter((s) => s.ready).length}/${f.segments.length}`,
+    modelVersion: [...new Set(segments.map((s) => s.stableVersion).filter(Boolean))].join(','),
+    rolloutPhase,
+    ...rolloutColumns(model, segments),
+    ...(deciding ? { reason: deciding.reason } : {}),
     conditions: setConditions(model.status?.conditions, conditions, now),
-    segments: observations.map((o, i) => segmentStatus(o, snapshots[i]!.snapshot)),
+    segments,
   };
 }
 
@@ -242,30 +597,52 @@ export function invalidSpecStatus(
   message: string,
   now: Date,
 ): RankingModelStatus {
+  return failedStatus(model, Reason.InvalidSpec, message, now, true);
+}
+
+/**
+ * The status of a pass that failed (an API error; retried with backoff): Degraded=True/ApplyFailed
+ * with the error, the rest as last written.
+ */
+export function failedPassStatus(
+  model: { metadata: { generation?: number }; status?: RankingModelStatus },
+  message: string,
+  now: Date,
+): RankingModelStatus {
+  return failedStatus(model, Reason.ApplyFailed, message, now, false);
+}
+
+function failedStatus(
+  model: { metadata: { generation?: number }; status?: RankingModelStatus },
+  reason: string,
+  message: string,
+  now: Date,
+  notReady: boolean,
+): RankingModelStatus {
   const generation = model.metadata.generation ?? 0;
+  const conditions = setConditions(
+    model.status?.conditions,
+    [
+      ...(notReady
+        ? [
+            {
+              type: ConditionType.Ready,
+              status: 'False' as const,
+              reason,
+              message,
+              observedGeneration: generation,
+            },
+          ]
+        : []),
+      { type: ConditionType.Degraded, status: 'True', reason, message, observedGeneration: generation },
+    ],
+    now,
+  );
   return {
     ...model.status,
-    observedGeneration: generation,
-    phase: 'Failed',
-    conditions: setConditions(
-      model.status?.conditions,
-      [
-        {
-          type: ConditionType.Ready,
-          status: 'False',
-          reason: Reason.InvalidSpec,
-          message,
-          observedGeneration: generation,
-        },
-        {
-          type: ConditionType.Degraded,
-          status: 'True',
-          reason: Reason.InvalidSpec,
-          message,
-          observedGeneration: generation,
-        },
-      ],
-      now,
-    ),
+    ...(notReady ? { observedGeneration: generation } : {}),
+    phase: phaseOf(conditions),
+    reason,
+    conditions,
   };
 }

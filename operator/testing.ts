@@ -9,8 +9,8 @@ import { API_GROUP_VERSION, KIND, type RankingModelSpecInput } from '../api/rank
 import { createLogger } from '../lib/logger.js';
 import { createRegistry } from '../lib/metrics.js';
 import { loadConfig, type OperatorConfig } from './config.js';
-import { FIELD_MANAGER, KubeClient } from './kube/client.js';
-import type { KubeObject } from './kube/types.js';
+import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
+import type { KubeObject } from './runtime/kube/types.js';
 import { Operator, loadKubeConfig, type Timings } from './manager.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -19,8 +19,13 @@ import {
   buildService,
   type Deployment,
 } from '../../operator/builders.js';
-import { KubeClient } from '../../operator/kube/client.js';
-import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../operator/kube/types.js';
+import { KubeClient } from '../../operator/runtime/kube/client.js';
+import {
+  DEPLOYMENTS,
+  SERVICES,
+  type KubeObject,
+  type ResourceRef,
+} from '../../operator/runtime/kube/types.js';
 import { loadKubeConfig } from '../../operator/manager.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { rankingModel, REPO_ROOT } from '../../operator/testing.js';

@@ -25,6 +25,8 @@ export interface Measurements {
 export interface AnalysisOutcome {
   result: Verdict;
   message: string;
+  /** Inconclusive because Prometheus could not be queried (unreachable, an error answer). */
+  unavailable?: true;
   measurements: Measurements;
 }
 
@@ -53,7 +55,7 @@ export async function analyzeCanary(prom: PrometheusClient, input: AnalysisInput
     return await judge(prom, input, m);
   } catch (err) {
     if (err instanceof PrometheusError)
-      return { result: 'Inconclusive', message: err.message, measurements: m };
+      return { result: 'Inconclusive', message: err.message, measurements: m, unavailable: true };
     throw err;
   }
 }

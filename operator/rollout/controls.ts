@@ -9,9 +9,9 @@
 // operator once acted on (a JSON merge patch of just that annotation). Every value may also be a
 // comma-separated list of segment names, to act on those segments only (`true` means all).
 import type { RankingModel } from '../../api/rankingmodel.js';
-import type { KubeClient } from '../kube/client.js';
-import { KubeClient as Client } from '../kube/client.js';
-import type { ResourceRef } from '../kube/types.js';
+import type { KubeClient } from '../runtime/kube/client.js';
+import { KubeClient as Client } from '../runtime/kube/client.js';
+import type { ResourceRef } from '../runtime/kube/types.js';
 
 export const PAUSED = 'lightrank.dev/paused';
 export const PROMOTE = 'lightrank.dev/promote';

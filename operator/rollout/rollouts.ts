@@ -20,12 +20,12 @@ import {
   type BuildOptions,
   type Deployment,
 } from '../builders.js';
-import type { EventRecorder } from '../events.js';
-import { ApiError, type KubeClient } from '../kube/client.js';
-import type { Informer } from '../kube/informer.js';
-import type { OwnedObjects } from '../kube/owned.js';
-import { DEPLOYMENTS, SERVICES, type KubeObject } from '../kube/types.js';
-import { createProvider, otherMode } from '../traffic/index.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { ApiError, type KubeClient } from '../runtime/kube/client.js';
+import type { Informer } from '../runtime/kube/informer.js';
+import type { OwnedObjects } from '../runtime/kube/owned.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject } from '../runtime/kube/types.js';
+import type { TrafficProvider } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
 import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
 import { readCapacity } from './capacity.js';
@@ -40,7 +40,7 @@ import {
   withServing,
   type ServingRecord,
 } from './serving.js';
-import type { ResourceRef } from '../kube/types.js';
+import type { ResourceRef } from '../runtime/kube/types.js';
 
 export interface RolloutDeps {
   client: KubeClient;
@@ -117,28 +117,17 @@ export class Rollouts {
   async reconcile(
     model: RankingModel,
     plans: StablePlan[],
+    provider: TrafficProvider,
     regarding: Regarding,
     log: Logger,
+    now: Date,
   ): Promise<RolloutOutcome> {
     const { client, defaults } = this.deps;
     const ns = model.metadata.namespace;
     const name = model.metadata.name;
     const segments = plans.map((p) => p.desired);
     const prev = new Map((model.status?.segments ?? []).map((s) => [s.name, s]));
-    const ctx = {
-      owned: this.deps.owned,
-      model,
-      segments,
-      weights: new Map(segments.map((s) => [s.name, prev.get(s.name)?.canaryWeight ?? 0])),
-    };
-    const routerOpts = {
-      image: defaults.routerImage ?? model.spec.serving.image ?? defaults.image,
-      imagePullPolicy: defaults.imagePullPolicy,
-    };
     const mode = model.spec.routing.mode;
-    const provider = createProvider(mode, ctx, routerOpts);
-    // a model that switched modes keeps no routes of the other kind
-    await createProvider(otherMode(mode), { ...ctx, weights: new Map() }, routerOpts).removeManagedRoutes();
 
     const states: SegmentRolloutState[] = [];
     for (const plan of plans) {
@@ -155,7 +144,7 @@ export class Rollouts {
         rolledBack: plan.rolledBack,
         prev: prev.get(seg.name),
         controls: readControls(model, seg.name),
-        now: new Date(),
+        now,
         provider,
         log,
         ops: {

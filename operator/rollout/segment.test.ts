@@ -51,6 +51,8 @@ function harness(verdict: AnalysisOutcome['result']) {
   const weights: number[] = [];
   const provider: TrafficProvider = {
     mode: 'router',
+    reconcile: async () => {},
+    weight: () => 0,
     setWeight: async (_s, w) => void weights.push(w),
     verifyWeight: async () => true,
     removeManagedRoutes: async () => {},
@@ -85,7 +87,7 @@ function pass(
     prev,
     controls: { paused: false, promote: undefined, abort: false, retry: false },
     now,
-    provider: h.provider,
+    provider: { ...h.provider, weight: () => prev.canaryWeight },
     ops: h.ops,
     log: createLogger('segment-test', { level: 'silent' }),
     ...more,
@@ -254,5 +256,69 @@ describe('one segment rollout pass', () => {
     );
     expect(last.calls).toContain('stable v1');
     expect(done.holding?.reason).toBe('RolloutPromoted');
+  });
+
+  it("scales the canary to the next step and waits for it Ready before that step's weight (scale before shift)", async () => {
+    const four = { ...desired!, replicas: 4 };
+    const step1 = { ...inFlight, rolloutStep: 1, stepStartTime: at(61).toISOString() };
+    const pending = harness('Passed');
+    const s = await pass(pending, step1, at(62), true, { desired: four, canaryLive: readyCanary(1) });
+    expect(pending.calls).toContain('canary 4');
+    expect(pending.weights).toEqual([]); // no weight written, the previous one holds
+    expect(s).toMatchObject({ phase: 'Progressing', rolloutStep: 1, canaryWeight: 10 });
+    expect(s.holding?.message).toBe(
+      'step 2/2 holds the canary at 10%: waiting for the canary: 1/4 pods ready',
+    );
+    // scaled but not yet observed by the Deployment controller: still held, never 0
+    const scaling = harness('Passed');
+    const scaled = { ...readyCanary(4), metadata: { ...readyCanary(4).metadata, generation: 2 } };
+    await pass(scaling, step1, at(63), true, { desired: four, canaryLive: scaled });
+    expect(scaling.weights).toEqual([]);
+    // all four Ready: the weight moves, and the step's clock starts with it
+    const up = harness('Passed');
+    const moved = await pass(up, step1, at(64), true, { desired: four, canaryLive: readyCanary(4) });
+    expect(up.weights).toEqual([100]);
+    expect(moved.stepStartTime).toBe(at(64).toISOString());
+  });
+
+  it('holds the previous weight and says so when the next step does not fit on the GPUs', async () => {
+    const four = {
+      ...desired!,
+      replicas: 4,
+      serving: { ...desired!.serving, executionProvider: 'cuda' as const },
+    };
+    const h = harness('Passed');
+    h.ops.capacity = async () => ({
+      resource: 'nvidia.com/gpu',
+      nodes: 2,
+      allocatable: 32,
+      requested: 32,
+      free: 0,
+    });
+    const step1 = { ...inFlight, rolloutStep: 1, stepStartTime: at(61).toISOString() };
+    const s = await pass(h, step1, at(62), true, { desired: four, canaryLive: readyCanary(1) });
+    expect(h.weights).toEqual([]);
+    expect(h.calls).not.toContain('canary 4');
+    expect(s).toMatchObject({ phase: 'Progressing', canaryWeight: 10 });
+    expect(s.holding?.reason).toBe('CapacityBlocked');
+    expect(s.holding?.message).toMatch(/; step 2\/2 holds the canary at 10% until it fits$/);
+  });
+
+  it('measures the canary every intervalSeconds during a step, and rolls a bad one back mid-pause', async () => {
+    const passedAt1 = {
+      ...inFlight,
+      lastAnalysis: { result: 'Passed' as const, message: 'ok', time: at(1).toISOString() },
+    };
+    // 20 s into a 60 s pause with a verdict 19 s old: no query yet, but a look again at 31 s
+    const quiet = harness('Passed');
+    const waiting = await pass(quiet, passedAt1, at(20));
+    expect(waiting.lastAnalysis?.time).toBe(at(1).toISOString());
+    expect(waiting.requeueAfterMs).toBe(11_000);
+    // at 31 s (one interval on) the canary is measured again; it turned bad: traffic back to stable
+    const bad = harness('Failed');
+    const s = await pass(bad, passedAt1, at(31));
+    expect(s.phase).toBe('RolledBack');
+    expect(s.failure?.reason).toBe('AnalysisFailed');
+    expect(bad.weights).toEqual([0]);
   });
 });

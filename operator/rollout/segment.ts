@@ -1,11 +1,19 @@
 // One segment's rollout, one pass, as a list of steps (Argo Rollouts' rollout/canary.go):
 //
-//   reconcileServices → reconcileRouting → reconcileAnalysis → reconcileReplicas → reconcilePause
+//   reconcileServices → reconcileAnalysis → reconcileReplicas → reconcileRouting → reconcilePause
 //
 // Each step may end the pass early (a comment says why); the pass returns the segment's rollout
 // state, which the orchestrator writes in one status sync. Everything the next pass needs is in
 // that status (step, step start, canary version and weight, last analysis) or on the Deployments
 // (what stable serves, a rolled-back revision), so an operator killed at any point resumes.
+// Three rules hold for the traffic a canary gets:
+//   - scale before shift: a step's weight is written only once the canary has the replicas that
+//     step needs, Ready; until then (pods starting, GPUs short) the previous weight holds;
+//   - a weight once set never moves backwards, except to 0 on an abort, a rollback, or the end of
+//     a promotion (stable then runs the new version);
+//   - analysis runs every intervalSeconds while the canary carries traffic, whatever the step is
+//     waiting for, so a canary that turns bad loses its traffic within one interval and a query.
+// A step's pause (and the passing verdict it needs) counts from when its weight is served.
 // A canary that routing no longer sends traffic to is removed only scaleDownDelaySeconds later
 // (the time is kept in status): routers apply a new table seconds after it is written.
 // Three situations, decided by comparing revisions (serving.ts):
@@ -14,14 +22,14 @@
 //   spec = rolled back     hold: the failed revision is not retried until the spec changes again
 //                          or `lightrank.dev/retry` is set;
 //   otherwise              progress through the steps.
-import { Reason } from '../../api/conditions.js';
+import { EventReason, Reason } from '../../api/conditions.js';
 import type { AnalysisResult, RankingModel, RolloutPhase, SegmentStatus } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AnalysisOutcome, AnalysisInput } from '../analysis/analysis.js';
 import { windowFor } from '../analysis/analysis.js';
 import type { Deployment } from '../builders.js';
-import type { EventSpec } from '../events.js';
+import type { EventSpec } from '../runtime/events.js';
 import { deploymentReady, segmentReady } from '../status.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { describeShortfall, type Capacity } from './capacity.js';
@@ -122,7 +130,8 @@ export class SegmentRollout {
       name: c.desired.name,
       phase: 'Stable',
       stableVersion: c.stable.model.version,
-      canaryWeight: c.prev?.canaryWeight ?? 0,
+      // what routing serves (the status is written after it, so it may lag, never lead)
+      canaryWeight: c.provider.weight(c.desired.name),
       canaryReadyReplicas: this.canaryCurrent ? readyReplicas(c.canaryLive) : 0,
       lastAnalysis: c.prev?.lastAnalysis,
     };
@@ -175,7 +184,7 @@ export class SegmentRollout {
       this.s.promoted = true;
       await this.c.ops.event({
         type: 'Normal',
-        reason: 'RolloutPromoted',
+        reason: EventReason.RolloutPromoted,
         message: `segment ${desired.name}: ${desired.model.version} promoted to stable`,
       });
     }
@@ -203,7 +212,7 @@ export class SegmentRollout {
       this.s.lastAnalysis = undefined;
       await this.c.ops.event({
         type: 'Normal',
-        reason: 'RolloutStarted',
+        reason: EventReason.RolloutStarted,
         message: `segment ${desired.name}: rolling out ${desired.model.version} (stable ${this.c.stable.model.version}) in ${this.rollout.steps.length} steps`,
       });
     } else {
@@ -218,13 +227,14 @@ export class SegmentRollout {
       await this.promote('promoted by hand (annotation lightrank.dev/promote=full)');
     else
       for (const step of [
-        this.reconcileRouting,
         this.reconcileAnalysis,
         this.reconcileReplicas,
+        this.reconcileRouting,
         this.reconcilePause,
       ]) {
         if ((await step.call(this)) === 'stop') break;
       }
+    this.scheduleAnalysis();
     return this.s;
   }
 
@@ -240,22 +250,31 @@ export class SegmentRollout {
     return 'continue';
   }
 
-  /** The canary gets the step's weight once it serves the target revision; 0 until then. */
+  /**
+   * The step's weight, now that the canary has the step's replicas Ready (reconcileReplicas). A
+   * new weight starts the step's clock: its pause and its passing verdict count from here.
+   */
   private async reconcileRouting(): Promise<Next> {
-    const serving = this.canaryCurrent && deploymentReady(this.c.canaryLive, 1);
-    const weight = serving ? this.rollout.steps[this.step]!.weight : 0;
+    const weight = this.rollout.steps[this.step]!.weight;
+    const before = this.s.canaryWeight;
     // analysing before the data plane serves the split would judge the wrong traffic
-    return (await this.route(weight)) ? 'continue' : 'stop';
+    if (!(await this.route(weight))) return 'stop';
+    if (weight !== before) {
+      this.stepStart = this.c.now;
+      this.syncStep();
+    }
+    return 'continue';
   }
 
+  /**
+   * The canary as it serves now (the weight it carries, whatever the step waits for): measured
+   * every intervalSeconds, and at once when a step's weight is new.
+   */
   private async reconcileAnalysis(): Promise<Next> {
     const a = this.rollout.analysis;
-    // nothing to measure: no analysis configured, or no traffic reaches the canary yet
-    if (!a || this.s.canaryWeight === 0) return 'continue';
-    const last = this.s.lastAnalysis;
-    const lastAt = last ? new Date(last.time).getTime() : -Infinity;
-    if (lastAt >= this.stepStart.getTime() && this.c.now.getTime() - lastAt < a.intervalSeconds * 1000)
-      return 'continue'; // this step's verdict is recent enough
+    // nothing to measure: no analysis configured, or no traffic reaches the target canary
+    if (!a || this.s.canaryWeight === 0 || !this.canaryCurrent) return 'continue';
+    if (this.analysisDueInMs() > 0) return 'continue'; // the last verdict is recent enough
     const out = await this.c.ops.analyze(
       {
         model: this.c.model.metadata.name,
@@ -266,7 +285,12 @@ export class SegmentRollout {
       },
       a.intervalSeconds,
     );
-    this.s.lastAnalysis = { result: out.result, message: out.message, time: this.c.now.toISOString() };
+    this.s.lastAnalysis = {
+      result: out.result,
+      message: out.message,
+      time: this.c.now.toISOString(),
+      ...(out.unavailable ? { reason: Reason.AnalysisUnavailable } : {}),
+    };
     this.c.log.info({ segment: this.c.desired.name, step: this.step, ...out }, 'canary analysis');
     if (out.result === 'Failed') return this.fail(Reason.AnalysisFailed, out.message);
     const limitMs =
@@ -279,11 +303,17 @@ export class SegmentRollout {
     return 'continue';
   }
 
-  /** The canary Deployment at the step's share of the segment's replicas, if the GPUs are there. */
+  /**
+   * The canary Deployment at the step's share of the segment's replicas, if the GPUs are there,
+   * and Ready before the step's weight is written: until then the previous weight holds.
+   */
   private async reconcileReplicas(): Promise<Next> {
     const { desired, canaryLive } = this.c;
     const weight = this.rollout.steps[this.step]!.weight;
     const want = Math.max(1, Math.ceil((desired.replicas * weight) / 100));
+    // a canary of another revision (the spec moved on mid-rollout) loses its traffic before its
+    // pods are replaced by the target's, which have not been measured yet
+    if (!this.canaryCurrent && this.s.canaryWeight > 0 && !(await this.route(0))) return 'stop';
     const have = this.canaryCurrent ? ((canaryLive!.spec as { replicas?: number }).replicas ?? 0) : 0;
     const gpus = desired.serving.executionProvider === 'cuda' ? desired.serving.gpu.count : 0;
     if (want > have && gpus > 0) {
@@ -298,12 +328,12 @@ export class SegmentRollout {
           );
         await this.c.ops.event({
           type: 'Warning',
-          reason: Reason.CapacityBlocked,
+          reason: EventReason.CapacityBlocked,
           message: `segment ${desired.name}: ${why}`,
           repeats: true,
         });
         // a canary the scheduler cannot place would sit Pending; say so, with numbers, and wait
-        return this.hold(Reason.CapacityBlocked, why, 5000);
+        return this.hold(Reason.CapacityBlocked, `${why}; ${this.holdsAt()} until it fits`, 5000);
       }
     }
     await this.c.ops.applyCanary(want);
@@ -318,8 +348,12 @@ export class SegmentRollout {
           Reason.ProgressDeadlineExceeded,
           `canary ${ready}/${want} ready after ${this.rollout.progressDeadlineSeconds}s`,
         );
-      // the step's pause and its analysis only count once the canary is fully up
-      return this.hold(Reason.RolloutInProgress, `waiting for the canary: ${ready}/${want} pods ready`, 2000);
+      // the step's weight, pause and verdict wait for the canary to be fully up
+      return this.hold(
+        Reason.RolloutInProgress,
+        `${this.holdsAt()}: waiting for the canary: ${ready}/${want} pods ready`,
+        2000,
+      );
     }
     return 'continue';
   }
@@ -352,7 +386,7 @@ export class SegmentRollout {
     this.syncStep();
     await this.c.ops.event({
       type: 'Normal',
-      reason: 'RolloutStep',
+      reason: EventReason.RolloutStep,
       message: `segment ${this.c.desired.name}: ${this.stepMessage()}`,
     });
     this.s.requeueAfterMs = 100;
@@ -366,7 +400,7 @@ export class SegmentRollout {
     await this.c.ops.applyStable(servingOf(this.c.desired));
     await this.c.ops.event({
       type: 'Normal',
-      reason: 'RolloutPromoting',
+      reason: EventReason.RolloutPromoting,
       message: `segment ${this.c.desired.name}: promoting ${this.c.desired.model.version}: ${why}`,
     });
     return this.hold(Reason.RolloutPromoted, `promoting ${this.c.desired.model.version}: ${why}`, 500);
@@ -385,7 +419,7 @@ export class SegmentRollout {
     await this.c.ops.applyTrackServices(this.desiredRev);
     await this.c.ops.event({
       type: 'Warning',
-      reason: 'RolledBack',
+      reason: EventReason.RolledBack,
       message: `segment ${desired.name}: rolled back ${desired.model.version} to ${stable.model.version}: ${reason}: ${message}`,
     });
     Object.assign(this.s, {
@@ -443,6 +477,31 @@ export class SegmentRollout {
     this.s.holding = { reason, message };
     if (requeueAfterMs !== undefined) this.s.requeueAfterMs = Math.max(100, requeueAfterMs);
     return 'stop';
+  }
+
+  /**
+   * How long until the canary is measured again: at once when its weight is new this step (no
+   * verdict since the step's start), else intervalSeconds after the last verdict.
+   */
+  private analysisDueInMs(): number {
+    const a = this.rollout.analysis;
+    if (!a) return Infinity;
+    const last = this.s.lastAnalysis;
+    const lastAt = last ? new Date(last.time).getTime() : -Infinity;
+    if (lastAt < this.stepStart.getTime()) return 0;
+    return lastAt + a.intervalSeconds * 1000 - this.c.now.getTime();
+  }
+
+  /** A canary that carries traffic is looked at again when its next analysis is due. */
+  private scheduleAnalysis(): void {
+    if (this.s.phase !== 'Progressing' || this.s.canaryWeight === 0 || !this.rollout.analysis) return;
+    const due = Math.max(100, this.analysisDueInMs());
+    this.s.requeueAfterMs = Math.min(this.s.requeueAfterMs ?? Infinity, due);
+  }
+
+  /** e.g. "step 2/3 holds the canary at 20%" (the weight it has, not the step's). */
+  private holdsAt(): string {
+    return `step ${this.step + 1}/${this.rollout.steps.length} holds the canary at ${this.s.canaryWeight}%`;
   }
 
   private deadlinePassed(): boolean {

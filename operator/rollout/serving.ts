@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ModelRef, SnapshotSource } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject } from '../runtime/kube/types.js';
 
 export const ROLLED_BACK_ANNOTATION = 'lightrank.dev/rolled-back';
 

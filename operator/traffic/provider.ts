@@ -1,18 +1,28 @@
-// The one interface every traffic provider implements (Argo Rollouts' trafficrouting shape):
-// set the canary weight of a segment, verify that weight is what the data plane serves, and
-// remove everything the provider manages (when a RankingModel switches routing mode). One
-// folder per provider: router/ (lightrank's own router + a ConfigMap table) and gatewayapi/
-// (HTTPRoutes). A provider is built per reconcile from the model and the weights its status
-// records, so it is level-based: setWeight re-applies the whole routing state it owns.
+// The one interface every traffic provider implements (Argo Rollouts' trafficrouting shape,
+// Flagger's Reconcile apart from SetRoutes): reconcile the provider's own infrastructure, set the
+// canary weight of a segment, verify that weight is what the data plane serves, and remove
+// everything the provider manages (when a RankingModel switches routing mode). One folder per
+// provider: router/ (lightrank's own router + a ConfigMap table) and gatewayapi/ (HTTPRoutes).
+// A provider is built per reconcile; its weights start from what the routing objects hold (the
+// status is written after them, so it may lag them, never lead): reconcile() never writes a
+// weight older than the one served.
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
-import type { OwnedObjects } from '../kube/owned.js';
-import type { ResourceRef } from '../kube/types.js';
+import type { OwnedObjects } from '../runtime/kube/owned.js';
+import type { ResourceRef } from '../runtime/kube/types.js';
 
 export type RoutingMode = 'router' | 'gatewayAPI';
 
 export interface TrafficProvider {
   readonly mode: RoutingMode;
+  /**
+   * The provider's infrastructure (the router's Deployment, Service, identity and table; the
+   * HTTPRoutes), applied at the weights the routing objects hold. Called once per reconcile,
+   * before any setWeight.
+   */
+  reconcile(): Promise<void>;
+  /** The canary weight of `segment` as the provider holds it now (after reconcile). */
+  weight(segment: string): number;
   /** Send `weight` percent (0-100) of `segment`'s traffic to its canary track; other segments keep theirs. */
   setWeight(segment: string, weight: number): Promise<void>;
   /**
@@ -29,7 +39,10 @@ export interface ProviderContext {
   owned: OwnedObjects;
   model: RankingModel;
   segments: ResolvedSegment[];
-  /** The canary weight each segment has now (from status); setWeight changes one. */
+  /**
+   * The canary weight each segment has now, from status; reconcile() replaces each with what the
+   * routing objects hold, and setWeight changes one.
+   */
   weights: Map<string, number>;
 }
 

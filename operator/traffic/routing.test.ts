@@ -4,7 +4,7 @@ import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { parseTable, selectSegment } from '../../router/table.js';
 import { buildDeployment } from '../builders.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject } from '../runtime/kube/types.js';
 import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
 import { buildHttpRoute } from './gatewayapi/httproute.js';
 import {
@@ -37,7 +37,18 @@ describe('router table', () => {
     expect(selectSegment(route, 'shop').name).toBe('shop');
     expect(selectSegment(route, 'shop').backends[0]!.url).toBe('http://ads-shopping-stable.prod.svc:8080');
     expect(selectSegment(route, 'nope').name).toBe('standard');
-    expect(table.revision).toBe('prod/ads@standard=10');
+    expect(table.revision).toBe('prod/ads@shopping=0,standard=10');
+  });
+
+  it('is the same table whatever else the weights map holds (no rewrite for a status that lists more)', () => {
+    const table = buildRouterTable(model, segments, new Map([['standard', 10]]));
+    const more = new Map([
+      ['shop', 0],
+      ['standard', 10],
+      ['shopping', 0],
+      ['gone', 30],
+    ]);
+    expect(buildRouterTable(model, segments, more)).toEqual(table);
   });
 });
 

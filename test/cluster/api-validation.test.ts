@@ -71,6 +71,60 @@ it('the installed CRD carries the generated schema whole (defaults and CEL rules
 });
 
 const edits: [string, (s: Spec) => void, string[]][] = [
+  // free-form scheduling fields have the core types' shapes and tight bounds (serving.affinity,
+  // nodeSelector): refused up front, not later as an ApplyFailed from a Deployment patch
+  [
+    'an affinity that is not an Affinity',
+    (s) => (s.serving = { affinity: { nodeAffinity: 'yes' } as never }),
+    ['spec.serving.affinity.nodeAffinity', 'must be of type object'],
+  ],
+  [
+    'a 1 MiB string inside affinity',
+    (s) =>
+      (s.serving = {
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'x'.repeat(1 << 20) }],
+          },
+        },
+      }),
+    [
+      'spec.serving.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey',
+      'Too long',
+    ],
+  ],
+  [
+    'an affinity operator Kubernetes does not know',
+    (s) =>
+      (s.serving = {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'Like' as never }] }],
+            },
+          },
+        },
+      }),
+    ['matchExpressions[0].operator', 'Unsupported value: "Like"'],
+  ],
+  [
+    '20,000 nodeSelector keys',
+    (s) =>
+      (s.serving = {
+        nodeSelector: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, 'v'])),
+      }),
+    ['spec.serving.nodeSelector', 'must have at most 32 items'],
+  ],
+  [
+    'a toleration effect Kubernetes does not know',
+    (s) => (s.serving = { tolerations: [{ key: 'gpu', effect: 'Sometimes' as never }] }),
+    ['spec.serving.tolerations[0].effect', 'Unsupported value: "Sometimes"'],
+  ],
+  [
+    'a memory request that is not a quantity',
+    (s) => (s.serving = { resources: { requests: { memory: 'lots' } } }),
+    ['spec.serving.resources.requests.memory', 'Kubernetes quantity'],
+  ],
   [
     'an unsupported model URI scheme',
     (s) => (s.model!.uri = 'ftp://models/q.onnx'),
@@ -283,8 +337,14 @@ describe('a valid RankingModel', () => {
 
     const table = await kubectl('get', 'rkm', 'valid', '-n', ns.name);
     const [header, row] = table.trim().split('\n');
-    expect(header?.split(/\s+/)).toEqual(['NAME', 'READY', 'MODEL', 'ROLLOUT', 'PHASE', 'AGE']);
-    expect(row?.split(/\s+/).slice(0, 5)).toEqual(['valid', '1/1', 'v1', 'Stable', 'Ready']);
+    expect(header?.split(/\s+/)).toEqual(['NAME', 'READY', 'STABLE', 'CANARY', 'STEP', 'PHASE', 'AGE']);
+    // no rollout: CANARY and STEP are empty
+    expect(row?.split(/\s+/).slice(0, 4)).toEqual(['valid', '1/1', 'v1', 'Ready']);
+    const wide = (await kubectl('get', 'rkm', 'valid', '-n', ns.name, '-o', 'wide')).trim().split('\n');
+    expect(wide[0]?.split(/\s+/)).toEqual([
+      ...['NAME', 'READY', 'STABLE', 'CANARY', 'STEP', 'PHASE', 'AGE'],
+      ...['ROLLOUT', 'ANALYSIS', 'REASON'],
+    ]);
   });
 
   it('is listed under the lightrank category', async () => {

@@ -5,7 +5,7 @@
 // routes stayed). Runs its own control plane: the shared one has the CRDs from the start.
 import { expect, it } from 'vitest';
 import { minimalSpec } from '../../api/testing.js';
-import { KubeClient } from '../../operator/kube/client.js';
+import { KubeClient } from '../../operator/runtime/kube/client.js';
 import { HTTPROUTES } from '../../operator/traffic/provider.js';
 import { waitFor } from '../harness/cluster.js';
 import { applyManifests, readManifests } from '../harness/manifests.js';

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_GROUP, API_VERSION, PLURAL, type RankingModelStatus } from '../../api/rankingmodel.js';
 import { minimalSpec } from '../../api/testing.js';
-import type { KubeClient } from '../../operator/kube/client.js';
-import type { ResourceRef } from '../../operator/kube/types.js';
+import type { KubeClient } from '../../operator/runtime/kube/client.js';
+import type { ResourceRef } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { rankingModel, testClient } from '../../operator/testing.js';
 import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';

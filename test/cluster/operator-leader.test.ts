@@ -5,8 +5,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { API_GROUP, API_VERSION, PLURAL } from '../../api/rankingmodel.js';
 import { minimalSpec } from '../../api/testing.js';
-import type { Lease } from '../../operator/leader.js';
-import { LEASES } from '../../operator/kube/types.js';
+import type { Lease } from '../../operator/runtime/leader.js';
+import { LEASES } from '../../operator/runtime/kube/types.js';
 import {
   rankingModel,
   spawnOperator,

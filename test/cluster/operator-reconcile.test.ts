@@ -15,7 +15,7 @@ import {
 } from '../../api/rankingmodel.js';
 import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
-import { isSubset, withHash } from '../../operator/apply.js';
+import { isSubset, withHash } from '../../operator/runtime/apply.js';
 import { buildDeployment, buildService } from '../../operator/builders.js';
 import { rankingModel, userAgentOf } from '../../operator/testing.js';
 import { cachedBinaries } from '../harness/binaries.js';
@@ -170,7 +170,7 @@ describe('a RankingModel with two segments', () => {
       observedGeneration: model.metadata.generation,
     });
     const table = await kubectl('get', 'rkm', name, '-n', ns.name);
-    expect(table).toMatch(/READY\s+MODEL/);
+    expect(table).toMatch(/READY\s+STABLE\s+CANARY\s+STEP\s+PHASE/);
     expect(table).toMatch(/ads\s+2\/2\s+v1,v7/);
 
     // meaningful Events (written in the background): created, ready

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { MANAGED_SELECTOR, scoringLabels } from '../../operator/builders.js';
-import type { KubeClient } from '../../operator/kube/client.js';
-import { Informer } from '../../operator/kube/informer.js';
-import { OwnedObjects } from '../../operator/kube/owned.js';
-import type { KubeObject } from '../../operator/kube/types.js';
+import type { KubeClient } from '../../operator/runtime/kube/client.js';
+import { Informer } from '../../operator/runtime/kube/informer.js';
+import { OwnedObjects } from '../../operator/runtime/kube/owned.js';
+import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { testClient } from '../../operator/testing.js';
 import { CONFIGMAPS, HTTPROUTES } from '../../operator/traffic/provider.js';
 import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';

@@ -2,7 +2,8 @@
 //  - a canary whose error rate breaks the threshold is rolled back: weight 0, canary removed,
 //    Degraded (AnalysisFailed) with the measured values, a Warning Event, and it stays rolled back;
 //  - while Prometheus has no data (inconclusive) the step is held — not failed — and the rollout
-//    moves on as soon as the data passes;
+//    moves on as soon as the data passes; Prometheus answering errors holds it too, and says so
+//    (Degraded/AnalysisUnavailable);
 //  - a canary whose score distribution shifts (PSI over the threshold) is rolled back too.
 import { describe, expect, it } from 'vitest';
 import { healthy, scoresAround } from '../prometheus/fake-prometheus.js';
@@ -93,7 +94,16 @@ describe('analysis verdicts', () => {
       (x) => /503/.test(standard(x)?.lastAnalysis?.message ?? ''),
       20_000,
     );
-    expect(standard(await fx.models.get('nodata'))?.rolloutPhase).toBe('Progressing');
+    const down = await fx.models.waitFor(
+      'nodata',
+      'Degraded AnalysisUnavailable',
+      (x) => condition(x, 'Degraded')?.reason === 'AnalysisUnavailable',
+    );
+    expect(standard(down)?.rolloutPhase).toBe('Progressing');
+    expect(condition(down, 'Degraded')!.message).toMatch(
+      /^standard: analysis cannot query Prometheus \(Prometheus answered 503/,
+    );
+    expect(down.status?.phase).toBe('Degraded');
 
     fx.prom.script = { canary: healthy(), stable: healthy() };
     await fx.models.waitFor(

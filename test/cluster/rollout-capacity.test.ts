@@ -4,30 +4,33 @@
 // progressDeadlineSeconds the rollout fails and is rolled back (ProgressDeadlineExceeded).
 // Once a GPU is free again, a retry rolls out and promotes.
 import { describe, expect, it } from 'vitest';
-import { readCapacity } from '../../operator/rollout/capacity.js';
-import { DEPLOYMENTS } from '../../operator/kube/types.js';
+import { PODS, readCapacity } from '../../operator/rollout/capacity.js';
+import { DEPLOYMENTS, type KubeObject } from '../../operator/runtime/kube/types.js';
+import { CONFIGMAPS } from '../../operator/traffic/provider.js';
+import { ROUTER_TABLE_KEY, routerName } from '../../operator/traffic/router/objects.js';
+import { parseTable } from '../../router/table.js';
 import { waitFor } from '../harness/cluster.js';
-import { IMAGE, condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
+import { IMAGE, Recorder, changes, condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
 import { RankingModelSpecSchema } from '../../api/rankingmodel.js';
 import { resolveSegments } from '../../api/resolve.js';
 
 const fx = useRolloutFixture('rollout-capacity');
 const ns = fx.ns;
 
-type Seg = { rolloutPhase: string; canaryWeight: number; stableVersion?: string };
+type Seg = { rolloutPhase: string; canaryWeight: number; stableVersion?: string; rolloutStep?: number };
 const standard = (m: { status?: { segments?: { name: string }[] } }) =>
   m.status?.segments?.find((s) => s.name === 'standard') as Seg | undefined;
 
-function filler(replicas: number) {
+function filler(replicas: number, name = 'gpu-filler') {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'gpu-filler', namespace: ns.name },
+    metadata: { name, namespace: ns.name },
     spec: {
       replicas,
-      selector: { matchLabels: { app: 'gpu-filler' } },
+      selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: 'gpu-filler' } },
+        metadata: { labels: { app: name } },
         spec: {
           containers: [
             {
@@ -73,7 +76,7 @@ describe('a canary that does not fit on the GPUs', () => {
     const c = condition(blocked, 'Progressing')!;
     expect(c.status).toBe('False');
     expect(c.message).toMatch(
-      /standard: canary needs 1 nvidia\.com\/gpu \(1 pod\(s\) × 1\); 0 free on \d+ eligible node\(s\) \(16 allocatable, 16 requested\)/,
+      /standard: canary needs 1 nvidia\.com\/gpu \(1 pod\(s\) × 1\); 0 free on \d+ eligible node\(s\) \(16 allocatable, 16 requested\); step 1\/3 holds the canary at 0% until it fits/,
     );
     expect(await fx.models.deployment('gpu-standard-canary')).toBeUndefined();
     expect(
@@ -106,3 +109,72 @@ describe('a canary that does not fit on the GPUs', () => {
     );
   });
 });
+
+describe('a later step whose canary does not fit', () => {
+  it('holds the previous weight, says so, and moves on once the GPUs are there', async () => {
+    // 4 replicas: the canary needs 1 pod at 20%, 2 at 50%, 4 at 100%; one GPU free: step 1 fits
+    const s = rolloutSpec(fx.prom.url, { serving: { executionProvider: 'cuda' } });
+    s.segments = s.segments.map((x) => (x.name === 'standard' ? { ...x, replicas: 4 } : x));
+    await fx.models.create('step2', s);
+    await fx.models.waitFor('step2', 'Ready on v1', (m) => condition(m, 'Ready')?.status === 'True');
+    const seg = resolveSegments(RankingModelSpecSchema.parse(s), { image: IMAGE })[0]!;
+    const tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
+    // the GPUs settled: no canary of an earlier test left, no pod still starting or going away
+    await waitFor('no canary left, every pod Running', async () => {
+      const deployments = await fx.models.client.list(DEPLOYMENTS, ns.name);
+      if (deployments.items.some((d) => d.metadata.name.endsWith('-canary'))) return false;
+      const pods = await fx.models.client.list<KubeObject & { status?: { phase?: string } }>(PODS, ns.name);
+      return pods.items.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
+    });
+    const free = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
+    await fx.models.client.apply(DEPLOYMENTS, filler(free - 1, 'step2-filler'));
+    await waitFor(
+      'one GPU left',
+      async () => (await readCapacity(fx.models.client, seg.serving, tolerations)).free === 1,
+    );
+    const table = await new Recorder(
+      fx.models.client,
+      CONFIGMAPS,
+      ns.name,
+      (n) => n === routerName('step2'),
+    ).start();
+
+    await fx.models.setVersion('step2', 'v2');
+    const blocked = await fx.models.waitFor(
+      'step2',
+      'step 2 CapacityBlocked',
+      (m) => condition(m, 'Progressing')?.reason === 'CapacityBlocked',
+    );
+    expect(standard(blocked), JSON.stringify(blocked.status)).toMatchObject({
+      canaryWeight: 20,
+      rolloutStep: 1,
+    });
+    expect(condition(blocked, 'Progressing')!.message).toMatch(
+      /standard: canary needs 1 nvidia\.com\/gpu \(1 pod\(s\) × 1\); 0 free .*; step 2\/3 holds the canary at 20% until it fits/,
+    );
+    // held for a while: the table never gives the 1-pod canary more than its 20%
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(standard(await fx.models.get('step2'))).toMatchObject({ canaryWeight: 20, rolloutStep: 1 });
+    expect(
+      ((await fx.models.deployment('step2-standard-canary'))?.spec as { replicas: number }).replicas,
+    ).toBe(1);
+    const weights = table.versions.map((v) => tableWeight(v.object));
+    expect(Math.max(...weights)).toBe(20);
+
+    await fx.models.client.apply(DEPLOYMENTS, filler(0, 'step2-filler'));
+    await fx.models.waitFor(
+      'step2',
+      'promoted',
+      (m) => standard(m)?.rolloutPhase === 'Stable' && standard(m)?.stableVersion === 'v2',
+      90_000,
+    );
+    table.stop();
+    expect(changes(table.versions.map((v) => tableWeight(v.object)))).toEqual([0, 20, 50, 100, 0]);
+  }, 150_000);
+});
+
+function tableWeight(cm: KubeObject): number {
+  const content = (cm as KubeObject & { data?: Record<string, string> }).data?.[ROUTER_TABLE_KEY];
+  const route = content ? parseTable(content).models.get('step2')?.segments.get('standard') : undefined;
+  return route?.backends.find((b) => b.track === 'canary')?.weight ?? 0;
+}

@@ -3,11 +3,14 @@
 // Prometheus (usually the test double in test/prometheus/fake-prometheus.ts), reads and merge
 // patches through the operator's own client, a status poller that records a timeline of the
 // rollout, and the Events of a model.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
+import { cachedBinaries } from '../harness/binaries.js';
 import { KIND, type RankingModelSpecInput, type SegmentStatus } from '../../api/rankingmodel.js';
 import { twoSegmentSpec } from '../../api/testing.js';
-import { KubeClient } from '../../operator/kube/client.js';
-import type { KubeObject } from '../../operator/kube/types.js';
+import { KubeClient } from '../../operator/runtime/kube/client.js';
+import type { KubeObject, ResourceRef } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import {
   rankingModel,
@@ -232,4 +235,91 @@ export class Timeline {
     this.timer = undefined;
     return this.entries.map((e) => `+${(e.t / 1000).toFixed(1)}s ${e.state}`).join('\n');
   }
+}
+
+/** One version of an object as a watch delivered it. */
+export interface Version<T extends KubeObject = KubeObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  rv: bigint;
+  object: T;
+}
+
+/**
+ * Every version of the objects of one kind (in the namespace, by name) from a watch — a poll
+ * misses a version that lives 100 ms. Etcd's revision is one counter over every key, so the
+ * resourceVersions of different kinds order their writes (the control plane in a box has one
+ * etcd): "the canary was Ready before the table gave it the weight" is a comparison of two.
+ */
+export class Recorder<T extends KubeObject = KubeObject> {
+  readonly versions: Version<T>[] = [];
+  private handle: { stop(): void } | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly ref: ResourceRef,
+    private readonly namespace: string,
+    private readonly names: (name: string) => boolean,
+  ) {}
+
+  async start(): Promise<this> {
+    const list = await this.client.list<T>(this.ref, this.namespace);
+    for (const o of list.items.filter((x) => this.names(x.metadata.name)))
+      this.versions.push({ type: 'ADDED', rv: BigInt(o.metadata.resourceVersion!), object: o });
+    await this.watch(list.metadata.resourceVersion!);
+    return this;
+  }
+
+  private async watch(from: string): Promise<void> {
+    let last = from;
+    const handle = await this.client.watch(this.ref, this.namespace, { resourceVersion: from }, (ev) => {
+      if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
+      last = ev.object.metadata.resourceVersion ?? last;
+      if (!this.names(ev.object.metadata.name)) return;
+      this.versions.push({ type: ev.type, rv: BigInt(last), object: ev.object as T });
+    });
+    this.handle = handle;
+    // the server ends a watch now and then: carry on from the last version seen
+    void handle.done.then(
+      () => (this.stopped ? undefined : this.watch(last)),
+      () => undefined,
+    );
+  }
+
+  stop(): Version<T>[] {
+    this.stopped = true;
+    this.handle?.stop();
+    return this.versions;
+  }
+
+  /** The last version written before revision `rv` (undefined: none, or deleted). */
+  before(rv: bigint): T | undefined {
+    const earlier = this.versions.filter((v) => v.rv < rv).at(-1);
+    return earlier && earlier.type !== 'DELETED' ? earlier.object : undefined;
+  }
+}
+
+/** A sequence without its consecutive repeats: [0, 0, 20, 20, 50] → [0, 20, 50]. */
+export function changes<T>(values: readonly T[]): T[] {
+  return values.filter((v, i) => i === 0 || v !== values[i - 1]);
+}
+
+/** kubectl from the control-plane cache, against the test cluster; its stdout. */
+export async function kubectl(...args: string[]): Promise<string> {
+  const bin = cachedBinaries()?.kubectl;
+  if (!bin) throw new Error('kubectl is not in the control-plane cache (run scripts/build-control-plane.sh)');
+  const { stdout } = await promisify(execFile)(bin, ['--kubeconfig', clusterInfo().kubeconfigPath, ...args]);
+  return stdout;
+}
+
+/** `kubectl get` output as rows of cells keyed by the header (columns split on 2+ spaces). */
+export function table(out: string): Record<string, string>[] {
+  const [header, ...rows] = out.trimEnd().split('\n');
+  const starts: [string, number][] = [];
+  for (const m of header!.matchAll(/\S+/g)) starts.push([m[0], m.index]);
+  return rows.map((row) =>
+    Object.fromEntries(
+      starts.map(([name, at], i) => [name, row.slice(at, starts[i + 1]?.[1] ?? row.length).trim()]),
+    ),
+  );
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTable, selectSegment } from '../../router/table.js';
 import { CONFIGMAPS } from '../../operator/traffic/provider.js';
 import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../operator/rbac.js';
-import type { KubeObject } from '../../operator/kube/types.js';
+import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { waitFor } from '../harness/cluster.js';
 import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
 

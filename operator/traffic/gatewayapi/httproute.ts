@@ -14,7 +14,7 @@ import {
   SERVER_PORT,
   ownerReference,
 } from '../../builders.js';
-import type { KubeObject } from '../../kube/types.js';
+import type { KubeObject } from '../../runtime/kube/types.js';
 import { trackServiceName } from '../services.js';
 
 export interface BackendRef {

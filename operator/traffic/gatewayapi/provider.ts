@@ -1,8 +1,9 @@
-// The `gatewayAPI` traffic provider: one HTTPRoute per segment (httproute.ts); setWeight writes
-// only that segment's route, so a shopping canary never touches standard's. verifyWeight reads the
+// The `gatewayAPI` traffic provider: one HTTPRoute per segment (httproute.ts); reconcile applies
+// every segment's route at the weight its live route holds; setWeight writes only that segment's
+// route, so a shopping canary never touches standard's. verifyWeight reads the
 // route back: the weight must be in its spec, and no parent (Gateway) may report it not Accepted
 // for this generation. removeManagedRoutes deletes every HTTPRoute the operator made for the model.
-import { ApiError, isNotFound } from '../../kube/client.js';
+import { ApiError, isNotFound } from '../../runtime/kube/client.js';
 import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
 import { HTTPROUTES, type ProviderContext, type TrafficProvider } from '../provider.js';
 import { buildHttpRoute, httpRouteName, type HttpRoute } from './httproute.js';
@@ -20,11 +21,35 @@ export class GatewayApiProvider implements TrafficProvider {
     return this.ctx.model.metadata.namespace;
   }
 
+  async reconcile(): Promise<void> {
+    for (const seg of this.ctx.segments) {
+      const live = await this.route(seg.name);
+      if (live) this.ctx.weights.set(seg.name, canaryWeight(live));
+      await this.applyRoute(seg.name);
+    }
+  }
+
+  weight(segment: string): number {
+    return this.ctx.weights.get(segment) ?? 0;
+  }
+
   async setWeight(segment: string, weight: number): Promise<void> {
     this.ctx.weights.set(segment, weight);
+    await this.applyRoute(segment);
+  }
+
+  private route(segment: string) {
+    return this.ctx.owned.get<HttpRoute & { status?: RouteStatus }>(
+      HTTPROUTES,
+      this.ns,
+      httpRouteName(this.ctx.model.metadata.name, segment),
+    );
+  }
+
+  private async applyRoute(segment: string): Promise<void> {
     const seg = this.ctx.segments.find((s) => s.name === segment);
     if (!seg) throw new Error(`gatewayAPI provider: no segment ${segment} in the spec`);
-    const desired = buildHttpRoute(this.ctx.model, seg, weight);
+    const desired = buildHttpRoute(this.ctx.model, seg, this.weight(segment));
     try {
       await this.ctx.owned.apply(HTTPROUTES, desired);
     } catch (err) {
@@ -38,14 +63,9 @@ export class GatewayApiProvider implements TrafficProvider {
   }
 
   async verifyWeight(segment: string, weight: number): Promise<boolean> {
-    const route = await this.ctx.owned.get<HttpRoute & { status?: RouteStatus }>(
-      HTTPROUTES,
-      this.ns,
-      httpRouteName(this.ctx.model.metadata.name, segment),
-    );
+    const route = await this.route(segment);
     if (!route) return false;
-    const canary = route.spec.rules[0]?.backendRefs.find((b) => b.name.endsWith('-canary'));
-    if ((canary?.weight ?? 0) !== weight) return false;
+    if (canaryWeight(route) !== weight) return false;
     // a Gateway controller that refused this generation of the route does not serve the weight
     const generation = route.metadata.generation ?? 0;
     const refused = (route.status?.parents ?? []).some((p) =>
@@ -74,4 +94,8 @@ export class GatewayApiProvider implements TrafficProvider {
     }
     for (const r of routes) await owned.deleteIfPresent(HTTPROUTES, this.ns, r.metadata.name);
   }
+}
+
+function canaryWeight(route: HttpRoute): number {
+  return route.spec.rules[0]?.backendRefs.find((b) => b.name.endsWith('-canary'))?.weight ?? 0;
 }

@@ -16,7 +16,7 @@ import {
   type Deployment,
   type Service,
 } from '../../builders.js';
-import type { KubeObject, ResourceRef } from '../../kube/types.js';
+import type { KubeObject, ResourceRef } from '../../runtime/kube/types.js';
 import {
   CONTAINER_SECURITY_CONTEXT,
   POD_SECURITY_CONTEXT,
@@ -68,7 +68,9 @@ export function buildRouterTable(
   const fallback = segments.find((s) => s.isDefault) ?? segments[0]!;
   return {
     version: 1,
-    revision: `${ns}/${name}@${[...weights.entries()]
+    // the spec's segments only: what else the weights map holds does not reach the table
+    revision: `${ns}/${name}@${segments
+      .map((s): [string, number] => [s.name, weights.get(s.name) ?? 0])
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([s, w]) => `${s}=${w}`)
       .join(',')}`,

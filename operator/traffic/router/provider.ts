@@ -1,9 +1,10 @@
 // The `router` traffic provider: lightrank's own router Deployment splits each segment between
-// its stable and canary Services by the table in a ConfigMap. setWeight rewrites the table (and
-// keeps the router's ServiceAccount, Role, RoleBinding, Deployment and Service applied); verifyWeight reads the ConfigMap back and
+// its stable and canary Services by the table in a ConfigMap. reconcile applies the router's
+// ServiceAccount, Role, RoleBinding, table, Deployment and Service (the table at the weights the
+// live one holds); setWeight rewrites the table only; verifyWeight reads the ConfigMap back and
 // parses it with the router's own schema, so a table the router would refuse never counts as set.
 import { parseTable, TableError } from '../../../router/table.js';
-import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../kube/types.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../runtime/kube/types.js';
 import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../rbac.js';
 import { CONFIGMAPS, type ProviderContext, type TrafficProvider } from '../provider.js';
 import {
@@ -34,14 +35,15 @@ export class RouterProvider implements TrafficProvider {
     return this.ctx.model.metadata.namespace;
   }
 
-  async setWeight(segment: string, weight: number): Promise<void> {
-    this.ctx.weights.set(segment, weight);
-    const { owned, model, segments, weights } = this.ctx;
+  async reconcile(): Promise<void> {
+    const { owned, model } = this.ctx;
+    for (const [segment, weight] of this.liveWeights(await this.table()))
+      this.ctx.weights.set(segment, weight);
     const apply = (ref: ResourceRef, desired: KubeObject) => owned.apply(ref, desired);
     // the table, and the router's identity with its read access to EndpointSlices, before the
     // pods that use them; the Service with the Deployment
     await Promise.all([
-      apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights))),
+      this.applyTable(),
       ...buildRouterIdentity(model).map(([ref, desired]) => apply(ref, desired)),
     ]);
     await Promise.all([
@@ -50,13 +52,48 @@ export class RouterProvider implements TrafficProvider {
     ]);
   }
 
-  async verifyWeight(segment: string, weight: number): Promise<boolean> {
+  weight(segment: string): number {
+    return this.ctx.weights.get(segment) ?? 0;
+  }
+
+  async setWeight(segment: string, weight: number): Promise<void> {
+    this.ctx.weights.set(segment, weight);
+    await this.applyTable();
+  }
+
+  private async applyTable(): Promise<void> {
+    const { owned, model, segments, weights } = this.ctx;
+    await owned.apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights)));
+  }
+
+  /** The live table's content, if there is one. */
+  private async table(): Promise<string | undefined> {
     const cm = await this.ctx.owned.get<KubeObject & { data?: Record<string, string> }>(
       CONFIGMAPS,
       this.ns,
       routerName(this.ctx.model.metadata.name),
     );
-    const content = cm?.data?.[ROUTER_TABLE_KEY];
+    return cm?.data?.[ROUTER_TABLE_KEY];
+  }
+
+  /** Canary weight per spec segment in a table (none from a table the router would refuse). */
+  private liveWeights(content: string | undefined): Map<string, number> {
+    const out = new Map<string, number>();
+    if (content === undefined) return out;
+    try {
+      const route = parseTable(content).models.get(this.ctx.model.metadata.name);
+      for (const { name } of this.ctx.segments) {
+        const r = route?.segments.get(name);
+        if (r) out.set(name, r.backends.find((b) => b.track === 'canary')?.weight ?? 0);
+      }
+    } catch (err) {
+      if (!(err instanceof TableError)) throw err;
+    }
+    return out;
+  }
+
+  async verifyWeight(segment: string, weight: number): Promise<boolean> {
+    const content = await this.table();
     if (content === undefined) return false;
     try {
       const route = parseTable(content).models.get(this.ctx.model.metadata.name);

@@ -6,7 +6,7 @@
 //   throws anything else       → retried with the key's exponential backoff.
 // Every log line of one reconcile carries its reconcileId.
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import type { WorkQueue } from './queue.js';
 import type { OperatorMetrics } from './telemetry.js';
 

@@ -1,6 +1,6 @@
 // The operator's Prometheus metrics, registered on the registry from lib/metrics.ts.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { METRIC_PREFIX } from '../lib/metrics.js';
+import { METRIC_PREFIX } from '../../lib/metrics.js';
 import type { ApiError } from './kube/client.js';
 
 export type ReconcileResultLabel = 'success' | 'requeue_after' | 'error' | 'terminal';

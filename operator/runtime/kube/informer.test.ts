@@ -5,10 +5,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../lib/logger.js';
+import { createLogger } from '../../../lib/logger.js';
 import { KubeClient } from './client.js';
 import { Informer, type InformerEvent } from './informer.js';
-import { podForCache } from '../manager.js';
 import { SERVICES, type KubeObject, type ResourceRef } from './types.js';
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
@@ -72,7 +71,7 @@ const until = async (cond: () => boolean, ms = 3000) => {
 };
 
 describe('Informer', () => {
-  it('caches objects without managedFields, and pods as the operator reads them (listed or watched)', async () => {
+  it('caches objects as its transform leaves them (default: without managedFields), listed or watched', async () => {
     const managedFields = [{ manager: 'kube-controller-manager', fieldsV1: { 'f:status': {} } }];
     const pod = (name: string, rv: string) => ({
       metadata: { name, namespace: 'ns', resourceVersion: rv, labels: { a: '1' }, managedFields },
@@ -87,7 +86,12 @@ describe('Informer', () => {
     });
     const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
     const opts = { namespace: 'ns', backoff: { baseMs: 20, maxMs: 100 }, logger: createLogger('test') };
-    const pods = new Informer<KubeObject>(client, { ...opts, ref: PODS, transform: podForCache });
+    // a transform that keeps metadata and status, and of the spec only the node
+    const transform = (o: KubeObject): KubeObject => {
+      const { managedFields: _m, ...metadata } = o.metadata;
+      return { metadata, spec: { nodeName: (o.spec as { nodeName: string }).nodeName }, status: o.status };
+    };
+    const pods = new Informer<KubeObject>(client, { ...opts, ref: PODS, transform });
     const services = new Informer<KubeObject>(client, { ...opts, ref: SERVICES });
     for (const inf of [pods, services]) inf.start();
     await until(() => pods.list().length === 2 && services.list().length === 2);

@@ -10,7 +10,7 @@
 //    stops leading (renewDeadline < leaseDuration, so it stops before anyone else can start).
 //  - On shutdown the leader releases the Lease (clears holderIdentity) so a successor starts at
 //    once instead of waiting out the lease.
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { ApiError, isConflict, isNotFound, type KubeClient } from './kube/client.js';
 import { LEASES, apiVersionOf, type KubeObject } from './kube/types.js';
 

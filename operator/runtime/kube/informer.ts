@@ -3,7 +3,7 @@
 // on 410 Gone; reconnects with capped exponential backoff after any other failure (API server
 // down, connection dropped); the delays are injectable so tests run fast. Handlers see every
 // add / update / delete, including the differences a relist discovers.
-import type { Logger } from '../../lib/logger.js';
+import type { Logger } from '../../../lib/logger.js';
 import { Backoff, type BackoffOptions } from '../backoff.js';
 import { isGone, type KubeClient, type WatchHandle } from './client.js';
 import { apiVersionOf, keyOf, type KubeObject, type ResourceRef } from './types.js';

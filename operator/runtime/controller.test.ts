@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../lib/logger.js';
-import { createRegistry } from '../lib/metrics.js';
+import { createLogger } from '../../lib/logger.js';
+import { createRegistry } from '../../lib/metrics.js';
 import { Controller, TerminalError, type ReconcileFn } from './controller.js';
 import { WorkQueue } from './queue.js';
 import { createOperatorMetrics } from './telemetry.js';

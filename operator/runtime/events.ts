@@ -1,15 +1,20 @@
-// Kubernetes Events (core/v1) for meaningful transitions of a RankingModel: objects created,
-// segments scaled, the model becoming ready, failures with their reason. The reconciler decides
-// what is meaningful; this module writes them in the background (an Event never slows down or
-// fails a reconcile), a few at a time. A transition (created, ready, rollout started, rolled
-// back) is written every time it happens — a rollout retried after a rollback reports its start
-// again. A report of a lasting state (`repeats`: capacity blocked, invalid spec) is written once
-// per ten minutes per object, however often the reconcile that sees it runs.
+// Kubernetes Events (core/v1) for meaningful transitions of an object (for lightrank: a
+// RankingModel): objects created, segments scaled, the model becoming ready, failures with their
+// reason. The caller decides what is meaningful; this module writes them in the background (an
+// Event never slows down or fails a reconcile), a few at a time. A transition (created, ready,
+// rollout started, rolled back) is written every time it happens — a rollout retried after a
+// rollback reports its start again. A report of a lasting state (`repeats`: capacity blocked,
+// invalid spec) is written once per ten minutes per object, however often the reconcile that sees
+// it runs.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../lib/logger.js';
-import { toKubeTime } from '../api/conditions.js';
+import type { Logger } from '../../lib/logger.js';
 import type { KubeClient } from './kube/client.js';
 import { EVENTS, type KubeObject } from './kube/types.js';
+
+/** RFC 3339 at second precision, as Kubernetes serialises metav1.Time. */
+function toKubeTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
 
 export const REPORTING_CONTROLLER = 'lightrank.dev/operator';
 
