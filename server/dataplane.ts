@@ -324,6 +324,7 @@ export class Dataplane {
       binary = sliceBinaryInputs(req.inputs, tail);
     }
     const binaryOutput = binaryOutputRequested(req, 'query');
+    checkInferParameters(req.parameters, name);
     const v = this.registry.acquire(name);
     try {
       const { rows, dense, categorical } = decodeInfer(v, req, binary);
@@ -386,6 +387,40 @@ function topIndices(s: Float32Array, k: number): number[] {
 }
 
 const INPUTS = { dense: 'FP32', categorical: 'INT64' } as const;
+
+const isUint = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * The request-level parameters Triton reads, type-checked as Triton does; what this model cannot
+ * honour is refused rather than ignored: it is not a sequence (stateful) model, so a sequence id
+ * (other than 0 or "", which mean none) and sequence_start/sequence_end true are refused.
+ * `priority` and `timeout` are accepted and have no effect (one queue, no deadline); keys starting
+ * with `triton_` are reserved, as in Triton; other keys are custom parameters and ignored.
+ */
+export function checkInferParameters(params: Record<string, unknown> | undefined, model: string): void {
+  if (params === undefined) return;
+  const notSequence = (key: string): never => {
+    throw invalidArgument(
+      `parameters.${key}`,
+      `model "${model}" is not a sequence (stateful) model; sequence_id, sequence_start and sequence_end are not supported`,
+    );
+  };
+  for (const [key, value] of Object.entries(params)) {
+    const field = `parameters.${key}`;
+    if (key === 'sequence_id') {
+      if (!isUint(value) && typeof value !== 'string')
+        throw invalidArgument(field, 'expected an unsigned integer or a string');
+      if (value !== 0 && value !== '') notSequence(key);
+    } else if (key === 'sequence_start' || key === 'sequence_end') {
+      if (typeof value !== 'boolean') throw invalidArgument(field, 'expected true or false');
+      if (value) notSequence(key);
+    } else if (key === 'priority' || key === 'timeout') {
+      if (!isUint(value)) throw invalidArgument(field, 'expected an unsigned integer');
+    } else if (key.startsWith('triton_')) {
+      throw invalidArgument(field, "parameter keys starting with 'triton_' are reserved");
+    }
+  }
+}
 
 /** Flattens OIP tensor data (flat or nested row-major) into `out`, refusing non-numbers. */
 function flatten(
