@@ -55,6 +55,11 @@ const OPTIONS = {
   ],
   'max-candidates': ['LIGHTRANK_MAX_CANDIDATES', 'most candidate ids per ranking request', '10000'],
   'max-infer-rows': ['LIGHTRANK_MAX_INFER_ROWS', 'most rows per OIP infer request', '256'],
+  'max-dense-abs': [
+    'LIGHTRANK_MAX_DENSE_ABS',
+    'largest |x| of a dense feature; larger ones are refused with 400 (the reference towers overflow float32 from ~1e14)',
+    '1e12',
+  ],
   'body-limit-bytes': ['LIGHTRANK_BODY_LIMIT_BYTES', 'largest request body', '1048576'],
   'reload-poll-ms': ['LIGHTRANK_RELOAD_POLL_MS', 'how often the current pointers are read', '1000'],
   'drain-timeout-ms': [
@@ -86,6 +91,7 @@ const schema = z.object({
   maxQueueLength: int(1),
   maxCandidates: int(1, 1_000_000),
   maxInferRows: int(1, 65536),
+  maxDenseAbs: z.coerce.number().positive().max(3.4028234663852886e38),
   bodyLimitBytes: int(1024),
   reloadPollMs: int(10),
   drainTimeoutMs: int(0),

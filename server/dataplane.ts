@@ -12,7 +12,7 @@
 //     binary tensor extension (oip-binary.ts); binary outputs only when the request asks for them
 //   dataplane.metadata(modelName) → ModelMetadata;  dataplane.modelReady(modelName) → boolean
 import type { ZodType } from 'zod';
-import { inferenceFailed, invalidArgument, modelNotReady } from './errors.js';
+import { invalidArgument, modelNotReady } from './errors.js';
 import { decodeRankBinary, encodeRankBinary } from './binary.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 import {
@@ -37,6 +37,8 @@ import {
 export interface DataplaneLimits {
   maxCandidates: number;
   maxInferRows: number;
+  /** largest |x| of a dense feature (beyond it the towers can overflow float32) */
+  maxDenseAbs: number;
 }
 
 export interface RankResponse {
@@ -155,7 +157,7 @@ export class Dataplane {
       this.metrics.observeStage('queue', r.queueSeconds);
       this.metrics.observeStage('query_tower', r.queryTowerSeconds);
       this.metrics.observeStage('scoring', r.scoringSeconds);
-      requireFinite(r.scores!, 'scores');
+      requireFinite(r.scores!, decoded.largest, 'query.dense', this.limits.maxDenseAbs);
       return this.encodeRank(v, req, decoded, r.scores, process.hrtime.bigint());
     } finally {
       v.release();
@@ -175,6 +177,7 @@ export class Dataplane {
           'numCategorical',
           `expected ${v.numCategorical}, got ${req.categorical.length}`,
         );
+      const largest = checkDenseMagnitude(req.dense, this.limits.maxDenseAbs, (i) => `query.dense[${i}]`);
       const n = req.ids.length;
       const rows = v.lookup(req.ids);
       let knownCount = 0;
@@ -198,7 +201,7 @@ export class Dataplane {
         this.metrics.observeStage('queue', r.queueSeconds);
         this.metrics.observeStage('query_tower', r.queryTowerSeconds);
         this.metrics.observeStage('scoring', r.scoringSeconds);
-        requireFinite(r.scores!, 'scores');
+        requireFinite(r.scores!, largest, 'query.dense', this.limits.maxDenseAbs);
         scores = r.scores!;
         t = process.hrtime.bigint();
       }
@@ -234,6 +237,7 @@ export class Dataplane {
         `expected ${v.numCategorical} integers, got ${categorical.length}`,
       );
     }
+    const largest = checkDenseMagnitude(dense, this.limits.maxDenseAbs, (i) => `query.dense[${i}]`);
     const cat = new BigInt64Array(categorical.length);
     for (let i = 0; i < categorical.length; i++) {
       const b = parseInt64(categorical[i]!);
@@ -260,6 +264,7 @@ export class Dataplane {
     }
     return {
       dense: Float32Array.from(dense),
+      largest,
       categorical: cat,
       taskIdx,
       rows,
@@ -327,12 +332,24 @@ export class Dataplane {
     checkInferParameters(req.parameters, name);
     const v = this.registry.acquire(name);
     try {
-      const { rows, dense, categorical } = decodeInfer(v, req, binary);
+      const { rows, dense, categorical, denseInput } = decodeInfer(v, req, binary);
+      const largest = checkDenseMagnitude(
+        dense,
+        this.limits.maxDenseAbs,
+        () => `inputs[${denseInput}]`,
+        v.numDense,
+      );
       t = this.stage('decode', t);
       const r = await v.batcher.submit({ rows, dense, categorical, wantQuery: true });
       this.metrics.observeStage('queue', r.queueSeconds);
       this.metrics.observeStage('query_tower', r.queryTowerSeconds);
-      requireFinite(r.query!, 'query embeddings');
+      requireFinite(
+        r.query!,
+        largest,
+        `inputs[${denseInput}]`,
+        this.limits.maxDenseAbs,
+        v.tasks.length * v.dim,
+      );
       t = process.hrtime.bigint();
       const query = r.query!;
       const output: OipTensor = { name: 'query', datatype: 'FP32', shape: [rows, v.tasks.length, v.dim] };
@@ -354,14 +371,59 @@ export class Dataplane {
 }
 
 /**
- * Refuses NaN/Infinity model outputs (e.g. features so large that the tower's L2 norm
- * overflows float32) instead of sending them as JSON nulls, which would read like unknown ids.
+ * Refuses dense features larger than `limit` in magnitude, naming the feature (`field(i)`; with
+ * `rowWidth`, the message also gives the row and column of a batch). Returns each row's largest
+ * |x| (for requireFinite's message: the arrays themselves go to a worker, transferred).
  */
-function requireFinite(values: Float32Array, what: string): void {
+function checkDenseMagnitude(
+  dense: ArrayLike<number>,
+  limit: number,
+  field: (i: number) => string,
+  rowWidth = dense.length,
+): Float64Array {
+  const largest = new Float64Array(rowWidth > 0 ? Math.ceil(dense.length / rowWidth) : 1);
+  for (let i = 0; i < dense.length; i++) {
+    const x = Math.abs(dense[i]!);
+    if (x > limit) {
+      const where =
+        rowWidth < dense.length
+          ? `element ${i} (row ${Math.floor(i / rowWidth)}, column ${i % rowWidth}) `
+          : '';
+      throw invalidArgument(
+        field(i),
+        `${where}|x| = ${x.toExponential(3)} exceeds the dense feature limit ${limit.toExponential(0)} ` +
+          '(--max-dense-abs): features this large overflow the towers',
+      );
+    }
+    const row = Math.floor(i / rowWidth);
+    if (x > largest[row]!) largest[row] = x;
+  }
+  return largest;
+}
+
+/**
+ * Non-finite model outputs for features within the limit: the features are outside what this
+ * model can compute in float32 (a version is only served after producing finite output for a
+ * plain query, lifecycle/version.ts), so the request is refused as the client's, with a 400
+ * naming the input, the row (a batch's rows are independent) and the limit — never sent as
+ * JSON nulls, which would read like unknown ids. `largest`: each row's largest |feature|;
+ * `rowSize`: output values per input row (a batch); without it the output is one row's.
+ */
+function requireFinite(
+  values: Float32Array,
+  largest: Float64Array,
+  field: string,
+  limit: number,
+  rowSize?: number,
+): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
-      throw inferenceFailed(
-        `the model produced non-finite ${what} for this query (features outside the model's numeric range?)`,
+      const row = rowSize ? Math.floor(i / rowSize) : 0;
+      throw invalidArgument(
+        field,
+        `${rowSize ? `row ${row}: ` : ''}the model's output is not finite for these features ` +
+          `(largest |x| = ${largest[row]!.toExponential(3)}, within the limit ${limit.toExponential(0)} of ` +
+          '--max-dense-abs): they are outside the range this model computes in float32; send smaller (normalised) features',
       );
     }
   }
@@ -453,7 +515,7 @@ function decodeInfer(
   v: ServedVersion,
   req: InferRequest,
   binary: readonly (Buffer | undefined)[],
-): { rows: number; dense: Float32Array; categorical: BigInt64Array } {
+): { rows: number; dense: Float32Array; categorical: BigInt64Array; denseInput: number } {
   const seen = new Map<string, number>();
   req.inputs.forEach((t, i) => {
     if (!(t.name in INPUTS))
@@ -500,7 +562,7 @@ function decodeInfer(
   const categorical = binary[ci]
     ? fromBytes(binary[ci], (b) => new BigInt64Array(b))
     : categoricalFromJson(c.data!, ci, rows * v.numCategorical, c.shape);
-  return { rows, dense, categorical };
+  return { rows, dense, categorical, denseInput: di };
 }
 
 function denseFromBytes(bytes: Buffer, i: number): Float32Array {

@@ -4,7 +4,6 @@
 // Content-Encoding gzip/deflate on requests (bounded, refused when the body is not what the
 // header says), Accept-Encoding on responses, UTF-16 JSON, a `__proto__` key, a path that is not
 // valid percent-encoding, and Triton's sequence parameters on a model that is not a sequence model.
-import { request } from 'node:http';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateFeatures } from '../../modelkit/catalogue.js';
@@ -15,6 +14,7 @@ import {
 } from '../../server/oip-binary.js';
 import { serveDemo } from './fixture.js';
 import type { ServerProcess, Staged } from './harness.js';
+import { rawRequest } from './raw-http.js';
 
 const BODY_LIMIT = 100_000;
 const INFER = '/v2/models/interop/infer';
@@ -32,39 +32,9 @@ let staged: Staged;
 let server: ServerProcess;
 beforeAll(() => void ({ staged, server } = demo));
 
-interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 /** One request with exactly these headers (node adds Host and Connection only). */
-function raw(
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: Buffer | string,
-): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        resolve({
-          status: res.statusCode!,
-          headers: res.headers,
-          body: buf,
-          json: () => JSON.parse(buf.toString('utf8')),
-        });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const raw = (method: string, path: string, headers: Record<string, string>, body?: Buffer | string) =>
+  rawRequest(server.port, method, path, headers, body);
 
 /** A POST with Content-Length and the given headers only (no Content-Type unless given). */
 const post = (path: string, body: Buffer | string, headers: Record<string, string> = {}) =>
