@@ -1,6 +1,7 @@
 // The HTTP layer (Fastify), built apart from listen() so tests can drive it in-process with
-// inject() or over a real socket. Routes are thin: they hand the parsed body to the dataplane
-// and send what it returns; every error goes through the one handler that maps the error
+// inject() or over a real socket. Routes are thin: they pick the codec for the request
+// (codecs/) and hand the body to `dataplane.score` with it; bodies are read and written by
+// http-body.ts (content codings, charsets, JSON); every error goes through the one handler that maps the error
 // catalogue to HTTP statuses and counts it.
 //
 // Routes:
@@ -22,6 +23,7 @@
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { RANK_BINARY_TYPE } from './binary.js';
+import { createRestCodecs } from './codecs/index.js';
 import type { Dataplane } from './dataplane.js';
 import { ServeError, invalidArgument, modelNotReady, toServeError, unsupportedMediaType } from './errors.js';
 import {
@@ -61,6 +63,7 @@ export type App = ReturnType<typeof buildApp>;
 
 export function buildApp(deps: AppDeps) {
   const { registry, dataplane, metrics } = deps;
+  const codecs = createRestCodecs(dataplane.limits);
   const app = Fastify({
     loggerInstance: deps.log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -196,19 +199,23 @@ export function buildApp(deps: AppDeps) {
     app.post<ModelParams>(`${prefix}/infer`, inferRoute, async (req, reply) => {
       checkVersion(req.params);
       const header = req.headers[INFERENCE_HEADER_LENGTH];
-      const res = await dataplane.infer(
-        req.params.name,
-        req.body,
-        header === undefined ? undefined : String(header),
-      );
+      const res =
+        header === undefined
+          ? await dataplane.score(req.params.name, codecs.oipJson, req.body)
+          : await dataplane.score(req.params.name, codecs.oipBinary, {
+              body: req.body,
+              headerLength: String(header),
+            });
       if (!(res instanceof BinaryInferResponse)) return res;
       return reply.type(OIP_BINARY_TYPE).header(INFERENCE_HEADER_LENGTH, res.headerLength).send(res.body);
     });
   }
   app.post<ModelParams>('/v1/models/:name/rank', route('rank'), async (req, reply) =>
     Buffer.isBuffer(req.body)
-      ? reply.type(RANK_BINARY_TYPE).send(await dataplane.rankBinary(req.params.name, req.body))
-      : reply.type('application/json').send(await dataplane.rank(req.params.name, req.body)),
+      ? reply.type(RANK_BINARY_TYPE).send(await dataplane.score(req.params.name, codecs.rankBinary, req.body))
+      : reply
+          .type('application/json')
+          .send(await dataplane.score(req.params.name, codecs.rankJson, req.body)),
   );
   app.get('/metrics', route('metrics'), async (_req, reply) => {
     const text = await metrics.registry.metrics();
