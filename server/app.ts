@@ -39,6 +39,8 @@ import { BinaryInferResponse, INFERENCE_HEADER_LENGTH, OIP_BINARY_TYPE } from '.
 
 export const SERVER_NAME = 'lightrank';
 export const SERVER_VERSION = '0.1.0';
+/** The OIP extensions in server metadata (REST and gRPC). */
+export const SERVER_EXTENSIONS = ['binary_tensor_data'];
 
 export interface AppDeps {
   registry: ModelRegistry;
@@ -178,7 +180,7 @@ export function buildApp(deps: AppDeps) {
   app.get('/v2', route('server_metadata'), async () => ({
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    extensions: ['binary_tensor_data'],
+    extensions: SERVER_EXTENSIONS,
   }));
   app.get('/v2/health/live', route('server_live'), async () => ({ live: true }));
   app.get('/v2/health/ready', route('server_ready'), async (_req, reply) => {

@@ -25,6 +25,11 @@ const OPTIONS = {
   'model-name': ['LIGHTRANK_MODEL_NAME', 'model name in the APIs', 'demo'],
   host: ['LIGHTRANK_HOST', 'listen address', '0.0.0.0'],
   port: ['LIGHTRANK_PORT', 'listen port (0 = any free port)', '8080'],
+  'grpc-port': [
+    'LIGHTRANK_GRPC_PORT',
+    'gRPC port (OIP inference.GRPCInferenceService and lightrank.v1.Ranking); off = no gRPC; 0 = any free port (the default when --port is 0)',
+    '8001',
+  ],
   segment: ['LIGHTRANK_SEGMENT', 'segment name (metric label)', ''],
   track: ['LIGHTRANK_TRACK', 'stable or canary (metric label)', ''],
   'execution-provider': [
@@ -81,6 +86,7 @@ const schema = z.object({
   modelName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (at most 128)'),
   host: z.string().min(1),
   port: int(0, 65535),
+  grpcPort: z.union([z.literal('off').transform(() => null), int(0, 65535)]),
   segment: z.string(),
   track: z.string(),
   executionProvider: z.enum(['cuda', 'cpu']),
@@ -129,6 +135,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     const value = fromFlag !== undefined ? String(fromFlag) : (env[envName] ?? def);
     raw[camel(flag)] = value;
   }
+  // Any free port for HTTP (tests, side-by-side servers): any free port for gRPC too, unless given.
+  if (values['grpc-port'] === undefined && env.LIGHTRANK_GRPC_PORT === undefined && raw.port === '0')
+    raw.grpcPort = '0';
   raw.dataDirGiven = values['data-dir'] !== undefined || env.LIGHTRANK_DATA_DIR !== undefined;
   // Default workers: on CUDA one (each worker's session holds its own copy of the snapshot in
   // device memory); on CPU one per two cores (the HTTP loop needs a core of its own).

@@ -5,15 +5,20 @@
 // and at the byte level (flips, truncation, garbage, a mislabelled or real gzip coding, odd
 // content types, charsets and Inference-Header-Content-Length values), plus odd paths and
 // methods. Asserted: no 5xx at all, no error-level log line, and afterwards a live, ready server
-// giving the same answers as before.
+// giving the same answers as before. Then the gRPC port: every method of both services with
+// valid, value-mutated and byte-mangled messages; asserted: no status that would be a 5xx in
+// REST (INTERNAL, UNKNOWN, DATA_LOSS, UNAVAILABLE, UNIMPLEMENTED), none left hanging (deadline),
+// and the same answers after.
 // The server runs with --max-dense-abs 1e30, so features that overflow the reference towers
 // (from ~1e14) reach the model and exercise the non-finite-output path too (a 400).
 //   LIGHTRANK_FUZZ_SEED / LIGHTRANK_FUZZ_COUNT override the seed and the count.
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../../server/binary.js';
+import { loadProtos } from '../../server/grpc/server.js';
 import { INFERENCE_HEADER_LENGTH } from '../../server/oip-binary.js';
 import type { Snapshot } from '../../snapshot/index.js';
 import { serveDemo } from './fixture.js';
@@ -165,7 +170,7 @@ function places(v: unknown, out: [Record<string, unknown> | unknown[], string | 
       out.push([v, i]);
       places(x, out);
     });
-  } else if (v !== null && typeof v === 'object') {
+  } else if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) {
     for (const [k, x] of Object.entries(v)) {
       out.push([v as Record<string, unknown>, k]);
       places(x, out);
@@ -421,6 +426,96 @@ function nextRequest(rng: Rng): Req {
   });
 }
 
+// --- gRPC ------------------------------------------------------------------------------------
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const GRPC_METHODS: [service: string, method: string][] = [
+  ['inference.GRPCInferenceService', 'ServerLive'],
+  ['inference.GRPCInferenceService', 'ServerReady'],
+  ['inference.GRPCInferenceService', 'ModelReady'],
+  ['inference.GRPCInferenceService', 'ServerMetadata'],
+  ['inference.GRPCInferenceService', 'ModelMetadata'],
+  ['inference.GRPCInferenceService', 'ModelInfer'],
+  ['lightrank.v1.Ranking', 'Rank'],
+];
+
+/** A message for `method`, valid or mutated, serialized (then maybe mangled as bytes). */
+function grpcMessage(
+  rng: Rng,
+  services: Record<string, grpc.ServiceDefinition>,
+  service: string,
+  method: string,
+): Buffer {
+  let msg: Record<string, unknown>;
+  if (method === 'ModelInfer') {
+    const rows = 1 + rng.int(3);
+    const dense = Float32Array.from({ length: rows * cfg().numDense }, () => rng.next());
+    const cat = BigInt64Array.from({ length: rows * cfg().numCategorical }, () => BigInt(rng.int(50)));
+    const raw = rng.chance(0.5);
+    msg = {
+      model_name: rng.chance(0.9) ? MODEL : rng.pick(['', 'x', MODEL + '2']),
+      model_version: rng.pick(['', '', 'm1', 'zz']),
+      inputs: [
+        {
+          name: 'dense',
+          datatype: 'FP32',
+          shape: [rows, cfg().numDense],
+          ...(raw ? {} : { contents: { fp32_contents: Array.from(dense) } }),
+        },
+        {
+          name: 'categorical',
+          datatype: 'INT64',
+          shape: [rows, cfg().numCategorical],
+          ...(raw ? {} : { contents: { int64_contents: Array.from(cat, String) } }),
+        },
+      ],
+      ...(raw ? { raw_input_contents: [Buffer.from(dense.buffer), Buffer.from(cat.buffer)] } : {}),
+      ...(rng.chance(0.2)
+        ? {
+            parameters: {
+              [rng.pick(['sequence_id', 'priority', 'triton_x', 'other'])]: rng.pick([
+                { int64_param: 3 },
+                { bool_param: true },
+                { string_param: 's' },
+                { double_param: 0.5 },
+                {},
+              ]),
+            },
+          }
+        : {}),
+    };
+  } else if (method === 'Rank') {
+    msg = {
+      model_name: rng.chance(0.9) ? MODEL : 'x',
+      dense: Array.from({ length: cfg().numDense }, () => rng.next()),
+      categorical: Array.from({ length: cfg().numCategorical }, () => String(rng.int(1000))),
+      candidates: knownIds(rng, 1 + rng.int(40)),
+      top_k: rng.chance(0.3) ? rng.int(10) : 0,
+      tasks: rng.chance(0.2) ? [rng.pick([...staged.bundle.config.tasks, 'nope'])] : [],
+    };
+  } else {
+    msg = { name: rng.chance(0.8) ? MODEL : 'x', version: rng.pick(['', 'm1', 'm0']) };
+  }
+  for (let i = 0, n = rng.int(3); i < n; i++) mutateValue(rng, msg);
+  let bytes: Buffer;
+  try {
+    bytes = services[service]![method]!.requestSerialize(msg as any);
+  } catch {
+    bytes = services[service]![method]!.requestSerialize({} as any); // not encodable: send an empty message
+  }
+  return rng.chance(0.3) ? mutateBytes(rng, bytes, 0) : bytes;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** gRPC statuses that would be a 5xx in REST: the server's fault, not the client's. */
+const SERVER_FAULT = new Set([
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.DATA_LOSS,
+  grpc.status.UNAVAILABLE,
+  grpc.status.UNIMPLEMENTED,
+]);
+
 // --- the run ---------------------------------------------------------------------------------
 
 /** The answers compared before and after the fuzz: rank JSON, rank binary, infer JSON. */
@@ -530,5 +625,52 @@ describe(`fuzz (seed ${SEED}, ≤ ${COUNT} requests, ≤ ${BUDGET_MS / 1000} s)`
     const rssAfter = rssKb(server.proc.pid!);
     console.log(`fuzz: server RSS ${Math.round(rssBefore / 1024)} → ${Math.round(rssAfter / 1024)} MiB`);
     expect(rssAfter - rssBefore).toBeLessThan(256 * 1024);
+  }, 120_000);
+
+  it('answers every gRPC call with a client status (no INTERNAL, UNKNOWN, UNAVAILABLE), then the same answers', async () => {
+    const before = await answers();
+    const pkg = loadProtos() as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const services: Record<string, grpc.ServiceDefinition> = {
+      'inference.GRPCInferenceService': pkg.inference.GRPCInferenceService.service,
+      'lightrank.v1.Ranking': pkg.lightrank.v1.Ranking.service,
+    };
+    const client = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
+    const rng = prng(SEED + 1);
+    const codes = new Map<string, number>();
+    const faults: string[] = [];
+    const count = Math.ceil(COUNT / 2);
+    const deadline = Date.now() + BUDGET_MS / 2;
+    let sent = 0;
+    const worker = async (): Promise<void> => {
+      while (sent < count && Date.now() < deadline) {
+        sent++;
+        const [service, method] = rng.pick(GRPC_METHODS);
+        const bytes = grpcMessage(rng, services, service, method);
+        const code = await new Promise<grpc.status>((resolve) =>
+          client.makeUnaryRequest(
+            `/${service}/${method}`,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            bytes,
+            (err) => {
+              if (err && SERVER_FAULT.has(err.code))
+                faults.push(`${method} ${bytes.subarray(0, 64).toString('hex')}: ${err.code} ${err.details}`);
+              resolve(err ? err.code : grpc.status.OK);
+            },
+          ),
+        );
+        const name = grpc.status[code]!;
+        codes.set(name, (codes.get(name) ?? 0) + 1);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    client.close();
+    console.log(`grpc fuzz seed ${SEED + 1}: ${sent} calls; ${JSON.stringify(Object.fromEntries(codes))}`);
+    expect(sent).toBeGreaterThanOrEqual(Math.min(count, 300));
+    expect(faults).toEqual([]);
+    expect(codes.get('OK') ?? 0).toBeGreaterThan(sent / 10);
+    expect(codes.get('INVALID_ARGUMENT') ?? 0).toBeGreaterThan(0);
+    expect(server.logs.filter((l) => l.level >= 50)).toEqual([]);
+    expect(await answers()).toEqual(before);
   }, 120_000);
 });
