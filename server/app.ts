@@ -19,7 +19,7 @@
 // Scoring is reachable only through /v1/.../rank: OIP's tensor-in/tensor-out shape fits the
 // query tower, while ranking needs id lookup and reports unknown ids (see server/README.md).
 //
-// API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes }) → FastifyInstance
+// API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes, responseCompression? }) → FastifyInstance
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { RANK_BINARY_TYPE } from './binary.js';
@@ -48,6 +48,8 @@ export interface AppDeps {
   metrics: ServerMetrics;
   log: Logger;
   bodyLimitBytes: number;
+  /** compress responses when Accept-Encoding asks (default true) */
+  responseCompression?: boolean;
 }
 
 declare module 'fastify' {
@@ -130,6 +132,7 @@ export function buildApp(deps: AppDeps) {
   app.addHook('onSend', async (req, reply, payload) => {
     if (payload === null || payload === undefined) return payload;
     if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
+    if (deps.responseCompression === false) return payload;
     const coding = chooseResponseEncoding(req.headers['accept-encoding']);
     void reply.header('vary', 'accept-encoding');
     if (coding === undefined || reply.hasHeader('content-encoding')) return payload;

@@ -65,7 +65,16 @@ const OPTIONS = {
     'largest |x| of a dense feature; larger ones are refused with 400 (the reference towers overflow float32 from ~1e14)',
     '1e12',
   ],
-  'body-limit-bytes': ['LIGHTRANK_BODY_LIMIT_BYTES', 'largest request body', '1048576'],
+  'body-limit-bytes': [
+    'LIGHTRANK_BODY_LIMIT_BYTES',
+    'largest request body (decompressed), and gRPC message',
+    '1048576',
+  ],
+  'response-compression': [
+    'LIGHTRANK_RESPONSE_COMPRESSION',
+    'on: compress REST responses when Accept-Encoding asks for gzip or deflate (as Triton does; Go clients ask by default); off: never',
+    'on',
+  ],
   'reload-poll-ms': ['LIGHTRANK_RELOAD_POLL_MS', 'how often the current pointers are read', '1000'],
   'drain-timeout-ms': [
     'LIGHTRANK_DRAIN_TIMEOUT_MS',
@@ -99,6 +108,7 @@ const schema = z.object({
   maxInferRows: int(1, 65536),
   maxDenseAbs: z.coerce.number().positive().max(3.4028234663852886e38),
   bodyLimitBytes: int(1024),
+  responseCompression: z.enum(['on', 'off']).transform((v) => v === 'on'),
   reloadPollMs: int(10),
   drainTimeoutMs: int(0),
 });

@@ -35,7 +35,14 @@ export function createServer(config: ServerConfig, log: Logger): ScoringServer {
   });
   const registry = new ModelRegistry(config.modelName);
   const dataplane = new Dataplane(registry, metrics, config);
-  const app = buildApp({ registry, dataplane, metrics, log, bodyLimitBytes: config.bodyLimitBytes });
+  const app = buildApp({
+    registry,
+    dataplane,
+    metrics,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    responseCompression: config.responseCompression,
+  });
   let warnedFallback = false;
   let grpc: GrpcServer | undefined;
   const reloader = new Reloader({

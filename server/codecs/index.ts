@@ -1,10 +1,11 @@
-// Every protocol's codec, built once from the configured limits (server.ts). Each decodes its
+// Every protocol's codec, built once from the configured limits (app.ts). Each decodes its
 // wire form to the dataplane's one ScoreRequest and encodes the one ScoreResult:
 //   rankJson    POST /v1/models/{name}/rank, application/json              (rank-json.ts)
 //   rankBinary  the same route, application/vnd.lightrank.rank.v1+binary   (rank-binary.ts)
 //   oipJson     POST /v2/models/{name}/infer, JSON                         (oip-rest.ts)
 //   oipBinary   the same route, the binary tensor data extension           (oip-rest.ts)
-//   (gRPC: grpc/codecs.ts, inference.GRPCInferenceService/ModelInfer and lightrank.v1.Ranking/Rank)
+//   (gRPC: grpc-oip.ts for inference.GRPCInferenceService/ModelInfer, grpc-rank.ts for
+//   lightrank.v1.Ranking/Rank; built by grpc/server.ts)
 //
 // API: createRestCodecs(limits) → { rankJson, rankBinary, oipJson, oipBinary }
 import type { DataplaneLimits } from '../dataplane.js';
