@@ -63,6 +63,20 @@ describe('app in-process', () => {
     expect(metrics.body).toMatch(/lightrank_server_snapshot_age_seconds\{[^}]*\} \d/);
   });
 
+  it('compresses responses only when asked, and never with --response-compression off', async () => {
+    const gz = { 'accept-encoding': 'gzip' };
+    const on = await server!.app.inject({ method: 'GET', url: '/v2', headers: gz });
+    expect(on.headers['content-encoding']).toBe('gzip');
+    const off = createServer(
+      parseConfig(['--data-dir', join(root, 'nothing'), '--response-compression', 'off'], {}),
+      createLogger('server-test', { level: 'silent' }),
+    );
+    const plain = await off.app.inject({ method: 'GET', url: '/v2', headers: gz });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.json()).toMatchObject({ name: 'lightrank' });
+    await off.stop();
+  });
+
   it('stays not ready on a data dir without current pointers', async () => {
     const empty = createServer(
       parseConfig(['--data-dir', join(root, 'nothing')], {}),

@@ -1,6 +1,7 @@
 // The HTTP layer (Fastify), built apart from listen() so tests can drive it in-process with
-// inject() or over a real socket. Routes are thin: they hand the parsed body to the dataplane
-// and send what it returns; every error goes through the one handler that maps the error
+// inject() or over a real socket. Routes are thin: they pick the codec for the request
+// (codecs/) and hand the body to `dataplane.score` with it; bodies are read and written by
+// http-body.ts (content codings, charsets, JSON); every error goes through the one handler that maps the error
 // catalogue to HTTP statuses and counts it.
 //
 // Routes:
@@ -18,18 +19,28 @@
 // Scoring is reachable only through /v1/.../rank: OIP's tensor-in/tensor-out shape fits the
 // query tower, while ranking needs id lookup and reports unknown ids (see server/README.md).
 //
-// API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes }) → FastifyInstance
-import Fastify, { LogController, type FastifyRequest } from 'fastify';
+// API: buildApp({ registry, dataplane, metrics, log, bodyLimitBytes, responseCompression? }) → FastifyInstance
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { RANK_BINARY_TYPE } from './binary.js';
+import { createRestCodecs } from './codecs/index.js';
 import type { Dataplane } from './dataplane.js';
-import { ServeError, modelNotReady, toServeError, unsupportedMediaType } from './errors.js';
+import { ServeError, invalidArgument, modelNotReady, toServeError, unsupportedMediaType } from './errors.js';
+import {
+  chooseResponseEncoding,
+  compress,
+  decodeContentEncoding,
+  decodeJsonText,
+  parseJson,
+} from './http-body.js';
 import type { ModelRegistry } from './lifecycle/registry.js';
 import type { ServerMetrics } from './metrics.js';
 import { BinaryInferResponse, INFERENCE_HEADER_LENGTH, OIP_BINARY_TYPE } from './oip-binary.js';
 
 export const SERVER_NAME = 'lightrank';
 export const SERVER_VERSION = '0.1.0';
+/** The OIP extensions in server metadata (REST and gRPC). */
+export const SERVER_EXTENSIONS = ['binary_tensor_data'];
 
 export interface AppDeps {
   registry: ModelRegistry;
@@ -37,6 +48,8 @@ export interface AppDeps {
   metrics: ServerMetrics;
   log: Logger;
   bodyLimitBytes: number;
+  /** compress responses when Accept-Encoding asks (default true) */
+  responseCompression?: boolean;
 }
 
 declare module 'fastify' {
@@ -54,15 +67,39 @@ export type App = ReturnType<typeof buildApp>;
 
 export function buildApp(deps: AppDeps) {
   const { registry, dataplane, metrics } = deps;
+  const codecs = createRestCodecs(dataplane.limits);
   const app = Fastify({
     loggerInstance: deps.log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // model names are up to 128 characters (config.ts); longer path parameters are refused below
+    routerOptions: { maxParamLength: 256 },
+    // a path Fastify cannot route (bad percent-encoding, a parameter too long) answers in the
+    // error format like every other error
+    frameworkErrors: (err, req, reply) => {
+      const path = req.url.split('?')[0];
+      const e =
+        err.code === 'FST_ERR_BAD_URL'
+          ? invalidArgument('path', `"${path}" is not a valid URL path (bad percent-encoding)`)
+          : invalidArgument('path', `"${path}": ${err.message}`);
+      sendError(e, reply);
+    },
   });
-  // JSON only: without Fastify's default text/plain parser, other media types get 415.
-  app.removeContentTypeParser('text/plain');
+  // JSON by our own parser: the charset is honoured (UTF-8 or UTF-16; others 415) and a
+  // `__proto__` key is refused by name (http-body.ts). Without Fastify's default text/plain
+  // parser, other media types get 415.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    if ((body as Buffer).length === 0)
+      return done(new ServeError('MALFORMED_JSON', 'request body is empty; send a JSON object'));
+    try {
+      done(null, parseJson(decodeJsonText(body as Buffer, req.headers['content-type'])));
+    } catch (err) {
+      done(err as Error);
+    }
+  });
   // The ranking endpoint's binary encoding (binary.ts): the body is handed on as one Buffer.
   app.addContentTypeParser(RANK_BINARY_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // The OIP binary tensor extension: taken as one Buffer on the infer routes when the request
@@ -74,23 +111,51 @@ export function buildApp(deps: AppDeps) {
 
   app.addHook('onRequest', async (req) => {
     req.startedAt = process.hrtime.bigint();
+    // A body without a Content-Type is JSON, as Triton reads it (some OIP clients send none);
+    // the infer route's own hook below makes it the binary extension when its header is sent.
+    const h = req.headers;
+    if (
+      h['content-type'] === undefined &&
+      (h['transfer-encoding'] !== undefined ||
+        (h['content-length'] !== undefined && h['content-length'] !== '0'))
+    )
+      h['content-type'] = 'application/json';
+  });
+  // Content-Encoding: gzip | deflate on request bodies, decompressed within the body limit.
+  app.addHook('preParsing', async (req, _reply, payload) =>
+    req.method === 'POST'
+      ? decodeContentEncoding(req.headers['content-encoding'], payload, deps.bodyLimitBytes)
+      : payload,
+  );
+  // Accept-Encoding: the response compressed when the client asks (Triton does the same; the
+  // Inference-Header-Content-Length of a binary response counts the uncompressed JSON).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (payload === null || payload === undefined) return payload;
+    if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
+    if (deps.responseCompression === false) return payload;
+    const coding = chooseResponseEncoding(req.headers['accept-encoding']);
+    void reply.header('vary', 'accept-encoding');
+    if (coding === undefined || reply.hasHeader('content-encoding')) return payload;
+    void reply.header('content-encoding', coding);
+    return compress(coding, payload);
   });
   app.addHook('onResponse', async (req, reply) => {
     const endpoint = req.routeOptions.config.endpoint ?? 'unknown';
     metrics.observeRequest(endpoint, reply.statusCode, Number(process.hrtime.bigint() - req.startedAt) / 1e9);
   });
 
+  const sendError = (e: ServeError, reply: FastifyReply): void => {
+    metrics.error(e.code);
+    void reply.status(e.status).send(e.toBody());
+  };
   app.setErrorHandler((err, req, reply) => {
     const e = toServeError(err);
-    metrics.error(e.code);
     if (e.code === 'INTERNAL' || e.code === 'INFERENCE_FAILED')
       req.log.error({ err, code: e.code }, e.message);
-    void reply.status(e.status).send(e.toBody());
+    sendError(e, reply);
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new ServeError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
-    metrics.error(e.code);
-    void reply.status(e.status).send(e.toBody());
+    sendError(new ServeError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), reply);
   });
 
   const route = (endpoint: string) => ({ config: { endpoint } });
@@ -118,7 +183,7 @@ export function buildApp(deps: AppDeps) {
   app.get('/v2', route('server_metadata'), async () => ({
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    extensions: ['binary_tensor_data'],
+    extensions: SERVER_EXTENSIONS,
   }));
   app.get('/v2/health/live', route('server_live'), async () => ({ live: true }));
   app.get('/v2/health/ready', route('server_ready'), async (_req, reply) => {
@@ -139,19 +204,23 @@ export function buildApp(deps: AppDeps) {
     app.post<ModelParams>(`${prefix}/infer`, inferRoute, async (req, reply) => {
       checkVersion(req.params);
       const header = req.headers[INFERENCE_HEADER_LENGTH];
-      const res = await dataplane.infer(
-        req.params.name,
-        req.body,
-        header === undefined ? undefined : String(header),
-      );
+      const res =
+        header === undefined
+          ? await dataplane.score(req.params.name, codecs.oipJson, req.body)
+          : await dataplane.score(req.params.name, codecs.oipBinary, {
+              body: req.body,
+              headerLength: String(header),
+            });
       if (!(res instanceof BinaryInferResponse)) return res;
       return reply.type(OIP_BINARY_TYPE).header(INFERENCE_HEADER_LENGTH, res.headerLength).send(res.body);
     });
   }
   app.post<ModelParams>('/v1/models/:name/rank', route('rank'), async (req, reply) =>
     Buffer.isBuffer(req.body)
-      ? reply.type(RANK_BINARY_TYPE).send(await dataplane.rankBinary(req.params.name, req.body))
-      : reply.type('application/json').send(await dataplane.rank(req.params.name, req.body)),
+      ? reply.type(RANK_BINARY_TYPE).send(await dataplane.score(req.params.name, codecs.rankBinary, req.body))
+      : reply
+          .type('application/json')
+          .send(await dataplane.score(req.params.name, codecs.rankJson, req.body)),
   );
   app.get('/metrics', route('metrics'), async (_req, reply) => {
     const text = await metrics.registry.metrics();

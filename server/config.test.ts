@@ -45,6 +45,20 @@ describe('parseConfig', () => {
     });
   });
 
+  it('gRPC port: 8001, off, or any free port when the HTTP port is any free port', () => {
+    expect(parseConfig([], {}).grpcPort).toBe(8001);
+    expect(parseConfig(['--grpc-port', 'off'], {}).grpcPort).toBeNull();
+    expect(parseConfig(['--port', '0'], {}).grpcPort).toBe(0);
+    expect(parseConfig([], { LIGHTRANK_PORT: '0' }).grpcPort).toBe(0);
+    expect(parseConfig(['--port', '0'], { LIGHTRANK_GRPC_PORT: '9001' }).grpcPort).toBe(9001);
+    expect(() => parseConfig(['--grpc-port', 'on'], {})).toThrow(/--grpc-port \/ LIGHTRANK_GRPC_PORT/);
+    expect(parseConfig([], {})).toMatchObject({ maxDenseAbs: 1e12, responseCompression: true });
+    expect(parseConfig(['--max-dense-abs', '1e20', '--response-compression', 'off'], {})).toMatchObject({
+      maxDenseAbs: 1e20,
+      responseCompression: false,
+    });
+  });
+
   it('refuses bad values naming the flag and the variable', () => {
     expect(() => parseConfig([], { LIGHTRANK_EXECUTION_PROVIDER: 'tpu' })).toThrow(
       /--execution-provider \/ LIGHTRANK_EXECUTION_PROVIDER/,

@@ -25,6 +25,11 @@ const OPTIONS = {
   'model-name': ['LIGHTRANK_MODEL_NAME', 'model name in the APIs', 'demo'],
   host: ['LIGHTRANK_HOST', 'listen address', '0.0.0.0'],
   port: ['LIGHTRANK_PORT', 'listen port (0 = any free port)', '8080'],
+  'grpc-port': [
+    'LIGHTRANK_GRPC_PORT',
+    'gRPC port (OIP inference.GRPCInferenceService and lightrank.v1.Ranking); off = no gRPC; 0 = any free port (the default when --port is 0)',
+    '8001',
+  ],
   segment: ['LIGHTRANK_SEGMENT', 'segment name (metric label)', ''],
   track: ['LIGHTRANK_TRACK', 'stable or canary (metric label)', ''],
   'execution-provider': [
@@ -55,7 +60,21 @@ const OPTIONS = {
   ],
   'max-candidates': ['LIGHTRANK_MAX_CANDIDATES', 'most candidate ids per ranking request', '10000'],
   'max-infer-rows': ['LIGHTRANK_MAX_INFER_ROWS', 'most rows per OIP infer request', '256'],
-  'body-limit-bytes': ['LIGHTRANK_BODY_LIMIT_BYTES', 'largest request body', '1048576'],
+  'max-dense-abs': [
+    'LIGHTRANK_MAX_DENSE_ABS',
+    'largest |x| of a dense feature; larger ones are refused with 400 (the reference towers overflow float32 from ~1e14)',
+    '1e12',
+  ],
+  'body-limit-bytes': [
+    'LIGHTRANK_BODY_LIMIT_BYTES',
+    'largest request body (decompressed), and gRPC message',
+    '1048576',
+  ],
+  'response-compression': [
+    'LIGHTRANK_RESPONSE_COMPRESSION',
+    'on: compress REST responses when Accept-Encoding asks for gzip or deflate (as Triton does; Go clients ask by default); off: never',
+    'on',
+  ],
   'reload-poll-ms': ['LIGHTRANK_RELOAD_POLL_MS', 'how often the current pointers are read', '1000'],
   'drain-timeout-ms': [
     'LIGHTRANK_DRAIN_TIMEOUT_MS',
@@ -76,6 +95,7 @@ const schema = z.object({
   modelName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (at most 128)'),
   host: z.string().min(1),
   port: int(0, 65535),
+  grpcPort: z.union([z.literal('off').transform(() => null), int(0, 65535)]),
   segment: z.string(),
   track: z.string(),
   executionProvider: z.enum(['cuda', 'cpu']),
@@ -86,7 +106,9 @@ const schema = z.object({
   maxQueueLength: int(1),
   maxCandidates: int(1, 1_000_000),
   maxInferRows: int(1, 65536),
+  maxDenseAbs: z.coerce.number().positive().max(3.4028234663852886e38),
   bodyLimitBytes: int(1024),
+  responseCompression: z.enum(['on', 'off']).transform((v) => v === 'on'),
   reloadPollMs: int(10),
   drainTimeoutMs: int(0),
 });
@@ -123,6 +145,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     const value = fromFlag !== undefined ? String(fromFlag) : (env[envName] ?? def);
     raw[camel(flag)] = value;
   }
+  // Any free port for HTTP (tests, side-by-side servers): any free port for gRPC too, unless given.
+  if (values['grpc-port'] === undefined && env.LIGHTRANK_GRPC_PORT === undefined && raw.port === '0')
+    raw.grpcPort = '0';
   raw.dataDirGiven = values['data-dir'] !== undefined || env.LIGHTRANK_DATA_DIR !== undefined;
   // Default workers: on CUDA one (each worker's session holds its own copy of the snapshot in
   // device memory); on CPU one per two cores (the HTTP loop needs a core of its own).

@@ -1,6 +1,6 @@
 // encodeRankResponse writes valid JSON equal (within 5e-10) to what JSON.stringify would write.
 import { describe, expect, it } from 'vitest';
-import type { RankResponse } from './dataplane.js';
+import type { RankResponse } from './encode.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 
 describe('encodeRankResponse', () => {

@@ -5,9 +5,21 @@
 // would write them.
 //
 // API:
-//   interface ScoreColumn { values: Float32Array; present: Int32Array }
+//   interface RankResponse;  interface ScoreColumn { values: Float32Array; present: Int32Array }
 //   encodeRankResponse(res: RankResponse with scores as ScoreColumns) → Buffer (UTF-8 JSON)
-import type { RankResponse } from './dataplane.js';
+/** The ranking endpoint's JSON response (server/README.md). */
+export interface RankResponse {
+  model: string;
+  modelVersion: string;
+  snapshotVersion: string;
+  tasks: string[];
+  /** per task, aligned with the request's candidates; null where the id is unknown */
+  scores?: Record<string, (number | null)[]>;
+  /** per task, the best `topK` known candidates, best first */
+  topK?: Record<string, { id: string; score: number }[]>;
+  /** candidate ids not in the snapshot: listed here, not scored */
+  unknownIds: string[];
+}
 
 /** Most bytes one score takes: JSON.stringify of a double is at most 24 characters; "null" 4. */
 const MAX_SCORE_BYTES = 25;

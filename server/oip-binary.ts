@@ -23,6 +23,7 @@
 //   encodeBinaryInferRequest(header, tensors) → { body: Buffer, headerLength }
 //   decodeBinaryInferResponse(body, headerLength) → { header, tensors: Map<name, Buffer> }
 import { ServeError, invalidArgument } from './errors.js';
+import { parseJson } from './http-body.js';
 
 export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
 /** The media type of binary infer responses (and what Triton clients send). */
@@ -69,13 +70,14 @@ export function splitBinaryBody(body: unknown, headerValue: string): { header: u
   if (length === 0) throw invalidArgument(HEADER_FIELD, 'the JSON inference header cannot be empty');
   let header: unknown;
   try {
-    header = JSON.parse(bytes.toString('utf8', 0, length));
-  } catch (err) {
-    throw new ServeError(
-      'MALFORMED_JSON',
-      `the inference header (the first ${length} bytes of the body) is not valid JSON: ${(err as Error).message}`,
-      HEADER_FIELD,
+    header = parseJson(
+      bytes.toString('utf8', 0, length),
+      `the inference header (the first ${length} bytes of the body)`,
     );
+  } catch (err) {
+    if (err instanceof ServeError && err.code === 'MALFORMED_JSON')
+      throw new ServeError(err.code, err.message, HEADER_FIELD);
+    throw err;
   }
   return { header, tail: bytes.subarray(length) };
 }

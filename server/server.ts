@@ -1,16 +1,18 @@
-// Wires one scoring server from its configuration: metrics, registry, dataplane, HTTP app and
-// the hot-reload poller; `start` listens, `stop` shuts down gracefully (stop accepting, let
-// in-flight requests finish up to the drain timeout, close the workers). Used by main.ts and by
+// Wires one scoring server from its configuration: metrics, registry, dataplane, HTTP app, the
+// gRPC server (unless --grpc-port off) and the hot-reload poller; `start` listens on both ports
+// and logs one "listening" line (`port`, `grpcPort`), `stop` shuts down gracefully (stop
+// accepting, let in-flight requests finish up to the drain timeout, close the workers). Used by main.ts and by
 // tests that want a whole server in-process.
 //
 // API:
 //   createServer(config: ServerConfig & { dataDir: string }, log: Logger) → ScoringServer
 //   server.app / .registry / .reloader / .metrics
-//   server.start() → Promise<{ port: number }>;  server.stop() → Promise<void>
+//   server.start() → Promise<{ port: number; grpcPort: number | null }>;  server.stop() → Promise<void>
 import type { Logger } from '../lib/logger.js';
 import { buildApp, type App } from './app.js';
 import type { ServerConfig } from './config.js';
 import { Dataplane } from './dataplane.js';
+import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { ModelRegistry } from './lifecycle/registry.js';
 import { Reloader } from './lifecycle/reloader.js';
 import { loadVersion } from './lifecycle/version.js';
@@ -21,7 +23,7 @@ export interface ScoringServer {
   registry: ModelRegistry;
   reloader: Reloader;
   metrics: ServerMetrics;
-  start(): Promise<{ port: number }>;
+  start(): Promise<{ port: number; grpcPort: number | null }>;
   stop(): Promise<void>;
 }
 
@@ -33,8 +35,16 @@ export function createServer(config: ServerConfig, log: Logger): ScoringServer {
   });
   const registry = new ModelRegistry(config.modelName);
   const dataplane = new Dataplane(registry, metrics, config);
-  const app = buildApp({ registry, dataplane, metrics, log, bodyLimitBytes: config.bodyLimitBytes });
+  const app = buildApp({
+    registry,
+    dataplane,
+    metrics,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    responseCompression: config.responseCompression,
+  });
   let warnedFallback = false;
+  let grpc: GrpcServer | undefined;
   const reloader = new Reloader({
     dataDir: config.dataDir,
     registry,
@@ -68,16 +78,28 @@ export function createServer(config: ServerConfig, log: Logger): ScoringServer {
     metrics,
     async start() {
       reloader.start();
+      if (config.grpcPort !== null) {
+        grpc = await startGrpcServer({
+          host: config.host,
+          port: config.grpcPort,
+          dataplane,
+          registry,
+          metrics,
+          log,
+          maxMessageBytes: config.bodyLimitBytes,
+        });
+      }
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
-      log.info({ port, model: config.modelName, dataDir: config.dataDir }, 'listening');
-      return { port };
+      const grpcPort = grpc?.port ?? null;
+      log.info({ port, grpcPort, model: config.modelName, dataDir: config.dataDir }, 'listening');
+      return { port, grpcPort };
     },
     async stop() {
       reloader.stop();
       // Stop accepting; app.close() waits for in-flight requests (bounded by the drain timeout).
-      const drained = app.close().then(() => true);
+      const drained = Promise.all([app.close(), grpc?.stop(config.drainTimeoutMs)]).then(() => true);
       const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), config.drainTimeoutMs).unref());
       if (!(await Promise.race([drained, timeout])))
         log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timed out');

@@ -4,7 +4,8 @@
 // scoring graph whose initializer is the snapshot's embeddings.bin (external data, mapped by ONNX
 // Runtime in each worker), and starts the workers while the files are hashed; each stage's
 // seconds are kept in `loadStages` (load-stages.ts; `sessions` runs alongside `checksum`,
-// `read_ids` and `id_index`). Requests hold a
+// `read_ids` and `id_index`). Last, the query tower runs once on a plain query (all features 0):
+// a non-finite output refuses the version (reason `non_finite`). Requests hold a
 // version from start to finish (`acquire`/`release`); a retired version closes its workers
 // once its last request is done.
 //
@@ -174,6 +175,28 @@ export async function loadVersion(src: VersionSource, opts: VersionOptions): Pro
   if (JSON.stringify(snapshot.manifest) !== JSON.stringify(m)) {
     await pool.close();
     throw new LoadError('snapshot', 'manifest', `${src.snapshotDir}: the manifest changed while loading`);
+  }
+  // A plain query (all features 0) must come out finite: then a non-finite output later is the
+  // request's features, not the model, and is answered as the client's error (dataplane.ts).
+  // It is also the version's first run (the workers' sessions warm up before serving). It runs
+  // through a batcher of its own: not a batch in the metrics, no queue delay.
+  const probe = await new DynamicBatcher(pool, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueLength: 1 })
+    .submit({
+      rows: 1,
+      dense: new Float32Array(model.numDense),
+      categorical: new BigInt64Array(model.numCategorical),
+      wantQuery: true,
+    })
+    .catch((e: unknown) => e as Error);
+  if (probe instanceof Error || !probe.query!.every(Number.isFinite)) {
+    await pool.close();
+    throw new LoadError(
+      'model',
+      'non_finite',
+      probe instanceof Error
+        ? `the query tower failed on a plain query (all features 0): ${probe.message}`
+        : `the query tower's output for a plain query (all features 0) is not finite (NaN or Infinity in its weights?)`,
+    );
   }
   const batcher = new DynamicBatcher(pool, opts.limits, {
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),

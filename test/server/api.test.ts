@@ -476,15 +476,24 @@ describe('malformed requests', () => {
     expect(cfg()).toEqual(staged.bundle.config.query);
   });
 
-  it('answers non-finite model outputs (features overflowing the tower) with 500, not nulls', async () => {
+  it('refuses a finite float32 feature beyond --max-dense-abs with 400 naming it and the limit', async () => {
     const body = good();
-    body.query.dense[0] = 1e30; // valid float32; the tower's L2 norm overflows
+    body.query.dense[3] = -1e30; // valid float32, but the tower would overflow
     const res = await server.post(R, body);
-    expect(res.status).toBe(500);
-    expect(res.body).toMatchObject({
-      code: 'INFERENCE_FAILED',
-      error: expect.stringContaining('non-finite'),
-    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'query.dense[3]' });
+    expect(res.body.error).toContain('exceeds the dense feature limit 1e+12 (--max-dense-abs)');
+    const inf: Loose = goodInfer();
+    for (const t of inf.inputs) {
+      t.shape[0] = 2;
+      t.data = [...t.data, ...t.data];
+    }
+    inf.inputs[0].data[20] = 5e13;
+    const infer = await server.post(I, inf);
+    expect(infer.status).toBe(400);
+    expect(infer.body).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'inputs[0]' });
+    expect(infer.body.error).toContain('element 20 (row 1, column 4)');
+    expect(server.logs.filter((l) => l.level >= 50)).toEqual([]);
   });
 
   it('leaves the process healthy and serving, with the errors counted', async () => {

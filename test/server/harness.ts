@@ -6,7 +6,7 @@
 // API:
 //   stageDemo(root, { items? }) → Promise<Staged>    bundle + data dir with model/current, snapshot/current
 //   startServer(args: string[], env?) → Promise<ServerProcess>   (env value undefined = unset)
-//   ServerProcess: { url, port, logs: LogLine[], post(path, body, headers?), get(path), stop() }
+//   ServerProcess: { url, port, grpcPort, logs: LogLine[], post(path, body, headers?), get(path), stop() }
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { buildDemoBundle, type DemoBundle } from '../../modelkit/bundle.js';
@@ -44,6 +44,8 @@ export interface HttpResult {
 export interface ServerProcess {
   url: string;
   port: number;
+  /** the gRPC port (null when started with --grpc-port off) */
+  grpcPort: number | null;
   proc: ChildProcess;
   logs: LogLine[];
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<HttpResult>;
@@ -80,6 +82,7 @@ export async function startServer(
   const logs: LogLine[] = [];
   let stderr = '';
   let buffered = '';
+  let grpcPort: number | null = null;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL'); // never leave a half-started server behind
@@ -96,6 +99,7 @@ export async function startServer(
           logs.push(entry);
           if (entry.msg === 'listening') {
             clearTimeout(timer);
+            grpcPort = (entry.grpcPort as number | null | undefined) ?? null;
             resolve(entry.port as number);
           }
         } catch {
@@ -113,6 +117,7 @@ export async function startServer(
   return {
     url,
     port,
+    grpcPort,
     proc,
     logs,
     post: async (path, body, headers = { 'content-type': 'application/json' }) =>
