@@ -15,15 +15,24 @@ import { EventRecorder } from './runtime/events.js';
 import { startHttp } from './runtime/http.js';
 import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
 import { Informer } from './runtime/kube/informer.js';
-import { DEPLOYMENTS, SERVICES, keyOf, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
+import {
+  DEPLOYMENTS,
+  SERVICES,
+  keyOf,
+  type KubeObject,
+  type ResourceRef,
+  CONFIGMAPS,
+  HTTPROUTES,
+  PODS,
+  ROLEBINDINGS,
+  ROLES,
+  SERVICEACCOUNTS,
+} from './runtime/kube/types.js';
 import { OwnedObjects } from './runtime/kube/owned.js';
 import { LeaderElector } from './runtime/leader.js';
-import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from './rbac.js';
-import { CONFIGMAPS, HTTPROUTES } from './traffic/provider.js';
 import { WorkQueue } from './runtime/queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
 import { podForCache } from './pod-cache.js';
-import { PODS } from './rollout/capacity.js';
 import { createOperatorMetrics, type OperatorMetrics } from './runtime/telemetry.js';
 import { KIND } from '../api/rankingmodel.js';
 

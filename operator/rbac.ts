@@ -3,25 +3,7 @@
 // model's owner reference). Shared by the scoring pods (builders.ts: post Events) and the router
 // (traffic/router/objects.ts: read EndpointSlices); applied with compare-before-write.
 import type { KubeObject, ObjectMeta, ResourceRef } from './runtime/kube/types.js';
-
-export const SERVICEACCOUNTS: ResourceRef = {
-  group: '',
-  version: 'v1',
-  plural: 'serviceaccounts',
-  kind: 'ServiceAccount',
-};
-export const ROLES: ResourceRef = {
-  group: 'rbac.authorization.k8s.io',
-  version: 'v1',
-  plural: 'roles',
-  kind: 'Role',
-};
-export const ROLEBINDINGS: ResourceRef = {
-  group: 'rbac.authorization.k8s.io',
-  version: 'v1',
-  plural: 'rolebindings',
-  kind: 'RoleBinding',
-};
+import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from './runtime/kube/types.js';
 
 export interface PolicyRule {
   apiGroups: string[];

@@ -25,11 +25,11 @@ import {
   SERVICES,
   type KubeObject,
   type ResourceRef,
+  CONFIGMAPS,
 } from '../../operator/runtime/kube/types.js';
 import { loadKubeConfig } from '../../operator/manager.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { rankingModel, REPO_ROOT } from '../../operator/testing.js';
-import { CONFIGMAPS } from '../../operator/traffic/provider.js';
 import {
   buildRouterConfigMap,
   buildRouterDeployment,

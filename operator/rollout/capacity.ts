@@ -5,12 +5,10 @@
 // (Affinity rules are not evaluated: they narrow the nodes further, which the scheduler still
 // enforces; the deadline catches a canary that stays Pending anyway.)
 import type { KubeClient } from '../runtime/kube/client.js';
-import type { KubeObject, ResourceRef } from '../runtime/kube/types.js';
+import type { KubeObject } from '../runtime/kube/types.js';
 import type { ResolvedServing } from '../../api/resolve.js';
 import { parseQuantity } from '../runtime/apply.js';
-
-export const NODES: ResourceRef = { group: '', version: 'v1', plural: 'nodes', kind: 'Node' };
-export const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+import { NODES, PODS } from '../runtime/kube/types.js';
 
 interface Taint {
   key: string;

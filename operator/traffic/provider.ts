@@ -9,7 +9,6 @@
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import type { OwnedObjects } from '../runtime/kube/owned.js';
-import type { ResourceRef } from '../runtime/kube/types.js';
 
 export type RoutingMode = 'router' | 'gatewayAPI';
 
@@ -45,11 +44,3 @@ export interface ProviderContext {
    */
   weights: Map<string, number>;
 }
-
-export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
-export const HTTPROUTES: ResourceRef = {
-  group: 'gateway.networking.k8s.io',
-  version: 'v1',
-  plural: 'httproutes',
-  kind: 'HTTPRoute',
-};

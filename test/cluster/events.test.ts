@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { EventRecorder } from '../../operator/runtime/events.js';
 import type { KubeClient } from '../../operator/runtime/kube/client.js';
-import { CONFIGMAPS } from '../../operator/traffic/provider.js';
-import { EVENTS, type KubeObject } from '../../operator/runtime/kube/types.js';
+import { EVENTS, type KubeObject, CONFIGMAPS } from '../../operator/runtime/kube/types.js';
 import { testClient } from '../../operator/testing.js';
 import { clusterInfo, useTestNamespace } from '../harness/cluster.js';
 

@@ -6,10 +6,10 @@
 import { expect, it } from 'vitest';
 import { minimalSpec } from '../../api/testing.js';
 import { KubeClient } from '../../operator/runtime/kube/client.js';
-import { HTTPROUTES } from '../../operator/traffic/provider.js';
 import { waitFor } from '../harness/cluster.js';
 import { applyManifests, readManifests } from '../harness/manifests.js';
 import { usePrivateCluster } from './operator-fixture.js';
+import { HTTPROUTES } from '../../operator/runtime/kube/types.js';
 
 const fx = usePrivateCluster('operator-discovery'); // the operator asks again every 250 ms
 

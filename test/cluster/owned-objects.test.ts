@@ -11,8 +11,8 @@ import { Informer } from '../../operator/runtime/kube/informer.js';
 import { OwnedObjects } from '../../operator/runtime/kube/owned.js';
 import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { testClient } from '../../operator/testing.js';
-import { CONFIGMAPS, HTTPROUTES } from '../../operator/traffic/provider.js';
 import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { CONFIGMAPS, HTTPROUTES } from '../../operator/runtime/kube/types.js';
 
 const ns = useTestNamespace('owned-objects');
 let client: KubeClient;

@@ -4,9 +4,8 @@
 // progressDeadlineSeconds the rollout fails and is rolled back (ProgressDeadlineExceeded).
 // Once a GPU is free again, a retry rolls out and promotes.
 import { describe, expect, it } from 'vitest';
-import { PODS, readCapacity } from '../../operator/rollout/capacity.js';
-import { DEPLOYMENTS, type KubeObject } from '../../operator/runtime/kube/types.js';
-import { CONFIGMAPS } from '../../operator/traffic/provider.js';
+import { readCapacity } from '../../operator/rollout/capacity.js';
+import { DEPLOYMENTS, type KubeObject, CONFIGMAPS, PODS } from '../../operator/runtime/kube/types.js';
 import { ROUTER_TABLE_KEY, routerName } from '../../operator/traffic/router/objects.js';
 import { parseTable } from '../../router/table.js';
 import { waitFor } from '../harness/cluster.js';

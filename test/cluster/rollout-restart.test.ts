@@ -9,7 +9,6 @@ import { spawnOperator, type OperatorProcess } from '../../operator/testing.js';
 import { clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
 import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
-import { CONFIGMAPS } from '../../operator/traffic/provider.js';
 import { ROUTER_TABLE_KEY, routerName } from '../../operator/traffic/router/objects.js';
 import { parseTable } from '../../router/table.js';
 import { healthy, startFakePrometheus, type FakePrometheus } from '../prometheus/fake-prometheus.js';
@@ -23,6 +22,7 @@ import {
   syncEnv,
   type Model,
 } from './rollout-helpers.js';
+import { CONFIGMAPS } from '../../operator/runtime/kube/types.js';
 
 const ns = useTestNamespace('rollout-restart');
 let prom: FakePrometheus;

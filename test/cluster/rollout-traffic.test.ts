@@ -10,9 +10,8 @@
 // backend so the verdict can be switched at a known moment.
 import { describe, expect, it } from 'vitest';
 import { parseTable } from '../../router/table.js';
-import { DEPLOYMENTS, type KubeObject } from '../../operator/runtime/kube/types.js';
+import { DEPLOYMENTS, type KubeObject, CONFIGMAPS, HTTPROUTES } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
-import { CONFIGMAPS, HTTPROUTES } from '../../operator/traffic/provider.js';
 import type { HttpRoute } from '../../operator/traffic/gatewayapi/httproute.js';
 import { ROUTER_TABLE_KEY, routerName } from '../../operator/traffic/router/objects.js';
 import { healthy } from '../prometheus/fake-prometheus.js';

@@ -3,10 +3,10 @@
 // catching requests without one), weighted backendRefs to the per-track Services; a canary step
 // rewrites only its own segment's route; switching the model to router mode removes the routes.
 import { describe, expect, it } from 'vitest';
-import { HTTPROUTES, CONFIGMAPS } from '../../operator/traffic/provider.js';
 import type { HttpRoute } from '../../operator/traffic/gatewayapi/httproute.js';
 import { waitFor } from '../harness/cluster.js';
 import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
+import { CONFIGMAPS, HTTPROUTES } from '../../operator/runtime/kube/types.js';
 
 const fx = useRolloutFixture('routing-gatewayapi');
 const ns = fx.ns;

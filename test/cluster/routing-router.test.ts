@@ -6,11 +6,10 @@
 // turned on; a canary step shows in the table.
 import { describe, expect, it } from 'vitest';
 import { parseTable, selectSegment } from '../../router/table.js';
-import { CONFIGMAPS } from '../../operator/traffic/provider.js';
-import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../operator/rbac.js';
 import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { waitFor } from '../harness/cluster.js';
 import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
+import { CONFIGMAPS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../operator/runtime/kube/types.js';
 
 const ROUTER_IMAGE = 'registry.test/lightrank-router:2';
 const fx = useRolloutFixture('routing-router', { routerImage: ROUTER_IMAGE });

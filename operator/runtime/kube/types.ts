@@ -39,7 +39,10 @@ export interface WatchEvent {
   object: KubeObject & { code?: number; reason?: string; message?: string };
 }
 
-/** Where a kind lives in the API: group ('' for core), version, plural, kind. */
+/**
+ * Where a kind lives in the API: group ('' for core), version, plural, kind. Every kind the
+ * operator reads or writes has its ref here (the RankingModel's own: operator/reconciler.ts).
+ */
 export interface ResourceRef {
   group: string;
   version: string;
@@ -61,6 +64,33 @@ export const LEASES: ResourceRef = {
   kind: 'Lease',
 };
 export const EVENTS: ResourceRef = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
+export const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+export const NODES: ResourceRef = { group: '', version: 'v1', plural: 'nodes', kind: 'Node' };
+export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
+export const SERVICEACCOUNTS: ResourceRef = {
+  group: '',
+  version: 'v1',
+  plural: 'serviceaccounts',
+  kind: 'ServiceAccount',
+};
+export const ROLES: ResourceRef = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'roles',
+  kind: 'Role',
+};
+export const ROLEBINDINGS: ResourceRef = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'rolebindings',
+  kind: 'RoleBinding',
+};
+export const HTTPROUTES: ResourceRef = {
+  group: 'gateway.networking.k8s.io',
+  version: 'v1',
+  plural: 'httproutes',
+  kind: 'HTTPRoute',
+};
 
 export function apiVersionOf(ref: ResourceRef): string {
   return ref.group ? `${ref.group}/${ref.version}` : ref.version;

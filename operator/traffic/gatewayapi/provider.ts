@@ -5,8 +5,9 @@
 // for this generation. removeManagedRoutes deletes every HTTPRoute the operator made for the model.
 import { ApiError, isNotFound } from '../../runtime/kube/client.js';
 import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
-import { HTTPROUTES, type ProviderContext, type TrafficProvider } from '../provider.js';
+import { type ProviderContext, type TrafficProvider } from '../provider.js';
 import { buildHttpRoute, httpRouteName, type HttpRoute } from './httproute.js';
+import { HTTPROUTES } from '../../runtime/kube/types.js';
 
 interface RouteStatus {
   parents?: { conditions?: { type: string; status: string; observedGeneration?: number }[] }[];

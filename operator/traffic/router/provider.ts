@@ -4,9 +4,17 @@
 // live one holds); setWeight rewrites the table only; verifyWeight reads the ConfigMap back and
 // parses it with the router's own schema, so a table the router would refuse never counts as set.
 import { parseTable, TableError } from '../../../router/table.js';
-import { DEPLOYMENTS, SERVICES, type KubeObject, type ResourceRef } from '../../runtime/kube/types.js';
-import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../rbac.js';
-import { CONFIGMAPS, type ProviderContext, type TrafficProvider } from '../provider.js';
+import {
+  DEPLOYMENTS,
+  SERVICES,
+  type KubeObject,
+  type ResourceRef,
+  CONFIGMAPS,
+  ROLEBINDINGS,
+  ROLES,
+  SERVICEACCOUNTS,
+} from '../../runtime/kube/types.js';
+import { type ProviderContext, type TrafficProvider } from '../provider.js';
 import {
   buildRouterConfigMap,
   buildRouterIdentity,
