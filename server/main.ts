@@ -3,10 +3,19 @@
 //   npm run server -- --port 8080 --model-name demo        (see --help)
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { createLogger } from '../lib/logger.js';
 import { CONFIG_HELP, parseConfig } from './config.js';
 import { prepareDemoDataDir } from './demo.js';
 import { createServer } from './server.js';
+
+// V8's allocation-site pretenuring, on by default, decides under load that some per-request
+// allocation sites' objects live long (requests in flight survive scavenges) and from then on
+// allocates them straight into the old generation: at one request at a time that filled it
+// enough for a Mark-Compact every ~60 JSON requests (2–20 ms pause plus incremental marking
+// steps inside requests), most of the JSON path's p99. Off, per-request garbage dies young.
+// Set before anything runs (bench/server-tail.ts measured it; bench/RESULTS.md, 2026-12-06).
+setFlagsFromString('--no-allocation-site-pretenuring');
 
 const log = createLogger('server');
 

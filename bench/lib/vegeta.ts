@@ -33,6 +33,8 @@ export interface VegetaResult extends LoadResult {
   sendLagP99Ms: number;
   /** vegeta's own CPU time (user + system) per request sent */
   generatorCpuUsPerReq: number;
+  /** every request's latency (ms), in send order */
+  latenciesMs: Float64Array;
 }
 
 /** Builds (or finds cached) vegeta with scripts/build-vegeta.sh; undefined when Go is missing. */
@@ -182,6 +184,7 @@ export class Vegeta {
       ...summarize(latUs, hits.length, ok, (last - first) / 1e6, maxInFlight(sentUs, latUs)),
       sendLagP99Ms,
       generatorCpuUsPerReq: cpuUs / hits.length,
+      latenciesMs: Float64Array.from(latUs, (x) => x / 1000),
     };
   }
 }
