@@ -76,6 +76,7 @@ describe('buildDeployment', () => {
       LIGHTRANK_SEGMENT: 'standard',
       LIGHTRANK_TRACK: 'stable',
       LIGHTRANK_PORT: '8080',
+      LIGHTRANK_GRPC_PORT: '8001',
       LIGHTRANK_MODEL_NAME: 'ads',
       LIGHTRANK_EXECUTION_PROVIDER: 'cuda',
       LIGHTRANK_MAX_BATCH_SIZE: '64',
@@ -277,7 +278,7 @@ describe('buildScoringIdentity', () => {
 });
 
 describe('buildService', () => {
-  it('exposes every pod of the segment on port 80', () => {
+  it('exposes every pod of the segment on port 80, and OIP gRPC on 8001', () => {
     const m = model();
     const s = buildService(m, resolveSegments(m.spec, { image: 'i' })[0]!);
     expect(s.metadata.name).toBe('ads-standard');
@@ -286,7 +287,10 @@ describe('buildService', () => {
     expect(s.spec).toEqual({
       type: 'ClusterIP',
       selector: { 'lightrank.dev/model': 'ads', 'lightrank.dev/segment': 'standard' },
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'grpc', port: 8001, targetPort: 'grpc', protocol: 'TCP' },
+      ],
     });
     expect(s.metadata.ownerReferences?.[0]?.uid).toBe('uid-1');
   });

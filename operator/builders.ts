@@ -18,6 +18,8 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 export const DATA_DIR = '/var/lib/lightrank';
 export const SERVER_PORT = 8080;
 export const SIDECAR_PORT = 8081;
+/** The server's OIP gRPC port (the sidecar has 8081). */
+export const GRPC_PORT = 8001;
 export const SERVICE_PORT = 80;
 /** Entry points inside the lightrank image (docs/internals.md: `node dist/<part>/main.js`). */
 export const SERVER_COMMAND = ['node', 'dist/server/main.js'];
@@ -184,12 +186,16 @@ export function buildDeployment(
         env: env({
           ...common,
           LIGHTRANK_PORT: SERVER_PORT,
+          LIGHTRANK_GRPC_PORT: GRPC_PORT,
           LIGHTRANK_MODEL_NAME: name,
           LIGHTRANK_EXECUTION_PROVIDER: s.executionProvider,
           LIGHTRANK_MAX_BATCH_SIZE: s.batching.maxBatchSize,
           LIGHTRANK_MAX_QUEUE_DELAY_US: s.batching.maxQueueDelayMicroseconds,
         }),
-        ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+        ports: [
+          { name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' },
+          { name: 'grpc', containerPort: GRPC_PORT, protocol: 'TCP' },
+        ],
         readinessProbe: {
           httpGet: { path: '/v2/health/ready', port: 'http' },
           periodSeconds: 5,
@@ -279,7 +285,10 @@ export function buildService(model: RankingModel, seg: ResolvedSegment): Service
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_MODEL]: name, [LABEL_SEGMENT]: seg.name },
-      ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'grpc', port: GRPC_PORT, targetPort: 'grpc', protocol: 'TCP' },
+      ],
     },
   };
 }
