@@ -15,16 +15,23 @@ BIN="$VENV/bin/moto_server"
 
 log() { printf '[s3-server %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-if [ -x "$BIN" ] && [ -f "$VENV/.complete" ]; then
+complete() { [ -x "$BIN" ] && [ -f "$VENV/.complete" ]; }
+
+mkdir -p "$CACHE_ROOT"
+if complete; then
   log "moto $MOTO_VERSION cached"
 else
   command -v python3 >/dev/null 2>&1 || { log "python3 is required to install moto"; exit 1; }
-  log "installing moto[s3,server]==$MOTO_VERSION into $VENV"
-  rm -rf "$VENV"
-  mkdir -p "$CACHE_ROOT"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[s3,server]==${MOTO_VERSION}" >&2
-  touch "$VENV/.complete"
-  log "moto $MOTO_VERSION installed"
+  # one installer at a time: test files starting together would remove each other's venv
+  exec 9>"$VENV.lock"
+  flock 9
+  if ! complete; then
+    log "installing moto[s3,server]==$MOTO_VERSION into $VENV"
+    rm -rf "$VENV" # a half-built one, left by a caller that died
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[s3,server]==${MOTO_VERSION}" >&2
+    touch "$VENV/.complete"
+    log "moto $MOTO_VERSION installed"
+  fi
 fi
 echo "$BIN"
