@@ -217,6 +217,17 @@ describe('an offline item-tower build', () => {
     ]);
     expect(published.stdout).toContain(`published v1: ${ITEMS} items from 2 parts`);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
+    // a shard without an index (no --index, no JOB_COMPLETION_INDEX) is refused, not taken as 0
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'JOB_COMPLETION_INDEX'));
+    await expect(
+      run(
+        process.execPath,
+        ['--import', 'tsx', main, 'shard', ...common, '--catalogue', root, '--item-model', towers.itemModel],
+        {
+          env,
+        },
+      ),
+    ).rejects.toThrow(/JOB_COMPLETION_INDEX "" is not a whole number/);
     // a missing flag is named
     await expect(run(process.execPath, ['--import', 'tsx', main, 'publish', ...common])).rejects.toThrow(
       /--prefix is required/,

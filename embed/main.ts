@@ -23,7 +23,7 @@ function need(values: Record<string, unknown>, name: string): string {
 }
 
 function count(text: string, what: string): number {
-  const n = Number(text);
+  const n = text.trim() === '' ? Number.NaN : Number(text);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${what} "${text}" is not a whole number`);
   return n;
 }
