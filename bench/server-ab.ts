@@ -13,11 +13,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateFeatures } from '../modelkit/catalogue.js';
-import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../server/binary.js';
 import { openSnapshot } from '../snapshot/index.js';
 import { stageDemo, waitFor } from '../test/server/harness.js';
 import { cpuSeconds } from './lib/proc.js';
+import { rankBodies } from './lib/rank-bodies.js';
 import { buildVegeta, Vegeta } from './lib/vegeta.js';
 
 const { values: A } = parseArgs({
@@ -97,24 +96,7 @@ async function main(): Promise<void> {
     if (!bin) throw new Error('vegeta is needed (scripts/build-vegeta.sh)');
     const staged = await stageDemo(root, { items: 20_000 });
     const snapshot = await openSnapshot(staged.bundle.snapshotDir, { loadEmbeddings: false });
-    const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 16, 9);
-    const bodies = Array.from({ length: 16 }, (_, b) => {
-      const ids = BigUint64Array.from(
-        { length: CANDIDATES },
-        (_, i) => snapshot.ids[(i * 7919 + b * 101) % snapshot.rows]!,
-      );
-      const d = dense.slice(b * 16, b * 16 + 16);
-      const c = categorical.slice(b * 4, b * 4 + 4);
-      return A.encoding === 'binary'
-        ? encodeRankBinaryRequest(d, c, ids)
-        : Buffer.from(
-            JSON.stringify({
-              query: { dense: Array.from(d), categorical: Array.from(c, Number) },
-              candidates: Array.from(ids, String),
-            }),
-          );
-    });
-    const contentType = A.encoding === 'binary' ? RANK_BINARY_TYPE : 'application/json';
+    const { bodies, contentType } = rankBodies(snapshot.ids, CANDIDATES, A.encoding);
     // Start order matters on this machine (an A/A run, the same checkout twice, gave the second
     // one 1.29× the throughput): run each comparison both ways (--b-first) and read both.
     const startA = () => start('A', resolve(A.a!), staged.dataDir, A['a-args']!);

@@ -16,10 +16,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateFeatures } from '../modelkit/catalogue.js';
-import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../server/binary.js';
 import { openSnapshot } from '../snapshot/index.js';
 import { stageDemo, waitFor } from '../test/server/harness.js';
+import { rankBodies } from './lib/rank-bodies.js';
 import { buildVegeta, Vegeta } from './lib/vegeta.js';
 
 const { values: A } = parseArgs({
@@ -107,29 +106,13 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 60_000, 'ready');
-    const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 16, 9);
-    const bodies = Array.from({ length: 16 }, (_, b) => {
-      const ids = BigUint64Array.from(
-        { length: CANDIDATES },
-        (_, i) => snapshot.ids[(i * 7919 + b * 101) % snapshot.rows]!,
-      );
-      const d = dense.slice(b * 16, b * 16 + 16);
-      const c = categorical.slice(b * 4, b * 4 + 4);
-      return A.encoding === 'binary'
-        ? encodeRankBinaryRequest(d, c, ids)
-        : Buffer.from(
-            JSON.stringify({
-              query: { dense: Array.from(d), categorical: Array.from(c, Number) },
-              candidates: Array.from(ids, String),
-            }),
-          );
-    });
+    const { bodies, contentType } = rankBodies(snapshot.ids, CANDIDATES, A.encoding);
     const dir = join(root, 'v');
     await mkdir(dir);
     const v = new Vegeta(bin, dir, {
       url: `${url}/v1/models/demo/rank`,
       bodies,
-      contentType: A.encoding === 'binary' ? RANK_BINARY_TYPE : 'application/json',
+      contentType,
     });
     await v.closedLoop({ concurrency: 4, durationMs: 3000 }); // warm-up
     const before = await (await fetch(`${url}/metrics`)).text();
