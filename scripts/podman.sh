@@ -81,6 +81,12 @@ ping_socket() {
 cmd_service() {
   need_podman
   mkdir -p "$RUN_DIR"
+  # A service started from a folder since deleted (a test run's clone) answers pings but cannot
+  # start containers (conmon: "Failed to get working directory"): replace it.
+  if [ -f "$PIDFILE" ] && [[ "$(readlink "/proc/$(cat "$PIDFILE")/cwd" 2>/dev/null)" == *" (deleted)" ]]; then
+    log "the running service's working directory is gone; restarting it"
+    cmd_stop
+  fi
   if ping_socket; then
     log "Docker API already served at unix://$SOCK"
     echo "unix://$SOCK"
@@ -95,7 +101,10 @@ cmd_service() {
   fi
   rm -f "$SOCK"
   # --time 0: serve until stopped (the default ends the service after 5 s idle)
-  setsid podman system service --time 0 "unix://$SOCK" >"$SERVICE_LOG" 2>&1 </dev/null &
+  # from $RUN_DIR: the service (and each container's conmon) keeps the working directory it was
+  # started in, which must outlive the caller's (a test run's clone may be deleted)
+  setsid bash -c 'cd "$1" && exec podman system service --time 0 "unix://$2"' _ "$RUN_DIR" "$SOCK" \
+    >"$SERVICE_LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   local i
   for i in $(seq 1 100); do
