@@ -51,9 +51,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses bad values naming the flag', () => {
-    expect(() => loadConfig(['--workers', 'many'], {})).toThrow(/--workers: expected a number/);
+    expect(() => loadConfig(['--workers', 'many'], {})).toThrow(/--workers \/ LIGHTRANK_WORKERS \("many"\)/);
     expect(() => loadConfig([], { LIGHTRANK_LEADER_ELECTION: 'maybe' })).toThrow(
-      /--leader-election: expected true or false/,
+      /--leader-election \/ LIGHTRANK_LEADER_ELECTION \("maybe"\): true or false/,
     );
     expect(() => loadConfig(['--image-pull-policy', 'Sometimes'], {})).toThrow(/--image-pull-policy/);
     expect(() => loadConfig(['--no-such-flag'], {})).toThrow(/no-such-flag/);

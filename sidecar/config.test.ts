@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { configFromEnv } from './config.js';
+import { parseSidecarConfig } from './config.js';
+
+const configFromEnv = (env: NodeJS.ProcessEnv) => parseSidecarConfig([], env)!;
 
 const base = {
   LIGHTRANK_MODEL_URI: 's3://models/query.onnx',
@@ -8,7 +10,7 @@ const base = {
   LIGHTRANK_SNAPSHOT_URI: 's3://snapshots/standard',
 };
 
-describe('configFromEnv', () => {
+describe('parseSidecarConfig', () => {
   it('applies the documented defaults', () => {
     const c = configFromEnv(base);
     expect(c.port).toBe(8081);
@@ -68,7 +70,7 @@ describe('configFromEnv', () => {
       httpAuthorization: 'Bearer abc',
     });
     expect(() => configFromEnv({ ...base, LIGHTRANK_SYNC_REDIRECT_ORIGINS: 'ftp://x' })).toThrow(
-      /LIGHTRANK_SYNC_REDIRECT_ORIGINS: "ftp:\/\/x" is not an http\(s\) origin/,
+      /LIGHTRANK_SYNC_REDIRECT_ORIGINS \("ftp:\/\/x"\): "ftp:\/\/x" is not an http\(s\) origin/,
     );
   });
 
@@ -86,5 +88,18 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ ...base, LIGHTRANK_SYNC_KEEP_VERSIONS: '1' })).toThrow(
       /LIGHTRANK_SYNC_KEEP_VERSIONS/,
     );
+  });
+});
+
+describe('sidecar flags', () => {
+  it('a flag wins over its variable, --help asks for the help text', () => {
+    const c = parseSidecarConfig(['--snapshot-poll-seconds', '2', '--model-version', 'm9'], {
+      ...base,
+      LIGHTRANK_SNAPSHOT_POLL_SECONDS: '60',
+    })!;
+    expect(c.sync.pollMs).toBe(2000);
+    expect(c.sync.model.version).toBe('m9');
+    expect(parseSidecarConfig(['--help'], {})).toBeUndefined();
+    expect(() => parseSidecarConfig(['--snapshot-pol', '2'], base)).toThrow(/snapshot-pol.*--help/);
   });
 });

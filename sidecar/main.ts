@@ -2,25 +2,30 @@
 // parse the environment, wire logger, metrics, Events and the sync loop, serve health and metrics.
 import { createLogger } from '../lib/logger.js';
 import { createRegistry } from '../lib/metrics.js';
-import { configFromEnv } from './config.js';
+import { SIDECAR_HELP, parseSidecarConfig } from './config.js';
 import { eventReporterFromEnv } from './events.js';
 import { createHealthServer } from './http.js';
 import { podStatusReporterFromEnv } from './pod-status.js';
 import { Sidecar } from './sidecar.js';
 
 const log = createLogger('sidecar');
-let config;
+let parsed;
 try {
-  config = configFromEnv(process.env);
+  parsed = parseSidecarConfig(process.argv.slice(2), process.env);
 } catch (err) {
   log.fatal((err as Error).message);
   process.exit(2);
 }
+if (!parsed) {
+  process.stdout.write(`${SIDECAR_HELP}\n`);
+  process.exit(0);
+}
+const config = parsed;
 const registry = createRegistry('sidecar');
 registry.setDefaultLabels({
   component: 'sidecar',
-  segment: process.env.LIGHTRANK_SEGMENT ?? '',
-  track: process.env.LIGHTRANK_TRACK ?? '',
+  segment: config.segment,
+  track: config.track,
 });
 const sidecar = new Sidecar(config.sync, {
   log,
@@ -36,9 +41,9 @@ try {
   log.fatal({ err: (err as Error).message }, 'cannot prepare the data directory');
   process.exit(1);
 }
-// LIGHTRANK_HOST: the address to bind (default every interface); the local node agent sets it to the
-// pod's own loopback address, so several pods on one machine each have their port 8081.
-server.listen(config.port, process.env.LIGHTRANK_HOST || undefined, () => {
+// --host / LIGHTRANK_HOST: the address to bind (default every interface); the local node agent sets
+// it to the pod's own loopback address, so several pods on one machine each have their port 8081.
+server.listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ port, dataDir: config.sync.dataDir, snapshotUri: config.sync.snapshotUri }, 'sidecar listening');
