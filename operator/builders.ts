@@ -1,6 +1,7 @@
 // Desired state as pure functions: a RankingModel segment in, the Deployment and Service the
 // operator wants out; per model, the scoring pods' ServiceAccount (with a Role to post Events). No client, no clock; unit-tested on plain objects. The apply step
 // (apply.ts) decides whether the live objects already match.
+import { PodEnv } from '../api/pod-env.js';
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { KubeObject, OwnerReference, ResourceRef } from './runtime/kube/types.js';
@@ -92,9 +93,9 @@ function env(vars: Record<string, string | number>): { name: string; value: stri
 
 /** The pod's own name, namespace and uid (downward API): the sidecar's Events are about its pod. */
 const POD_ENV = [
-  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-  { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+  { name: PodEnv.PodName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: PodEnv.PodNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  { name: PodEnv.PodUid, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
 ];
 
 /** ServiceAccount, Role and RoleBinding the scoring pods of a model run as: `<model>-scoring`. */
@@ -169,7 +170,7 @@ export function buildDeployment(
   const name = model.metadata.name;
   const s = seg.serving;
   const labels = objectLabels(name, seg, track);
-  const common = { LIGHTRANK_DATA_DIR: DATA_DIR, LIGHTRANK_SEGMENT: seg.name, LIGHTRANK_TRACK: track };
+  const common = { [PodEnv.DataDir]: DATA_DIR, [PodEnv.Segment]: seg.name, [PodEnv.Track]: track };
   const volumeMounts = [{ name: 'data', mountPath: DATA_DIR }, TMP_MOUNT];
   const tol = tolerations(seg);
   const resources = serverResources(seg);
@@ -185,12 +186,12 @@ export function buildDeployment(
         command: SERVER_COMMAND,
         env: env({
           ...common,
-          LIGHTRANK_PORT: SERVER_PORT,
-          LIGHTRANK_GRPC_PORT: GRPC_PORT,
-          LIGHTRANK_MODEL_NAME: name,
-          LIGHTRANK_EXECUTION_PROVIDER: s.executionProvider,
-          LIGHTRANK_MAX_BATCH_SIZE: s.batching.maxBatchSize,
-          LIGHTRANK_MAX_QUEUE_DELAY_US: s.batching.maxQueueDelayMicroseconds,
+          [PodEnv.Port]: SERVER_PORT,
+          [PodEnv.GrpcPort]: GRPC_PORT,
+          [PodEnv.ModelName]: name,
+          [PodEnv.ExecutionProvider]: s.executionProvider,
+          [PodEnv.MaxBatchSize]: s.batching.maxBatchSize,
+          [PodEnv.MaxQueueDelayUs]: s.batching.maxQueueDelayMicroseconds,
         }),
         ports: [
           { name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' },
@@ -218,13 +219,13 @@ export function buildDeployment(
         env: [
           ...env({
             ...common,
-            LIGHTRANK_PORT: SIDECAR_PORT,
-            LIGHTRANK_MODEL_URI: seg.model.uri,
-            LIGHTRANK_MODEL_SHA256: seg.model.sha256,
-            LIGHTRANK_MODEL_VERSION: seg.model.version,
-            LIGHTRANK_TOWER_FINGERPRINT: seg.model.towerFingerprint,
-            LIGHTRANK_SNAPSHOT_URI: seg.snapshot.uri,
-            LIGHTRANK_SNAPSHOT_POLL_SECONDS: seg.snapshot.pollIntervalSeconds,
+            [PodEnv.Port]: SIDECAR_PORT,
+            [PodEnv.ModelUri]: seg.model.uri,
+            [PodEnv.ModelSha256]: seg.model.sha256,
+            [PodEnv.ModelVersion]: seg.model.version,
+            [PodEnv.TowerFingerprint]: seg.model.towerFingerprint,
+            [PodEnv.SnapshotUri]: seg.snapshot.uri,
+            [PodEnv.SnapshotPollSeconds]: seg.snapshot.pollIntervalSeconds,
           }),
           ...POD_ENV,
         ],

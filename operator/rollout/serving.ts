@@ -7,6 +7,7 @@
 // A revision is a short hash of what makes a rollout: model URI, sha256, version, tower
 // fingerprint and snapshot source URI.
 import { createHash } from 'node:crypto';
+import { PodEnv } from '../../api/pod-env.js';
 import type { ModelRef, SnapshotSource } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import type { KubeObject } from '../runtime/kube/types.js';
@@ -45,16 +46,15 @@ export function readServing(d: KubeObject | undefined, tasks: string[]): Serving
     (c) => c.name === 'sync',
   );
   const env = new Map((sync?.env ?? []).map((e) => [e.name, e.value]));
-  const get = (k: string) => env.get(`LIGHTRANK_${k}`);
   const [uri, sha256, version, towerFingerprint, snapshotUri] = [
-    'MODEL_URI',
-    'MODEL_SHA256',
-    'MODEL_VERSION',
-    'TOWER_FINGERPRINT',
-    'SNAPSHOT_URI',
-  ].map(get);
+    PodEnv.ModelUri,
+    PodEnv.ModelSha256,
+    PodEnv.ModelVersion,
+    PodEnv.TowerFingerprint,
+    PodEnv.SnapshotUri,
+  ].map((name) => env.get(name));
   if (!uri || !sha256 || !version || !towerFingerprint || !snapshotUri) return undefined;
-  const poll = Number(get('SNAPSHOT_POLL_SECONDS'));
+  const poll = Number(env.get(PodEnv.SnapshotPollSeconds));
   return {
     model: { uri, sha256, version, towerFingerprint, tasks },
     snapshot: { uri: snapshotUri, pollIntervalSeconds: Number.isInteger(poll) && poll > 0 ? poll : 30 },
