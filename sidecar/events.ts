@@ -3,6 +3,7 @@
 // see why a snapshot was not taken. Best effort: a failure to record is logged, never thrown.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
+import { PodEnv } from '../api/pod-env.js';
 
 export interface EventReporter {
   warn(reason: string, message: string): Promise<void>;
@@ -46,7 +47,8 @@ export function kubeEventReporter(kubeConfig: KubeConfig, pod: PodRef, log: Logg
 
 /** In a pod (downward API env + in-cluster service account): Events; elsewhere: none. */
 export function eventReporterFromEnv(env: NodeJS.ProcessEnv, log: Logger): EventReporter | undefined {
-  const { POD_NAME: name, POD_NAMESPACE: namespace, POD_UID: uid, KUBERNETES_SERVICE_HOST } = env;
+  const [name, namespace, uid] = [PodEnv.PodName, PodEnv.PodNamespace, PodEnv.PodUid].map((k) => env[k]);
+  const { KUBERNETES_SERVICE_HOST } = env;
   if (!name || !namespace || !KUBERNETES_SERVICE_HOST) return undefined;
   try {
     const kc = new KubeConfig();

@@ -5,6 +5,7 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kuberne
 import { PodAnnotation } from '../api/pod-annotations.js';
 import type { Logger } from '../lib/logger.js';
 import type { PodRef } from './events.js';
+import { PodEnv } from '../api/pod-env.js';
 
 export interface ServedState {
   snapshotVersion: string;
@@ -71,7 +72,8 @@ export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: 
 
 /** In a pod (downward API env + in-cluster service account): a reporter; elsewhere: none. */
 export function podStatusReporterFromEnv(env: NodeJS.ProcessEnv, log: Logger): PodStatusReporter | undefined {
-  const { POD_NAME: name, POD_NAMESPACE: namespace, KUBERNETES_SERVICE_HOST } = env;
+  const [name, namespace] = [PodEnv.PodName, PodEnv.PodNamespace].map((k) => env[k]);
+  const { KUBERNETES_SERVICE_HOST } = env;
   if (!name || !namespace || !KUBERNETES_SERVICE_HOST) return undefined;
   try {
     const kc = new KubeConfig();
