@@ -29,4 +29,29 @@ describe('encodeRankResponse', () => {
     });
     expect(back.scores!.good_click).toEqual([null, 0.25]);
   });
+
+  it('writes every score of a dense sweep of [0.001, 1) within 5e-10, with nine decimals', () => {
+    const n = 200_000;
+    const values = Float32Array.from({ length: n }, (_, i) => 0.001 + (0.999 * i) / n + 1e-7 * (i % 7));
+    const present = Int32Array.from({ length: n }, (_, i) => i);
+    const text = encodeRankResponse({
+      model: 'm',
+      modelVersion: 'v',
+      snapshotVersion: 's',
+      tasks: ['ctr'],
+      unknownIds: [],
+      scores: { ctr: { values, present } },
+    }).toString('latin1');
+    const start = text.indexOf('"scores":{"ctr":[') + '"scores":{"ctr":['.length;
+    const list = text.slice(start, text.indexOf(']', start)).split(',');
+    expect(list).toHaveLength(n);
+    let worst = 0;
+    const malformed = list.filter((s, i) => {
+      worst = Math.max(worst, Math.abs(Number(s) - values[i]!));
+      return !/^0\.\d{9}$/.test(s);
+    });
+    expect(malformed).toEqual([]);
+    // rounding to the nearest 1e-9 (plus the double product x·1e9's own rounding)
+    expect(worst).toBeLessThanOrEqual(5.0001e-10);
+  });
 });

@@ -24,6 +24,12 @@ export interface RankResponse {
 /** Most bytes one score takes: JSON.stringify of a double is at most 24 characters; "null" 4. */
 const MAX_SCORE_BYTES = 25;
 
+/** "000" … "999" as ASCII bytes, three per number. */
+const DIGITS3 = Uint8Array.from(
+  { length: 3000 },
+  (_, i) => 48 + (Math.floor(Math.floor(i / 3) / 10 ** (2 - (i % 3))) % 10),
+);
+
 class Writer {
   private buf: Buffer;
   private pos = 0;
@@ -69,17 +75,29 @@ class Writer {
   private put(x: number | null): void {
     const b = this.buf;
     if (x !== null && x >= 0.001 && x < 1) {
-      // | 0 keeps k an int32 (k < 2^31), so % 10 and / 10 compile to integer arithmetic rather
-      // than float modulo.
-      let k = Math.round(x * 1e9) | 0;
+      // k < 10^9: nine digits after "0.", three at a time from a table (two int32 divisions
+      // instead of eighteen % and /); | 0 keeps the arithmetic in int32.
+      const k = Math.round(x * 1e9) | 0;
       if (k < 1e9) {
+        const hi = (k / 1e6) | 0;
+        const rest = k - hi * 1e6;
+        const mid = (rest / 1000) | 0;
+        const lo = rest - mid * 1000;
         const p = this.pos;
         b[p] = 48; // '0'
         b[p + 1] = 46; // '.'
-        for (let j = p + 10; j >= p + 2; j--) {
-          b[j] = 48 + (k % 10);
-          k = (k / 10) | 0;
-        }
+        let t = hi * 3;
+        b[p + 2] = DIGITS3[t]!;
+        b[p + 3] = DIGITS3[t + 1]!;
+        b[p + 4] = DIGITS3[t + 2]!;
+        t = mid * 3;
+        b[p + 5] = DIGITS3[t]!;
+        b[p + 6] = DIGITS3[t + 1]!;
+        b[p + 7] = DIGITS3[t + 2]!;
+        t = lo * 3;
+        b[p + 8] = DIGITS3[t]!;
+        b[p + 9] = DIGITS3[t + 1]!;
+        b[p + 10] = DIGITS3[t + 2]!;
         this.pos += 11;
         return;
       }
