@@ -9,17 +9,13 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { PodEnv } from '../api/pod-env.js';
+import { SCORING_POD_OPTIONS } from '../lib/pod-options.js';
 import { type ConfigOf, configHelp, option, readConfig, schemas } from '../lib/config.js';
 
 const { int, port } = schemas;
 
 export const SERVER_OPTIONS = {
-  dataDir: option({
-    env: PodEnv.DataDir,
-    help: 'shared volume holding model/current and snapshot/current',
-    default: '/var/lib/lightrank',
-    schema: z.string().min(1),
-  }),
+  ...SCORING_POD_OPTIONS,
   demo: option({
     env: 'LIGHTRANK_DEMO',
     boolean: true,
@@ -45,18 +41,6 @@ export const SERVER_OPTIONS = {
     help: 'gRPC port (OIP inference.GRPCInferenceService and lightrank.v1.Ranking); off = no gRPC; 0 = any free port (the default when --port is 0)',
     default: '8001',
     schema: z.union([z.literal('off').transform(() => null), port()]),
-  }),
-  segment: option({
-    env: PodEnv.Segment,
-    help: 'segment name (metric label)',
-    default: '',
-    schema: z.string(),
-  }),
-  track: option({
-    env: PodEnv.Track,
-    help: 'stable or canary (metric label)',
-    default: '',
-    schema: z.string(),
   }),
   executionProvider: option({
     env: PodEnv.ExecutionProvider,

@@ -7,6 +7,7 @@
 //   SIDECAR_HELP: string
 import { z } from 'zod';
 import { PodEnv } from '../api/pod-env.js';
+import { SCORING_POD_OPTIONS } from '../lib/pod-options.js';
 import { configHelp, option, readConfig, schemas } from '../lib/config.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './model-sync.js';
 import type { SidecarConfig } from './sidecar.js';
@@ -16,12 +17,7 @@ const seconds = (fallback: number, help: string, env: string) =>
   option({ env, help, default: String(fallback), schema: z.coerce.number().positive() });
 
 export const SIDECAR_OPTIONS = {
-  dataDir: option({
-    env: PodEnv.DataDir,
-    help: 'shared volume the server reads (model/, snapshot/)',
-    default: '/var/lib/lightrank',
-    schema: z.string().min(1),
-  }),
+  ...SCORING_POD_OPTIONS,
   host: option({
     env: PodEnv.Host,
     help: 'listen address of /healthz, /readyz, /metrics (default: every interface)',
@@ -32,18 +28,6 @@ export const SIDECAR_OPTIONS = {
     help: 'health and metrics port',
     default: '8081',
     schema: schemas.port(),
-  }),
-  segment: option({
-    env: PodEnv.Segment,
-    help: 'segment name (metric label)',
-    default: '',
-    schema: z.string(),
-  }),
-  track: option({
-    env: PodEnv.Track,
-    help: 'stable or canary (metric label)',
-    default: '',
-    schema: z.string(),
   }),
   modelUri: option({
     env: PodEnv.ModelUri,
