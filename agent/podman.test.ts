@@ -43,7 +43,16 @@ describe('containerRunArgs', () => {
       restricted,
       ctx({ env: { A: '1' } }),
     );
-    expect(args.slice(0, 6)).toEqual(['run', '--detach', '--pod', 'ns-pod', '--name', 'ns-pod-server']);
+    expect(args.slice(0, 8)).toEqual([
+      'run',
+      '--detach',
+      '--replace',
+      '--pull=never',
+      '--pod',
+      'ns-pod',
+      '--name',
+      'ns-pod-server',
+    ]);
     expect(values(args, '--user')).toEqual(['65532:65532']);
     expect(values(args, '--group-add')).toEqual(['65532']);
     expect(args).toContain('--read-only');

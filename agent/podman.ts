@@ -50,6 +50,8 @@ export interface RunContext {
   /** the image's USER (`podman image inspect`), for runAsNonRoot */
   imageUser: string;
   labels?: Record<string, string>;
+  /** where podman writes the container's stdout and stderr (k8s-file format; default: podman's own) */
+  logPath?: string;
 }
 
 /** A container the pod spec describes but that cannot be created (the kubelet's reason). */
@@ -78,7 +80,10 @@ function effective(pod: V1Pod, c: V1Container): V1SecurityContext {
 export function containerRunArgs(pod: V1Pod, c: V1Container, ctx: RunContext): string[] {
   if (!c.image) refuse(c, 'no image');
   const sc = effective(pod, c);
-  const args = ['run', '--detach', '--pod', ctx.podName, '--name', ctx.name];
+  // --replace: a restarted container takes its predecessor's name; --pull=never: the images are
+  // built on this machine and nothing can be pulled (a missing one fails at once, by name)
+  const args = ['run', '--detach', '--replace', '--pull=never', '--pod', ctx.podName, '--name', ctx.name];
+  if (ctx.logPath) args.push('--log-driver', 'k8s-file', '--log-opt', `path=${ctx.logPath}`);
   for (const [k, v] of Object.entries(ctx.labels ?? {})) args.push('--label', `${k}=${v}`);
 
   // user: runAsUser/runAsGroup over the image's USER
@@ -139,14 +144,19 @@ export class PodSandbox {
 
   static async create(
     name: string,
-    opts: PodmanOptions & { labels?: Record<string, string> } = {},
+    opts: PodmanOptions & {
+      labels?: Record<string, string>;
+      /** the pod's hostname (a kubelet: the pod's name) */
+      hostname?: string;
+      /** extra /etc/hosts entries of every container: name → address */
+      hosts?: Record<string, string>;
+    } = {},
   ): Promise<PodSandbox> {
-    const env = opts.env ?? {
-      ...process.env,
-      CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? CONTAINERS_CONF,
-    };
+    const env = podmanEnv(opts);
     const labels = Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-    await podman(env, ['pod', 'create', '--name', name, ...labels]);
+    const hosts = Object.entries(opts.hosts ?? {}).flatMap(([h, ip]) => ['--add-host', `${h}:${ip}`]);
+    const hostname = opts.hostname ? ['--hostname', opts.hostname] : [];
+    await podman(env, ['pod', 'create', '--name', name, ...hostname, ...hosts, ...labels]);
     // the infra container holds the network namespace; it is created with the pod and started now
     await podman(env, ['pod', 'start', name]);
     const infra = (await podman(env, ['pod', 'inspect', name, '--format', '{{.InfraContainerID}}'])).trim();
@@ -211,6 +221,43 @@ export class PodSandbox {
   async remove(): Promise<void> {
     await podman(this.env, ['pod', 'rm', '--force', '--time', '0', this.name]);
   }
+}
+
+function podmanEnv(opts: PodmanOptions): NodeJS.ProcessEnv {
+  return opts.env ?? { ...process.env, CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? CONTAINERS_CONF };
+}
+
+/** The gateway of podman's default network: this machine's address as the containers see it. */
+export async function networkGateway(opts: PodmanOptions = {}): Promise<string> {
+  const out = await podman(podmanEnv(opts), [
+    'network',
+    'inspect',
+    'podman',
+    '--format',
+    '{{range .Subnets}}{{.Gateway}} {{end}}',
+  ]);
+  const gateway = out
+    .trim()
+    .split(/\s+/)
+    .find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+  if (!gateway) throw new Error(`podman network "podman" has no IPv4 gateway (got "${out.trim()}")`);
+  return gateway;
+}
+
+/** Podman pods carrying every one of `labels` (name and labels of each). */
+export async function listPods(
+  labels: Record<string, string>,
+  opts: PodmanOptions = {},
+): Promise<{ name: string; labels: Record<string, string> }[]> {
+  const filters = Object.entries(labels).flatMap(([k, v]) => ['--filter', `label=${k}=${v}`]);
+  const out = await podman(podmanEnv(opts), ['pod', 'ps', ...filters, '--format', 'json']);
+  const pods = JSON.parse(out || '[]') as { Name: string; Labels?: Record<string, string> }[];
+  return pods.map((p) => ({ name: p.Name, labels: p.Labels ?? {} }));
+}
+
+/** Removes podman pods by name (and their containers) at once. */
+export async function removePods(names: string[], opts: PodmanOptions = {}): Promise<void> {
+  if (names.length > 0) await podman(podmanEnv(opts), ['pod', 'rm', '--force', '--time', '0', ...names]);
 }
 
 async function podman(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
