@@ -28,7 +28,7 @@ import { spawnComponent } from '../test/harness/processes.js';
 import { prometheusBinary } from '../test/harness/tools.js';
 import { serverSideApply } from '../test/harness/raw.js';
 import { waitFor } from '../test/harness/wait.js';
-import { buildImages, helmInstall, operatorValues, type DemoImages } from './demo/containers.js';
+import { buildImages, helmInstall, inForce, operatorValues, type DemoImages } from './demo/containers.js';
 import { demoRankingModel, newModelVersion } from './demo/model.js';
 import { startPrometheus } from './demo/prometheus.js';
 import { followRollout, readStatus } from './demo/rollout.js';
@@ -522,6 +522,37 @@ async function stepWaitReady(cp: ControlPlane, operatorCheck: OperatorCheck): Pr
   );
 }
 
+/**
+ * Container mode: what each pod's securityContext and volumes put in force, read by a process
+ * started in every container (`podman exec`): user, root mount, /tmp, capabilities,
+ * no_new_privs, seccomp. One machine-readable `IN FORCE` line per container.
+ */
+async function stepInForce(cp: ControlPlane): Promise<void> {
+  await step('Check what the pod specs put in force, from inside each container (its /proc)', async () => {
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const rows = [['POD/CONTAINER', 'UID:GID', 'ROOT FS', '/TMP', 'CAPS', 'NO_NEW_PRIVS', 'SECCOMP']];
+    const lines: string[] = [];
+    for (const namespace of [OPERATOR_NAMESPACE, NAMESPACE]) {
+      const pods = (await core.listNamespacedPod({ namespace })).items.filter(isReady);
+      for (const p of pods.sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1))) {
+        for (const c of p.status?.containerStatuses ?? []) {
+          const id = /^podman:\/\/(\w+)$/.exec(c.containerID ?? '')?.[1];
+          if (!id)
+            throw new Error(`${p.metadata?.name}/${c.name}: not a podman container (${c.containerID})`);
+          const f = await inForce(id);
+          const name = `${p.metadata!.name}/${c.name}`;
+          rows.push([name, `${f.uid}:${f.gid}`, f.root, f.tmp, f.capEff, f.noNewPrivs, f.seccomp]);
+          lines.push(
+            `   IN FORCE ${name} uid=${f.uid} root=${f.root} tmp=${f.tmp} capEff=${f.capEff} noNewPrivs=${f.noNewPrivs} seccomp=${f.seccomp}`,
+          );
+        }
+      }
+    }
+    table(rows);
+    for (const l of lines) say(l);
+  });
+}
+
 function scoreRows(results: RankResult[]): string[][] {
   const rows = [['SEGMENT', 'TRACK', 'MODEL', 'SNAPSHOT', 'CANDIDATE', 'CTR', 'GOOD_CLICK']];
   for (const r of results) {
@@ -684,6 +715,7 @@ async function main(): Promise<void> {
     });
     teardown.add('the demo client', () => client.close());
     await stepScores(client, 'Score both segments through the router', 'v1');
+    if (opts.containers) await stepInForce(cp);
     await stepCanary(opts, teardown, cp, client, storage, storageUrl, prometheusUrl !== undefined);
     await stepScores(client, 'Score again: standard answers from v2 on its stable track', 'v2');
     say(

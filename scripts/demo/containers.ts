@@ -123,3 +123,38 @@ export async function helmInstall(opts: {
   );
   return { helm, output };
 }
+
+/** What the kernel says a container's processes run with (read by a process started in it). */
+export interface InForce {
+  uid: number;
+  gid: number;
+  /** mount options of / : "ro" when the root filesystem is read-only */
+  root: string;
+  /** what writing a file in /tmp (the pod's emptyDir) gave: "ok" or the error code */
+  tmp: string;
+  /** effective capabilities (hex mask; 0 when every one is dropped) */
+  capEff: string;
+  noNewPrivs: string;
+  /** 2: a seccomp filter is in force */
+  seccomp: string;
+}
+
+const IN_FORCE_SCRIPT = `
+const fs = require('node:fs');
+const status = fs.readFileSync('/proc/self/status', 'utf8');
+const field = (k) => (status.match(new RegExp('^' + k + ':\\\\s*(\\\\S+)', 'm')) || [])[1] || '?';
+const root = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').map((l) => l.split(' ')).find((f) => f[4] === '/');
+let tmp = 'ok';
+try { const f = '/tmp/.lightrank-in-force-' + process.pid; fs.writeFileSync(f, 'x'); fs.unlinkSync(f); } catch (e) { tmp = e.code; }
+console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), root: root ? root[5].split(',')[0] : '?', tmp,
+  capEff: field('CapEff'), noNewPrivs: field('NoNewPrivs'), seccomp: field('Seccomp') }));
+`;
+
+/** Runs a probe process in the container (`podman exec`, as the container's user) and reads what is in force. */
+export async function inForce(containerId: string): Promise<InForce> {
+  const out = await runScript('podman', ['exec', containerId, 'node', '-e', IN_FORCE_SCRIPT], {
+    ...process.env,
+    CONTAINERS_CONF,
+  });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as InForce;
+}
