@@ -116,6 +116,13 @@ describe('containerRunArgs', () => {
     expect(containerRunArgs(pod(), c, ctx({ imageUser: '65532:65532' }))).toContain('i');
   });
 
+  it('writes the logs where the agent keeps them, in the k8s-file format', () => {
+    const args = containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx({ logPath: '/run/p/logs/a.log' }));
+    expect(values(args, '--log-driver')).toEqual(['k8s-file']);
+    expect(values(args, '--log-opt')).toEqual(['path=/run/p/logs/a.log']);
+    expect(containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx())).not.toContain('--log-opt');
+  });
+
   it('refuses what it cannot honour: no image, a Localhost seccomp profile', () => {
     expect(() => containerRunArgs(pod(), { name: 'a' }, ctx())).toThrow(/container "a": no image/);
     expect(() =>

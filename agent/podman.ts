@@ -1,5 +1,5 @@
-// Pods as containers through podman: the container runtime the local node agent's container mode
-// is being built on (process mode, agent/pod.ts, is what the agent runs today). A pod sandbox is
+// Pods as containers through podman: the runtime of the local node agent's container mode
+// (agent/agent.ts with runtime 'containers'; agent/pod.ts drives it). A pod sandbox is
 // a podman pod: its infra container holds the network namespace every container of the pod
 // shares (one pod IP, reachable from this machine, localhost between the containers); podman
 // builds its pause image locally from catatonit, so nothing is pulled. Each container is
