@@ -22,7 +22,7 @@
 //     .logs(container) ; .remove()
 //   RunningContainer: the LocalProcess shape of agent/process.ts (pid, startedAt, exited,
 //     isRunning(), stop(graceMs)) plus id
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
@@ -134,6 +134,33 @@ export interface PodmanOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Sandboxes this process created and has not removed, with the podman environment of each: when
+ * the process exits however it exits (a second Ctrl-C, an uncaught error), they are removed
+ * synchronously, so no container outlives the agent (as process mode kills its process groups).
+ */
+const live = new Map<string, NodeJS.ProcessEnv>();
+let exitHookInstalled = false;
+
+function track(name: string, env: NodeJS.ProcessEnv): void {
+  live.set(name, env);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const [name, env] of live) {
+      try {
+        execFileSync('podman', ['pod', 'rm', '--force', '--time', '0', name], {
+          env,
+          stdio: 'ignore',
+          timeout: 30_000,
+        });
+      } catch {
+        // gone already, or podman failed: nothing more can be done while exiting
+      }
+    }
+  });
+}
+
 export class PodSandbox {
   private constructor(
     readonly name: string,
@@ -157,12 +184,14 @@ export class PodSandbox {
     const hosts = Object.entries(opts.hosts ?? {}).flatMap(([h, ip]) => ['--add-host', `${h}:${ip}`]);
     const hostname = opts.hostname ? ['--hostname', opts.hostname] : [];
     await podman(env, ['pod', 'create', '--name', name, ...hostname, ...hosts, ...labels]);
+    track(name, env);
     // the infra container holds the network namespace; it is created with the pod and started now
     await podman(env, ['pod', 'start', name]);
     const infra = (await podman(env, ['pod', 'inspect', name, '--format', '{{.InfraContainerID}}'])).trim();
     const ip = (await podman(env, ['inspect', infra, '--format', '{{.NetworkSettings.IPAddress}}'])).trim();
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) {
       await podman(env, ['pod', 'rm', '--force', name]).catch(() => undefined);
+      live.delete(name);
       throw new Error(`podman pod ${name}: no IP address (got "${ip}")`);
     }
     return new PodSandbox(name, ip, env);
@@ -220,6 +249,7 @@ export class PodSandbox {
   /** Removes the pod and every container in it. */
   async remove(): Promise<void> {
     await podman(this.env, ['pod', 'rm', '--force', '--time', '0', this.name]);
+    live.delete(this.name);
   }
 }
 
