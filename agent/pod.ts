@@ -373,7 +373,7 @@ export class PodRunner {
     const terminated: Terminated = {
       exitCode: status.exitCode,
       ...(status.signal ? { signal: status.signal } : {}),
-      reason: status.exitCode === 0 ? 'Completed' : 'Error',
+      reason: status.reason ?? (status.exitCode === 0 ? 'Completed' : 'Error'),
       ...(c.killReason ? { message: c.killReason } : {}),
       startedAt: proc.startedAt,
       finishedAt: status.finishedAt,

@@ -123,6 +123,25 @@ describe('containerRunArgs', () => {
     expect(containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx())).not.toContain('--log-opt');
   });
 
+  it('enforces memory and CPU limits; refuses a limit that is not a quantity', () => {
+    const limited = (limits: Record<string, string>): V1Container => ({
+      name: 'a',
+      image: 'i',
+      resources: { limits },
+    });
+    const args = containerRunArgs(
+      pod(),
+      limited({ memory: '2Gi', cpu: '500m', 'nvidia.com/gpu': '1' }),
+      ctx(),
+    );
+    expect(values(args, '--memory')).toEqual([String(2 * 1024 ** 3)]);
+    expect(values(args, '--cpus')).toEqual(['0.5']);
+    expect(containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx())).not.toContain('--memory');
+    expect(() => containerRunArgs(pod(), limited({ memory: 'lots' }), ctx())).toThrow(
+      /resources\.limits\.memory "lots" is not a positive quantity/,
+    );
+  });
+
   it('refuses what it cannot honour: no image, a Localhost seccomp profile', () => {
     expect(() => containerRunArgs(pod(), { name: 'a' }, ctx())).toThrow(/container "a": no image/);
     expect(() =>

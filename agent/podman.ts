@@ -13,6 +13,9 @@
 //     readOnlyRootFilesystem → --read-only without podman's extra tmpfs mounts, capabilities
 //     add/drop, allowPrivilegeEscalation false → no-new-privileges, privileged,
 //     seccompProfile RuntimeDefault (podman's default profile) or Unconfined
+//   resources.limits: memory → --memory (an OOM kill is reported as OOMKilled where podman knows
+//     it; on these cgroup v1 machines it reports false, so the reason stays Error), cpu → --cpus;
+//     other limits (nvidia.com/gpu: a test double here) only count for the scheduler
 //
 // The podman CLI runs with the project's containers.conf (scripts/podman.sh sets it up).
 //
@@ -26,6 +29,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
+import { parseQuantity } from '../operator/runtime/apply.js';
 import type { ExitStatus, LocalProcess } from './process.js';
 
 const run = promisify(execFile);
@@ -114,6 +118,18 @@ export function containerRunArgs(pod: V1Pod, c: V1Container, ctx: RunContext): s
   if (seccomp === 'Unconfined') args.push('--security-opt', 'seccomp=unconfined');
   else if (seccomp === 'Localhost')
     refuse(c, 'seccompProfile Localhost is not supported by the local node agent');
+
+  const limits = (c.resources?.limits ?? {}) as Record<string, unknown>;
+  for (const [name, flag] of [
+    ['memory', '--memory'],
+    ['cpu', '--cpus'],
+  ] as const) {
+    if (limits[name] === undefined) continue;
+    const value = parseQuantity(String(limits[name]));
+    if (value === undefined || value <= 0)
+      refuse(c, `resources.limits.${name} "${String(limits[name])}" is not a positive quantity`);
+    args.push(flag, name === 'memory' ? String(Math.ceil(value!)) : String(value));
+  }
 
   for (const m of ctx.mounts) args.push('--volume', `${m.hostPath}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
   for (const [k, v] of Object.entries(ctx.env)) args.push('--env', `${k}=${v}`);
@@ -218,9 +234,20 @@ export class PodSandbox {
       let out = '';
       waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
       waiter.on('close', () => {
-        running = false;
         const code = Number.parseInt(out.trim(), 10);
-        resolve({ exitCode: Number.isFinite(code) ? code : -1, finishedAt: new Date() });
+        const finishedAt = new Date();
+        // the kernel's OOM killer ended it: the kubelet's reason, not a plain Error
+        void podman(env, ['inspect', id, '--format', '{{.State.OOMKilled}}'])
+          .then((oom) => (oom.trim() === 'true' ? 'OOMKilled' : undefined))
+          .catch(() => undefined)
+          .then((reason) => {
+            running = false;
+            resolve({
+              exitCode: Number.isFinite(code) ? code : -1,
+              finishedAt,
+              ...(reason ? { reason } : {}),
+            });
+          });
       });
     });
     return {

@@ -5,7 +5,7 @@
 // answers from this machine; the probe makes it Ready; both containers run as 65532 on a read-only
 // root (a write outside the volumes is refused); the second container reaches the API server as
 // the pod's ServiceAccount through the projected token volume; a container that exits is
-// restarted; an image that is not on this machine is refused by name; deleting the pod removes
+// restarted; one past its memory limit is killed; an image that is not on this machine is refused by name; deleting the pod removes
 // its sandbox; stopping the agent leaves no podman pod of its node behind.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -220,6 +220,42 @@ describe.skipIf(skip !== undefined)('local node agent, container mode (podman)',
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(status.lastState?.terminated?.exitCode).toBe(3);
+  });
+
+  it('enforces the memory limit: a container past it is killed', async () => {
+    await clients().core.createNamespacedPod({
+      namespace: ns.name,
+      body: {
+        metadata: { name: 'hog' },
+        spec: {
+          ...PLACEMENT,
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'hog',
+              image,
+              // 512 MiB at most, then holds it: without the limit it would live on
+              command: [
+                'node',
+                '-e',
+                'const a = []; setInterval(() => a.length < 32 && a.push(Buffer.alloc(16 << 20, 1)), 20);',
+              ],
+              resources: { limits: { memory: '128Mi' } },
+              securityContext: { ...RESTRICTED, runAsUser: 65532 },
+            },
+          ],
+        },
+      },
+    });
+    const terminated = await waitFor(
+      'container hog terminated',
+      async () => (await readPod('hog')).status?.containerStatuses?.[0]?.state?.terminated,
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    // SIGKILLed by the kernel's OOM killer (podman on these cgroup v1 machines does not report
+    // OOMKilled, so the reason is the plain Error)
+    expect(terminated.exitCode).toBe(137);
+    expect((await readPod('hog')).status?.phase).toBe('Failed');
   });
 
   it('refuses, by name, an image that is not on this machine', async () => {
