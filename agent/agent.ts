@@ -2,11 +2,20 @@
 // fresh, watches the pods bound to it and runs their lightrank containers as local processes on
 // a loopback address of their own, writes their status (pod IP, readiness, restarts) through the
 // status subresource, honours graceful deletion, and on stop leaves no process behind.
+// With `runtime: 'containers'` the pods run as podman pods instead, each container from its
+// image (agent/podman.ts): the pod IP in status is the sandbox's address on podman's network,
+// reachable from this machine. Pods reach the API server the way in-cluster clients do
+// (KUBERNETES_SERVICE_HOST=kubernetes.default.svc, the projected ServiceAccount token): the agent
+// forwards the podman network's gateway, port for port, to the API server on 127.0.0.1 (the stand-in
+// for kube-proxy and the `kubernetes` Service), and `exposeToPods(port)` does the same for any
+// other loopback service of this machine a pod must reach (the demo's storage and Prometheus).
 // See docs/local-node-agent.md.
 //
 // API:
-//   startNodeAgent(opts) → Promise<NodeAgent>      NodeAgent: { nodeName, runDir, pods(), stop() }
+//   startNodeAgent(opts) → Promise<NodeAgent>
+//     NodeAgent: { nodeName, runDir, runtime, pods(), exposeToPods(port) → 'gateway:port', stop() }
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +32,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { AddressPool, DEFAULT_POD_NETWORK, type PodAddress } from './addresses.js';
 import { NodeHeartbeat, buildLocalNode, registerNode } from './node.js';
 import { PodRunner } from './pod.js';
+import { listPods, networkGateway, PodSandbox, removePods, type PodmanOptions } from './podman.js';
 
 export const DEFAULT_NODE_NAME = 'lightrank-local';
 /** Pod annotation naming the directory of the pod's container logs on this machine. */
@@ -36,6 +46,13 @@ const RELIST_DELAY_MS = 1_000;
 const STATUS_DEBOUNCE_MS = 50;
 /** When the API object is gone already (a forced deletion): SIGTERM, then SIGKILL after this. */
 const FORCED_DELETION_GRACE_MS = 2_000;
+/** Labels of the podman pods the agent creates: its node, and the pid of the agent process. */
+const NODE_LABEL = 'dev.lightrank.agent-node';
+const AGENT_PID_LABEL = 'dev.lightrank.agent-pid';
+/** The API server's in-cluster name (a SAN of its serving certificate), as the pods resolve it. */
+const API_SERVER_NAME = 'kubernetes.default.svc';
+
+export type AgentRuntime = 'processes' | 'containers';
 
 export interface NodeAgentOptions {
   kubeConfig: KubeConfig;
@@ -62,6 +79,10 @@ export interface NodeAgentOptions {
   shutdownGraceMs?: number;
   /** delete the Node object on stop, so the pod GC removes its pods (default false, like a kubelet) */
   deleteNodeOnStop?: boolean;
+  /** how pods run: local processes of this checkout (default) or podman containers from their images */
+  runtime?: AgentRuntime;
+  /** container mode: environment of the podman CLI (default: this process's, with the project's containers.conf) */
+  podman?: PodmanOptions;
   log?: Logger;
 }
 
@@ -80,13 +101,21 @@ export interface LocalPodInfo {
 export interface NodeAgent {
   readonly nodeName: string;
   readonly runDir: string;
+  readonly runtime: AgentRuntime;
   pods(): LocalPodInfo[];
+  /**
+   * The address (`host:port`) at which pods reach a service of this machine listening on
+   * 127.0.0.1:`port`. Container mode: the podman network's gateway, forwarded to it; process
+   * mode: 127.0.0.1:`port` itself.
+   */
+  exposeToPods(port: number): Promise<string>;
   stop(): Promise<void>;
 }
 
 interface PodEntry {
   pod: V1Pod;
   runner?: PodRunner;
+  sandbox?: PodSandbox;
   address?: PodAddress;
   /** the pod's lifecycle steps, one after the other */
   work: Promise<void>;
@@ -119,6 +148,12 @@ class Agent implements NodeAgent {
   private stopped = false;
   private watchAbort: AbortController | undefined;
   private loop: Promise<void> = Promise.resolve();
+  readonly runtime: AgentRuntime;
+  /** container mode: the podman network's gateway, and the forwarders listening on it by port */
+  private gateway: string | undefined;
+  private readonly forwarders = new Map<number, Promise<Server>>();
+  private readonly sockets = new Set<Socket>();
+  private apiPort = 0;
 
   constructor(private readonly opts: NodeAgentOptions) {
     this.nodeName = opts.nodeName ?? DEFAULT_NODE_NAME;
@@ -129,9 +164,99 @@ class Agent implements NodeAgent {
     this.log = (opts.log ?? createLogger('node-agent')).child({ node: this.nodeName });
     this.pool = new AddressPool(opts.podNetwork ?? DEFAULT_POD_NETWORK);
     this.heartbeat = new NodeHeartbeat(opts.kubeConfig, this.nodeName, this.log);
+    this.runtime = opts.runtime ?? 'processes';
+  }
+
+  private get podmanOpts(): PodmanOptions {
+    return this.opts.podman ?? {};
+  }
+
+  /** Container mode: the network's gateway, pods left by a dead agent of this node removed, the API server forwarded. */
+  private async startContainerRuntime(): Promise<void> {
+    const mine = await listPods({ [NODE_LABEL]: this.nodeName }, this.podmanOpts);
+    const orphans = mine.filter((p) => !isAlive(Number(p.labels[AGENT_PID_LABEL])));
+    if (orphans.length > 0) {
+      this.log.warn({ pods: orphans.map((p) => p.name) }, 'removing podman pods left by an agent that died');
+      await removePods(
+        orphans.map((p) => p.name),
+        this.podmanOpts,
+      );
+    }
+    this.gateway = await networkGateway(this.podmanOpts);
+    const server = new URL(this.opts.kubeConfig.getCurrentCluster()?.server ?? '');
+    if (!['127.0.0.1', 'localhost'].includes(server.hostname))
+      throw new Error(
+        `container mode forwards an API server on 127.0.0.1 to the pods; this cluster's is ${server.host}`,
+      );
+    this.apiPort = Number(server.port || 443);
+  }
+
+  async exposeToPods(port: number): Promise<string> {
+    if (this.runtime === 'processes') return `${HOST_IP}:${port}`;
+    let server = this.forwarders.get(port);
+    if (!server) {
+      server = this.forward(port);
+      this.forwarders.set(port, server);
+      server.catch(() => this.forwarders.delete(port));
+    }
+    await server;
+    return `${this.gateway}:${port}`;
+  }
+
+  /**
+   * Listens on gateway:port and pipes each connection to 127.0.0.1:port. The gateway's address
+   * exists only while a container is on podman's network; a listener bound to it keeps working
+   * when the bridge goes and comes back, so the agent binds once, holding a bare pod of its own
+   * (an infra container only) while it binds.
+   */
+  private async forward(port: number): Promise<Server> {
+    const anchor = await PodSandbox.create(`${this.sandboxPrefix()}-net-${port}`, {
+      ...this.podmanOpts,
+      labels: this.podLabels(),
+    });
+    try {
+      const server = createServer((inbound) => {
+        const outbound = connect({ host: HOST_IP, port });
+        this.sockets.add(inbound).add(outbound);
+        const close = (): void => {
+          inbound.destroy();
+          outbound.destroy();
+          this.sockets.delete(inbound);
+          this.sockets.delete(outbound);
+        };
+        inbound.on('error', close).on('close', close);
+        outbound.on('error', close).on('close', close);
+        inbound.pipe(outbound).pipe(inbound);
+      });
+      const bound = await new Promise<boolean>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          err.code === 'EADDRINUSE' ? resolve(false) : reject(err),
+        );
+        server.listen({ host: this.gateway, port, exclusive: true }, () => resolve(true));
+      });
+      // Taken: another agent on this machine forwards the same port, and every forwarder goes to
+      // 127.0.0.1 on the same port, so the pods reach the same service through it.
+      if (!bound) this.log.warn({ port }, `${this.gateway}:${port} is forwarded by another agent already`);
+      this.log.info({ address: `${this.gateway}:${port}`, to: `${HOST_IP}:${port}` }, 'forwarding to pods');
+      return server;
+    } finally {
+      await anchor.remove().catch(() => undefined);
+    }
+  }
+
+  private sandboxPrefix(): string {
+    return `lightrank-${this.nodeName}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
+  }
+
+  private podLabels(): Record<string, string> {
+    return { [NODE_LABEL]: this.nodeName, [AGENT_PID_LABEL]: String(process.pid) };
   }
 
   async start(): Promise<void> {
+    if (this.runtime === 'containers') {
+      await this.startContainerRuntime();
+      await this.exposeToPods(this.apiPort);
+    }
     const network = this.opts.podNetwork ?? DEFAULT_POD_NETWORK;
     const node = buildLocalNode({
       nodeName: this.nodeName,
@@ -173,14 +298,25 @@ class Agent implements NodeAgent {
         clearTimeout(e.statusTimer);
         await e.work.catch(() => {});
         await e.runner?.terminate(grace);
+        await e.sandbox?.remove().catch(() => undefined);
       }),
+    );
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(
+      [...this.forwarders.values()].map((f) =>
+        f.then((server) => new Promise((resolve) => server.close(resolve))).catch(() => undefined),
+      ),
     );
     if (this.opts.deleteNodeOnStop) {
       await this.core.deleteNode({ name: this.nodeName }).catch((err: unknown) => {
         if (code(err) !== 404) throw err;
       });
     }
-    this.log.info('local node agent stopped: every container process has exited');
+    this.log.info(
+      this.runtime === 'containers'
+        ? 'local node agent stopped: every pod sandbox is removed'
+        : 'local node agent stopped: every container process has exited',
+    );
   }
 
   // --- watching the pods bound to this node
@@ -257,6 +393,7 @@ class Agent implements NodeAgent {
     e.deleting = true;
     e.work = e.work.then(async () => {
       await e.runner?.terminate(FORCED_DELETION_GRACE_MS);
+      await this.removeSandbox(e);
       this.forget(uid, e);
     });
   }
@@ -269,7 +406,21 @@ class Agent implements NodeAgent {
       ...new Set((pod.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort))),
     ];
     try {
-      e.address = await this.pool.allocate(ports);
+      if (this.runtime === 'containers') {
+        e.sandbox = await PodSandbox.create(
+          `${this.sandboxPrefix()}_${pod.metadata!.namespace}_${pod.metadata!.name}_${pod.metadata!.uid!.slice(0, 8)}`,
+          {
+            ...this.podmanOpts,
+            labels: this.podLabels(),
+            hostname: pod.spec?.hostname ?? pod.metadata!.name!.slice(0, 63),
+            hosts: { [API_SERVER_NAME]: this.gateway! },
+          },
+        );
+        // the pod IP is the sandbox's own: reachable from this machine, as on a pod network
+        e.address = { podIp: e.sandbox.ip, localAddress: e.sandbox.ip };
+      } else {
+        e.address = await this.pool.allocate(ports);
+      }
       const podDir = join(
         this.runDir,
         `${pod.metadata!.namespace}_${pod.metadata!.name}_${pod.metadata!.uid}`,
@@ -289,6 +440,13 @@ class Agent implements NodeAgent {
           }),
         ...(this.opts.imageAllowed ? { imageAllowed: this.opts.imageAllowed } : {}),
         onChange: () => this.scheduleStatus(e),
+        ...(e.sandbox
+          ? {
+              sandbox: e.sandbox,
+              apiServer: { host: API_SERVER_NAME, port: this.apiPort },
+              requestToken: (req) => this.requestToken(pod, req),
+            }
+          : {}),
       });
       this.log.info(
         {
@@ -324,6 +482,7 @@ class Agent implements NodeAgent {
     const graceS = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
     this.log.info({ pod: key(pod), graceSeconds: graceS }, 'pod deleted: stopping its containers');
     await e.runner?.terminate(graceS * 1000);
+    await this.removeSandbox(e);
     clearTimeout(e.statusTimer);
     await e.statusWrite;
     await this.core
@@ -339,10 +498,49 @@ class Agent implements NodeAgent {
     this.forget(pod.metadata!.uid!, e);
   }
 
+  private async removeSandbox(e: PodEntry): Promise<void> {
+    const sandbox = e.sandbox;
+    e.sandbox = undefined;
+    await sandbox
+      ?.remove()
+      .catch((err: unknown) =>
+        this.log.warn(
+          { pod: key(e.pod), sandbox: sandbox.name, err: err instanceof Error ? err.message : String(err) },
+          'could not remove the pod sandbox',
+        ),
+      );
+  }
+
+  /** TokenRequest for the pod's ServiceAccount, bound to the pod (as a kubelet asks for it). */
+  private async requestToken(
+    pod: V1Pod,
+    req: { serviceAccount: string; expirationSeconds: number; audience?: string },
+  ): Promise<string> {
+    const res = await this.core.createNamespacedServiceAccountToken({
+      name: req.serviceAccount,
+      namespace: pod.metadata!.namespace!,
+      body: {
+        spec: {
+          audiences: req.audience ? [req.audience] : [],
+          expirationSeconds: req.expirationSeconds,
+          boundObjectRef: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            name: pod.metadata!.name!,
+            uid: pod.metadata!.uid!,
+          },
+        },
+      },
+    });
+    const token = res.status?.token;
+    if (!token) throw new Error(`TokenRequest for ServiceAccount ${req.serviceAccount} returned no token`);
+    return token;
+  }
+
   private forget(uid: string, e: PodEntry): void {
     clearTimeout(e.statusTimer);
     e.runner?.removeVolumes();
-    if (e.address) this.pool.release(e.address.podIp);
+    if (e.address && this.runtime === 'processes') this.pool.release(e.address.podIp);
     this.entries.delete(uid);
     this.finished.add(uid);
   }
@@ -376,5 +574,15 @@ class Agent implements NodeAgent {
       );
       setTimeout(() => this.scheduleStatus(e), 1_000);
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -7,6 +7,8 @@
 //
 // API:
 //   containerEnv(container, pod, ctx) → Record<string, string>    throws UnsupportedContainerError
+//   specEnv(container, pod, { podIp, hostIp }) → Record<string, string>   the kubelet's part alone
+//     (env in order, $(VAR), fieldRef): what a container run from its image gets
 //   mapPath(path, mounts) → string | undefined
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { ENTRY_PATH_ENV, UnsupportedContainerError, type Entry } from './commands.js';
@@ -54,7 +56,11 @@ function expand(value: string, vars: Record<string, string>): string {
   );
 }
 
-function fieldValue(fieldPath: string, pod: V1Pod, ctx: EnvContext): string | undefined {
+export function fieldValue(
+  fieldPath: string,
+  pod: V1Pod,
+  ctx: { podIp: string; hostIp: string },
+): string | undefined {
   const meta = pod.metadata ?? {};
   const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
   if (keyed) return (keyed[1] === 'labels' ? meta.labels : meta.annotations)?.[keyed[2]!] ?? '';
@@ -80,7 +86,12 @@ function fieldValue(fieldPath: string, pod: V1Pod, ctx: EnvContext): string | un
   }
 }
 
-export function containerEnv(container: V1Container, pod: V1Pod, ctx: EnvContext): Record<string, string> {
+/** The container's `env` as a kubelet resolves it: in order, `$(VAR)` expanded, `fieldRef`s read. */
+export function specEnv(
+  container: V1Container,
+  pod: V1Pod,
+  ctx: { podIp: string; hostIp: string },
+): Record<string, string> {
   const refuse = (what: string): never => {
     throw new UnsupportedContainerError(
       'UnsupportedCommand',
@@ -100,6 +111,11 @@ export function containerEnv(container: V1Container, pod: V1Pod, ctx: EnvContext
       vars[e.name] = expand(e.value ?? '', vars);
     }
   }
+  return vars;
+}
+
+export function containerEnv(container: V1Container, pod: V1Pod, ctx: EnvContext): Record<string, string> {
+  const vars = specEnv(container, pod, ctx);
   for (const [name, value] of Object.entries(vars)) {
     if (value.startsWith('/')) vars[name] = mapPath(value, ctx.mounts) ?? value;
   }

@@ -1,7 +1,7 @@
 // Entry point of the local node agent: parse flags, start the agent, stop it (and every pod
 // process) on SIGINT/SIGTERM.
 //   tsx agent/main.ts --kubeconfig PATH [--node-name lightrank-local] [--repo DIR] [--run-dir DIR]
-//                     [--gpus N] [--label k=v ...] [--delete-node-on-stop]
+//                     [--gpus N] [--label k=v ...] [--delete-node-on-stop] [--runtime processes|containers]
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/logger.js';
@@ -14,7 +14,9 @@ const HELP = `usage: agent/main.ts --kubeconfig PATH [options]
   --run-dir DIR             pod directories: logs and volumes [a new temp dir]
   --gpus N                  advertise N GPUs that are not there (a test double)
   --label KEY=VALUE         extra node label (repeatable)
-  --delete-node-on-stop     delete the Node on exit (its pods are then garbage-collected)`;
+  --delete-node-on-stop     delete the Node on exit (its pods are then garbage-collected)
+  --runtime R               processes (lightrank's entry points from this checkout) or containers
+                            (podman, each container from its image) [$LIGHTRANK_AGENT_RUNTIME or processes]`;
 
 const log = createLogger('node-agent');
 
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
       gpus: { type: 'string' },
       label: { type: 'string', multiple: true },
       'delete-node-on-stop': { type: 'boolean' },
+      runtime: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -48,7 +51,11 @@ async function main(): Promise<void> {
   const gpus = values.gpus === undefined ? undefined : Number(values.gpus);
   if (gpus !== undefined && !(Number.isInteger(gpus) && gpus > 0))
     throw new Error(`--gpus ${values.gpus}: want a positive integer`);
+  const runtime = values.runtime ?? process.env.LIGHTRANK_AGENT_RUNTIME ?? 'processes';
+  if (runtime !== 'processes' && runtime !== 'containers')
+    throw new Error(`--runtime ${runtime}: want processes or containers`);
   const agent = await startNodeAgent({
+    runtime,
     kubeConfig: kc,
     ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
     ...(values.repo ? { repo: values.repo } : {}),

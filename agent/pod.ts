@@ -3,9 +3,16 @@
 // backoff per restartPolicy, and the pod status a kubelet would report. The agent owns the API
 // side (watching, writing status, deleting); this module only runs and describes the pod.
 //
+// Two runtimes, one lifecycle: with `deps.sandbox` (container mode) each container runs from its
+// image in the pod's podman sandbox (agent/podman.ts): the volumes' directories bind-mounted at
+// their mountPaths, the spec's env (plus KUBERNETES_SERVICE_HOST/PORT), its securityContext, the
+// projected ServiceAccount token volume written as a kubelet writes it; probes reach the pod IP.
+// Without it (process mode) a container is lightrank's entry point run as a process of this
+// checkout (agent/commands.ts), its paths mapped onto the volumes' directories.
+//
 // API:
 //   new PodRunner(pod, deps); start(); update(pod); status() → V1PodStatus; terminate(graceMs); removeVolumes()
-import { mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type {
@@ -16,11 +23,13 @@ import type {
   V1Pod,
   V1PodCondition,
   V1PodStatus,
+  V1ProjectedVolumeSource,
 } from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
 import type { PodAddress } from './addresses.js';
 import { ENTRY_HOST_FLAG, entryLocalDefaults, planContainer, UnsupportedContainerError } from './commands.js';
-import { containerEnv, mapPath, type Mount } from './container-env.js';
+import { containerEnv, fieldValue, mapPath, specEnv, type Mount } from './container-env.js';
+import { ContainerConfigError, containerRunArgs, type PodSandbox, type VolumeMount } from './podman.js';
 import { ProbeLoop, unsupportedProbe } from './probes.js';
 import { startProcess, type ExitStatus, type LocalProcess } from './process.js';
 
@@ -46,6 +55,26 @@ export interface PodRunnerDeps {
   imageAllowed?: (image: string) => boolean;
   /** called whenever what status() returns may have changed */
   onChange(): void;
+  /** container mode: the pod's sandbox, where its containers run from their images */
+  sandbox?: PodSandbox;
+  /** container mode: where the containers reach the API server (KUBERNETES_SERVICE_HOST/PORT) */
+  apiServer?: { host: string; port: number };
+  /** container mode: a token of the pod's ServiceAccount bound to the pod (TokenRequest) */
+  requestToken?(req: {
+    serviceAccount: string;
+    expirationSeconds: number;
+    audience?: string;
+  }): Promise<string>;
+}
+
+/** A container that cannot be created as the spec says, with the kubelet's waiting reason. */
+class CreateRefusal extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 interface Terminated {
@@ -69,6 +98,10 @@ class ContainerRunner {
   crashes = 0;
   argv: string[] = [];
   env: Record<string, string> = {};
+  /** container mode: `podman run` arguments */
+  runArgs: string[] = [];
+  /** container mode: a `podman run` in flight */
+  launching: Promise<void> | undefined;
   readiness: ProbeLoop | undefined;
   liveness: ProbeLoop | undefined;
   backoff: NodeJS.Timeout | undefined;
@@ -94,6 +127,8 @@ export class PodRunner {
   private refreshTimer: NodeJS.Timeout | undefined;
   private podMessage: string | undefined;
   private volumeDirs = new Map<string, string>();
+  /** volumes a container may write (emptyDir); configMap and projected ones are read-only */
+  private writableVolumes = new Set<string>();
 
   constructor(
     private pod: V1Pod,
@@ -131,9 +166,15 @@ export class PodRunner {
     for (const c of this.containers) {
       try {
         if (podRefusal) throw new UnsupportedContainerError('UnsupportedCommand', podRefusal);
-        this.prepare(c);
+        if (this.deps.sandbox) await this.prepareContainerRun(c, this.deps.sandbox);
+        else this.prepare(c);
       } catch (err) {
-        const reason = err instanceof UnsupportedContainerError ? err.reason : 'CreateContainerError';
+        const reason =
+          err instanceof UnsupportedContainerError ||
+          err instanceof ContainerConfigError ||
+          err instanceof CreateRefusal
+            ? err.reason
+            : 'CreateContainerError';
         const message = err instanceof Error ? err.message : String(err);
         c.waiting = { reason, message };
         c.refused = true;
@@ -192,8 +233,65 @@ export class PodRunner {
     c.argv = [process.execPath, '--import', 'tsx', plan.script, ...args];
   }
 
+  /** Container mode: what `podman run` needs for this container, checked before anything starts. */
+  private async prepareContainerRun(c: ContainerRunner, sandbox: PodSandbox): Promise<void> {
+    for (const probe of [c.spec.readinessProbe, c.spec.livenessProbe, c.spec.startupProbe]) {
+      const why = unsupportedProbe(probe);
+      if (why)
+        throw new CreateRefusal(
+          'CreateContainerConfigError',
+          `container "${c.spec.name}": ${why} are not supported by the local node agent`,
+        );
+    }
+    const image = c.spec.image ?? '';
+    let imageUser: string;
+    try {
+      imageUser = await sandbox.imageUser(image);
+    } catch {
+      throw new CreateRefusal(
+        'ErrImageNeverPull',
+        `container "${c.spec.name}": image "${image}" is not on this machine and the local node agent never pulls (build it: scripts/build-images.sh)`,
+      );
+    }
+    const mounts: VolumeMount[] = [];
+    for (const vm of c.spec.volumeMounts ?? []) {
+      const dir = this.volumeDirs.get(vm.name);
+      if (!dir)
+        throw new CreateRefusal(
+          'CreateContainerConfigError',
+          `container "${c.spec.name}": volume "${vm.name}" is not an emptyDir, configMap or ServiceAccount token volume; the local node agent mounts no other kind`,
+        );
+      const readOnly = vm.readOnly === true || !this.writableVolumes.has(vm.name);
+      mounts.push({ hostPath: vm.subPath ? join(dir, vm.subPath) : dir, mountPath: vm.mountPath, readOnly });
+    }
+    const api = this.deps.apiServer;
+    const env = {
+      ...(api
+        ? {
+            KUBERNETES_SERVICE_HOST: api.host,
+            KUBERNETES_SERVICE_PORT: String(api.port),
+            KUBERNETES_SERVICE_PORT_HTTPS: String(api.port),
+          }
+        : {}),
+      ...specEnv(c.spec, this.pod, { podIp: this.deps.address.podIp, hostIp: this.deps.hostIp }),
+    };
+    c.runArgs = containerRunArgs(this.pod, c.spec, {
+      podName: sandbox.name,
+      name: `${sandbox.name}-${c.spec.name}`,
+      env,
+      mounts,
+      imageUser,
+      logPath: c.logPath,
+    });
+  }
+
   private startContainer(c: ContainerRunner): void {
     if (this.terminating) return;
+    if (this.deps.sandbox) {
+      const sandbox = this.deps.sandbox;
+      c.launching = this.launchContainer(c, sandbox).finally(() => (c.launching = undefined));
+      return;
+    }
     let proc: LocalProcess;
     try {
       proc = startProcess({ argv: c.argv, cwd: this.deps.repo, env: c.env, logPath: c.logPath });
@@ -203,6 +301,33 @@ export class PodRunner {
       this.deps.onChange();
       return;
     }
+    this.started(c, proc);
+  }
+
+  private async launchContainer(c: ContainerRunner, sandbox: PodSandbox): Promise<void> {
+    let proc: LocalProcess;
+    try {
+      proc = await sandbox.run(c.runArgs);
+    } catch (err) {
+      // the kubelet's RunContainerError, retried with the crash backoff
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error({ container: c.spec.name }, message);
+      if (this.terminating) return;
+      const delay = Math.min(BACKOFF_BASE_MS * 2 ** c.crashes, BACKOFF_MAX_MS);
+      c.crashes++;
+      c.waiting = { reason: 'RunContainerError', message };
+      c.backoff = setTimeout(() => this.startContainer(c), delay);
+      this.deps.onChange();
+      return;
+    }
+    if (this.terminating) {
+      await proc.stop(0);
+      return;
+    }
+    this.started(c, proc);
+  }
+
+  private started(c: ContainerRunner, proc: LocalProcess): void {
     c.proc = proc;
     c.waiting = undefined;
     c.terminated = undefined;
@@ -248,7 +373,7 @@ export class PodRunner {
     const terminated: Terminated = {
       exitCode: status.exitCode,
       ...(status.signal ? { signal: status.signal } : {}),
-      reason: status.exitCode === 0 ? 'Completed' : 'Error',
+      reason: status.reason ?? (status.exitCode === 0 ? 'Completed' : 'Error'),
       ...(c.killReason ? { message: c.killReason } : {}),
       startedAt: proc.startedAt,
       finishedAt: status.finishedAt,
@@ -299,6 +424,7 @@ export class PodRunner {
       c.stopProbes();
       c.ready = false;
     }
+    await Promise.all(this.containers.map((c) => c.launching));
     await Promise.all(this.containers.map((c) => c.proc?.stop(graceMs)));
   }
 
@@ -314,13 +440,20 @@ export class PodRunner {
       const dir = join(this.deps.podDir, 'volumes', v.name);
       if (v.emptyDir) {
         mkdirSync(dir, { recursive: true });
+        // world-writable, as a kubelet makes an emptyDir: every container's user writes there
+        chmodSync(dir, 0o777);
         this.volumeDirs.set(v.name, dir);
+        this.writableVolumes.add(v.name);
       } else if (v.configMap) {
         mkdirSync(dir, { recursive: true });
         this.volumeDirs.set(v.name, dir);
         await this.writeConfigMap(dir, v.configMap);
+      } else if (v.projected && this.deps.requestToken) {
+        mkdirSync(dir, { recursive: true });
+        this.volumeDirs.set(v.name, dir);
+        await this.writeProjected(dir, v.projected);
       }
-      // other volume types (the projected service account token among them) are not mounted
+      // other volume types are not mounted (container mode refuses a container that mounts one)
     }
   }
 
@@ -359,6 +492,44 @@ export class PodRunner {
     }
   }
 
+  /**
+   * A projected volume as a kubelet writes the ServiceAccount token volume it injects
+   * (kube-api-access-*): a token of the pod's ServiceAccount bound to the pod, the cluster CA from
+   * the kube-root-ca.crt ConfigMap, the namespace from the downward API. Written once: the token
+   * lives as long as the pod (bound to it), which the API server's extended expiry covers.
+   */
+  private async writeProjected(dir: string, projected: V1ProjectedVolumeSource): Promise<void> {
+    const write = (path: string, content: string): void => {
+      const file = join(dir, path);
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileSync(`${file}.tmp`, content, { mode: 0o644 });
+      renameSync(`${file}.tmp`, file);
+    };
+    for (const source of projected.sources ?? []) {
+      if (source.serviceAccountToken) {
+        const t = source.serviceAccountToken;
+        const token = await this.deps.requestToken!({
+          serviceAccount: this.pod.spec?.serviceAccountName ?? 'default',
+          expirationSeconds: t.expirationSeconds ?? 3600,
+          ...(t.audience ? { audience: t.audience } : {}),
+        });
+        write(t.path, token);
+      } else if (source.configMap) {
+        await this.writeConfigMap(dir, source.configMap);
+      } else if (source.downwardAPI) {
+        for (const item of source.downwardAPI.items ?? []) {
+          const value = item.fieldRef
+            ? fieldValue(item.fieldRef.fieldPath, this.pod, {
+                podIp: this.deps.address.podIp,
+                hostIp: this.deps.hostIp,
+              })
+            : undefined;
+          if (value !== undefined) write(item.path, value);
+        }
+      }
+    }
+  }
+
   private scheduleRefresh(): void {
     const volumes = this.configMapVolumes();
     if (volumes.length === 0 || this.terminating) return;
@@ -392,7 +563,9 @@ export class PodRunner {
       name: c.spec.name,
       image: c.spec.image ?? '',
       imageID: '',
-      ...(c.proc ? { containerID: `local-process://${c.proc.pid}` } : {}),
+      ...(c.proc
+        ? { containerID: 'id' in c.proc ? `podman://${String(c.proc.id)}` : `local-process://${c.proc.pid}` }
+        : {}),
       ready: c.ready,
       started: c.proc?.isRunning() ?? false,
       restartCount: c.restartCount,

@@ -43,7 +43,16 @@ describe('containerRunArgs', () => {
       restricted,
       ctx({ env: { A: '1' } }),
     );
-    expect(args.slice(0, 6)).toEqual(['run', '--detach', '--pod', 'ns-pod', '--name', 'ns-pod-server']);
+    expect(args.slice(0, 8)).toEqual([
+      'run',
+      '--detach',
+      '--replace',
+      '--pull=never',
+      '--pod',
+      'ns-pod',
+      '--name',
+      'ns-pod-server',
+    ]);
     expect(values(args, '--user')).toEqual(['65532:65532']);
     expect(values(args, '--group-add')).toEqual(['65532']);
     expect(args).toContain('--read-only');
@@ -105,6 +114,32 @@ describe('containerRunArgs', () => {
       containerRunArgs(pod(), { ...c, securityContext: { runAsNonRoot: true, runAsUser: 0 } }, ctx()),
     ).toThrow(/root/);
     expect(containerRunArgs(pod(), c, ctx({ imageUser: '65532:65532' }))).toContain('i');
+  });
+
+  it('writes the logs where the agent keeps them, in the k8s-file format', () => {
+    const args = containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx({ logPath: '/run/p/logs/a.log' }));
+    expect(values(args, '--log-driver')).toEqual(['k8s-file']);
+    expect(values(args, '--log-opt')).toEqual(['path=/run/p/logs/a.log']);
+    expect(containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx())).not.toContain('--log-opt');
+  });
+
+  it('enforces memory and CPU limits; refuses a limit that is not a quantity', () => {
+    const limited = (limits: Record<string, string>): V1Container => ({
+      name: 'a',
+      image: 'i',
+      resources: { limits },
+    });
+    const args = containerRunArgs(
+      pod(),
+      limited({ memory: '2Gi', cpu: '500m', 'nvidia.com/gpu': '1' }),
+      ctx(),
+    );
+    expect(values(args, '--memory')).toEqual([String(2 * 1024 ** 3)]);
+    expect(values(args, '--cpus')).toEqual(['0.5']);
+    expect(containerRunArgs(pod(), { name: 'a', image: 'i' }, ctx())).not.toContain('--memory');
+    expect(() => containerRunArgs(pod(), limited({ memory: 'lots' }), ctx())).toThrow(
+      /resources\.limits\.memory "lots" is not a positive quantity/,
+    );
   });
 
   it('refuses what it cannot honour: no image, a Localhost seccomp profile', () => {

@@ -1,5 +1,5 @@
-// Pods as containers through podman: the container runtime the local node agent's container mode
-// is being built on (process mode, agent/pod.ts, is what the agent runs today). A pod sandbox is
+// Pods as containers through podman: the runtime of the local node agent's container mode
+// (agent/agent.ts with runtime 'containers'; agent/pod.ts drives it). A pod sandbox is
 // a podman pod: its infra container holds the network namespace every container of the pod
 // shares (one pod IP, reachable from this machine, localhost between the containers); podman
 // builds its pause image locally from catatonit, so nothing is pulled. Each container is
@@ -13,6 +13,9 @@
 //     readOnlyRootFilesystem → --read-only without podman's extra tmpfs mounts, capabilities
 //     add/drop, allowPrivilegeEscalation false → no-new-privileges, privileged,
 //     seccompProfile RuntimeDefault (podman's default profile) or Unconfined
+//   resources.limits: memory → --memory (an OOM kill is reported as OOMKilled where podman knows
+//     it; on these cgroup v1 machines it reports false, so the reason stays Error), cpu → --cpus;
+//     other limits (nvidia.com/gpu: a test double here) only count for the scheduler
 //
 // The podman CLI runs with the project's containers.conf (scripts/podman.sh sets it up).
 //
@@ -22,10 +25,11 @@
 //     .logs(container) ; .remove()
 //   RunningContainer: the LocalProcess shape of agent/process.ts (pid, startedAt, exited,
 //     isRunning(), stop(graceMs)) plus id
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
+import { parseQuantity } from '../operator/runtime/apply.js';
 import type { ExitStatus, LocalProcess } from './process.js';
 
 const run = promisify(execFile);
@@ -50,6 +54,8 @@ export interface RunContext {
   /** the image's USER (`podman image inspect`), for runAsNonRoot */
   imageUser: string;
   labels?: Record<string, string>;
+  /** where podman writes the container's stdout and stderr (k8s-file format; default: podman's own) */
+  logPath?: string;
 }
 
 /** A container the pod spec describes but that cannot be created (the kubelet's reason). */
@@ -78,7 +84,10 @@ function effective(pod: V1Pod, c: V1Container): V1SecurityContext {
 export function containerRunArgs(pod: V1Pod, c: V1Container, ctx: RunContext): string[] {
   if (!c.image) refuse(c, 'no image');
   const sc = effective(pod, c);
-  const args = ['run', '--detach', '--pod', ctx.podName, '--name', ctx.name];
+  // --replace: a restarted container takes its predecessor's name; --pull=never: the images are
+  // built on this machine and nothing can be pulled (a missing one fails at once, by name)
+  const args = ['run', '--detach', '--replace', '--pull=never', '--pod', ctx.podName, '--name', ctx.name];
+  if (ctx.logPath) args.push('--log-driver', 'k8s-file', '--log-opt', `path=${ctx.logPath}`);
   for (const [k, v] of Object.entries(ctx.labels ?? {})) args.push('--label', `${k}=${v}`);
 
   // user: runAsUser/runAsGroup over the image's USER
@@ -110,6 +119,18 @@ export function containerRunArgs(pod: V1Pod, c: V1Container, ctx: RunContext): s
   else if (seccomp === 'Localhost')
     refuse(c, 'seccompProfile Localhost is not supported by the local node agent');
 
+  const limits = (c.resources?.limits ?? {}) as Record<string, unknown>;
+  for (const [name, flag] of [
+    ['memory', '--memory'],
+    ['cpu', '--cpus'],
+  ] as const) {
+    if (limits[name] === undefined) continue;
+    const value = parseQuantity(String(limits[name]));
+    if (value === undefined || value <= 0)
+      refuse(c, `resources.limits.${name} "${String(limits[name])}" is not a positive quantity`);
+    args.push(flag, name === 'memory' ? String(Math.ceil(value!)) : String(value));
+  }
+
   for (const m of ctx.mounts) args.push('--volume', `${m.hostPath}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
   for (const [k, v] of Object.entries(ctx.env)) args.push('--env', `${k}=${v}`);
   if (c.workingDir) args.push('--workdir', c.workingDir);
@@ -129,6 +150,33 @@ export interface PodmanOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Sandboxes this process created and has not removed, with the podman environment of each: when
+ * the process exits however it exits (a second Ctrl-C, an uncaught error), they are removed
+ * synchronously, so no container outlives the agent (as process mode kills its process groups).
+ */
+const live = new Map<string, NodeJS.ProcessEnv>();
+let exitHookInstalled = false;
+
+function track(name: string, env: NodeJS.ProcessEnv): void {
+  live.set(name, env);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const [name, env] of live) {
+      try {
+        execFileSync('podman', ['pod', 'rm', '--force', '--time', '0', name], {
+          env,
+          stdio: 'ignore',
+          timeout: 30_000,
+        });
+      } catch {
+        // gone already, or podman failed: nothing more can be done while exiting
+      }
+    }
+  });
+}
+
 export class PodSandbox {
   private constructor(
     readonly name: string,
@@ -139,20 +187,27 @@ export class PodSandbox {
 
   static async create(
     name: string,
-    opts: PodmanOptions & { labels?: Record<string, string> } = {},
+    opts: PodmanOptions & {
+      labels?: Record<string, string>;
+      /** the pod's hostname (a kubelet: the pod's name) */
+      hostname?: string;
+      /** extra /etc/hosts entries of every container: name → address */
+      hosts?: Record<string, string>;
+    } = {},
   ): Promise<PodSandbox> {
-    const env = opts.env ?? {
-      ...process.env,
-      CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? CONTAINERS_CONF,
-    };
+    const env = podmanEnv(opts);
     const labels = Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-    await podman(env, ['pod', 'create', '--name', name, ...labels]);
+    const hosts = Object.entries(opts.hosts ?? {}).flatMap(([h, ip]) => ['--add-host', `${h}:${ip}`]);
+    const hostname = opts.hostname ? ['--hostname', opts.hostname] : [];
+    await podman(env, ['pod', 'create', '--name', name, ...hostname, ...hosts, ...labels]);
+    track(name, env);
     // the infra container holds the network namespace; it is created with the pod and started now
     await podman(env, ['pod', 'start', name]);
     const infra = (await podman(env, ['pod', 'inspect', name, '--format', '{{.InfraContainerID}}'])).trim();
     const ip = (await podman(env, ['inspect', infra, '--format', '{{.NetworkSettings.IPAddress}}'])).trim();
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) {
       await podman(env, ['pod', 'rm', '--force', name]).catch(() => undefined);
+      live.delete(name);
       throw new Error(`podman pod ${name}: no IP address (got "${ip}")`);
     }
     return new PodSandbox(name, ip, env);
@@ -179,9 +234,20 @@ export class PodSandbox {
       let out = '';
       waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
       waiter.on('close', () => {
-        running = false;
         const code = Number.parseInt(out.trim(), 10);
-        resolve({ exitCode: Number.isFinite(code) ? code : -1, finishedAt: new Date() });
+        const finishedAt = new Date();
+        // the kernel's OOM killer ended it: the kubelet's reason, not a plain Error
+        void podman(env, ['inspect', id, '--format', '{{.State.OOMKilled}}'])
+          .then((oom) => (oom.trim() === 'true' ? 'OOMKilled' : undefined))
+          .catch(() => undefined)
+          .then((reason) => {
+            running = false;
+            resolve({
+              exitCode: Number.isFinite(code) ? code : -1,
+              finishedAt,
+              ...(reason ? { reason } : {}),
+            });
+          });
       });
     });
     return {
@@ -210,7 +276,45 @@ export class PodSandbox {
   /** Removes the pod and every container in it. */
   async remove(): Promise<void> {
     await podman(this.env, ['pod', 'rm', '--force', '--time', '0', this.name]);
+    live.delete(this.name);
   }
+}
+
+function podmanEnv(opts: PodmanOptions): NodeJS.ProcessEnv {
+  return opts.env ?? { ...process.env, CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? CONTAINERS_CONF };
+}
+
+/** The gateway of podman's default network: this machine's address as the containers see it. */
+export async function networkGateway(opts: PodmanOptions = {}): Promise<string> {
+  const out = await podman(podmanEnv(opts), [
+    'network',
+    'inspect',
+    'podman',
+    '--format',
+    '{{range .Subnets}}{{.Gateway}} {{end}}',
+  ]);
+  const gateway = out
+    .trim()
+    .split(/\s+/)
+    .find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+  if (!gateway) throw new Error(`podman network "podman" has no IPv4 gateway (got "${out.trim()}")`);
+  return gateway;
+}
+
+/** Podman pods carrying every one of `labels` (name and labels of each). */
+export async function listPods(
+  labels: Record<string, string>,
+  opts: PodmanOptions = {},
+): Promise<{ name: string; labels: Record<string, string> }[]> {
+  const filters = Object.entries(labels).flatMap(([k, v]) => ['--filter', `label=${k}=${v}`]);
+  const out = await podman(podmanEnv(opts), ['pod', 'ps', ...filters, '--format', 'json']);
+  const pods = JSON.parse(out || '[]') as { Name: string; Labels?: Record<string, string> }[];
+  return pods.map((p) => ({ name: p.Name, labels: p.Labels ?? {} }));
+}
+
+/** Removes podman pods by name (and their containers) at once. */
+export async function removePods(names: string[], opts: PodmanOptions = {}): Promise<void> {
+  if (names.length > 0) await podman(podmanEnv(opts), ['pod', 'rm', '--force', '--time', '0', ...names]);
 }
 
 async function podman(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {

@@ -13,6 +13,8 @@ export interface ExitStatus {
   exitCode: number;
   signal?: string;
   finishedAt: Date;
+  /** why it ended when the runtime knows better than the exit code (e.g. OOMKilled) */
+  reason?: string;
 }
 
 export interface LocalProcess {

@@ -7,21 +7,28 @@
 // both segments, then publishes a new model version and follows the canary step by step until
 // promotion. Ctrl-C tears everything down; `--keep` leaves it running at the end. Each step is a
 // function; docs/demo.md tells the story and the timings.
+//
+// `--containers` runs every lightrank part from the images built from the repo's Dockerfiles: the
+// operator installed by the Helm chart (its values name the built images), and the agent runs
+// every pod (operator, scoring pods, routers) as a podman pod whose IP is its container's; the
+// storage server and Prometheus stay on this machine and reach the pods through the agent's
+// forwarding at the podman gateway (scripts/demo/containers.ts).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { startNodeAgent, type NodeAgent } from '../agent/agent.js';
+import { startNodeAgent, type AgentRuntime, type NodeAgent } from '../agent/agent.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureBinaries } from '../test/harness/binaries.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { applyManifests, readManifests } from '../test/harness/manifests.js';
 import { GPU_RESOURCE } from '../test/harness/nodes.js';
-import { spawnComponent, type ManagedProcess } from '../test/harness/processes.js';
+import { spawnComponent } from '../test/harness/processes.js';
 import { prometheusBinary } from '../test/harness/tools.js';
 import { serverSideApply } from '../test/harness/raw.js';
 import { waitFor } from '../test/harness/wait.js';
+import { buildImages, helmInstall, inForce, operatorValues, type DemoImages } from './demo/containers.js';
 import { demoRankingModel, newModelVersion } from './demo/model.js';
 import { startPrometheus } from './demo/prometheus.js';
 import { followRollout, readStatus } from './demo/rollout.js';
@@ -35,10 +42,15 @@ const NAMESPACE = 'lightrank-demo';
 const MODEL = 'ads-ranker';
 const ROUTER = `${MODEL}-router`;
 const NODE_NAME = 'lightrank-local';
+const OPERATOR_NAMESPACE = 'lightrank-system';
+const RELEASE = 'lightrank';
 /** background load during the rollout: enough that a 20% canary serves the analysis' minimum samples */
 const LOAD_RPS = 120;
 
 const USAGE = `usage: npm run demo -- [options]
+  --containers        run every lightrank part as a container from the images built from the
+                      repo's Dockerfiles (podman): the operator installed by the Helm chart, the
+                      pods run by the local node agent as podman pods
   --keep              leave everything running at the end (prints the kubeconfig); Ctrl-C stops it
   --step-seconds N    pause of each canary step (default 20)
   --no-prometheus     run the canary without analysis (and without building Prometheus)
@@ -49,6 +61,7 @@ const USAGE = `usage: npm run demo -- [options]
   -h, --help          this text`;
 
 interface DemoOptions {
+  containers: boolean;
   keep: boolean;
   stepSeconds: number;
   prometheus: boolean;
@@ -61,6 +74,7 @@ function parseOptions(argv: string[]): DemoOptions | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
+      containers: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'step-seconds': { type: 'string', default: '20' },
       'no-prometheus': { type: 'boolean', default: false },
@@ -78,6 +92,7 @@ function parseOptions(argv: string[]): DemoOptions | undefined {
     return n;
   };
   return {
+    containers: values.containers,
     keep: values.keep,
     stepSeconds: count('step-seconds', 3600),
     prometheus: !values['no-prometheus'],
@@ -113,10 +128,15 @@ async function stepControlPlane(opts: DemoOptions, teardown: Teardown): Promise<
   });
 }
 
-async function stepInstallCrd(cp: ControlPlane): Promise<void> {
-  await step('Install the RankingModel CRD (crds/, applied as raw JSON)', async () => {
-    const crds = await applyManifests(cp.kubeConfig, readManifests(join(REPO, 'crds')));
-    say(`   established: ${crds.join(', ')}`);
+async function stepInstallCrd(cp: ControlPlane, opts: DemoOptions): Promise<void> {
+  const title = opts.containers
+    ? 'Create the demo namespace (the CRD comes with the Helm chart)'
+    : 'Install the RankingModel CRD (crds/, applied as raw JSON)';
+  await step(title, async () => {
+    if (!opts.containers) {
+      const crds = await applyManifests(cp.kubeConfig, readManifests(join(REPO, 'crds')));
+      say(`   established: ${crds.join(', ')}`);
+    }
     await serverSideApply(
       cp.kubeConfig,
       `/api/v1/namespaces/${NAMESPACE}`,
@@ -133,7 +153,10 @@ async function stepInstallCrd(cp: ControlPlane): Promise<void> {
   });
 }
 
-async function stepOperator(cp: ControlPlane, teardown: Teardown): Promise<ManagedProcess> {
+/** Throws when the operator is gone (the process exited, or its pod is failing). */
+type OperatorCheck = () => Promise<void>;
+
+async function stepOperator(cp: ControlPlane, teardown: Teardown): Promise<OperatorCheck> {
   return step('Run the operator (operator/main.ts as a local process)', async () => {
     const logPath = join(cp.runDir, 'logs', 'operator.log');
     const proc = spawnComponent({
@@ -161,12 +184,78 @@ async function stepOperator(cp: ControlPlane, teardown: Teardown): Promise<Manag
       () => (proc.isRunning() ? [proc.pid] : []),
     );
     say(`   pid ${proc.pid}; log ${logPath}`);
-    return proc;
+    return async (): Promise<void> => {
+      if (!proc.isRunning()) throw new Error(`the operator exited; see ${proc.logPath}`);
+    };
   });
 }
 
-async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgent> {
-  return step(`Start the local node agent (node ${NODE_NAME}: its pods run as local processes)`, async () => {
+async function stepImages(): Promise<DemoImages> {
+  return step('Build (or reuse) the images from the repo Dockerfiles (podman)', async () => {
+    const images = await buildImages((line) => {
+      if (/\] (build|built|reus|cached|up to date|podman|installed|skip)/i.test(line)) say(`   ${line}`);
+    });
+    say(`   server/sidecar/router: ${images.server}`);
+    say(`   operator:              ${images.operator}`);
+    return images;
+  });
+}
+
+async function stepHelmOperator(cp: ControlPlane, images: DemoImages): Promise<OperatorCheck> {
+  return step(
+    `Install the operator with Helm (charts/lightrank, image ${images.operator}) into ${OPERATOR_NAMESPACE}`,
+    async () => {
+      const values = operatorValues({ images, nodeName: NODE_NAME });
+      const { helm } = await helmInstall({
+        kubeconfigPath: cp.kubeconfigPath,
+        values,
+        runDir: cp.runDir,
+        namespace: OPERATOR_NAMESPACE,
+        release: RELEASE,
+      });
+      say(
+        `   ${helm} install ${RELEASE} charts/lightrank -n ${OPERATOR_NAMESPACE} -f ${join(cp.runDir, 'helm', 'values.yaml')}`,
+      );
+      say(
+        `   values: image ${images.operator}, scoringImages ${images.server}, pullPolicy Never, nodeSelector kubernetes.io/hostname=${NODE_NAME}`,
+      );
+      const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+      const pod = await waitFor(
+        'the operator pod Ready (a container on the local node)',
+        async () => {
+          const pods = await core.listNamespacedPod({
+            namespace: OPERATOR_NAMESPACE,
+            labelSelector: 'app.kubernetes.io/name=lightrank',
+          });
+          return pods.items.find(isReady);
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      say(
+        `   pod ${pod.metadata?.name} Ready on ${pod.spec?.nodeName}, pod IP ${pod.status?.podIP} (container ${pod.status?.containerStatuses?.[0]?.containerID})`,
+      );
+      const logDir = pod.metadata?.annotations?.['lightrank.dev/local-log-dir'];
+      if (logDir) say(`   log ${logDir}/operator.log`);
+      return async (): Promise<void> => {
+        const pods = await core.listNamespacedPod({
+          namespace: OPERATOR_NAMESPACE,
+          labelSelector: 'app.kubernetes.io/name=lightrank',
+        });
+        const crashing = pods.items
+          .flatMap((p) => p.status?.containerStatuses ?? [])
+          .find((c) => c.state?.waiting?.reason === 'CrashLoopBackOff');
+        if (crashing)
+          throw new Error(
+            `the operator container is crash-looping: ${crashing.state?.waiting?.message ?? ''}`,
+          );
+      };
+    },
+  );
+}
+
+async function stepAgent(cp: ControlPlane, teardown: Teardown, runtime: AgentRuntime): Promise<NodeAgent> {
+  const how = runtime === 'containers' ? 'podman pods from their images' : 'local processes';
+  return step(`Start the local node agent (node ${NODE_NAME}: its pods run as ${how})`, async () => {
     const runDir = join(cp.runDir, 'node-agent');
     mkdirSync(runDir, { recursive: true });
     const agent = await startNodeAgent({
@@ -177,6 +266,7 @@ async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgen
       // scheduling applies; the servers' CUDA provider falls back to CPU (a log line says so).
       gpuTestDouble: { count: 4 },
       deleteNodeOnStop: true,
+      runtime,
       log: createLogger('node-agent', { level: 'warn' }),
     });
     teardown.add(
@@ -196,8 +286,12 @@ async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgen
       { timeoutMs: 60_000, intervalMs: 250 },
     );
     const labels = node.metadata?.labels ?? {};
+    const podIps =
+      runtime === 'containers'
+        ? `pod IPs: the containers' own on podman's network (API server at ${await agent.exposeToPods(Number(new URL(cp.serverUrl).port))} for the pods)`
+        : `pod IPs ${LOCAL_ADDRESS_MAP.replace('=', ' → ')}`;
     say(
-      `   node ${NODE_NAME}: ${GPU_RESOURCE}=${node.status?.allocatable?.[GPU_RESOURCE] ?? 0} (test double, product ${labels['nvidia.com/gpu.product']}), pod IPs ${LOCAL_ADDRESS_MAP.replace('=', ' → ')}`,
+      `   node ${NODE_NAME}: ${GPU_RESOURCE}=${node.status?.allocatable?.[GPU_RESOURCE] ?? 0} (test double, product ${labels['nvidia.com/gpu.product']}), ${podIps}`,
     );
     say(`   pod logs under ${runDir}`);
     await nodesTable(cp.kubeConfig);
@@ -208,6 +302,7 @@ async function stepAgent(cp: ControlPlane, teardown: Teardown): Promise<NodeAgen
 async function stepStorage(
   cp: ControlPlane,
   teardown: Teardown,
+  agent: NodeAgent,
 ): Promise<{ storage: DemoStorage; url: string }> {
   return step(
     'Build models and snapshots (model kit) and serve them from a local storage server',
@@ -239,7 +334,9 @@ async function stepStorage(
       ]);
       table(rows);
       say(`   storage: ${server.url}/ (files in ${storage.root})`);
-      return { storage, url: server.url };
+      const url = `http://${await agent.exposeToPods(Number(new URL(server.url).port))}`;
+      if (url !== server.url) say(`   the sync sidecars fetch it at ${url} (forwarded by the agent)`);
+      return { storage, url };
     },
   );
 }
@@ -248,6 +345,7 @@ async function stepPrometheus(
   opts: DemoOptions,
   cp: ControlPlane,
   teardown: Teardown,
+  agent: NodeAgent,
 ): Promise<string | undefined> {
   return step('Prometheus (discovers and scrapes the scoring pods for the canary analysis)', async () => {
     if (!opts.prometheus) {
@@ -270,7 +368,11 @@ async function stepPrometheus(
     say(
       `   ${bin} on ${prom.url} (kubernetes_sd_configs: the annotated pods of ${NAMESPACE}; log ${prom.proc.logPath})`,
     );
-    return prom.url;
+    // the operator queries it from where it runs: a container reaches it through the agent
+    const url = `http://${await agent.exposeToPods(Number(new URL(prom.url).port))}`;
+    if (url !== prom.url)
+      say(`   the operator's canary analysis queries it at ${url} (forwarded by the agent)`);
+    return url;
   });
 }
 
@@ -307,7 +409,7 @@ async function stepApplyModel(
   );
 }
 
-async function stepRouter(cp: ControlPlane): Promise<void> {
+async function stepRouter(cp: ControlPlane, opts: DemoOptions): Promise<void> {
   await step('Router: resolve backends by EndpointSlices (no cluster DNS or kube-proxy here)', async () => {
     const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
     const dep = await waitFor(
@@ -324,6 +426,12 @@ async function stepRouter(cp: ControlPlane): Promise<void> {
     say(
       `   the operator set LIGHTRANK_ROUTER_RESOLVER=kubernetes; the router runs as ServiceAccount ${serviceAccount}`,
     );
+    if (opts.containers) {
+      say(
+        '   containers: the router pods use their projected ServiceAccount token (in-cluster config) and dial the pod IPs as they are: nothing added',
+      );
+      return;
+    }
     const kubeconfig = await prepareRouterAccess(
       cp.kubeConfig,
       NAMESPACE,
@@ -379,7 +487,7 @@ async function podsTable(kc: KubeConfig): Promise<void> {
   table(rows);
 }
 
-async function stepWaitReady(cp: ControlPlane, operator: ManagedProcess): Promise<void> {
+async function stepWaitReady(cp: ControlPlane, operatorCheck: OperatorCheck): Promise<void> {
   await step(
     'Wait for the scoring pods (server + sync sidecar) and the router pods to be Ready',
     async () => {
@@ -389,7 +497,7 @@ async function stepWaitReady(cp: ControlPlane, operator: ManagedProcess): Promis
       await waitFor(
         'every Deployment of the RankingModel rolled out and Ready',
         async () => {
-          if (!operator.isRunning()) throw new Error(`the operator exited; see ${operator.logPath}`);
+          await operatorCheck();
           const deps = (await apps.listNamespacedDeployment({ namespace: NAMESPACE })).items;
           const pods = (await core.listNamespacedPod({ namespace: NAMESPACE })).items;
           const done = deps.filter(
@@ -412,6 +520,37 @@ async function stepWaitReady(cp: ControlPlane, operator: ManagedProcess): Promis
       );
     },
   );
+}
+
+/**
+ * Container mode: what each pod's securityContext and volumes put in force, read by a process
+ * started in every container (`podman exec`): user, root mount, /tmp, capabilities,
+ * no_new_privs, seccomp. One machine-readable `IN FORCE` line per container.
+ */
+async function stepInForce(cp: ControlPlane): Promise<void> {
+  await step('Check what the pod specs put in force, from inside each container (its /proc)', async () => {
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const rows = [['POD/CONTAINER', 'UID:GID', 'ROOT FS', '/TMP', 'CAPS', 'NO_NEW_PRIVS', 'SECCOMP']];
+    const lines: string[] = [];
+    for (const namespace of [OPERATOR_NAMESPACE, NAMESPACE]) {
+      const pods = (await core.listNamespacedPod({ namespace })).items.filter(isReady);
+      for (const p of pods.sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1))) {
+        for (const c of p.status?.containerStatuses ?? []) {
+          const id = /^podman:\/\/(\w+)$/.exec(c.containerID ?? '')?.[1];
+          if (!id)
+            throw new Error(`${p.metadata?.name}/${c.name}: not a podman container (${c.containerID})`);
+          const f = await inForce(id);
+          const name = `${p.metadata!.name}/${c.name}`;
+          rows.push([name, `${f.uid}:${f.gid}`, f.root, f.tmp, f.capEff, f.noNewPrivs, f.seccomp]);
+          lines.push(
+            `   IN FORCE ${name} uid=${f.uid} root=${f.root} tmp=${f.tmp} capEff=${f.capEff} noNewPrivs=${f.noNewPrivs} seccomp=${f.seccomp}`,
+          );
+        }
+      }
+    }
+    table(rows);
+    for (const l of lines) say(l);
+  });
 }
 
 function scoreRows(results: RankResult[]): string[][] {
@@ -549,16 +688,24 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop(0));
 
   try {
+    const images = opts.containers ? await stepImages() : undefined;
     const cp = await stepControlPlane(opts, teardown);
     runDir = cp.runDir;
-    await stepInstallCrd(cp);
-    const operator = await stepOperator(cp, teardown);
-    await stepAgent(cp, teardown);
-    const { storage, url: storageUrl } = await stepStorage(cp, teardown);
-    const prometheusUrl = await stepPrometheus(opts, cp, teardown);
+    await stepInstallCrd(cp, opts);
+    let operatorCheck: OperatorCheck;
+    let agent: NodeAgent;
+    if (images) {
+      agent = await stepAgent(cp, teardown, 'containers');
+      operatorCheck = await stepHelmOperator(cp, images);
+    } else {
+      operatorCheck = await stepOperator(cp, teardown);
+      agent = await stepAgent(cp, teardown, 'processes');
+    }
+    const { storage, url: storageUrl } = await stepStorage(cp, teardown, agent);
+    const prometheusUrl = await stepPrometheus(opts, cp, teardown, agent);
     await stepApplyModel(opts, cp, storage, storageUrl, prometheusUrl);
-    await stepRouter(cp);
-    await stepWaitReady(cp, operator);
+    await stepRouter(cp, opts);
+    await stepWaitReady(cp, operatorCheck);
     const client = new DemoClient({
       kubeConfig: cp.kubeConfig,
       namespace: NAMESPACE,
@@ -568,9 +715,12 @@ async function main(): Promise<void> {
     });
     teardown.add('the demo client', () => client.close());
     await stepScores(client, 'Score both segments through the router', 'v1');
+    if (opts.containers) await stepInForce(cp);
     await stepCanary(opts, teardown, cp, client, storage, storageUrl, prometheusUrl !== undefined);
     await stepScores(client, 'Score again: standard answers from v2 on its stable track', 'v2');
-    say(`\nDEMO COMPLETE in ${seconds(elapsedSinceStart())}`);
+    say(
+      `\nDEMO COMPLETE in ${seconds(elapsedSinceStart())} (${opts.containers ? 'containers: every lightrank part from its image' : 'host processes'})`,
+    );
     if (opts.keep) {
       say('\nLeft running (--keep). In another terminal:');
       say(`  export KUBECONFIG=${cp.kubeconfigPath}`);

@@ -2,7 +2,10 @@
 // each with the restricted securityContext of a scoring pod, sharing the network namespace (the
 // second reaches the server on 127.0.0.1) and an emptyDir (a directory of this machine, mode
 // 0777 as a kubelet makes it); the pod IP answers from this machine; stopping a container ends
-// its wait with the exit code.
+// its wait with the exit code; a process that exits without removing its sandbox (a second
+// Ctrl-C) still leaves none behind.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,6 +145,31 @@ describe.skipIf(skip !== undefined)('a pod sandbox of restricted containers (age
     expect(inTmp.some((f) => f.startsWith('lightrank-demo-'))).toBe(true);
     const owner = statSync(join(dir, 'shared', 'peek')).uid;
     expect(owner).toBe(65532);
+  });
+
+  it('removes the sandboxes of a process that exits without removing them', async () => {
+    const orphan = `${name}-exit`;
+    const script = [
+      "import { PodSandbox } from './agent/podman.ts';",
+      `await PodSandbox.create(${JSON.stringify(orphan)}, { labels: { ${JSON.stringify(OWNER_LABEL)}: String(process.pid) } });`,
+      "console.log('created');",
+      'process.exit(3);',
+    ].join('\n');
+    const env = containers.env!.podmanEnv;
+    const child = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: join(import.meta.dirname, '..', '..'),
+        env,
+      },
+    ).catch((err: { code?: number; stdout?: string }) => err);
+    expect(child.stdout).toContain('created');
+    const exists = await promisify(execFile)('podman', ['pod', 'exists', orphan], { env }).then(
+      () => true,
+      () => false,
+    );
+    expect(exists).toBe(false);
   });
 
   it('stops a container with SIGTERM; its exit code comes back', async () => {
