@@ -524,7 +524,7 @@ export const ServingSpecSchema = z
 // ---- built snapshots (the offline item tower, docs/embed.md) -----------------------------------
 
 const CRON =
-  /^(@(yearly|annually|monthly|weekly|daily|hourly)|[0-9*?\/,-]+ [0-9*?\/,-]+ [0-9*?\/,LW-]+ [0-9A-Za-z*?\/,-]+ [0-9A-Za-z*?\/,L#-]+)$/;
+  /^(@(yearly|annually|monthly|weekly|daily|hourly)|[0-9*?/,-]+ [0-9*?/,-]+ [0-9*?/,LW-]+ [0-9A-Za-z*?/,-]+ [0-9A-Za-z*?/,L#-]+)$/;
 const CRON_MESSAGE =
   'must be a cron schedule of five fields (minute hour day-of-month month day-of-week, e.g. "0 3 * * *") or @hourly, @daily, @weekly, @monthly, @yearly';
 const COLUMN = z.string().min(1).max(128).meta({ description: 'A Parquet column name.' });
