@@ -614,6 +614,28 @@ export const SnapshotBuildSchema = z
     backoffLimitPerIndex: z.int().min(0).max(10).default(2).meta({
       description: 'Retries of one failed shard (its index alone is retried); past this the build fails.',
     }),
+    env: z
+      .array(
+        z
+          .object({
+            name: matching(
+              z.string().min(1).max(128),
+              /^[A-Za-z_][A-Za-z0-9_]*$/,
+              'must be an environment variable name: letters, digits and _, not starting with a digit',
+              'Variable name.',
+            ),
+            value: z.string().max(4096).meta({ description: 'Value.' }),
+          })
+          .meta({ description: 'An environment variable of the build pods.' }),
+      )
+      .max(32)
+      .optional()
+      .meta({
+        description:
+          'Environment of the build pods: storage settings such as AWS_ENDPOINT_URL_S3, AWS_REGION or LIGHTRANK_S3_FORCE_PATH_STYLE. Not for secrets (the values are stored in the spec).',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
     pods: BuildPodsSchema.optional().meta({
       description:
         "The build pods' image, execution provider, GPU, scheduling and resources. Default: spec.serving's.",

@@ -30,7 +30,12 @@ export interface RowGroupUnit {
   rows: number;
 }
 
-export class CatalogueError extends Error {
+/** A build input that no retry can fix (bad data, a wrong tower): the shard exits with code 2. */
+export class BuildInputError extends Error {
+  override readonly name: string = 'BuildInputError';
+}
+
+export class CatalogueError extends BuildInputError {
   override readonly name = 'CatalogueError';
 }
 

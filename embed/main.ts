@@ -11,12 +11,16 @@
 //                 [--categorical-columns c,d | --categorical-prefix cat_]
 //   embed publish --staging <dir|file://> --prefix <dir|file://> --version <v> --shards <n>
 //                 --fingerprint <fp>
+// Exit codes: 0 done, 2 bad input (a retry cannot help: the Job's podFailurePolicy fails the
+// index at once), 1 anything else (retried up to backoffLimitPerIndex).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseTowerMetadata } from '../modelkit/metadata.js';
+import { BuildInputError } from './catalogue.js';
+import { EXIT_BAD_INPUT, EXIT_RETRYABLE } from './exit-codes.js';
 import { publishParts } from './publish.js';
 import { embedShard } from './shard.js';
 import { fetchItemTower, listCatalogue } from './storage.js';
@@ -147,5 +151,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`embed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  process.exit(err instanceof BuildInputError ? EXIT_BAD_INPUT : EXIT_RETRYABLE);
 });

@@ -11,6 +11,7 @@
 // API:
 //   publishParts({ parts, prefix, version, fingerprint }) → SnapshotManifest   throws PublishError
 import { join } from 'node:path';
+import { BuildInputError } from './catalogue.js';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import {
   EMBEDDINGS_FILE,
@@ -24,7 +25,8 @@ import { openSnapshot } from '../snapshot/reader.js';
 import { validateSnapshot } from '../snapshot/validate.js';
 import { writeLatest } from '../snapshot/writer.js';
 
-export class PublishError extends Error {
+/** A build whose parts cannot be published (no retry fixes them): exit code 2. */
+export class PublishError extends BuildInputError {
   override readonly name = 'PublishError';
 }
 

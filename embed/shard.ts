@@ -13,6 +13,7 @@ import { runTower } from '../modelkit/bundle.js';
 import type { SnapshotManifest } from '../snapshot/format.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import {
+  BuildInputError,
   CatalogueError,
   listRowGroups,
   readRowGroup,
@@ -52,7 +53,7 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
   const meta = parseTowerMetadata(bytes);
   if (meta.tower !== 'item') throw new Error(`${opts.itemModel} is a ${meta.tower} tower, not an item tower`);
   if (opts.expectedFingerprint !== undefined && meta.fingerprint !== opts.expectedFingerprint)
-    throw new Error(
+    throw new BuildInputError(
       `the item tower's fingerprint ${meta.fingerprint} differs from the model's towerFingerprint ${opts.expectedFingerprint}: not the query tower's pair`,
     );
   if (opts.columns.dense.length !== meta.numDense || opts.columns.categorical.length !== meta.numCategorical)

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { asyncBufferFromFile, asyncBufferFromUrl, type AsyncBuffer } from 'hyparquet';
+import { BuildInputError } from './catalogue.js';
 import { downloadToFile } from '../sidecar/download.js';
 import { openObject } from '../sidecar/sources/index.js';
 
@@ -118,7 +119,7 @@ export async function fetchItemTower(uri: string, sha256: string, dest: string):
       maxBytesWhat: 'the item-tower cap of 2 GiB',
     });
     if (got.sha256 !== sha256)
-      throw new Error(`item tower ${uri}: sha256 ${got.sha256}, the spec says ${sha256}`);
+      throw new BuildInputError(`item tower ${uri}: sha256 ${got.sha256}, the spec says ${sha256}`);
   } finally {
     source.close();
   }
