@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
 
-export type Entry = 'server' | 'sidecar' | 'router';
+export type Entry = 'server' | 'sidecar' | 'router' | 'embed';
 
 /**
  * Per entry point: the environment variables naming paths inside the container, with the
@@ -19,6 +19,8 @@ export const ENTRY_PATH_ENV: Record<Entry, Record<string, string>> = {
   server: { LIGHTRANK_DATA_DIR: '/var/lib/lightrank' },
   sidecar: { LIGHTRANK_DATA_DIR: '/var/lib/lightrank' },
   router: { LIGHTRANK_ROUTER_TABLE: '/etc/lightrank/router/table.json' },
+  // a build pod's paths are its arguments (storage URIs, a file:// snapshot prefix)
+  embed: {},
 };
 
 /**
@@ -67,7 +69,7 @@ export class UnsupportedContainerError extends Error {
 /** The lightrank image's ENTRYPOINT and CMD (Dockerfile.server). */
 const IMAGE_ENTRYPOINT = ['node'];
 const IMAGE_CMD = ['dist/server/main.js'];
-const SCRIPT = /^(?:\.\/|\/app\/)?dist\/(server|sidecar|router)\/main\.js$/;
+const SCRIPT = /^(?:\.\/|\/app\/)?dist\/(server|sidecar|router|embed)\/main\.js$/;
 
 export function defaultImageAllowed(image: string): boolean {
   const withoutDigest = image.split('@')[0]!;
@@ -96,7 +98,7 @@ export function planContainer(
   if (!(program === 'node' || program?.endsWith('/node')) || !match) {
     throw new UnsupportedContainerError(
       'UnsupportedCommand',
-      `container "${container.name}": command ${JSON.stringify(argv)} is not a lightrank entry point; the local node agent runs only "node dist/{server,sidecar,router}/main.js [args]"`,
+      `container "${container.name}": command ${JSON.stringify(argv)} is not a lightrank entry point; the local node agent runs only "node dist/{server,sidecar,router,embed}/main.js [args]"`,
     );
   }
   const entry = match[1] as Entry;

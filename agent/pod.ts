@@ -374,7 +374,11 @@ export class PodRunner {
       exitCode: status.exitCode,
       ...(status.signal ? { signal: status.signal } : {}),
       reason: status.reason ?? (status.exitCode === 0 ? 'Completed' : 'Error'),
-      ...(c.killReason ? { message: c.killReason } : {}),
+      ...(c.killReason
+        ? { message: c.killReason }
+        : status.exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError'
+          ? { message: logTail(c.logPath) }
+          : {}),
       startedAt: proc.startedAt,
       finishedAt: status.finishedAt,
     };
@@ -615,4 +619,18 @@ function termState(t: Terminated): NonNullable<V1ContainerState['terminated']> {
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
   };
+}
+
+/**
+ * What a kubelet reports as a failed container's termination message under
+ * terminationMessagePolicy FallbackToLogsOnError: the end of its log (at most 2048 bytes, 80 lines).
+ */
+export function logTail(logPath: string): string {
+  let text: string;
+  try {
+    text = readFileSync(logPath, 'utf8');
+  } catch {
+    return '';
+  }
+  return text.slice(-2048).split('\n').slice(-80).join('\n').trim();
 }

@@ -13,6 +13,8 @@ export const ConditionType = {
   Degraded: 'Degraded',
   /** Every segment's ready pods serve one snapshot version (as their sidecars report), none refused. */
   SnapshotsInSync: 'SnapshotsInSync',
+  /** A segment's snapshot is being built (spec.snapshot.build): shards done / total in the message. */
+  SnapshotBuilding: 'SnapshotBuilding',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -49,6 +51,13 @@ export const Reason = {
   SnapshotsNotReported: 'SnapshotsNotReported',
   FingerprintMismatch: 'FingerprintMismatch',
   ModelRejected: 'ModelRejected',
+  // snapshot builds (spec.snapshot.build)
+  BuildRunning: 'BuildRunning',
+  BuildPublishing: 'BuildPublishing',
+  BuildPublished: 'BuildPublished',
+  BuildFailed: 'BuildFailed',
+  /** The canary of a new tower pair waits for the snapshot its item tower is building. */
+  WaitingForSnapshot: 'WaitingForSnapshot',
   // routing
   RoutingUnavailable: 'RoutingUnavailable',
   AsExpected: 'AsExpected',
@@ -70,6 +79,9 @@ export const EventReason = {
   RolloutPromoted: 'RolloutPromoted',
   RolledBack: 'RolledBack',
   CapacityBlocked: 'CapacityBlocked',
+  SnapshotBuildStarted: 'SnapshotBuildStarted',
+  SnapshotPublished: 'SnapshotPublished',
+  SnapshotBuildFailed: 'SnapshotBuildFailed',
 } as const;
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 

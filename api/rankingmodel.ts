@@ -88,6 +88,23 @@ const quantity = (description: string) =>
 
 // ---- spec ---------------------------------------------------------------------------------------
 
+export const ItemTowerRefSchema = z
+  .object({
+    uri: matching(
+      z.string().min(1).max(1024),
+      URI,
+      URI_MESSAGE,
+      'Where the item-tower ONNX file is fetched from by the build pods: file://, http://, https:// or s3://.',
+    ),
+    sha256: matching(
+      z.string().max(64),
+      SHA256,
+      'must be 64 lowercase hexadecimal characters',
+      'SHA-256 of the item-tower ONNX file, 64 lowercase hex characters; a build refuses a file that does not match.',
+    ),
+  })
+  .meta({ description: 'The item-tower ONNX file of a tower pair.' });
+
 export const ModelRefSchema = z
   .object({
     uri: matching(
@@ -129,8 +146,15 @@ export const ModelRefSchema = z
           'Tasks the model scores, in output order (e.g. [ctr, good_click]). Must match the model and snapshots.',
         'x-kubernetes-list-type': 'set',
       }),
+    itemTower: ItemTowerRefSchema.optional().meta({
+      description:
+        'The item tower paired with this query tower: what a built snapshot (snapshot.build) runs over the catalogue. Its ONNX metadata must carry the same towerFingerprint, or the build refuses it.',
+    }),
   })
   .meta({ description: 'A query-tower model: where to fetch it and what it must be.' });
+
+const BUILD_URI_MESSAGE =
+  'a built snapshot (build) is published to its uri, which must be s3:// or file:// (HTTP storage is read-only)';
 
 export const SnapshotSourceSchema = z
   .object({
@@ -146,8 +170,23 @@ export const SnapshotSourceSchema = z
       .max(86400)
       .default(30)
       .meta({ description: 'How often the sidecar checks LATEST for a new snapshot version, in seconds.' }),
+    // lazy: the build's pods reuse the serving types, declared further down
+    build: z.lazy(() => SnapshotBuildSchema).optional(),
   })
-  .meta({ description: 'Where item-embedding snapshots are published and how often to look for new ones.' });
+  .refine((s) => s.build === undefined || /^(s3|file):/.test(s.uri), {
+    message: BUILD_URI_MESSAGE,
+    path: ['uri'],
+  })
+  .meta({
+    description: 'Where item-embedding snapshots are published and how often to look for new ones.',
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.build) || self.uri.startsWith('s3://') || self.uri.startsWith('file://')",
+        message: BUILD_URI_MESSAGE,
+        fieldPath: '.uri',
+      },
+    ],
+  });
 
 export const SegmentMatchSchema = z
   .object({
@@ -482,6 +521,149 @@ export const ServingSpecSchema = z
     ],
   });
 
+// ---- built snapshots (the offline item tower, docs/embed.md) -----------------------------------
+
+const CRON =
+  /^(@(yearly|annually|monthly|weekly|daily|hourly)|[0-9*?/,-]+ [0-9*?/,-]+ [0-9*?/,LW-]+ [0-9A-Za-z*?/,-]+ [0-9A-Za-z*?/,L#-]+)$/;
+const CRON_MESSAGE =
+  'must be a cron schedule of five fields (minute hour day-of-month month day-of-week, e.g. "0 3 * * *") or @hourly, @daily, @weekly, @monthly, @yearly';
+const COLUMN = z.string().min(1).max(128).meta({ description: 'A Parquet column name.' });
+export const MAX_BUILD_SHARDS = 1000;
+
+export const CatalogueSchema = z
+  .object({
+    uri: matching(
+      z.string().min(1).max(1024),
+      URI,
+      URI_MESSAGE,
+      'Storage prefix of the item catalogue: the Parquet files (*.parquet) under it, one row per item. file://, http://, https:// or s3://.',
+    ),
+    files: z
+      .array(z.string().min(1).max(512).meta({ description: 'A file name relative to the prefix.' }))
+      .min(1)
+      .max(10000)
+      .optional()
+      .meta({
+        description:
+          'The catalogue files, relative to uri. Optional for s3:// and file:// (every *.parquet under the prefix is read); required for http(s)://, which has no listing.',
+        'x-kubernetes-list-type': 'atomic',
+      }),
+    idColumn: COLUMN.default('id').meta({
+      description: 'Column of the item ids (INT64, read as unsigned 64-bit).',
+    }),
+    denseColumns: z.array(COLUMN).max(1024).optional().meta({
+      description:
+        "Dense feature columns (FLOAT/DOUBLE), in the item tower's input order. Default: dense_0 … dense_<n-1>, n from the tower's metadata.",
+      'x-kubernetes-list-type': 'atomic',
+    }),
+    categoricalColumns: z.array(COLUMN).max(1024).optional().meta({
+      description:
+        "Categorical feature columns (INT32/INT64), in the item tower's input order. Default: cat_0 … cat_<n-1>, n from the tower's metadata.",
+      'x-kubernetes-list-type': 'atomic',
+    }),
+  })
+  .meta({
+    description: 'The item catalogue a built snapshot is made from: Parquet files in storage.',
+    'x-kubernetes-validations': [
+      {
+        rule: "!self.uri.startsWith('http') || has(self.files)",
+        message: 'files is required for an http(s):// catalogue (HTTP storage cannot be listed)',
+        fieldPath: '.files',
+      },
+    ],
+  });
+
+/** The pods of a build: the serving fields that say where and how a pod runs (batching aside). */
+export const BuildPodsSchema = ServingSpecSchema.omit({ batching: true }).meta({
+  description:
+    "How the build's pods run: image (default: the scoring image), execution provider, GPU, scheduling and resources, with the same fields and rules as spec.serving.",
+  'x-kubernetes-validations': [
+    {
+      rule: "self.executionProvider != 'cuda' || self.gpu.count > 0",
+      message: 'gpu.count must be at least 1 when executionProvider is cuda',
+      fieldPath: '.gpu.count',
+    },
+  ],
+});
+
+export const SnapshotBuildSchema = z
+  .object({
+    catalogue: CatalogueSchema,
+    schedule: matching(
+      z.string().min(1).max(128),
+      CRON,
+      CRON_MESSAGE,
+      'Rebuild on this cron schedule (UTC), with the current item tower: each run publishes a new version that the sidecars pick up.',
+    ).optional(),
+    onModelChange: z.boolean().default(true).meta({
+      description:
+        'Build when the item tower changes (a new tower pair): the snapshot is built and published before the canary of the new query tower starts.',
+    }),
+    shards: z
+      .int()
+      .min(1)
+      .max(MAX_BUILD_SHARDS)
+      .default(1)
+      .meta({ description: 'Shards of the catalogue: completion indexes of the build Job, one part each.' }),
+    parallelism: z
+      .int()
+      .min(1)
+      .max(MAX_BUILD_SHARDS)
+      .optional()
+      .meta({ description: "Shards run at once (the Job's parallelism). Default: all of them." }),
+    backoffLimitPerIndex: z.int().min(0).max(10).default(2).meta({
+      description: 'Retries of one failed shard (its index alone is retried); past this the build fails.',
+    }),
+    env: z
+      .array(
+        z
+          .object({
+            name: matching(
+              z.string().min(1).max(128),
+              /^[A-Za-z_][A-Za-z0-9_]*$/,
+              'must be an environment variable name: letters, digits and _, not starting with a digit',
+              'Variable name.',
+            ),
+            value: z.string().max(4096).meta({ description: 'Value.' }),
+          })
+          .meta({ description: 'An environment variable of the build pods.' }),
+      )
+      .max(32)
+      .optional()
+      .meta({
+        description:
+          'Environment of the build pods: storage settings such as AWS_ENDPOINT_URL_S3, AWS_REGION or LIGHTRANK_S3_FORCE_PATH_STYLE. Not for secrets (the values are stored in the spec).',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
+    pods: BuildPodsSchema.optional().meta({
+      description:
+        "The build pods' image, execution provider, GPU, scheduling and resources. Default: spec.serving's.",
+    }),
+  })
+  .refine((b) => b.parallelism === undefined || b.parallelism <= b.shards, {
+    message: 'parallelism must not exceed shards',
+    path: ['parallelism'],
+  })
+  .refine((b) => b.schedule !== undefined || b.onModelChange, {
+    message: 'a build needs a schedule or onModelChange: true (otherwise it never runs)',
+  })
+  .meta({
+    description:
+      "Build the snapshot on the cluster: the item tower runs over the catalogue in an Indexed Job (one shard per index), and the parts are published under the snapshot's uri as one version, LATEST moved last.",
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.parallelism) || self.parallelism <= self.shards',
+        message: 'parallelism must not exceed shards',
+        fieldPath: '.parallelism',
+      },
+      {
+        rule: 'has(self.schedule) || !has(self.onModelChange) || self.onModelChange',
+        message: 'a build needs a schedule or onModelChange: true (otherwise it never runs)',
+      },
+    ],
+  });
+
 export const RolloutStepSchema = z
   .object({
     weight: z
@@ -642,6 +824,9 @@ export const RoutingSpecSchema = z
 const celHeaderValues = (v: string) =>
   `(has(${v}.match) && has(${v}.match.headerValues) ? ${v}.match.headerValues : [${v}.name])`;
 
+const BUILD_NEEDS_ITEM_TOWER =
+  "a segment whose snapshot is built (snapshot.build) needs its model's itemTower (the tower the build runs)";
+
 export const RankingModelSpecSchema = z
   .object({
     model: ModelRefSchema.optional().meta({
@@ -715,6 +900,8 @@ export const RankingModelSpecSchema = z
           message: 'spec.snapshot or segments[].snapshot is required',
           path: ['segments', i, 'snapshot'],
         });
+      if ((s.snapshot ?? spec.snapshot)?.build && !(s.model ?? spec.model)?.itemTower)
+        ctx.addIssue({ code: 'custom', message: BUILD_NEEDS_ITEM_TOWER, path: ['segments', i, 'model'] });
     });
   })
   .meta({
@@ -729,6 +916,11 @@ export const RankingModelSpecSchema = z
         rule: 'has(self.snapshot) || self.segments.all(s, has(s.snapshot))',
         message: 'spec.snapshot is required unless every segment sets its own snapshot',
         fieldPath: '.snapshot',
+      },
+      {
+        rule: 'self.segments.all(s, !(has(s.snapshot) ? has(s.snapshot.build) : has(self.snapshot) && has(self.snapshot.build)) || (has(s.model) ? has(s.model.itemTower) : has(self.model) && has(self.model.itemTower)))',
+        message: BUILD_NEEDS_ITEM_TOWER,
+        fieldPath: '.segments',
       },
     ],
   });
@@ -779,6 +971,46 @@ export const AnalysisResultSchema = z
 
 export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'RolledBack'] as const;
 
+export const BUILD_PHASES = ['Building', 'Publishing', 'Published', 'Failed'] as const;
+
+export const SnapshotBuildStatusSchema = z
+  .object({
+    version: z.string().max(253).meta({ description: 'Snapshot version the build makes.' }),
+    towerFingerprint: z
+      .string()
+      .max(128)
+      .meta({ description: 'Fingerprint of the tower pair whose item tower the build runs.' }),
+    itemTowerSha256: z.string().max(64).meta({ description: 'SHA-256 of the item tower the build runs.' }),
+    trigger: z
+      .enum(['ModelChange', 'Schedule'])
+      .meta({ description: 'ModelChange (a new item tower) or Schedule (a rebuild of the current one).' }),
+    phase: z.enum(BUILD_PHASES).meta({
+      description:
+        'Building (shards running), Publishing (all shards done, the publish step running), Published (LATEST names the version) or Failed (LATEST unmoved).',
+    }),
+    job: z
+      .string()
+      .max(253)
+      .meta({ description: 'Name of the build Job (the publish Job is <job>-publish).' }),
+    shards: z.int().min(1).max(MAX_BUILD_SHARDS).meta({ description: 'Shards of the build.' }),
+    shardsDone: z
+      .int()
+      .min(0)
+      .max(MAX_BUILD_SHARDS)
+      .default(0)
+      .meta({ description: 'Shards that succeeded.' }),
+    startTime: Time.meta({ description: 'When the build Job was created.' }),
+    completionTime: Time.optional().meta({
+      description: 'When the version was published or the build failed.',
+    }),
+    message: z
+      .string()
+      .max(4096)
+      .optional()
+      .meta({ description: 'Why the build failed (the shard and its cause), or its progress.' }),
+  })
+  .meta({ description: 'The latest snapshot build of a segment (spec.snapshot.build).' });
+
 export const SegmentStatusSchema = z
   .object({
     name: z.string().max(40).meta({ description: 'Segment name.' }),
@@ -828,6 +1060,7 @@ export const SegmentStatusSchema = z
       description: 'Creation time of the served snapshot (its age is now minus this).',
     }),
     lastAnalysis: AnalysisResultSchema.optional(),
+    snapshotBuild: SnapshotBuildStatusSchema.optional(),
   })
   .meta({ description: 'Observed state of one segment.' });
 
@@ -950,6 +1183,10 @@ export const RankingModelSchema = z
 
 export type ModelRef = z.infer<typeof ModelRefSchema>;
 export type SnapshotSource = z.infer<typeof SnapshotSourceSchema>;
+export type ItemTowerRef = z.infer<typeof ItemTowerRefSchema>;
+export type Catalogue = z.infer<typeof CatalogueSchema>;
+export type SnapshotBuild = z.infer<typeof SnapshotBuildSchema>;
+export type BuildPods = z.infer<typeof BuildPodsSchema>;
 export type SegmentMatch = z.infer<typeof SegmentMatchSchema>;
 export type SegmentSpec = z.infer<typeof SegmentSpecSchema>;
 export type Toleration = z.infer<typeof TolerationSchema>;
@@ -970,5 +1207,7 @@ export type AnalysisResult = z.infer<typeof AnalysisResultSchema>;
 export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 export type Phase = (typeof PHASES)[number];
 export type SegmentStatus = z.infer<typeof SegmentStatusSchema>;
+export type SnapshotBuildStatus = z.infer<typeof SnapshotBuildStatusSchema>;
+export type BuildPhase = (typeof BUILD_PHASES)[number];
 export type RankingModelStatus = z.infer<typeof RankingModelStatusSchema>;
 export type RankingModel = z.infer<typeof RankingModelSchema>;

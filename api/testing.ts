@@ -40,3 +40,14 @@ export function twoSegmentSpec(): RankingModelSpecInput {
     ],
   };
 }
+
+/** A valid spec whose snapshot is built on the cluster from an S3 catalogue (spec.snapshot.build). */
+export function builtSpec(): RankingModelSpecInput {
+  const spec = minimalSpec();
+  spec.model!.itemTower = { uri: 's3://models/ranker/v1/item.onnx', sha256: SHA_B };
+  spec.snapshot = {
+    uri: 's3://snapshots/ranker',
+    build: { catalogue: { uri: 's3://catalogue/items' }, shards: 4 },
+  };
+  return spec;
+}

@@ -10,7 +10,8 @@
 //   listRowGroups(files) → RowGroupUnit[]              from the files' footers only
 //   shardRowGroups(units, index, count) → RowGroupUnit[]
 //   readRowGroup(unit, columns) → { ids, dense, categorical }
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type AsyncBuffer } from 'hyparquet';
+import type { CatalogueFile } from './storage.js';
 
 export interface CatalogueColumns {
   id: string;
@@ -19,31 +20,45 @@ export interface CatalogueColumns {
 }
 
 export interface RowGroupUnit {
+  /** the file's name in messages (a path or URI) */
   file: string;
+  /** the file's bytes (footer read already; row groups read when the unit is) */
+  buffer: AsyncBuffer;
   rowGroup: number;
   /** index of the row group's first row in its file */
   rowStart: number;
   rows: number;
 }
 
-export class CatalogueError extends Error {
+/** A build input that no retry can fix (bad data, a wrong tower): the shard exits with code 2. */
+export class BuildInputError extends Error {
+  override readonly name: string = 'BuildInputError';
+}
+
+export class CatalogueError extends BuildInputError {
   override readonly name = 'CatalogueError';
 }
 
-/** Every row group of the files, in file order then row-group order. */
-export async function listRowGroups(files: string[]): Promise<RowGroupUnit[]> {
+/** Every row group of the files (paths, or storage files from storage.ts), in name order. */
+export async function listRowGroups(files: (string | CatalogueFile)[]): Promise<RowGroupUnit[]> {
   const units: RowGroupUnit[] = [];
-  for (const file of [...files].sort()) {
+  const sources = files.map((f) =>
+    typeof f === 'string' ? { name: f, open: () => asyncBufferFromFile(f) } : f,
+  );
+  for (const source of sources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const file = source.name;
     let metadata;
+    let buffer: AsyncBuffer;
     try {
-      metadata = await parquetMetadataAsync(await asyncBufferFromFile(file));
+      buffer = await source.open();
+      metadata = await parquetMetadataAsync(buffer);
     } catch (err) {
       throw new CatalogueError(`${file}: not a readable Parquet file (${(err as Error).message})`);
     }
     let rowStart = 0;
     metadata.row_groups.forEach((rg, rowGroup) => {
       const rows = Number(rg.num_rows);
-      units.push({ file, rowGroup, rowStart, rows });
+      units.push({ file, buffer, rowGroup, rowStart, rows });
       rowStart += rows;
     });
   }
@@ -74,7 +89,7 @@ export async function readRowGroup(unit: RowGroupUnit, columns: CatalogueColumns
   const end = unit.rowStart + unit.rows;
   try {
     await parquetRead({
-      file: await asyncBufferFromFile(unit.file),
+      file: unit.buffer,
       columns: names,
       rowStart: unit.rowStart,
       rowEnd: end,

@@ -71,6 +71,8 @@ describe('an offline item-tower build', () => {
     const parts = await build('store', 'v1', 4);
     const manifest = await publishParts({ parts, prefix, version: 'v1', fingerprint: towers.fingerprint });
     expect(manifest.rows).toBe(ITEMS);
+    expect(manifest.formatVersion).toBe(2); // one part per shard, moved as written
+    expect(manifest.parts?.length).toBe(4);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
 
     const reference = join(root, 'reference');

@@ -4,18 +4,29 @@
 // are written as one snapshot version under the storage prefix, and LATEST is moved last. A
 // refused build moves nothing: the version serving now keeps serving.
 //
-// The version is written in today's single-file snapshot format (the parts' rows one after
-// another), so the sidecar and the server read it unchanged.
+// The version is a multi-part snapshot (formatVersion 2, snapshot/parts.ts): each part's files are
+// moved into the version's folder as they are (no copy of the matrix), and the manifest lists them
+// in shard order. The sidecar assembles them into the single-file layout the server maps.
 //
 // API:
 //   publishParts({ parts, prefix, version, fingerprint }) → SnapshotManifest   throws PublishError
 import { join } from 'node:path';
-import type { SnapshotManifest } from '../snapshot/format.js';
+import { BuildInputError } from './catalogue.js';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import {
+  EMBEDDINGS_FILE,
+  IDS_FILE,
+  MANIFEST_FILE,
+  partFileNames,
+  type SnapshotManifest,
+} from '../snapshot/format.js';
+import { writePartsManifest, type PartFiles } from '../snapshot/parts.js';
 import { openSnapshot } from '../snapshot/reader.js';
 import { validateSnapshot } from '../snapshot/validate.js';
-import { SnapshotWriter, writeLatest } from '../snapshot/writer.js';
+import { writeLatest } from '../snapshot/writer.js';
 
-export class PublishError extends Error {
+/** A build whose parts cannot be published (no retry fixes them): exit code 2. */
+export class PublishError extends BuildInputError {
   override readonly name = 'PublishError';
 }
 
@@ -48,31 +59,47 @@ export async function publishParts(opts: {
   });
   if (first.dtype !== 'float32') throw new PublishError(`parts are float32; part 0 is ${first.dtype}`);
   const owner = new Map<bigint, number>();
-  const snapshots = [];
   for (const [i, dir] of opts.parts.entries()) {
-    const s = await openSnapshot(dir, { loadEmbeddings: true });
+    const s = await openSnapshot(dir, { loadEmbeddings: false });
     for (const id of s.ids) {
       const other = owner.get(id);
       if (other !== undefined) throw new PublishError(`item id ${id} is in part ${other} and in part ${i}`);
       owner.set(id, i);
     }
-    snapshots.push(s);
   }
-  const writer = await SnapshotWriter.create(join(opts.prefix, opts.version), {
-    snapshotVersion: opts.version,
-    towerFingerprint: opts.fingerprint,
-    tasks: first.tasks,
-    dim: first.dim,
-    dtype: first.dtype,
-  });
-  try {
-    for (const s of snapshots) await writer.append(s.ids, s.embeddings as Float32Array);
-  } catch (err) {
-    await writer.abort();
-    throw err;
+  // every part checked: move its files into the version (a rename on one file system, else a copy)
+  const versionDir = join(opts.prefix, opts.version);
+  await rm(join(versionDir, MANIFEST_FILE), { force: true });
+  await mkdir(versionDir, { recursive: true });
+  const files: PartFiles[] = [];
+  for (const [i, dir] of opts.parts.entries()) {
+    const m = manifests[i]!;
+    const names = partFileNames(i);
+    await moveFile(join(dir, IDS_FILE), join(versionDir, names.ids));
+    await moveFile(join(dir, EMBEDDINGS_FILE), join(versionDir, names.embeddings));
+    files.push({ rows: m.rows, ids: m.files[IDS_FILE]!, embeddings: m.files[EMBEDDINGS_FILE]! });
   }
-  const manifest = await writer.finish();
+  const manifest = await writePartsManifest(
+    versionDir,
+    {
+      snapshotVersion: opts.version,
+      towerFingerprint: opts.fingerprint,
+      tasks: first.tasks,
+      dim: first.dim,
+      dtype: first.dtype,
+    },
+    files,
+  );
   // last: only a complete, checked version is ever named by LATEST
   await writeLatest(opts.prefix, opts.version);
   return manifest;
+}
+
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(from, to);
+  }
 }

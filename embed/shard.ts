@@ -13,16 +13,20 @@ import { runTower } from '../modelkit/bundle.js';
 import type { SnapshotManifest } from '../snapshot/format.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import {
+  BuildInputError,
   CatalogueError,
   listRowGroups,
   readRowGroup,
   shardRowGroups,
   type CatalogueColumns,
 } from './catalogue.js';
+import type { CatalogueFile } from './storage.js';
 
 export interface ShardOptions {
-  /** the catalogue's Parquet files (every shard lists the same files) */
-  files: string[];
+  /** the catalogue's Parquet files: paths, or storage files (storage.ts); every shard lists the same */
+  files: (string | CatalogueFile)[];
+  /** the model's tower fingerprint: an item tower with another is refused */
+  expectedFingerprint?: string;
   columns: CatalogueColumns;
   index: number;
   count: number;
@@ -48,6 +52,10 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
   const bytes = await readFile(opts.itemModel);
   const meta = parseTowerMetadata(bytes);
   if (meta.tower !== 'item') throw new Error(`${opts.itemModel} is a ${meta.tower} tower, not an item tower`);
+  if (opts.expectedFingerprint !== undefined && meta.fingerprint !== opts.expectedFingerprint)
+    throw new BuildInputError(
+      `the item tower's fingerprint ${meta.fingerprint} differs from the model's towerFingerprint ${opts.expectedFingerprint}: not the query tower's pair`,
+    );
   if (opts.columns.dense.length !== meta.numDense || opts.columns.categorical.length !== meta.numCategorical)
     throw new CatalogueError(
       `the item tower takes ${meta.numDense} dense and ${meta.numCategorical} categorical features; ` +

@@ -127,7 +127,7 @@ export function buildScoringIdentity(model: RankingModel): [ResourceRef, KubeObj
   );
 }
 
-function quantities(
+export function quantities(
   list: { cpu?: string | number; memory?: string | number } | undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};

@@ -25,6 +25,7 @@ import {
   HTTPROUTES,
   PODS,
   ROLEBINDINGS,
+  JOBS,
   ROLES,
   SERVICEACCOUNTS,
 } from './runtime/kube/types.js';
@@ -200,7 +201,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const pods = informer<KubeObject>(PODS, MANAGED_SELECTOR, podForCache);
     // every other kind the operator writes, so reconciles read caches, not the API server;
     // HTTPRoutes only where the cluster serves them (the Gateway API CRDs are optional)
-    const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS];
+    const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS, JOBS];
     const generation = this.generation;
     const routes = await this.client.serves(HTTPROUTES).catch((err: unknown) => {
       log.warn({ err: String(err) }, 'API discovery failed; HTTPRoutes taken as not served for now');

@@ -2,7 +2,8 @@
 // informer caches, build the desired objects, apply what differs, delete what is no longer
 // wanted, and sync the status. It never acts on "what the event said".
 //
-//   validate → plan → reconcileIdentity → reconcileDeployments → reconcileServices
+//   validate → builds (operator/build/: snapshot builds; a new tower pair's canary waits for its
+//     snapshot) → plan → reconcileIdentity → reconcileDeployments → reconcileServices
 //     → reconcileRouting → rollouts → prune → syncStatus
 //
 // `plan` and `rollouts` are the canary machinery (operator/rollout/): the plan says what each
@@ -47,6 +48,10 @@ import type { OwnedObjects } from './runtime/kube/owned.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
 import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
+import { readServing, withServing } from './rollout/serving.js';
+import { SnapshotBuilds } from './build/builds.js';
+import { gateSegments } from './build/gate.js';
+import { withBuildStatus } from './build/status.js';
 import { routerName } from './traffic/router/objects.js';
 import { createProvider, otherMode } from './traffic/index.js';
 import type { TrafficProvider } from './traffic/provider.js';
@@ -92,6 +97,7 @@ function ownedBy(model: ModelRef) {
 export class RankingModelReconciler {
   private readonly now: () => Date;
   private readonly rollouts: Rollouts;
+  private readonly builds: SnapshotBuilds;
   /** The status last written per model, so a cache that has not caught up with it is not trusted. */
   private readonly writtenStatus = new Map<
     string,
@@ -101,6 +107,12 @@ export class RankingModelReconciler {
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.rollouts = new Rollouts({ ...deps, modelsRef: RANKING_MODELS });
+    this.builds = new SnapshotBuilds({
+      owned: deps.owned,
+      pods: deps.pods,
+      events: deps.events,
+      defaults: deps.defaults.imagePullPolicy ? { imagePullPolicy: deps.defaults.imagePullPolicy } : {},
+    });
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
@@ -150,7 +162,11 @@ export class RankingModelReconciler {
     regarding: Regarding,
     log: Logger,
   ): Promise<ReconcileResult> {
-    const plans = this.rollouts.plan(model, segments);
+    const now = this.now();
+    // the offline half first: a new tower pair's canary waits for its snapshot (operator/build/)
+    const built = await this.builds.reconcile(model, segments, regarding, log, now);
+    const gated = gateSegments(segments, built.builds, (seg) => this.stableServing(model, seg));
+    const plans = this.rollouts.plan(model, gated.segments);
     await this.reconcileIdentity(model, log);
     const created: string[] = [];
     const [deployments] = await Promise.all([
@@ -165,7 +181,6 @@ export class RankingModelReconciler {
         message: `created ${created.join(', ')}`,
       });
     }
-    const now = this.now();
     const provider = await this.reconcileRouting(model, segments);
     const rollout = await this.rollouts.reconcile(model, plans, provider, regarding, log, now);
     await this.prune(model, segments, regarding, log, rollout.owned);
@@ -181,9 +196,27 @@ export class RankingModelReconciler {
             ),
           }
         : undefined;
-    const status = computeStatus(model, deployments, now, router, rollout.segments);
+    const status = withBuildStatus(
+      computeStatus(model, deployments, now, router, rollout.segments),
+      model,
+      built.builds,
+      gated.held,
+      now,
+    );
     await this.syncStatus(model, regarding, status, log);
-    return rollout.requeueAfterMs !== undefined ? { requeueAfterMs: rollout.requeueAfterMs } : {};
+    const requeue = [rollout.requeueAfterMs, built.requeueAfterMs].filter((ms) => ms !== undefined);
+    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : {};
+  }
+
+  /** The segment as its stable Deployment runs it now (undefined before it exists). */
+  private stableServing(model: RankingModel, seg: ResolvedSegment): ResolvedSegment | undefined {
+    const live = this.deps.owned.peek<Deployment>(
+      DEPLOYMENTS,
+      model.metadata.namespace,
+      deploymentName(model.metadata.name, seg.name, 'stable'),
+    );
+    const record = readServing(live, seg.model.tasks);
+    return record ? withServing(seg, record) : undefined;
   }
 
   /**
@@ -443,6 +476,7 @@ const DROPPABLE_SEGMENT_FIELDS = [
   'canaryScaleDownAt',
   'snapshotVersion',
   'snapshotTime',
+  'snapshotBuild',
 ] as const;
 
 /** Top-level fields a pass may drop (the printer columns of a rollout that ended). */

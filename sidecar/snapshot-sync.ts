@@ -1,6 +1,8 @@
 // One poll of a snapshot prefix: read LATEST (If-None-Match), and when it names a version that
 // is not current, download it into a temp folder (each file streamed with its sha256 checked
-// against the manifest as it arrives), validate the folder with the snapshot module's validator
+// against the manifest as it arrives; up to `parallelDownloads` files at once, so a multi-part
+// version's parts come in parallel, and are then assembled into the single-file layout the
+// server maps), validate the folder with the snapshot module's validator
 // (given the digests computed while downloading, so no file is read again just to hash it: sizes,
 // shape, dtype and duplicate ids are still checked on disk), then publish it and flip
 // snapshot/current. A refused version is remembered and not fetched
@@ -14,6 +16,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../lib/logger.js';
 import {
+  assembleParts,
   checkFingerprint,
   checkManifestShape,
   isSnapshotError,
@@ -51,7 +54,35 @@ export interface SnapshotSyncOptions {
   onLatest?: (version: string) => Promise<void>;
   /** Stall and rate-floor limits of every transfer (download.ts defaults when absent). */
   limits?: TransferLimits;
+  /** Files of a version downloaded at once (a multi-part version's parts; default 4). */
+  parallelDownloads?: number;
   now?: () => number;
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. After a failure no new item starts; the
+ * ones in flight are waited for (so nothing still writes into a folder the caller then removes),
+ * and the first failure is thrown.
+ */
+export async function eachAtMost<T>(
+  limit: number,
+  items: T[],
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw failed.error;
 }
 
 interface Refusal {
@@ -155,35 +186,49 @@ export class SnapshotSync {
     const started = performance.now();
     const where = `${this.source.uri}/${version}`;
     const manifest = this.checkManifest(manifestText.toString('utf8'), version, where);
-    const need = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, manifestText.length);
+    const sizes = Object.values(manifest.files).map((f) => f.bytes);
+    // a multi-part version is assembled beside its parts, each part removed once copied
+    const assembly = manifest.parts ? Math.max(0, ...sizes) : 0;
+    const need = sizes.reduce((sum, b) => sum + b, manifestText.length + assembly);
     await this.ensureRoom(need, where);
 
     const tmp = await this.volume.makeTemp(version);
     let bytes = 0;
     let downloadSeconds = 0;
-    const sha256: Record<string, string> = {};
+    let sha256: Record<string, string> = {};
     try {
-      for (const [name, entry] of Object.entries(manifest.files)) {
-        const file = within(tmp, assertSafeFileName(name, `${where}/${MANIFEST_FILE}`));
-        const got = await downloadToFile(this.source, `${version}/${name}`, file, {
-          expectedBytes: entry.bytes,
-          onBytes: (n) => this.metrics.bytes.inc({ kind: 'snapshot' }, n),
-          ...(this.options.limits ? { limits: this.options.limits } : {}),
-        });
-        if (got.sha256 !== entry.sha256) {
-          throw new RefusedError(
-            'checksum',
-            `${where}/${name}: sha256 ${got.sha256}, the manifest says ${entry.sha256}`,
-          );
-        }
-        sha256[name] = got.sha256;
-        bytes += got.bytes;
-      }
+      await eachAtMost(
+        this.options.parallelDownloads ?? 4,
+        Object.entries(manifest.files),
+        async ([name, entry]) => {
+          const file = within(tmp, assertSafeFileName(name, `${where}/${MANIFEST_FILE}`));
+          const got = await downloadToFile(this.source, `${version}/${name}`, file, {
+            expectedBytes: entry.bytes,
+            onBytes: (n) => this.metrics.bytes.inc({ kind: 'snapshot' }, n),
+            ...(this.options.limits ? { limits: this.options.limits } : {}),
+          });
+          if (got.sha256 !== entry.sha256) {
+            throw new RefusedError(
+              'checksum',
+              `${where}/${name}: sha256 ${got.sha256}, the manifest says ${entry.sha256}`,
+            );
+          }
+          sha256[name] = got.sha256;
+          bytes += got.bytes;
+        },
+      );
       const manifestFile = within(tmp, MANIFEST_FILE);
       await writeFile(manifestFile, manifestText).catch((err: unknown) => {
         throw localWriteError(err, manifestFile, 'write');
       });
       downloadSeconds = (performance.now() - started) / 1000;
+      if (manifest.parts) {
+        // every part verified as it arrived: the server maps one file, so the parts become one
+        const assembled = await assembleParts(tmp, manifest).catch((err: unknown) => {
+          throw localWriteError(err, tmp, 'write');
+        });
+        sha256 = assembled.sha256;
+      }
       await this.validate(tmp, where, sha256);
       await this.volume.publish(tmp, version);
     } catch (err) {

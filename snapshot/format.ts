@@ -2,7 +2,11 @@
 // checks of a manifest that need no file contents.
 //
 // API:
-//   SNAPSHOT_FORMAT_VERSION = 1
+//   SINGLE_FILE_FORMAT_VERSION = 1 (ids.u64 + embeddings.bin), MULTI_PART_FORMAT_VERSION = 2
+//   (`parts`: each part's rows and its ids/embeddings file names, in row order);
+//   SNAPSHOT_FORMAT_VERSION = 2, the newest read
+//   partFileNames(i) → { ids: 'part-0000i.ids.u64', embeddings: 'part-0000i.embeddings.bin' }
+//   snapshotParts(m) → SnapshotPart[]                      a single-file snapshot is one part
 //   MANIFEST_FILE = 'manifest.json'; IDS_FILE = 'ids.u64'; EMBEDDINGS_FILE = 'embeddings.bin'
 //   type EmbeddingDtype = 'float32' | 'float16'
 //   interface SnapshotManifest { formatVersion, snapshotVersion, towerFingerprint, tasks, dim,
@@ -14,10 +18,28 @@
 import { z } from 'zod';
 import { SnapshotError } from './errors.js';
 
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** The single-file format: ids.u64 + embeddings.bin. Still written for one-writer snapshots. */
+export const SINGLE_FILE_FORMAT_VERSION = 1;
+/** The multi-part format: `parts` lists each writer's ids and embeddings files, in row order. */
+export const MULTI_PART_FORMAT_VERSION = 2;
+/** The newest format this code reads (it reads every one up to this). */
+export const SNAPSHOT_FORMAT_VERSION = MULTI_PART_FORMAT_VERSION;
 export const MANIFEST_FILE = 'manifest.json';
 export const IDS_FILE = 'ids.u64';
 export const EMBEDDINGS_FILE = 'embeddings.bin';
+
+/** One part of a multi-part snapshot: its rows, and the names of its two files in `files`. */
+export interface SnapshotPart {
+  rows: number;
+  ids: string;
+  embeddings: string;
+}
+
+/** The file names of part `index` of a multi-part snapshot. */
+export function partFileNames(index: number): { ids: string; embeddings: string } {
+  const n = String(index).padStart(5, '0');
+  return { ids: `part-${n}.${IDS_FILE}`, embeddings: `part-${n}.${EMBEDDINGS_FILE}` };
+}
 
 export type EmbeddingDtype = 'float32' | 'float16';
 
@@ -36,6 +58,13 @@ export interface SnapshotManifest {
   rows: number;
   files: Record<string, SnapshotFileEntry>;
   createdAt: string;
+  /** formatVersion 2 only: the parts, in row order (their rows add up to `rows`). */
+  parts?: SnapshotPart[];
+}
+
+/** The parts of any snapshot: a single-file one is one part (ids.u64, embeddings.bin). */
+export function snapshotParts(m: SnapshotManifest): SnapshotPart[] {
+  return m.parts ?? [{ rows: m.rows, ids: IDS_FILE, embeddings: EMBEDDINGS_FILE }];
 }
 
 export function bytesPerValue(dtype: EmbeddingDtype): 4 | 2 {
@@ -60,6 +89,17 @@ const manifestSchema = z.object({
   rows: z.number().int().nonnegative(),
   files: z.record(fileNameSchema, fileEntrySchema),
   createdAt: z.iso.datetime({ offset: true }),
+  parts: z
+    .array(
+      z.object({
+        rows: z.number().int().nonnegative(),
+        ids: fileNameSchema,
+        embeddings: fileNameSchema,
+      }),
+    )
+    .min(1)
+    .max(100_000)
+    .optional(),
 });
 
 export function parseManifest(text: string): SnapshotManifest {
@@ -78,12 +118,13 @@ export function parseManifest(text: string): SnapshotManifest {
   if (
     typeof raw === 'object' &&
     raw !== null &&
-    version !== SNAPSHOT_FORMAT_VERSION &&
+    version !== SINGLE_FILE_FORMAT_VERSION &&
+    version !== MULTI_PART_FORMAT_VERSION &&
     version !== undefined
   ) {
     throw new SnapshotError(
       'format_version',
-      `${MANIFEST_FILE}: formatVersion ${JSON.stringify(version)} is not supported (this reader reads ${SNAPSHOT_FORMAT_VERSION})`,
+      `${MANIFEST_FILE}: formatVersion ${JSON.stringify(version)} is not supported (this reader reads ${SINGLE_FILE_FORMAT_VERSION} and ${MULTI_PART_FORMAT_VERSION})`,
       MANIFEST_FILE,
     );
   }
@@ -98,6 +139,15 @@ export function parseManifest(text: string): SnapshotManifest {
     );
   }
   const m = parsed.data;
+  if ((m.formatVersion === MULTI_PART_FORMAT_VERSION) !== (m.parts !== undefined)) {
+    throw new SnapshotError(
+      'manifest',
+      m.parts === undefined
+        ? `${MANIFEST_FILE}: formatVersion 2 needs parts`
+        : `${MANIFEST_FILE}: parts are only read in formatVersion 2`,
+      MANIFEST_FILE,
+    );
+  }
   if (m.dtype !== 'float32' && m.dtype !== 'float16') {
     throw new SnapshotError(
       'dtype',
@@ -108,40 +158,69 @@ export function parseManifest(text: string): SnapshotManifest {
   if (new Set(m.tasks).size !== m.tasks.length) {
     throw new SnapshotError('manifest', `${MANIFEST_FILE}: tasks has duplicates: ${m.tasks.join(',')}`);
   }
-  return { ...m, dtype: m.dtype };
+  const { parts, ...rest } = m;
+  return { ...rest, dtype: m.dtype, ...(parts ? { parts } : {}) };
 }
 
-/** Checks that the manifest's declared file sizes agree with rows, tasks, dim and dtype. */
+/**
+ * Checks that the manifest's declared file sizes agree with rows, tasks, dim and dtype: for each
+ * part (a single-file snapshot is one), its ids and embeddings files; the parts' rows add up.
+ */
 export function checkManifestShape(m: SnapshotManifest): void {
-  for (const name of [IDS_FILE, EMBEDDINGS_FILE]) {
-    if (!m.files[name]) {
-      throw new SnapshotError('manifest', `${MANIFEST_FILE}: files has no entry for ${name}`, MANIFEST_FILE);
+  const parts = snapshotParts(m);
+  const named = new Set<string>();
+  let rows = 0;
+  for (const [i, part] of parts.entries()) {
+    const label = m.parts ? `part ${i}: ` : '';
+    for (const name of [part.ids, part.embeddings]) {
+      if (!m.files[name]) {
+        throw new SnapshotError(
+          'manifest',
+          `${MANIFEST_FILE}: ${label}files has no entry for ${name}`,
+          MANIFEST_FILE,
+        );
+      }
+      if (named.has(name))
+        throw new SnapshotError('manifest', `${MANIFEST_FILE}: ${name} is named by two parts`, MANIFEST_FILE);
+      named.add(name);
     }
+    checkPartShape(m, part, label);
+    rows += part.rows;
   }
-  const idsBytes = m.files[IDS_FILE]!.bytes;
-  if (idsBytes !== m.rows * 8) {
+  if (rows !== m.rows) {
     throw new SnapshotError(
       'shape',
-      `${IDS_FILE}: ${idsBytes} bytes, but rows=${m.rows} needs ${m.rows * 8} (8 per id)`,
-      IDS_FILE,
+      `${MANIFEST_FILE}: the parts hold ${rows} rows, but rows=${m.rows}`,
+      MANIFEST_FILE,
     );
   }
-  const values = m.rows * m.tasks.length * m.dim;
-  const embBytes = m.files[EMBEDDINGS_FILE]!.bytes;
+}
+
+function checkPartShape(m: SnapshotManifest, part: SnapshotPart, label: string): void {
+  const idsBytes = m.files[part.ids]!.bytes;
+  if (idsBytes !== part.rows * 8) {
+    throw new SnapshotError(
+      'shape',
+      `${label}${part.ids}: ${idsBytes} bytes, but rows=${part.rows} needs ${part.rows * 8} (8 per id)`,
+      part.ids,
+    );
+  }
+  const values = part.rows * m.tasks.length * m.dim;
+  const embBytes = m.files[part.embeddings]!.bytes;
   const want = values * bytesPerValue(m.dtype);
   if (embBytes === want) return;
   const other: EmbeddingDtype = m.dtype === 'float32' ? 'float16' : 'float32';
   if (values > 0 && embBytes === values * bytesPerValue(other)) {
     throw new SnapshotError(
       'dtype',
-      `${EMBEDDINGS_FILE}: ${embBytes} bytes holds rows×tasks×dim=${values} values as ${other}, but dtype is ${m.dtype}`,
-      EMBEDDINGS_FILE,
+      `${label}${part.embeddings}: ${embBytes} bytes holds rows×tasks×dim=${values} values as ${other}, but dtype is ${m.dtype}`,
+      part.embeddings,
     );
   }
   throw new SnapshotError(
     'shape',
-    `${EMBEDDINGS_FILE}: ${embBytes} bytes, but rows=${m.rows} × tasks=${m.tasks.length} × dim=${m.dim} as ${m.dtype} needs ${want}`,
-    EMBEDDINGS_FILE,
+    `${label}${part.embeddings}: ${embBytes} bytes, but rows=${part.rows} × tasks=${m.tasks.length} × dim=${m.dim} as ${m.dtype} needs ${want}`,
+    part.embeddings,
   );
 }
 

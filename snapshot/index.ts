@@ -9,3 +9,4 @@ export * from './id-index.js';
 export * from './writer.js';
 export * from './reader.js';
 export * from './validate.js';
+export * from './parts.js';

@@ -31,7 +31,14 @@ import { join, resolve } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { checkFileSizes, ioError, readManifest } from './files.js';
 import { float16ToFloat32 } from './float16.js';
-import { EMBEDDINGS_FILE, IDS_FILE, type EmbeddingDtype, type SnapshotManifest } from './format.js';
+import {
+  bytesPerValue,
+  EMBEDDINGS_FILE,
+  snapshotParts,
+  type EmbeddingDtype,
+  type SnapshotManifest,
+  type SnapshotPart,
+} from './format.js';
 import { IdIndex } from './id-index.js';
 import { sha256File } from './sha256.js';
 
@@ -52,7 +59,10 @@ export class Snapshot {
     readonly embeddings: Float32Array | Uint16Array | null,
   ) {}
 
+  /** The one embeddings file of a single-file snapshot (a multi-part one has several: throws). */
   get embeddingsPath(): string {
+    if (this.manifest.parts)
+      throw new Error(`${this.dir}: a multi-part snapshot has no single ${EMBEDDINGS_FILE}`);
     return resolve(this.dir, EMBEDDINGS_FILE);
   }
   get rows(): number {
@@ -155,21 +165,33 @@ export async function openSnapshot(dir: string, opts: OpenSnapshotOptions = {}):
     return result;
   };
   const m = await checkSnapshotFiles(dir, opts);
+  const parts = snapshotParts(m);
+  const idFiles = new Set(parts.map((p) => p.ids));
+  const embeddingFiles = new Set(parts.map((p) => p.embeddings));
   const streamed = Object.keys(m.files).filter(
-    (name) => name !== IDS_FILE && (name !== EMBEDDINGS_FILE || opts.loadEmbeddings === false),
+    (name) => !idFiles.has(name) && (!embeddingFiles.has(name) || opts.loadEmbeddings === false),
   );
   await timed('checksum', async () => {
     for (const name of streamed) await verifyStreaming(dir, name, m);
   });
+  // the parts' files one after another into one array each (a single-file snapshot is one part)
+  const readParts = async (target: Uint8Array, file: (p: SnapshotPart) => string, rowBytes: number) => {
+    let at = 0;
+    for (const p of parts) {
+      await readVerified(dir, file(p), m, target.subarray(at, at + p.rows * rowBytes));
+      at += p.rows * rowBytes;
+    }
+  };
   const ids = new BigUint64Array(m.rows);
-  await timed('read_ids', () => readVerified(dir, IDS_FILE, m, new Uint8Array(ids.buffer)));
+  await timed('read_ids', () => readParts(new Uint8Array(ids.buffer), (p) => p.ids, 8));
   const index = await timed('id_index', () => IdIndex.build(ids));
   let embeddings: Float32Array | Uint16Array | null = null;
   if (opts.loadEmbeddings !== false) {
     const values = m.rows * m.tasks.length * m.dim;
     embeddings = m.dtype === 'float32' ? new Float32Array(values) : new Uint16Array(values);
     const target = new Uint8Array(embeddings.buffer);
-    await timed('read_embeddings', () => readVerified(dir, EMBEDDINGS_FILE, m, target));
+    const rowBytes = m.tasks.length * m.dim * bytesPerValue(m.dtype);
+    await timed('read_embeddings', () => readParts(target, (p) => p.embeddings, rowBytes));
   }
   return new Snapshot(resolve(dir), m, ids, index, embeddings);
 }

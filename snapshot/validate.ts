@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { checkFileSizes, ioError, readManifest } from './files.js';
-import { IDS_FILE, type SnapshotManifest } from './format.js';
+import { snapshotParts, type SnapshotManifest } from './format.js';
 import { IdIndex } from './id-index.js';
 import { sha256File } from './sha256.js';
 
@@ -47,9 +47,13 @@ export async function validateSnapshot(
       );
     }
   }
-  const buf = await readFile(join(dir, IDS_FILE));
   const ids = new BigUint64Array(m.rows);
-  new Uint8Array(ids.buffer).set(buf.subarray(0, m.rows * 8));
+  let at = 0;
+  for (const part of snapshotParts(m)) {
+    const buf = await readFile(join(dir, part.ids));
+    new Uint8Array(ids.buffer, at, part.rows * 8).set(buf.subarray(0, part.rows * 8));
+    at += part.rows * 8;
+  }
   IdIndex.build(ids);
   return m;
 }

@@ -25,7 +25,7 @@ import {
   EMBEDDINGS_FILE,
   IDS_FILE,
   MANIFEST_FILE,
-  SNAPSHOT_FORMAT_VERSION,
+  SINGLE_FILE_FORMAT_VERSION,
   type EmbeddingDtype,
   type SnapshotManifest,
 } from './format.js';
@@ -124,7 +124,7 @@ export class SnapshotWriter {
       await f.handle.close();
     }
     const manifest: SnapshotManifest = {
-      formatVersion: SNAPSHOT_FORMAT_VERSION,
+      formatVersion: SINGLE_FILE_FORMAT_VERSION,
       snapshotVersion: this.header.snapshotVersion,
       towerFingerprint: this.header.towerFingerprint,
       tasks: [...this.header.tasks],

@@ -14,7 +14,7 @@ import {
   PLURAL,
   RankingModelSchema,
 } from '../../api/rankingmodel.js';
-import { minimalSpec } from '../../api/testing.js';
+import { builtSpec, minimalSpec } from '../../api/testing.js';
 import { CRD_NAME, rankingModelOpenAPISchema } from '../../api/crd.js';
 import { cachedBinaries } from '../harness/binaries.js';
 import { clients, clusterInfo, useTestNamespace } from '../harness/cluster.js';
@@ -259,6 +259,67 @@ const edits: [string, (s: Spec) => void, string[]][] = [
   ],
   ['a misspelt field (strict field validation)', (s) => (s.segmnets = []), ['unknown field "spec.segmnets"']],
 ];
+
+/** Refusals of a built snapshot (spec.snapshot.build), from a valid built spec. */
+const buildEdits: [string, (s: Spec) => void, string[]][] = [
+  [
+    'a build whose parallelism exceeds its shards',
+    (s) => (s.snapshot!.build!.parallelism = 8),
+    ['spec.snapshot.build.parallelism', 'parallelism must not exceed shards'],
+  ],
+  [
+    'a build that never runs (no schedule, onModelChange false)',
+    (s) => (s.snapshot!.build!.onModelChange = false),
+    ['spec.snapshot.build', 'a build needs a schedule or onModelChange: true'],
+  ],
+  [
+    'a schedule that is not cron',
+    (s) => (s.snapshot!.build!.schedule = 'every night'),
+    ['spec.snapshot.build.schedule', 'must be a cron schedule of five fields'],
+  ],
+  [
+    'a built snapshot published to HTTP storage',
+    (s) => (s.snapshot!.uri = 'https://cdn.example.com/snapshots'),
+    ['spec.snapshot.uri', 'must be s3:// or file:// (HTTP storage is read-only)'],
+  ],
+  [
+    'an http catalogue without its file list',
+    (s) => (s.snapshot!.build!.catalogue.uri = 'https://data.example.com/items'),
+    ['spec.snapshot.build.catalogue.files', 'files is required for an http(s):// catalogue'],
+  ],
+  [
+    'a built snapshot with no item tower',
+    (s) => delete s.model!.itemTower,
+    ['spec.segments', "needs its model's itemTower"],
+  ],
+  [
+    'an item tower sha256 that is not one',
+    (s) => (s.model!.itemTower!.sha256 = 'xyz'),
+    ['spec.model.itemTower.sha256', 'must be 64 lowercase hexadecimal characters'],
+  ],
+  [
+    'build pods on cuda without a GPU',
+    (s) => (s.snapshot!.build!.pods = { gpu: { count: 0 } }),
+    ['spec.snapshot.build.pods.gpu.count', 'gpu.count must be at least 1 when executionProvider is cuda'],
+  ],
+  [
+    '2,000 shards',
+    (s) => (s.snapshot!.build!.shards = 2000),
+    ['spec.snapshot.build.shards', 'less than or equal to 1000'],
+  ],
+];
+
+describe('the API server refuses invalid snapshot builds, naming the field', () => {
+  it('accepts a valid built spec', async () => {
+    await create('built', builtSpec(), 'All');
+  });
+  it.each(buildEdits)('%s', async (_what, edit, expected) => {
+    const spec = builtSpec() as Spec;
+    edit(spec);
+    const message = await refusal(spec);
+    for (const part of expected) expect(message).toContain(part);
+  });
+});
 
 describe('the API server refuses invalid RankingModels, naming the field', () => {
   it.each(edits)('%s', async (_what, edit, expected) => {

@@ -2,14 +2,16 @@
 // process: publish v1 → ready on v1; v2 → current flips; each kind of bad v3 → refused, counted
 // by cause, v2 stays current; a hostile manifest → refused, nothing written outside.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSnapshot } from '../../snapshot/index.js';
 import {
   writeBadSnapshot,
   writeHostileSnapshot,
   writeModel,
+  writeMultiPartVersion,
   writeSnapshotVersion,
   type Corruption,
   type ModelFixture,
@@ -156,5 +158,37 @@ describe('sidecar syncing from S3', () => {
     // keep=3 (default): v5, v2 (previous), v1 (the third newest) stay.
     const kept = (await readdir(path.join(dataDir, 'snapshot'))).filter((e) => e !== 'current').sort();
     expect(kept).toEqual(['v1', 'v2', 'v5']);
+  });
+
+  it('takes a multi-part version (the parts downloaded in parallel, each verified), served as one file', async () => {
+    const stored = await writeMultiPartVersion(local, 'v6', model.fingerprint, 5, 40, 9000);
+    await publishToS3(s3.client, BUCKET, PREFIX, local, 'v6');
+    await waitFor('current = v6', async () => (await current('snapshot')) === 'v6');
+    const served = path.join(dataDir, 'snapshot/v6');
+    expect((await readdir(served)).sort()).toEqual(['embeddings.bin', 'ids.u64', 'manifest.json']);
+    const want = await openSnapshot(stored);
+    const got = await openSnapshot(served, { expectedFingerprint: model.fingerprint });
+    expect(want.manifest.parts).toHaveLength(5);
+    expect(got.manifest.formatVersion).toBe(1);
+    expect(got.manifest.createdAt).toBe(want.manifest.createdAt);
+    expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
+    expect(Buffer.from(got.embeddings!.buffer)).toEqual(Buffer.from(want.embeddings!.buffer));
+  });
+
+  it('refuses a multi-part version with one corrupt part (checksum, naming it); v6 stays current', async () => {
+    const dir = await writeMultiPartVersion(local, 'v7', model.fingerprint, 4, 40, 20000);
+    const part = path.join(dir, 'part-00002.embeddings.bin');
+    const bytes = await readFile(part);
+    bytes[17] = bytes[17]! ^ 0x55;
+    await writeFile(part, bytes);
+    await publishToS3(s3.client, BUCKET, PREFIX, local, 'v7');
+    await waitFor('refusal of v7', async () =>
+      sidecar.logs.some(
+        (l) => l.cause === 'checksum' && String(l.err).includes('v7/part-00002.embeddings.bin'),
+      ),
+    );
+    expect(await current('snapshot')).toBe('v6');
+    const entries = await readdir(path.join(dataDir, 'snapshot'));
+    expect(entries.filter((e) => e.startsWith('.tmp-') || e === 'v7')).toEqual([]);
   });
 });

@@ -85,6 +85,7 @@ export const ROLEBINDINGS: ResourceRef = {
   plural: 'rolebindings',
   kind: 'RoleBinding',
 };
+export const JOBS: ResourceRef = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
 export const HTTPROUTES: ResourceRef = {
   group: 'gateway.networking.k8s.io',
   version: 'v1',

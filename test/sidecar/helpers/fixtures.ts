@@ -170,3 +170,27 @@ async function editManifest(
   const file = path.join(dir, MANIFEST_FILE);
   await writeFile(file, JSON.stringify(edit(JSON.parse(await readFile(file, 'utf8')))));
 }
+
+/**
+ * A multi-part version (formatVersion 2) under `prefix`, as a build publishes it: `parts` writers'
+ * snapshots (consecutive ids from `firstId`, `rowsPerPart` rows each) moved into the version by
+ * the embed publish step. Returns the version's folder.
+ */
+export async function writeMultiPartVersion(
+  prefix: string,
+  version: string,
+  fingerprint: string,
+  parts: number,
+  rowsPerPart = 40,
+  firstId = 1,
+): Promise<string> {
+  const { publishParts } = await import('../../../embed/publish.js');
+  const staging = path.join(prefix, '.staging', version);
+  const dirs: string[] = [];
+  for (let i = 0; i < parts; i++)
+    dirs.push(
+      await writeSnapshotVersion(staging, `part-${i}`, fingerprint, rowsPerPart, firstId + i * rowsPerPart),
+    );
+  await publishParts({ parts: dirs, prefix, version, fingerprint });
+  return path.join(prefix, version);
+}
