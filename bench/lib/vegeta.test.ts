@@ -76,7 +76,7 @@ describe('vegeta driver', () => {
     expect(r.throughput).toBe(0);
     expect(r.p50Ms).toBeGreaterThanOrEqual(DELAY_MS);
     expect(r.sendLagP99Ms).toBeGreaterThanOrEqual(0);
-    expect(r.seconds).toBeGreaterThan(0.95);
+    expect(r.seconds).toBeGreaterThan(0.85); // first to last request: (sent − 1) / rate, and sent ≥ 180 above
     expect(r.seconds).toBeLessThan(2);
   });
 });
