@@ -13,6 +13,11 @@ export const ConditionType = {
   Degraded: 'Degraded',
   /** Every segment's ready pods serve one snapshot version (as their sidecars report), none refused. */
   SnapshotsInSync: 'SnapshotsInSync',
+  /**
+   * Autoscaled segments only: True when a segment cannot have what its autoscaler asks for (pods
+   * the scheduler cannot place, no metric to scale on, held at maxReplicas).
+   */
+  ScaleLimited: 'ScaleLimited',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -49,6 +54,12 @@ export const Reason = {
   SnapshotsNotReported: 'SnapshotsNotReported',
   FingerprintMismatch: 'FingerprintMismatch',
   ModelRejected: 'ModelRejected',
+  // autoscaling (ScaleLimited; PodsUnschedulable above when the scheduler cannot place a scale-up)
+  /** The autoscaler cannot read its metric (custom metrics API down, no series for the pods). */
+  MetricsUnavailable: 'MetricsUnavailable',
+  /** The autoscaler wants more than maxReplicas. */
+  AtMaxReplicas: 'AtMaxReplicas',
+  WithinLimits: 'WithinLimits',
   // routing
   RoutingUnavailable: 'RoutingUnavailable',
   AsExpected: 'AsExpected',
