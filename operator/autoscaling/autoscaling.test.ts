@@ -1,6 +1,10 @@
 // The autoscaling pieces as pure functions: the HPA and ScaledObject the operator writes, the
 // stable Deployment without replicas, the segment's current scale, and the ScaleLimited verdict.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   RankingModelSpecSchema,
   type RankingModel,
@@ -84,11 +88,17 @@ describe('the HPA', () => {
     ]);
   });
 
-  it('writes targets as quantities in the metric’s unit', () => {
-    expect(targetQuantity('requestsPerSecond', 2.5)).toBe('2500m');
-    expect(targetQuantity('inFlightRequests', 4)).toBe('4');
-    expect(targetQuantity('queueDelayMilliseconds', 5)).toBe('5m'); // seconds
-    expect(targetQuantity('queueDelayMilliseconds', 0.5)).toBe('500u');
+  it('writes targets as quantities', () => {
+    expect(targetQuantity(2.5)).toBe('2500m');
+    expect(targetQuantity(4)).toBe('4');
+  });
+
+  it('the chart carries the adapter rules as npm run gen writes them', () => {
+    const file = join(
+      dirname(fileURLToPath(import.meta.url)),
+      '../../charts/lightrank/files/prometheus-adapter-rules.yaml',
+    );
+    expect(parse(readFileSync(file, 'utf8'))).toEqual(ADAPTER_RULES);
   });
 
   it('every custom metric has an adapter rule serving its name', () => {

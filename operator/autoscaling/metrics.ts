@@ -8,7 +8,9 @@
 //   lightrank_requests_per_second   rate of lightrank_server_requests_total over 30 s
 //   lightrank_inflight_requests     mean requests in flight: the rate of the request-duration sum
 //                                   (Little's law: arrival rate × time in the system)
-//   lightrank_queue_delay_seconds   mean wait for a batch: rate of the `queue` stage's sum / count
+//   lightrank_queue_delay_milliseconds  mean wait for a batch: rate of the `queue` stage's sum /
+//                                   count, in milliseconds (prometheus-adapter serves values in
+//                                   milli-units: a delay in seconds would read 0 below 1 ms)
 import type { AutoscalingMetric } from '../../api/autoscaling.js';
 
 export type CustomMetric = Exclude<AutoscalingMetric, 'cpuUtilization'>;
@@ -17,7 +19,7 @@ export type CustomMetric = Exclude<AutoscalingMetric, 'cpuUtilization'>;
 export const CUSTOM_METRIC_NAMES: Record<CustomMetric, string> = {
   requestsPerSecond: 'lightrank_requests_per_second',
   inFlightRequests: 'lightrank_inflight_requests',
-  queueDelayMilliseconds: 'lightrank_queue_delay_seconds',
+  queueDelayMilliseconds: 'lightrank_queue_delay_milliseconds',
 };
 
 /** The window every rate is taken over (Prometheus scrapes every 15 s by default: two samples). */
@@ -55,7 +57,7 @@ export const ADAPTER_RULES = {
         as: CUSTOM_METRIC_NAMES.queueDelayMilliseconds,
       },
       // an idle pod has no requests: 0 / (at least 1e-9), not NaN, so the HPA can still decide
-      metricsQuery: `sum(rate(<<.Series>>{<<.LabelMatchers>>,stage="queue"}[${RATE_WINDOW}])) by (<<.GroupBy>>) / clamp_min(sum(rate(lightrank_server_stage_duration_seconds_count{<<.LabelMatchers>>,stage="queue"}[${RATE_WINDOW}])) by (<<.GroupBy>>), 1e-9)`,
+      metricsQuery: `1000 * sum(rate(<<.Series>>{<<.LabelMatchers>>,stage="queue"}[${RATE_WINDOW}])) by (<<.GroupBy>>) / clamp_min(sum(rate(lightrank_server_stage_duration_seconds_count{<<.LabelMatchers>>,stage="queue"}[${RATE_WINDOW}])) by (<<.GroupBy>>), 1e-9)`,
     },
   ],
 };
@@ -91,12 +93,9 @@ export function segmentQuery(
 }
 
 /**
- * A target as a Kubernetes quantity, in the custom metric's unit: whole numbers as they are,
- * fractions in milli-units ("2.5" → "2500m"); queue delay is served in seconds, so milliseconds
- * become milli-seconds ("5" → "5m", "0.5" → "500u").
+ * A target as a Kubernetes quantity in the custom metric's unit: whole numbers as they are,
+ * fractions in milli-units ("2.5" → "2500m").
  */
-export function targetQuantity(metric: CustomMetric, target: number): string {
-  if (metric === 'queueDelayMilliseconds')
-    return Number.isInteger(target) ? `${target}m` : `${Math.round(target * 1000)}u`;
+export function targetQuantity(target: number): string {
   return Number.isInteger(target) ? String(target) : `${Math.round(target * 1000)}m`;
 }

@@ -61,7 +61,7 @@ export function hpaMetric(a: AutoscalingSpec): Record<string, unknown> {
     type: 'Pods',
     pods: {
       metric: { name: CUSTOM_METRIC_NAMES[a.metric] },
-      target: { type: 'AverageValue', averageValue: targetQuantity(a.metric, a.target) },
+      target: { type: 'AverageValue', averageValue: targetQuantity(a.target) },
     },
   };
 }

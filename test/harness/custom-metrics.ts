@@ -27,7 +27,7 @@ const SERVICE = { namespace: 'kube-system', name: 'lightrank-custom-metrics' };
 /**
  * What the adapter serves: the operator's rules (operator/autoscaling/metrics.ts), per pod
  * `lightrank_requests_per_second`, `lightrank_inflight_requests` and
- * `lightrank_queue_delay_seconds`. Series are tied to pods by their `namespace` and `pod` labels,
+ * `lightrank_queue_delay_milliseconds`. Series are tied to pods by their `namespace` and `pod` labels,
  * which a Prometheus in a cluster sets from pod discovery.
  */
 export { ADAPTER_RULES };
@@ -50,7 +50,7 @@ export async function startCustomMetricsApi(opts: {
     '127.0.0.1',
   ]);
   const config = join(dir, 'rules.yaml');
-  writeFileSync(config, stringify(ADAPTER_RULES));
+  writeFileSync(config, stringify(ADAPTER_RULES, { aliasDuplicateObjects: false, lineWidth: 0 }));
   const port = await freePort();
   const proc = spawnComponent({
     name: 'prometheus-adapter',
