@@ -198,6 +198,12 @@ describe('ScaleLimited', () => {
     });
   const GPU = '0/2 nodes are available: 2 Insufficient nvidia.com/gpu.';
 
+  it('takes an HPA that has not decided yet (desiredReplicas 0) as no wish', () => {
+    const fresh = hpa(0);
+    expect(fresh.desiredReplicas).toBeUndefined();
+    expect(scaleColumn([{ segment: standard, deployment: dep(1, 1, 1), autoscaler: fresh }])).toBe('1/1');
+  });
+
   it('is absent when no segment autoscales', () => {
     expect(scaleLimited([{ segment: shopping, deployment: dep(1, 1, 1) }])).toBeUndefined();
   });

@@ -53,7 +53,10 @@ export function observeAutoscaler(
   }
   return {
     ref: `${kind}/${name}`,
-    ...(typeof st.desiredReplicas === 'number' ? { desiredReplicas: st.desiredReplicas } : {}),
+    // 0 before the HPA's first decision (its minReplicas is at least 1): not a wish yet
+    ...(typeof st.desiredReplicas === 'number' && st.desiredReplicas > 0
+      ? { desiredReplicas: st.desiredReplicas }
+      : {}),
     problems,
   };
 }
