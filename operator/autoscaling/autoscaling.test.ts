@@ -71,6 +71,25 @@ describe('the HPA', () => {
     expect(hpa.metadata.labels).not.toHaveProperty(['app.kubernetes.io/version']);
   });
 
+  it('during a rollout holds its floor at the stable’s current count (within maxReplicas)', () => {
+    const m = model();
+    const seg = segs(m)[0]!; // min 2, max 6
+    expect(buildHpa(m, { ...seg, replicas: 4 }, true).spec.minReplicas).toBe(4);
+    expect(buildHpa(m, { ...seg, replicas: 4 }, false).spec.minReplicas).toBe(2);
+    expect(buildHpa(m, { ...seg, replicas: 9 }, true).spec.minReplicas).toBe(6);
+    expect(
+      buildScaledObject(
+        m,
+        {
+          ...seg,
+          replicas: 3,
+          autoscaling: { ...seg.autoscaling!, engine: 'keda', prometheusAddress: 'http://p:9090' },
+        },
+        true,
+      ).spec.minReplicaCount,
+    ).toBe(3);
+  });
+
   it('scales on the server container’s CPU for cpuUtilization', () => {
     const m = model((s) => {
       s.serving = { resources: { requests: { cpu: '1' } } };

@@ -66,7 +66,20 @@ export function hpaMetric(a: AutoscalingSpec): Record<string, unknown> {
   };
 }
 
-export function buildHpa(model: RankingModel, seg: ResolvedSegment): Autoscaler {
+/**
+ * The autoscaler's floor: the spec's minReplicas, or during a rollout the stable's current count
+ * (never above maxReplicas). The HPA sees the stable pods only; as the canary's weight grows their
+ * load falls, and an HPA free to follow it would shrink the stable, and the canary sized from it,
+ * below what the segment's traffic needs. Holding the floor keeps the stable at its pre-rollout
+ * size or above, as Argo Rollouts keeps its stable at full size during a canary; when the rollout
+ * ends the floor is the spec's again and the autoscaler scales down as usual.
+ */
+export function floorOf(seg: ResolvedSegment, rollingOut: boolean): number {
+  const a = requireAutoscaling(seg);
+  return rollingOut ? Math.min(a.maxReplicas, Math.max(a.minReplicas, seg.replicas)) : a.minReplicas;
+}
+
+export function buildHpa(model: RankingModel, seg: ResolvedSegment, rollingOut = false): Autoscaler {
   const a = requireAutoscaling(seg);
   return {
     apiVersion: 'autoscaling/v2',
@@ -74,7 +87,7 @@ export function buildHpa(model: RankingModel, seg: ResolvedSegment): Autoscaler 
     metadata: meta(model, seg),
     spec: {
       scaleTargetRef: scaleTargetRef(model, seg),
-      minReplicas: a.minReplicas,
+      minReplicas: floorOf(seg, rollingOut),
       maxReplicas: a.maxReplicas,
       metrics: [hpaMetric(a)],
       behavior: behavior(a),
@@ -83,7 +96,7 @@ export function buildHpa(model: RankingModel, seg: ResolvedSegment): Autoscaler 
 }
 
 /** KEDA's ScaledObject: the same bounds and windows, the signal as a Prometheus (or cpu) trigger. */
-export function buildScaledObject(model: RankingModel, seg: ResolvedSegment): Autoscaler {
+export function buildScaledObject(model: RankingModel, seg: ResolvedSegment, rollingOut = false): Autoscaler {
   const a = requireAutoscaling(seg);
   let trigger: Record<string, unknown>;
   if (a.metric === 'cpuUtilization') {
@@ -110,7 +123,7 @@ export function buildScaledObject(model: RankingModel, seg: ResolvedSegment): Au
     metadata: meta(model, seg),
     spec: {
       scaleTargetRef: scaleTargetRef(model, seg),
-      minReplicaCount: a.minReplicas,
+      minReplicaCount: floorOf(seg, rollingOut),
       maxReplicaCount: a.maxReplicas,
       advanced: { horizontalPodAutoscalerConfig: { behavior: behavior(a) } },
       triggers: [trigger],

@@ -34,13 +34,17 @@ export async function reconcileAutoscalers(
   const ns = model.metadata.namespace;
   const out: AutoscalerChanges = { observed: new Map(), created: [], deleted: [] };
   const wanted = new Set<string>();
+  // segments whose rollout was in flight at the last status write (the floor holds during it)
+  const rolling = new Set(
+    (model.status?.segments ?? []).filter((s) => s.rolloutPhase === 'Progressing').map((s) => s.name),
+  );
   await Promise.all(
     segments.map(async (seg) => {
       if (!seg.autoscaling) return;
       const [ref, desired]: [ResourceRef, KubeObject] =
         seg.autoscaling.engine === 'keda'
-          ? [SCALEDOBJECTS, buildScaledObject(model, seg)]
-          : [HORIZONTALPODAUTOSCALERS, buildHpa(model, seg)];
+          ? [SCALEDOBJECTS, buildScaledObject(model, seg, rolling.has(seg.name))]
+          : [HORIZONTALPODAUTOSCALERS, buildHpa(model, seg, rolling.has(seg.name))];
       const name = desired.metadata.name;
       wanted.add(`${ref.kind}/${name}`);
       const applied = await owned.apply(ref, desired);

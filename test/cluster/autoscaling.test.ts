@@ -2,16 +2,18 @@
 // (sync period shortened to 2 s) scales the `standard` segment on its own load, read from the
 // custom metrics API (prometheus-adapter behind the aggregation layer, reading a Prometheus that
 // discovers and scrapes the scoring pods), while `shopping` (a fixed segment) stays put. Scoring
-// pods run on the local node agent as real server + sidecar processes; its node advertises 4 GPUs
-// as a named test double (the servers' CUDA provider falls back to CPU), so shopping's pod and 3
-// of standard's fit and the 4th and 5th cannot be placed. Load comes from vegeta through the
-// model's router.
+// pods run on the local node agent as real server + sidecar processes; its node advertises 5 GPUs
+// as a named test double (the servers' CUDA provider falls back to CPU), so shopping's pod and 4
+// of standard's fit and the 5th cannot be placed. Load comes from vegeta through the model's
+// router.
 //
-// Given standard autoscaled 1..5 at 5 requests/s per pod, when 25 requests/s reach it, then the
-// HPA asks for 5 pods, 3 become ready, the model says ScaleLimited (desired vs ready and the
+// Given standard autoscaled 1..5 at 5 requests/s per pod, when 30 requests/s reach it, then the
+// HPA asks for 5 pods, 4 become ready, the model says ScaleLimited (desired vs ready and the
 // scheduler's reason) and `scale` shows desired/current; shopping keeps its 1 pod; the operator
 // never owns the stable Deployment's replicas (managedFields); when the load stops the segment
 // goes back to 1. The timeline (load start → first scale-up → steady → scale-down) is printed.
+// Then: autoscaling turned off and on again (no dip), and a canary started while the stable
+// scales up follows the stable's count at its step's weight.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +27,7 @@ import { createLogger } from '../../lib/logger.js';
 import { FIELD_MANAGER } from '../../operator/runtime/kube/client.js';
 import { startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
 import { buildVegeta, Vegeta, type VegetaResult } from '../../bench/lib/vegeta.js';
-import { demoRankingModel, GPU_TEST_DOUBLE_LABEL } from '../../scripts/demo/model.js';
+import { demoRankingModel, GPU_TEST_DOUBLE_LABEL, modelRef } from '../../scripts/demo/model.js';
 import { startPrometheus, type DemoPrometheus } from '../../scripts/demo/prometheus.js';
 import {
   buildDemoStorage,
@@ -44,10 +46,10 @@ import { waitFor } from '../harness/wait.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = 'ads-ranker';
 const NODE = 'lightrank-autoscale';
-const GPUS = 4;
+const GPUS = 5;
 const MAX = 5;
 const TARGET_RPS = 5;
-const LOAD_RPS = 25;
+const LOAD_RPS = 30;
 const LOAD_MS = 110_000;
 const ROUTER_PORT = 8080;
 
@@ -71,7 +73,15 @@ interface Rkm {
   status?: {
     scale?: string;
     conditions?: { type: string; status: string; reason: string; message: string }[];
-    segments?: { name: string; replicas?: number; currentReplicas?: number; autoscaler?: string }[];
+    segments?: {
+      name: string;
+      replicas?: number;
+      currentReplicas?: number;
+      autoscaler?: string;
+      rolloutStep?: number;
+      rolloutPhase?: string;
+      stableVersion?: string;
+    }[];
   };
 }
 
@@ -382,4 +392,104 @@ describe('autoscaling a segment with the real HPA', () => {
     expect(owners).toContain('lightrank-autoscaling-handover');
     expect(owners).not.toContain(FIELD_MANAGER);
   }, 240_000);
+
+  it('a canary started while the stable scales up follows its count × the step weight', async () => {
+    // 5 GPUs: shopping off (0), standard 1..2; stable 2 + canary 2 + one surge pod at promotion
+    const path = `/apis/lightrank.dev/v1alpha1/namespaces/${namespace}/rankingmodels/${MODEL}`;
+    const spec = (version: 'v1' | 'v2') => {
+      const m = manifest();
+      for (const s of m.spec.segments) {
+        if (s.name === 'shopping') s.replicas = 0;
+        else
+          s.autoscaling = {
+            minReplicas: 1,
+            maxReplicas: 2,
+            target: TARGET_RPS,
+            behavior: { scaleDownStabilizationSeconds: 0 },
+          };
+      }
+      if (version === 'v2') m.spec.model = modelRef(storage.standard.v2, files.url);
+      m.spec.rollout = {
+        steps: [
+          { weight: 60, pauseSeconds: 20 },
+          { weight: 100, pauseSeconds: 0 },
+        ],
+      };
+      return m;
+    };
+    await serverSideApply(cp.kubeConfig, path, spec('v1'), 'autoscaling-test');
+    await waitFor(
+      'standard at 1 without load',
+      async () =>
+        (await deployment(`${MODEL}-standard`)).status?.readyReplicas === 1 &&
+        (await deployment(`${MODEL}-standard`)).spec?.replicas === 1
+          ? true
+          : undefined,
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    const url = await waitFor('a ready router pod', routerUrl, { timeoutMs: 30_000, intervalMs: 500 });
+    const bodies = [
+      Buffer.from(
+        JSON.stringify({
+          query: {
+            dense: Array.from({ length: storage.query.numDense }, () => 0.25),
+            categorical: Array.from({ length: storage.query.numCategorical }, (_, i) => i),
+          },
+          candidates: storage.itemIds.standard.slice(0, 32),
+        }),
+      ),
+    ];
+    const vegeta = new Vegeta(vegetaBin!, root, { url, bodies, contentType: 'application/json' });
+    // load that wants 3 pods (capped at 2), and at once the new version: the rollout starts at 1
+    const load = vegeta.openLoop({ rate: 15, durationMs: 150_000 });
+    await serverSideApply(cp.kubeConfig, path, spec('v2'), 'autoscaling-test');
+    const seen: string[] = [];
+    let followed = false;
+    let floorHeld = false;
+    const hpas = cp.kubeConfig.makeApiClient(AutoscalingV2Api);
+    try {
+      await waitFor(
+        'the canary following the stable to 2 at step 1 (60%), then promotion',
+        async () => {
+          const [s, c, m] = await Promise.all([
+            deployment(`${MODEL}-standard`),
+            deployment(`${MODEL}-standard-canary`).catch(() => undefined),
+            rkm(),
+          ]);
+          const seg = m.status?.segments?.find((x) => x.name === 'standard');
+          const line = `stable ${s.spec?.replicas} canary ${c?.spec?.replicas ?? '-'} step ${seg?.rolloutStep ?? '-'} ${seg?.rolloutPhase} stable=${seg?.stableVersion}`;
+          if (seen.at(-1) !== line) seen.push(line);
+          if (
+            seg?.rolloutPhase === 'Progressing' &&
+            seg.rolloutStep === 0 &&
+            s.spec?.replicas === 2 &&
+            c?.spec?.replicas === 2
+          )
+            followed = true;
+          if (seg?.rolloutPhase === 'Progressing') {
+            const hpa = await hpas.readNamespacedHorizontalPodAutoscaler({
+              name: `${MODEL}-standard`,
+              namespace,
+            });
+            if (hpa.spec?.minReplicas === 2) floorHeld = true;
+          }
+          return seg?.rolloutPhase === 'Stable' && seg.stableVersion === 'v2' ? true : undefined;
+        },
+        { timeoutMs: 150_000, intervalMs: 500 },
+      );
+    } catch (err) {
+      throw new Error(`${String(err)}\nseen:\n${seen.join('\n')}`);
+    }
+    // promoted under load: the stable keeps the 2 pods the HPA set (no dip), and the HPA its floor back
+    const after = await deployment(`${MODEL}-standard`);
+    await load;
+    console.log(`canary during an autoscaled rollout:\n${seen.join('\n')}`);
+    expect(followed, seen.join('\n')).toBe(true);
+    expect(floorHeld, seen.join('\n')).toBe(true);
+    expect(after.spec?.replicas).toBe(2);
+    expect(
+      seen.every((l) => !/^stable 1 canary 2/.test(l)),
+      seen.join('\n'),
+    ).toBe(true);
+  }, 300_000);
 });
