@@ -165,7 +165,15 @@ export class RankingModelReconciler {
       this.reconcileDeployments(model, plans, regarding, log, created),
       this.reconcileServices(model, segments, log, created),
     ]);
-    const autoscalers = await reconcileAutoscalers(this.deps.owned, model, segments, log);
+    const autoscalers = await reconcileAutoscalers(this.deps.owned, model, segments, log, (s) =>
+      Boolean(
+        this.deps.owned.peek(
+          DEPLOYMENTS,
+          model.metadata.namespace,
+          deploymentName(model.metadata.name, s, 'canary'),
+        ),
+      ),
+    );
     created.push(...autoscalers.created);
     for (const o of deployments) o.autoscaler = autoscalers.observed.get(o.segment.name);
     if (autoscalers.deleted.length > 0)

@@ -30,14 +30,19 @@ export async function reconcileAutoscalers(
   model: RankingModel,
   segments: readonly ResolvedSegment[],
   log: Logger,
+  /** The segment still has a canary Deployment (a rollout in flight, or one just finished). */
+  hasCanary: (segment: string) => boolean = () => false,
 ): Promise<AutoscalerChanges> {
   const ns = model.metadata.namespace;
   const out: AutoscalerChanges = { observed: new Map(), created: [], deleted: [] };
   const wanted = new Set<string>();
-  // segments whose rollout was in flight at the last status write (the floor holds during it)
-  const rolling = new Set(
+  // the floor holds while a rollout is in flight (at the last status write) and until its canary
+  // is gone: after a promotion the stable's metric needs its rate window to see the traffic that
+  // came back to it, and must not read as idle meanwhile
+  const progressing = new Set(
     (model.status?.segments ?? []).filter((s) => s.rolloutPhase === 'Progressing').map((s) => s.name),
   );
+  const rolling = { has: (name: string) => progressing.has(name) || hasCanary(name) };
   await Promise.all(
     segments.map(async (seg) => {
       if (!seg.autoscaling) return;
