@@ -15,6 +15,11 @@ export const ConditionType = {
   SnapshotsInSync: 'SnapshotsInSync',
   /** A segment's snapshot is being built (spec.snapshot.build): shards done / total in the message. */
   SnapshotBuilding: 'SnapshotBuilding',
+  /**
+   * Autoscaled segments only: True when a segment cannot have what its autoscaler asks for (pods
+   * the scheduler cannot place, no metric to scale on, held at maxReplicas).
+   */
+  ScaleLimited: 'ScaleLimited',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -58,6 +63,12 @@ export const Reason = {
   BuildFailed: 'BuildFailed',
   /** The canary of a new tower pair waits for the snapshot its item tower is building. */
   WaitingForSnapshot: 'WaitingForSnapshot',
+  // autoscaling (ScaleLimited; PodsUnschedulable above when the scheduler cannot place a scale-up)
+  /** The autoscaler cannot read its metric (custom metrics API down, no series for the pods). */
+  MetricsUnavailable: 'MetricsUnavailable',
+  /** The autoscaler wants more than maxReplicas. */
+  AtMaxReplicas: 'AtMaxReplicas',
+  WithinLimits: 'WithinLimits',
   // routing
   RoutingUnavailable: 'RoutingUnavailable',
   AsExpected: 'AsExpected',

@@ -219,6 +219,14 @@ export function rankingModelCrd(): Record<string, unknown> {
               priority: 1,
             },
             {
+              name: 'Scale',
+              type: 'string',
+              description:
+                'Desired/current stable pods per segment (desired: the autoscaler’s, when autoscaled)',
+              jsonPath: '.status.scale',
+              priority: 1,
+            },
+            {
               name: 'Reason',
               type: 'string',
               description: 'Reason of the condition behind the phase',

@@ -24,7 +24,7 @@ describe('RankingModelSpecSchema', () => {
   it('fills in the defaults of a minimal spec', () => {
     const spec = RankingModelSpecSchema.parse(minimalSpec());
     expect(spec.snapshot?.pollIntervalSeconds).toBe(30);
-    expect(spec.segments[0]).toEqual({ name: 'main', replicas: 1, match: { default: true } });
+    expect(spec.segments[0]).toEqual({ name: 'main', match: { default: true } });
     expect(spec.serving).toEqual({
       executionProvider: 'cuda',
       gpu: { resourceName: 'nvidia.com/gpu', count: 1 },

@@ -11,6 +11,12 @@
 //    (`X.default(() => X.parse({}))`), so that the CRD's default passes the CEL rules as written
 //    and `kubectl explain` shows it.
 import { z } from 'zod';
+import {
+  AutoscalingSpecSchema,
+  CPU_REQUEST_MESSAGE,
+  CPU_REQUEST_RULE,
+  REPLICAS_XOR_AUTOSCALING_MESSAGE,
+} from './autoscaling.js';
 
 export const API_GROUP = 'lightrank.dev';
 export const API_VERSION = 'v1alpha1';
@@ -226,12 +232,14 @@ export const SegmentSpecSchema = z
           },
         ],
       }),
-    replicas: z
-      .int()
-      .min(0)
-      .max(1000)
-      .default(1)
-      .meta({ description: 'Number of scoring pods for this segment (stable track).' }),
+    replicas: z.int().min(0).max(1000).optional().meta({
+      description:
+        'Number of scoring pods for this segment (stable track): a fixed segment. Without it the segment autoscales (its own autoscaling, else serving.autoscaling) or, with neither, runs 1 pod.',
+    }),
+    autoscaling: AutoscalingSpecSchema.optional().meta({
+      description:
+        'Scale this segment on its own load (replaces serving.autoscaling for it). Not together with replicas.',
+    }),
     match: SegmentMatchSchema.default(() => SegmentMatchSchema.parse({})),
     model: ModelRefSchema.optional().meta({
       description: 'Model for this segment; replaces spec.model entirely when set.',
@@ -240,7 +248,20 @@ export const SegmentSpecSchema = z
       description: 'Snapshot source for this segment; replaces spec.snapshot entirely when set.',
     }),
   })
-  .meta({ description: 'A traffic segment served by its own model and snapshot.' });
+  .refine((s) => s.replicas === undefined || s.autoscaling === undefined, {
+    message: REPLICAS_XOR_AUTOSCALING_MESSAGE,
+    path: ['autoscaling'],
+  })
+  .meta({
+    description: 'A traffic segment served by its own model and snapshot.',
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.replicas) || !has(self.autoscaling)',
+        message: REPLICAS_XOR_AUTOSCALING_MESSAGE,
+        fieldPath: '.autoscaling',
+      },
+    ],
+  });
 
 export const TolerationSchema = z
   .object({
@@ -509,6 +530,10 @@ export const ServingSpecSchema = z
       .meta({ description: 'RuntimeClass of the scoring pods (e.g. nvidia).' }),
     resources: ResourcesSchema.optional(),
     batching: BatchingSpecSchema.default(() => BatchingSpecSchema.parse({})),
+    autoscaling: AutoscalingSpecSchema.optional().meta({
+      description:
+        'Default autoscaling of every segment that sets neither replicas nor autoscaling of its own.',
+    }),
   })
   .meta({
     description: 'How scoring pods run: image, execution provider, GPU, scheduling, resources, batching.',
@@ -903,6 +928,15 @@ export const RankingModelSpecSchema = z
       if ((s.snapshot ?? spec.snapshot)?.build && !(s.model ?? spec.model)?.itemTower)
         ctx.addIssue({ code: 'custom', message: BUILD_NEEDS_ITEM_TOWER, path: ['segments', i, 'model'] });
     });
+    const cpu = [spec.serving.autoscaling, ...spec.segments.map((s) => s.autoscaling)].some(
+      (a) => a?.metric === 'cpuUtilization',
+    );
+    if (cpu && spec.serving.resources?.requests?.cpu === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: CPU_REQUEST_MESSAGE,
+        path: ['serving', 'resources', 'requests', 'cpu'],
+      });
   })
   .meta({
     description: 'Desired state of a RankingModel.',
@@ -922,6 +956,7 @@ export const RankingModelSpecSchema = z
         message: BUILD_NEEDS_ITEM_TOWER,
         fieldPath: '.segments',
       },
+      { rule: CPU_REQUEST_RULE, message: CPU_REQUEST_MESSAGE },
     ],
   });
 
@@ -935,7 +970,7 @@ export const ConditionSchema = z
       .string()
       .min(1)
       .max(316)
-      .meta({ description: 'Condition type: Ready, Progressing, Degraded, SnapshotsInSync.' }),
+      .meta({ description: 'Condition type: Ready, Progressing, Degraded, SnapshotsInSync, ScaleLimited.' }),
     status: z.enum(['True', 'False', 'Unknown']).meta({ description: 'True, False or Unknown.' }),
     observedGeneration: z
       .int()
@@ -1021,6 +1056,14 @@ export const SegmentStatusSchema = z
       .max(100_000)
       .default(0)
       .meta({ description: 'Ready replicas of the stable track (canary pods are not counted).' }),
+    currentReplicas: z.int().min(0).max(100_000).optional().meta({
+      description:
+        'Autoscaled segments: pods the stable Deployment has now (replicas is what its autoscaler asks for).',
+    }),
+    autoscaler: z.string().max(253).optional().meta({
+      description:
+        'Autoscaled segments: the HorizontalPodAutoscaler or KEDA ScaledObject (kind/name) that sets replicas.',
+    }),
     stableVersion: z
       .string()
       .max(63)
@@ -1099,6 +1142,10 @@ export const RankingModelStatusSchema = z
     analysis: z.string().max(1024).optional().meta({
       description: 'Latest analysis verdict of each segment rolling out (printer column, -o wide).',
     }),
+    scale: z.string().max(1024).optional().meta({
+      description:
+        'Desired/current stable pods of each segment, e.g. "standard=4/2,shopping=1/1" (just "4/2" for one segment); an autoscaled segment\'s desired count is its autoscaler\'s (printer column, -o wide).',
+    }),
     reason: z.string().max(1024).optional().meta({
       description:
         "Reason of the condition behind the phase: Degraded's when Degraded, else Progressing's (printer column, -o wide).",
@@ -1108,7 +1155,8 @@ export const RankingModelStatusSchema = z
       .max(16)
       .optional()
       .meta({
-        description: 'Conditions: Ready, Progressing, Degraded, SnapshotsInSync.',
+        description:
+          'Conditions: Ready, Progressing, Degraded, SnapshotsInSync, and ScaleLimited for autoscaled segments.',
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),

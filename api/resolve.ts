@@ -2,6 +2,7 @@
 // default model and snapshot overridden per segment, the header values that select it, and the
 // serving settings with the operator's defaults (image) filled in. Pure; the operator's builders,
 // the router config and the canary logic all read segments through this.
+import type { AutoscalingSpec } from './autoscaling.js';
 import {
   type ModelRef,
   type RankingModelSpec,
@@ -20,7 +21,14 @@ export type ResolvedServing = Omit<ServingSpec, 'image'> & { image: string };
 
 export interface ResolvedSegment {
   name: string;
+  /**
+   * Stable replicas: the spec's for a fixed segment (1 when unset); for an autoscaled one
+   * minReplicas here, which the operator replaces with the stable Deployment's current count
+   * (operator/autoscaling/replicas.ts).
+   */
   replicas: number;
+  /** The segment's autoscaling, else spec.serving.autoscaling; undefined for a fixed segment. */
+  autoscaling?: AutoscalingSpec;
   /** The segment's model, else spec.model. */
   model: ModelRef;
   /** The segment's snapshot source, else spec.snapshot. */
@@ -59,9 +67,13 @@ export function resolveSegment(
       'no snapshot source: set spec.snapshot or the segment’s snapshot',
       `${at}.snapshot`,
     );
+  // a segment's own replicas make it fixed, even under a serving-wide autoscaling default
+  const autoscaling =
+    segment.replicas === undefined ? (segment.autoscaling ?? spec.serving.autoscaling) : undefined;
   return {
     name: segment.name,
-    replicas: segment.replicas,
+    replicas: segment.replicas ?? autoscaling?.minReplicas ?? 1,
+    ...(autoscaling ? { autoscaling } : {}),
     model,
     snapshot,
     headerValues: segment.match.headerValues ?? [segment.name],

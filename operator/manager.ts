@@ -23,7 +23,9 @@ import {
   type ResourceRef,
   CONFIGMAPS,
   HTTPROUTES,
+  HORIZONTALPODAUTOSCALERS,
   PODS,
+  SCALEDOBJECTS,
   ROLEBINDINGS,
   JOBS,
   ROLES,
@@ -201,14 +203,17 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const pods = informer<KubeObject>(PODS, MANAGED_SELECTOR, podForCache);
     // every other kind the operator writes, so reconciles read caches, not the API server;
     // HTTPRoutes only where the cluster serves them (the Gateway API CRDs are optional)
-    const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS, JOBS];
+    const ownedKinds = [CONFIGMAPS, SERVICEACCOUNTS, ROLES, ROLEBINDINGS, JOBS, HORIZONTALPODAUTOSCALERS];
     const generation = this.generation;
     const routes = await this.client.serves(HTTPROUTES).catch((err: unknown) => {
       log.warn({ err: String(err) }, 'API discovery failed; HTTPRoutes taken as not served for now');
       return false;
     });
+    // KEDA's ScaledObjects only where KEDA's CRDs are installed (read at start)
+    const keda = await this.client.serves(SCALEDOBJECTS).catch(() => false);
     if (generation !== this.generation || this.stopping) return; // stopped meanwhile
     if (routes) ownedKinds.push(HTTPROUTES);
+    if (keda) ownedKinds.push(SCALEDOBJECTS);
     else
       log.info(
         { askAgainSeconds: this.timings.discoverMs / 1000 },
@@ -218,7 +223,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     const owned = new OwnedObjects(
       this.client,
       [[DEPLOYMENTS, deployments], [SERVICES, services], ...others] as [ResourceRef, Informer<KubeObject>][],
-      routes ? [] : [HTTPROUTES],
+      [...(routes ? [] : [HTTPROUTES]), ...(keda ? [] : [SCALEDOBJECTS])],
     );
     const events = new EventRecorder(this.client, this.cfg.leaderElection.identity, log);
 

@@ -53,6 +53,8 @@ import { SnapshotBuilds } from './build/builds.js';
 import { gateSegments } from './build/gate.js';
 import { withBuildStatus } from './build/status.js';
 import { routerName } from './traffic/router/objects.js';
+import { reconcileAutoscalers } from './autoscaling/reconcile.js';
+import { handOverReplicas, withCurrentScale } from './autoscaling/replicas.js';
 import { createProvider, otherMode } from './traffic/index.js';
 import type { TrafficProvider } from './traffic/provider.js';
 
@@ -141,7 +143,13 @@ export class RankingModelReconciler {
     };
     let segments: ResolvedSegment[];
     try {
-      segments = resolveSegments(model.spec, { image: this.deps.defaults.image });
+      // an autoscaled segment counts the stable pods its autoscaler set (the canary follows them)
+      segments = resolveSegments(model.spec, { image: this.deps.defaults.image }).map((s) =>
+        withCurrentScale(
+          s,
+          this.deps.owned.peek<Deployment>(DEPLOYMENTS, namespace, deploymentName(name, s.name, 'stable')),
+        ),
+      );
     } catch (err) {
       if (err instanceof SpecResolutionError) return this.refuse(raw, regarding, err.message);
       throw err;
@@ -173,6 +181,23 @@ export class RankingModelReconciler {
       this.reconcileDeployments(model, plans, regarding, log, created),
       this.reconcileServices(model, segments, log, created),
     ]);
+    const autoscalers = await reconcileAutoscalers(this.deps.owned, model, segments, log, (s) =>
+      Boolean(
+        this.deps.owned.peek(
+          DEPLOYMENTS,
+          model.metadata.namespace,
+          deploymentName(model.metadata.name, s, 'canary'),
+        ),
+      ),
+    );
+    created.push(...autoscalers.created);
+    for (const o of deployments) o.autoscaler = autoscalers.observed.get(o.segment.name);
+    if (autoscalers.deleted.length > 0)
+      await this.deps.events.record(regarding, {
+        type: 'Normal',
+        reason: EventReason.Deleted,
+        message: `deleted ${autoscalers.deleted.join(', ')} (autoscaling off or changed)`,
+      });
     // one Event for everything a pass created (a new model: every segment's Deployment and Service)
     if (created.length > 0) {
       await this.deps.events.record(regarding, {
@@ -295,6 +320,9 @@ export class RankingModelReconciler {
     return Promise.all(
       plans.map(async ({ segment, deployment: desired }) => {
         const live = this.deps.owned.peek<Deployment>(DEPLOYMENTS, ns, desired.metadata.name);
+        // autoscaling turned on: the count the operator set goes to the autoscaler, not back to 1
+        if (await handOverReplicas(this.deps.client, desired, live))
+          log.info({ deployment: desired.metadata.name }, 'replicas handed over to the autoscaler');
         const applied = await this.deps.owned.apply(DEPLOYMENTS, desired);
         const outcome = applied.outcome;
         if (applied.outcome !== 'unchanged') {
@@ -305,7 +333,7 @@ export class RankingModelReconciler {
           );
           if (outcome === 'created') {
             created.push(`Deployment ${desired.metadata.name}`);
-          } else if (was !== segment.replicas) {
+          } else if (!segment.autoscaling && was !== segment.replicas) {
             await this.deps.events.record(regarding, {
               type: 'Normal',
               reason: EventReason.Scaled,
@@ -477,6 +505,8 @@ const DROPPABLE_SEGMENT_FIELDS = [
   'snapshotVersion',
   'snapshotTime',
   'snapshotBuild',
+  'currentReplicas',
+  'autoscaler',
 ] as const;
 
 /** Top-level fields a pass may drop (the printer columns of a rollout that ended). */

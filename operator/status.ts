@@ -33,6 +33,12 @@ import type { KubeObject } from './runtime/kube/types.js';
 import { podSnapshotReport, segmentSnapshot, type SegmentSnapshot } from './snapshots.js';
 import { LABEL_TRACK } from './builders.js';
 import type { SegmentRolloutState } from './rollout/segment.js';
+import {
+  autoscaledFields,
+  scaleColumn,
+  scaleLimited,
+  type AutoscalerObservation,
+} from './autoscaling/status.js';
 
 interface DeploymentStatus {
   observedGeneration?: number;
@@ -52,6 +58,8 @@ export interface SegmentObservation {
    * their sidecars with the model and snapshot they serve.
    */
   pods?: readonly KubeObject[];
+  /** An autoscaled segment's HPA or ScaledObject, as its status reads. */
+  autoscaler?: AutoscalerObservation;
 }
 
 const track = (p: KubeObject) => (p.metadata.labels?.[LABEL_TRACK] === 'canary' ? 'canary' : 'stable');
@@ -77,6 +85,10 @@ export function deploymentReady(d: Deployment | undefined, want: number): boolea
 
 /** A segment is ready when its Deployment has rolled out the current spec with every replica ready. */
 export function segmentReady(o: SegmentObservation): boolean {
+  const a = o.segment.autoscaling;
+  // autoscaled: serving at its floor is ready; a scale-up or -down in flight is no loss of service
+  // (ScaleLimited says when a scale-up cannot be placed)
+  if (a) return deploymentReady(o.deployment, Math.max(1, Math.min(a.minReplicas, o.segment.replicas)));
   const want = o.segment.replicas;
   return deploymentReady(o.deployment, want) && (deploymentStatus(o.deployment).replicas ?? 0) <= want;
 }
@@ -148,6 +160,7 @@ export function segmentStatus(o: SegmentObservation, snapshot = observedSnapshot
     rolloutPhase: 'Stable',
     ...(snapshot.snapshotVersion !== undefined ? { snapshotVersion: snapshot.snapshotVersion } : {}),
     ...(snapshot.snapshotTime ? { snapshotTime: snapshot.snapshotTime } : {}),
+    ...autoscaledFields(o),
   };
 }
 
@@ -567,6 +580,9 @@ export function computeStatus(
     { type: ConditionType.Degraded, ...degraded(f), observedGeneration: f.generation },
     { type: ConditionType.SnapshotsInSync, ...snapshotsInSync(f), observedGeneration: f.generation },
   ];
+  const limited = scaleLimited(observations);
+  if (limited)
+    conditions.push({ type: ConditionType.ScaleLimited, ...limited, observedGeneration: f.generation });
   const segments = f.segments.map(segmentSummary);
   const phases = segments.map((s) => s.rolloutPhase);
   const rolloutPhase: RolloutPhase = phases.includes('Progressing')
@@ -585,8 +601,14 @@ export function computeStatus(
     modelVersion: [...new Set(segments.map((s) => s.stableVersion).filter(Boolean))].join(','),
     rolloutPhase,
     ...rolloutColumns(model, segments),
+    scale: scaleColumn(observations),
     ...(deciding ? { reason: deciding.reason } : {}),
-    conditions: setConditions(model.status?.conditions, conditions, now),
+    // ScaleLimited only while a segment autoscales: turned off, the condition goes
+    conditions: setConditions(
+      model.status?.conditions?.filter((c) => limited || c.type !== ConditionType.ScaleLimited),
+      conditions,
+      now,
+    ),
     segments,
   };
 }

@@ -29,6 +29,7 @@ import type { TrafficProvider } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
 import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
 import { readCapacity } from './capacity.js';
+import { leaveReplicasToAutoscaler } from '../autoscaling/replicas.js';
 import { ONE_SHOT, clearAnnotations, readControls } from './controls.js';
 import { SegmentRollout, analysisWindows, type SegmentRolloutState } from './segment.js';
 import {
@@ -85,7 +86,8 @@ export class Rollouts {
   }
 
   stableDeployment(model: RankingModel, desired: ResolvedSegment, record: ServingRecord): Deployment {
-    return buildDeployment(model, withServing(desired, record), 'stable', this.deps.defaults);
+    const d = buildDeployment(model, withServing(desired, record), 'stable', this.deps.defaults);
+    return leaveReplicasToAutoscaler(d, desired);
   }
 
   /** Per segment, what the stable Deployment runs: its recorded serving, else the spec's. */

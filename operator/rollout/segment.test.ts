@@ -322,3 +322,53 @@ describe('one segment rollout pass', () => {
     expect(bad.weights).toEqual([0]);
   });
 });
+
+describe('an autoscaled segment', () => {
+  const auto = {
+    ...desired!,
+    replicas: 4,
+    autoscaling: {
+      engine: 'hpa',
+      minReplicas: 1,
+      maxReplicas: 8,
+      metric: 'requestsPerSecond',
+      target: 10,
+      behavior: { scaleUpStabilizationSeconds: 0, scaleDownStabilizationSeconds: 300 },
+    },
+  } as const;
+  const stableAt = (ready: number): Deployment => ({
+    ...buildDeployment(model(), { ...desired!, model: stable.model }, 'stable', { sidecarImage: 'img' }),
+    spec: { replicas: 4 },
+    status: { observedGeneration: 1, replicas: 4, readyReplicas: ready, updatedReplicas: ready },
+  });
+
+  it('sizes the canary from the stable’s current (autoscaled) count × the step weight', async () => {
+    const h = harness('Passed');
+    // step 1 of 2 at 10%: ceil(4 × 10%) = 1; with the stable autoscaled to 12, ceil(12 × 10%) = 2
+    await pass(h, inFlight, at(1), true, { desired: { ...auto, replicas: 12 } });
+    expect(h.calls).toContain('canary 2');
+  });
+
+  it('promotes only once the stable has every pod its autoscaler set ready', async () => {
+    const promoting: SegmentStatus = { ...inFlight, canaryWeight: 100, rolloutStep: 1 };
+    const done = { ...stable, model: desired!.model };
+    const h = harness('Passed');
+    const waiting = await pass(h, promoting, at(5), true, {
+      desired: auto,
+      stable: done,
+      stableLive: stableAt(2), // 2 of the 4 the HPA set: the floor (1) is ready, the load is not
+      canaryLive: readyCanary(4),
+    });
+    expect(waiting.holding?.message).toContain('waiting for the stable pods');
+    expect(h.weights).toEqual([]);
+    const h2 = harness('Passed');
+    const promoted = await pass(h2, promoting, at(6), true, {
+      desired: auto,
+      stable: done,
+      stableLive: stableAt(4),
+      canaryLive: readyCanary(4),
+    });
+    expect(h2.weights).toEqual([0]);
+    expect(promoted.promoted).toBe(true);
+  });
+});

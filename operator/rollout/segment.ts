@@ -163,7 +163,12 @@ export class SegmentRollout {
   private async settle(): Promise<SegmentRolloutState> {
     const { prev, stableLive, desired } = this.c;
     const promoting = this.canaryCurrent && prev?.rolloutPhase === 'Progressing';
-    if (promoting && !segmentReady({ segment: desired, deployment: stableLive })) {
+    // an autoscaled stable takes the traffic back only with all the pods its autoscaler set ready
+    // (its floor would be Ready enough for the status, not for the whole segment's load)
+    const stableUp = desired.autoscaling
+      ? deploymentReady(stableLive, desired.replicas)
+      : segmentReady({ segment: desired, deployment: stableLive });
+    if (promoting && !stableUp) {
       // the canary keeps its traffic until the stable pods run the promoted version
       this.hold(
         Reason.RolloutPromoted,

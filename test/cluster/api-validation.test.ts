@@ -182,6 +182,37 @@ const edits: [string, (s: Spec) => void, string[]][] = [
     (s) => (s.segments[0]!.replicas = -1),
     ['spec.segments[0].replicas', 'greater than or equal to 0'],
   ],
+  // autoscaling: which combinations are valid (CEL on the segment, the block and the spec)
+  [
+    'replicas and autoscaling on one segment',
+    (s) => Object.assign(s.segments[0]!, { replicas: 2, autoscaling: { maxReplicas: 4, target: 50 } }),
+    ['spec.segments[0].autoscaling', 'set replicas (a fixed segment) or autoscaling, not both'],
+  ],
+  [
+    'autoscaling with minReplicas above maxReplicas',
+    (s) => (s.segments[0]!.autoscaling = { minReplicas: 5, maxReplicas: 4, target: 50 }),
+    ['spec.segments[0].autoscaling.minReplicas', 'minReplicas must not exceed maxReplicas'],
+  ],
+  [
+    'an HPA scaling to zero',
+    (s) => (s.segments[0]!.autoscaling = { minReplicas: 0, maxReplicas: 4, target: 50 }),
+    ['spec.segments[0].autoscaling.minReplicas', 'minReplicas 0 (scale to zero) needs engine keda'],
+  ],
+  [
+    'KEDA on requests/s without a Prometheus',
+    (s) => (s.serving = { autoscaling: { engine: 'keda', maxReplicas: 4, target: 50 } }),
+    ['spec.serving.autoscaling', 'engine keda with a Prometheus metric needs prometheusAddress'],
+  ],
+  [
+    'autoscaling on CPU without a CPU request',
+    (s) => (s.segments[0]!.autoscaling = { maxReplicas: 4, target: 70, metric: 'cpuUtilization' }),
+    ['spec', 'autoscaling on cpuUtilization needs serving.resources.requests.cpu'],
+  ],
+  [
+    'an autoscaling metric the server has not',
+    (s) => (s.segments[0]!.autoscaling = { maxReplicas: 4, target: 5, metric: 'gpu' as 'cpuUtilization' }),
+    ['spec.segments[0].autoscaling.metric', 'Unsupported value: "gpu"'],
+  ],
   [
     'no model anywhere',
     (s) => delete s.model,
@@ -355,7 +386,7 @@ describe('a valid RankingModel', () => {
         name: 'valid',
       }),
     );
-    expect(stored.spec.segments[0]).toEqual({ name: 'main', replicas: 1, match: { default: true } });
+    expect(stored.spec.segments[0]).toEqual({ name: 'main', match: { default: true } });
     expect(stored.spec.snapshot?.pollIntervalSeconds).toBe(30);
     expect(stored.spec.serving.gpu).toEqual({ resourceName: 'nvidia.com/gpu', count: 1 });
     expect(stored.spec.rollout.steps.map((s) => s.weight)).toEqual([10, 50, 100]);
@@ -378,6 +409,7 @@ describe('a valid RankingModel', () => {
       readySegments: '1/1',
       modelVersion: 'v1',
       rolloutPhase: 'Stable',
+      scale: '3/2',
       conditions: [
         {
           type: 'Ready',
@@ -404,8 +436,10 @@ describe('a valid RankingModel', () => {
     const wide = (await kubectl('get', 'rkm', 'valid', '-n', ns.name, '-o', 'wide')).trim().split('\n');
     expect(wide[0]?.split(/\s+/)).toEqual([
       ...['NAME', 'READY', 'STABLE', 'CANARY', 'STEP', 'PHASE', 'AGE'],
-      ...['ROLLOUT', 'ANALYSIS', 'REASON'],
+      ...['ROLLOUT', 'ANALYSIS', 'SCALE', 'REASON'],
     ]);
+    // an autoscaler asking for 3 pods of which 2 exist: desired/current
+    expect(wide[1]?.split(/\s+/)).toContain('3/2');
   });
 
   it('is listed under the lightrank category', async () => {

@@ -40,7 +40,14 @@ interface MetricValueList {
 }
 
 /** Kubernetes quantities as the custom metrics API writes them: "2500m" = 2.5. */
-const quantity = (q: string): number => (q.endsWith('m') ? Number(q.slice(0, -1)) / 1000 : Number(q));
+const quantity = (q: string): number =>
+  q.endsWith('m')
+    ? Number(q.slice(0, -1)) / 1000
+    : q.endsWith('u')
+      ? Number(q.slice(0, -1)) / 1e6
+      : q.endsWith('n')
+        ? Number(q.slice(0, -1)) / 1e9
+        : Number(q);
 
 beforeAll(async () => {
   cp = await startControlPlane({ gpuNodes: 0, cpuNodes: 1 });
@@ -119,6 +126,30 @@ describe('the custom metrics API (prometheus-adapter behind the aggregation laye
       // no more than what was sent: the rate is the server's own, not a made-up number
       const maxRate = sent / ((Date.now() - started) / 1000) + 25;
       expect(quantity(item.value)).toBeLessThanOrEqual(maxRate);
+
+      // the other two signals a segment can scale on, for the same pod under the same load:
+      // requests in flight (Little's law: the closed loop above has at most 1) and the mean wait
+      // for a batch (milliseconds: about the batching window of 2 ms at most, with room for a
+      // loaded machine)
+      for (const [metric, min, max] of [
+        ['lightrank_inflight_requests', 0.001, 1.05],
+        ['lightrank_queue_delay_milliseconds', 0, 10],
+      ] as const) {
+        const v = await waitFor(
+          `${metric} for the pod`,
+          async () => {
+            const l = await getJson<MetricValueList>(
+              cp.kubeConfig,
+              `/apis/${CUSTOM_METRICS_GROUP_VERSION}/namespaces/${namespace}/pods/*/${metric}`,
+            );
+            const found = l.items.find((i) => i.describedObject.name === POD);
+            if (found && quantity(found.value) >= min) return quantity(found.value);
+            throw new Error(`items: ${JSON.stringify(l.items)}`);
+          },
+          { timeoutMs: 30_000, intervalMs: 1_000 },
+        );
+        expect(v).toBeLessThanOrEqual(max);
+      }
     } finally {
       stopLoad = true;
       await load;
@@ -130,6 +161,12 @@ describe('the custom metrics API (prometheus-adapter behind the aggregation laye
       cp.kubeConfig,
       `/apis/${CUSTOM_METRICS_GROUP_VERSION}`,
     );
-    expect(resources.resources.map((r) => r.name)).toContain('pods/lightrank_requests_per_second');
+    expect(resources.resources.map((r) => r.name)).toEqual(
+      expect.arrayContaining([
+        'pods/lightrank_requests_per_second',
+        'pods/lightrank_inflight_requests',
+        'pods/lightrank_queue_delay_milliseconds',
+      ]),
+    );
   });
 });

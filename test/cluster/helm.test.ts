@@ -23,6 +23,7 @@ import {
 } from '../harness/cluster.js';
 import { readAuditEvents } from '../harness/audit.js';
 import { buildTool } from '../harness/tools.js';
+import { ADAPTER_RULES } from '../../operator/autoscaling/metrics.js';
 import { freePort } from '../harness/ports.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'lightrank');
@@ -142,6 +143,10 @@ function edgeCases(): Record<string, object> {
   return {
     defaults: {},
     'single namespace': { watchNamespace: 'models' },
+    'KEDA access and the prometheus-adapter rules': {
+      rbac: { keda: true },
+      prometheusAdapterRules: { create: true },
+    },
     'two replicas, images by digest and private registry': {
       replicaCount: 2,
       image: { repository: 'registry.example.com:5000/team/lightrank-operator', digest: DIGEST },
@@ -247,6 +252,17 @@ describe('helm template → kubectl apply --dry-run=server', () => {
     expect(flat).toContain('rankingmodels/status:patch');
     expect(flat).toContain('nodes:list');
     expect(flat.filter((x) => x.startsWith('nodes:'))).toEqual(['nodes:get', 'nodes:list', 'nodes:watch']);
+  });
+
+  it('renders the prometheus-adapter rules (the operator’s own) as a ConfigMap when asked', async () => {
+    expect(byKind(await render({}, 'no-adapter-rules'), 'ConfigMap')).toEqual([]);
+    const [cm] = byKind(
+      await render({ prometheusAdapterRules: { create: true } }, 'adapter-rules'),
+      'ConfigMap',
+    );
+    expect(cm?.metadata.name).toMatch(/-prometheus-adapter-rules$/);
+    const config = parse((cm as Manifest & { data: Record<string, string> }).data['config.yaml']!) as unknown;
+    expect(config).toEqual(ADAPTER_RULES);
   });
 
   it('every edge case is accepted by the API server (strict field validation)', async () => {

@@ -59,6 +59,11 @@ export interface ControlPlaneOptions {
   onProgress?: (message: string) => void;
   /** for everything to come up, once the binaries exist (default 120 s) */
   readyTimeoutMs?: number;
+  /**
+   * kube-controller-manager's --horizontal-pod-autoscaler-sync-period in seconds (Kubernetes'
+   * default: 15): how often the HPA controller looks at metrics; tests of autoscaling shorten it.
+   */
+  hpaSyncPeriodSeconds?: number;
 }
 
 export interface ControlPlane {
@@ -273,6 +278,9 @@ class Runner {
       // busy; a real control plane runs it higher too. The operator benchmark measures the operator.
       '--kube-api-qps=200',
       '--kube-api-burst=400',
+      ...(opts.hpaSyncPeriodSeconds !== undefined
+        ? [`--horizontal-pod-autoscaler-sync-period=${opts.hpaSyncPeriodSeconds}s`]
+        : []),
     ]);
     this.spawn('kube-scheduler', this.bins.kubeScheduler, [
       `--kubeconfig=${kubeconfig('scheduler')}`,

@@ -12,6 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { ADAPTER_RULES } from '../../operator/autoscaling/metrics.js';
 import type { ControlPlane } from './control-plane.js';
 import { makeServingCert } from './pki.js';
 import { freePort } from './ports.js';
@@ -24,22 +25,12 @@ export const CUSTOM_METRICS_GROUP_VERSION = 'custom.metrics.k8s.io/v1beta1';
 const SERVICE = { namespace: 'kube-system', name: 'lightrank-custom-metrics' };
 
 /**
- * What the adapter serves: per pod, `lightrank_requests_per_second` (the scoring server's
- * ranking and inference requests/s over 30 s, from lightrank_server_requests_total). Series are tied to pods by their
- * `namespace` and `pod` labels, which a Prometheus in a cluster sets from pod discovery.
+ * What the adapter serves: the operator's rules (operator/autoscaling/metrics.ts), per pod
+ * `lightrank_requests_per_second`, `lightrank_inflight_requests` and
+ * `lightrank_queue_delay_milliseconds`. Series are tied to pods by their `namespace` and `pod` labels,
+ * which a Prometheus in a cluster sets from pod discovery.
  */
-export const ADAPTER_RULES = {
-  rules: [
-    {
-      seriesQuery: 'lightrank_server_requests_total{namespace!="",pod!=""}',
-      resources: { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } },
-      name: { matches: '^lightrank_server_requests_total$', as: 'lightrank_requests_per_second' },
-      // scoring requests only: health checks and scrapes are counted in the same series family
-      metricsQuery:
-        'sum(rate(<<.Series>>{<<.LabelMatchers>>,endpoint=~"rank|infer"}[30s])) by (<<.GroupBy>>)',
-    },
-  ],
-};
+export { ADAPTER_RULES };
 
 export interface CustomMetricsApi {
   stop(): Promise<void>;
@@ -59,7 +50,7 @@ export async function startCustomMetricsApi(opts: {
     '127.0.0.1',
   ]);
   const config = join(dir, 'rules.yaml');
-  writeFileSync(config, stringify(ADAPTER_RULES));
+  writeFileSync(config, stringify(ADAPTER_RULES, { aliasDuplicateObjects: false, lineWidth: 0 }));
   const port = await freePort();
   const proc = spawnComponent({
     name: 'prometheus-adapter',

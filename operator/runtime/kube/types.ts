@@ -105,3 +105,17 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
   const i = key.indexOf('/');
   return i < 0 ? { namespace: undefined, name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
+
+export const HORIZONTALPODAUTOSCALERS: ResourceRef = {
+  group: 'autoscaling',
+  version: 'v2',
+  plural: 'horizontalpodautoscalers',
+  kind: 'HorizontalPodAutoscaler',
+};
+/** KEDA's ScaledObject (served only where KEDA's CRDs are installed). */
+export const SCALEDOBJECTS: ResourceRef = {
+  group: 'keda.sh',
+  version: 'v1alpha1',
+  plural: 'scaledobjects',
+  kind: 'ScaledObject',
+};
