@@ -38,6 +38,9 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
+  const runtime = values.runtime ?? process.env.LIGHTRANK_AGENT_RUNTIME ?? 'processes';
+  if (runtime !== 'processes' && runtime !== 'containers')
+    throw new Error(`--runtime ${runtime}: want processes or containers`);
   const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('no cluster: pass --kubeconfig PATH (or set KUBECONFIG)');
   const kc = new KubeConfig();
@@ -51,9 +54,6 @@ async function main(): Promise<void> {
   const gpus = values.gpus === undefined ? undefined : Number(values.gpus);
   if (gpus !== undefined && !(Number.isInteger(gpus) && gpus > 0))
     throw new Error(`--gpus ${values.gpus}: want a positive integer`);
-  const runtime = values.runtime ?? process.env.LIGHTRANK_AGENT_RUNTIME ?? 'processes';
-  if (runtime !== 'processes' && runtime !== 'containers')
-    throw new Error(`--runtime ${runtime}: want processes or containers`);
   const agent = await startNodeAgent({
     runtime,
     kubeConfig: kc,

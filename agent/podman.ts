@@ -26,6 +26,7 @@
 //   RunningContainer: the LocalProcess shape of agent/process.ts (pid, startedAt, exited,
 //     isRunning(), stop(graceMs)) plus id
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
@@ -37,6 +38,22 @@ const run = promisify(execFile);
 /** The project's containers.conf (runc, ulimits within this machine's hard limits). */
 export const CONTAINERS_CONF = fileURLToPath(new URL('../scripts/podman/containers.conf', import.meta.url));
 export const POD_LABEL = 'dev.lightrank.agent-pod';
+
+/**
+ * The working directory of every podman command: each container's conmon inherits it, must
+ * outlive it (a deleted one fails containers with "write child: broken pipe") and writes files
+ * there (an `oom` file when a container is OOM-killed), so it is podman's run directory of
+ * scripts/podman.sh, never the caller's (a checkout, a test's temp dir).
+ */
+export const PODMAN_CWD = process.env.LIGHTRANK_PODMAN_RUN_DIR ?? '/run/lightrank-podman';
+let cwdMade = false;
+function podmanCwd(): string {
+  if (!cwdMade) {
+    mkdirSync(PODMAN_CWD, { recursive: true });
+    cwdMade = true;
+  }
+  return PODMAN_CWD;
+}
 
 export interface VolumeMount {
   hostPath: string;
@@ -167,6 +184,7 @@ function track(name: string, env: NodeJS.ProcessEnv): void {
       try {
         execFileSync('podman', ['pod', 'rm', '--force', '--time', '0', name], {
           env,
+          cwd: podmanCwd(),
           stdio: 'ignore',
           timeout: 30_000,
         });
@@ -230,7 +248,11 @@ export class PodSandbox {
     let running = true;
     const env = this.env;
     const exited = new Promise<ExitStatus>((resolve) => {
-      const waiter = spawn('podman', ['wait', id], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+      const waiter = spawn('podman', ['wait', id], {
+        env,
+        cwd: podmanCwd(),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let out = '';
       waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
       waiter.on('close', () => {
@@ -268,6 +290,7 @@ export class PodSandbox {
   async logs(container: string): Promise<string> {
     const { stdout, stderr } = await run('podman', ['logs', container], {
       env: this.env,
+      cwd: podmanCwd(),
       maxBuffer: 64 << 20,
     });
     return stdout + stderr;
@@ -319,7 +342,7 @@ export async function removePods(names: string[], opts: PodmanOptions = {}): Pro
 
 async function podman(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
   try {
-    return (await run('podman', args, { env, maxBuffer: 16 << 20 })).stdout;
+    return (await run('podman', args, { env, cwd: podmanCwd(), maxBuffer: 16 << 20 })).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`podman ${args.slice(0, 3).join(' ')}: ${(e.stderr ?? e.message).trim()}`);

@@ -193,7 +193,8 @@ async function stepOperator(cp: ControlPlane, teardown: Teardown): Promise<Opera
 async function stepImages(): Promise<DemoImages> {
   return step('Build (or reuse) the images from the repo Dockerfiles (podman)', async () => {
     const images = await buildImages((line) => {
-      if (/\] (build|built|reus|cached|up to date|podman|installed|skip)/i.test(line)) say(`   ${line}`);
+      // the scripts' own progress lines; podman's build output goes unshown
+      if (/^\[(images|podman) \d/.test(line)) say(`   ${line}`);
     });
     say(`   server/sidecar/router: ${images.server}`);
     say(`   operator:              ${images.operator}`);
