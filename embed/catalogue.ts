@@ -10,7 +10,13 @@
 //   listRowGroups(files) → RowGroupUnit[]              from the files' footers only
 //   shardRowGroups(units, index, count) → RowGroupUnit[]
 //   readRowGroup(unit, columns) → { ids, dense, categorical }
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type AsyncBuffer } from 'hyparquet';
+import {
+  asyncBufferFromFile,
+  parquetMetadataAsync,
+  parquetRead,
+  type AsyncBuffer,
+  type FileMetaData,
+} from 'hyparquet';
 import type { CatalogueFile } from './storage.js';
 
 export interface CatalogueColumns {
@@ -24,6 +30,8 @@ export interface RowGroupUnit {
   file: string;
   /** the file's bytes (footer read already; row groups read when the unit is) */
   buffer: AsyncBuffer;
+  /** the file's footer, parsed once for all its row groups */
+  metadata: FileMetaData;
   rowGroup: number;
   /** index of the row group's first row in its file */
   rowStart: number;
@@ -58,7 +66,7 @@ export async function listRowGroups(files: (string | CatalogueFile)[]): Promise<
     let rowStart = 0;
     metadata.row_groups.forEach((rg, rowGroup) => {
       const rows = Number(rg.num_rows);
-      units.push({ file, buffer, rowGroup, rowStart, rows });
+      units.push({ file, buffer, metadata: metadata!, rowGroup, rowStart, rows });
       rowStart += rows;
     });
   }
@@ -90,6 +98,7 @@ export async function readRowGroup(unit: RowGroupUnit, columns: CatalogueColumns
   try {
     await parquetRead({
       file: unit.buffer,
+      metadata: unit.metadata,
       columns: names,
       rowStart: unit.rowStart,
       rowEnd: end,

@@ -8,7 +8,7 @@
 //                 (--item-model <file> | --item-tower-uri <uri> --item-tower-sha256 <hex>)
 //                 [--fingerprint <fp>]  (refuse an item tower of another pair)
 //                 [--id-column id] [--dense-columns a,b | --dense-prefix dense_]
-//                 [--categorical-columns c,d | --categorical-prefix cat_]
+//                 [--categorical-columns c,d | --categorical-prefix cat_] [--threads 1]
 //   embed publish --staging <dir|file://> --prefix <dir|file://> --version <v> --shards <n>
 //                 --fingerprint <fp>
 // Exit codes: 0 done, 2 bad input (a retry cannot help: the Job's podFailurePolicy fails the
@@ -93,6 +93,7 @@ async function shard(values: Record<string, string | undefined>): Promise<void> 
       partDir: partDir(staging, version, index),
       version,
       ...(values.fingerprint ? { expectedFingerprint: values.fingerprint } : {}),
+      ...(values.threads ? { threads: count(values.threads, '--threads') || 1 } : {}),
     });
     process.stdout.write(
       `shard ${index}/${shards}: ${result.rows} items from ${result.rowGroups} row groups in ${result.seconds.toFixed(1)} s\n`,
@@ -140,6 +141,7 @@ async function main(argv: string[]): Promise<void> {
         'categorical-columns',
         'dense-prefix',
         'categorical-prefix',
+        'threads',
       ].map((name) => [name, { type: 'string' as const }]),
     ),
   });

@@ -38,6 +38,8 @@ export interface ShardOptions {
   version: string;
   /** rows per tower run (default 2048) */
   batchSize?: number;
+  /** ONNX Runtime intra-op threads (default 1: a node runs several shards side by side) */
+  threads?: number;
 }
 
 export interface ShardResult {
@@ -63,7 +65,7 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
     );
   const units = shardRowGroups(await listRowGroups(opts.files), opts.index, opts.count);
   const batchSize = opts.batchSize ?? 2048;
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: opts.threads ?? 1 });
   const writer = await SnapshotWriter.create(opts.partDir, {
     snapshotVersion: opts.version,
     towerFingerprint: meta.fingerprint,

@@ -1,7 +1,7 @@
 // One poll of a snapshot prefix: read LATEST (If-None-Match), and when it names a version that
 // is not current, download it into a temp folder (each file streamed with its sha256 checked
-// against the manifest as it arrives; a multi-part version's parts up to `parallelDownloads` at
-// once, then assembled into the single-file layout the server maps), validate the folder with the snapshot module's validator
+// against the manifest as it arrives; a multi-part version's parts `parallelDownloads` at a time,
+// then assembled into the single-file layout the server maps), validate the folder with the snapshot module's validator
 // (given the digests computed while downloading, so no file is read again just to hash it: sizes,
 // shape, dtype and duplicate ids are still checked on disk), then publish it and flip
 // snapshot/current. A refused version is remembered and not fetched
@@ -53,7 +53,7 @@ export interface SnapshotSyncOptions {
   onLatest?: (version: string) => Promise<void>;
   /** Stall and rate-floor limits of every transfer (download.ts defaults when absent). */
   limits?: TransferLimits;
-  /** Parts of a multi-part version downloaded at once (default 4; other versions: one file at a time). */
+  /** Files of a multi-part version downloaded at once (default 4; a single-file one: in order). */
   parallelDownloads?: number;
   now?: () => number;
 }
@@ -196,8 +196,8 @@ export class SnapshotSync {
     let downloadSeconds = 0;
     let sha256: Record<string, string> = {};
     try {
-      // Parts in parallel; a single-file version's few files one after another, so a version
-      // refused for one file (unsafe, too long, wrong sum) costs no transfer of the files after it.
+      // a multi-part version's parts in parallel; a single-file one in order (ids first: a refusal
+      // of it costs no byte of the matrix)
       await eachAtMost(
         manifest.parts ? (this.options.parallelDownloads ?? 4) : 1,
         Object.entries(manifest.files),
