@@ -33,6 +33,7 @@ import { LeaderElector } from './runtime/leader.js';
 import { WorkQueue } from './runtime/queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
 import { podForCache } from './pod-cache.js';
+import { isSharedIdentity } from './identity.js';
 import { createOperatorMetrics, type OperatorMetrics } from './runtime/telemetry.js';
 import { KIND } from '../api/rankingmodel.js';
 
@@ -226,9 +227,14 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       queue.add(keyOf(obj));
     });
     // an owned object changed (status, a hand edit, a deletion): reconcile its owner
-    const toOwner = (_event: string, obj: KubeObject) => {
+    const toOwner = (event: string, obj: KubeObject) => {
       const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
       if (owner && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${owner.name}`);
+      // a shared identity has no owner: a change or deletion of it concerns every model of its
+      // namespace (their next pass re-applies it); its creation, by one of them, concerns none
+      else if (event !== 'add' && isSharedIdentity(obj))
+        for (const m of models.list((m) => m.metadata.namespace === obj.metadata.namespace))
+          queue.add(keyOf(m));
     };
     for (const inf of [deployments, services, ...others.map(([, i]) => i)]) inf.on(toOwner);
     // a scoring pod (owned by a ReplicaSet) came, went or was annotated by its sidecar: its model
@@ -271,6 +277,15 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     if (this.running?.controller !== controller) return; // stopped meanwhile
     log.info({ namespace: ns ?? '(all)', models: models.list().length }, 'caches synced; reconciling');
     controller.start();
+    // shared identities of namespaces whose last model went while no operator ran (identity.ts)
+    const accounts = others.find(([ref]) => ref === SERVICEACCOUNTS)![1];
+    const holding = new Set(accounts.list(isSharedIdentity).map((sa) => sa.metadata.namespace!));
+    for (const namespace of holding)
+      await reconciler
+        .collectIdentities(namespace, log)
+        .catch((err: unknown) =>
+          log.warn({ namespace, err: String(err) }, 'could not collect shared identities'),
+        );
   }
 
   /**
