@@ -82,9 +82,20 @@ export interface OperatorProcess {
   exited: Promise<number | string>;
 }
 
-/** The operator as a real process (its entry point, through tsx), env on top of this process's. */
-export function spawnOperator(identity: string, env: Record<string, string>): OperatorProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator/main.ts')], {
+/**
+ * The operator as a real process, env on top of this process's: its entry point through tsx, or
+ * with `compiled` the built one (`dist/operator/main.js`, as the image runs it; `npm run build`
+ * first). `nodeArgs` go before the script (e.g. `--heapsnapshot-signal=SIGUSR2`).
+ */
+export function spawnOperator(
+  identity: string,
+  env: Record<string, string>,
+  opts: { compiled?: boolean; nodeArgs?: string[] } = {},
+): OperatorProcess {
+  const entry = opts.compiled
+    ? [join(REPO_ROOT, 'dist/operator/main.js')]
+    : ['--import', 'tsx', join(REPO_ROOT, 'operator/main.ts')];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
