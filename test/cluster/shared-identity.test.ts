@@ -161,4 +161,20 @@ describe('identities shared per namespace', () => {
       { timeoutMs: 30_000 },
     );
   });
+
+  it('models created at once write each shared object once', async () => {
+    const since = new Date();
+    const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    await Promise.all(names.map((n) => fx.models.create(n, rolloutSpec(fx.prom.url))));
+    for (const n of names) await ready(n);
+    const writes = identityWrites(since).map((e) => `${e.objectRef?.resource}/${e.objectRef?.name}`);
+    expect(writes.sort()).toEqual([
+      'rolebindings/lightrank-router',
+      'rolebindings/lightrank-scoring',
+      'roles/lightrank-router',
+      'roles/lightrank-scoring',
+      'serviceaccounts/lightrank-router',
+      'serviceaccounts/lightrank-scoring',
+    ]);
+  });
 });
