@@ -16,7 +16,7 @@
 // (bench/lib/heap-summary.ts). --compiled runs the built operator (`npm run build` first:
 // dist/operator/main.js, as the image runs it) instead of operator/main.ts through tsx.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
-//                             [--heap-snapshot DIR]
+//                             [--heap-snapshot DIR] [--node-arg=--max-semi-space-size=2 ...]
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     compiled: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 if (args.compiled && !existsSync(join(REPO_ROOT, 'dist/operator/main.js')))
@@ -194,7 +195,10 @@ try {
     },
     {
       compiled: args.compiled,
-      nodeArgs: heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : [],
+      nodeArgs: [
+        ...(args['node-arg'] ?? []),
+        ...(heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : []),
+      ],
     },
   );
   const client = testClient(cp.kubeconfigPath);
@@ -315,7 +319,7 @@ try {
       .join(' / ');
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? 'compiled (dist/operator/main.js)' : 'from source (tsx)'}`,
+    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? 'compiled (dist/operator/main.js)' : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
     `  RankingModels created by the client      ${s(tCreated)}`,
     `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,

@@ -3,7 +3,6 @@
 // lease stops the work and reports `lost` (the entry point exits so the pod restarts as a
 // candidate). stop() is the graceful shutdown: stop taking work, finish the reconciles in
 // flight, release the lease, close the endpoints.
-import { KubeConfig } from '@kubernetes/client-node';
 import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
@@ -14,6 +13,7 @@ import { Controller } from './runtime/controller.js';
 import { EventRecorder } from './runtime/events.js';
 import { startHttp } from './runtime/http.js';
 import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
+import type { ClusterCredentials } from './runtime/kube/kubeconfig.js';
 import { Informer } from './runtime/kube/informer.js';
 import {
   DEPLOYMENTS,
@@ -52,13 +52,6 @@ export const DEFAULT_TIMINGS: Timings = {
   discoverMs: 60_000,
 };
 
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
   readonly metrics: OperatorMetrics;
   private readonly client: KubeClient;
@@ -83,7 +76,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
 
   constructor(
     private readonly cfg: OperatorConfig,
-    private readonly kc: KubeConfig,
+    private readonly kc: ClusterCredentials,
     private readonly logger: Logger,
     private readonly registry: Registry,
     private readonly timings: Timings = DEFAULT_TIMINGS,

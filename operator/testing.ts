@@ -11,7 +11,8 @@ import { createRegistry } from '../lib/metrics.js';
 import { loadConfig, type OperatorConfig } from './config.js';
 import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
 import type { KubeObject } from './runtime/kube/types.js';
-import { Operator, loadKubeConfig, type Timings } from './manager.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Operator, type Timings } from './manager.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -29,6 +30,14 @@ export function rankingModel(name: string, namespace: string, spec: RankingModel
     metadata: { name, namespace },
     spec: spec as Record<string, unknown>,
   };
+}
+
+/** client-node's KubeConfig from a file, or as it finds one (tests and benchmarks; the operator: kubeconfig.ts). */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
 }
 
 /** The user agent an operator with this identity sends (and the audit log records). */

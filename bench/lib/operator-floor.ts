@@ -21,7 +21,7 @@ import {
   type ResourceRef,
   CONFIGMAPS,
 } from '../../operator/runtime/kube/types.js';
-import { loadKubeConfig } from '../../operator/manager.js';
+import { loadKubeConfig } from '../../operator/testing.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { rankingModel, REPO_ROOT } from '../../operator/testing.js';
 import {
