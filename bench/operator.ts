@@ -17,7 +17,7 @@
 // dist/operator/main.js, as the image runs it) instead of operator/main.ts through tsx.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
 //                             [--heap-snapshot DIR] [--node-arg=--max-semi-space-size=2 ...]
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -176,6 +176,7 @@ if (!args['no-floor']) {
 const cp = await startCluster();
 current = cp;
 let exitCode = 0;
+let operatorProcess: ReturnType<typeof spawnOperator> | undefined;
 try {
   // the Gateway API CRDs too, as in the cluster tests: the operator looks for HTTPRoutes
   await applyManifests(cp.kubeConfig, [
@@ -184,7 +185,7 @@ try {
   ]);
   const ns = await createTestNamespace(cp.kubeConfig.makeApiClient(CoreV1Api), 'bench');
   const identity = 'bench-operator';
-  const op = spawnOperator(
+  const op = (operatorProcess = spawnOperator(
     identity,
     {
       KUBECONFIG: cp.kubeconfigPath,
@@ -200,7 +201,7 @@ try {
         ...(heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : []),
       ],
     },
-  );
+  ));
   const client = testClient(cp.kubeconfigPath);
   let port = 0;
   for (let i = 0; i < 200 && !port; i++) {
@@ -358,8 +359,23 @@ try {
   if (resyncWrites !== 0) exitCode = 1;
 } catch (err) {
   log(String(err instanceof Error ? err.stack : err));
+  // what the operator held when it gave up: its RSS now, from /proc
+  const pid = operatorProcess?.child.pid;
+  try {
+    if (pid)
+      log(
+        `operator RSS at the failure: ${/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]} kB`,
+      );
+  } catch {
+    // gone
+  }
   exitCode = 1;
 } finally {
+  // an operator left running would retry a control plane that is gone
+  if (operatorProcess && operatorProcess.child.exitCode === null) {
+    operatorProcess.child.kill('SIGTERM');
+    await operatorProcess.exited;
+  }
   await cp.stop();
 }
 process.exit(exitCode);
