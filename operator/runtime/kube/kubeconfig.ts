@@ -144,12 +144,10 @@ export async function loadClusterCredentials(
   path: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ClusterCredentials> {
-  let file = path;
-  if (!file && env.KUBECONFIG) {
-    // several files to merge: client-node's business
-    if (env.KUBECONFIG.includes(delimiter)) return clientNodeCredentials(undefined);
-    file = env.KUBECONFIG;
-  }
+  // the operator's config takes $KUBECONFIG as its --kubeconfig: several files to merge are
+  // client-node's business (it reads them from $KUBECONFIG)
+  let file = path || env.KUBECONFIG || undefined;
+  if (file?.includes(delimiter)) return clientNodeCredentials(undefined);
   if (!file && existsSync(join(homedir(), '.kube', 'config'))) file = join(homedir(), '.kube', 'config');
   if (!file) return inClusterCredentials(env);
   return kubeconfigCredentials(file) ?? clientNodeCredentials(file);
