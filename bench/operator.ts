@@ -11,8 +11,14 @@
 // applied by a plain client on a fresh control plane of the same size, no operator; the ratio
 // operator / floor is the operator's own cost. Both report the CPU every process on the machine
 // used while converging, and every client's writes.
-//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor]
-import { join } from 'node:path';
+// Also the operator's writes per model (goal ≤ 10) and, with --heap-snapshot DIR, a heap snapshot
+// of the converged operator (node --heapsnapshot-signal) summarised by constructor
+// (bench/lib/heap-summary.ts). --compiled runs the built operator (`npm run build` first:
+// dist/operator/main.js, as the image runs it) instead of operator/main.ts through tsx.
+//   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
+//                             [--heap-snapshot DIR] [--node-arg=--max-semi-space-size=2 ...]
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { RankingModelSpecSchema, type RankingModelSpecInput } from '../api/rankingmodel.js';
@@ -22,6 +28,7 @@ import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from 
 import type { AuditEvent } from '../test/harness/audit.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { measureFloor, type FloorResult } from './lib/operator-floor.js';
+import { summarizeHeap } from './lib/heap-summary.js';
 import { cpuSeconds } from './lib/proc.js';
 import { createTestNamespace } from '../test/harness/cluster.js';
 import { applyManifests, readManifests } from '../test/harness/manifests.js';
@@ -32,8 +39,15 @@ const { values: args } = parseArgs({
     segments: { type: 'string', default: '2' },
     workers: { type: 'string', default: '16' },
     'no-floor': { type: 'boolean', default: false },
+    compiled: { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
+if (args.compiled && !existsSync(join(REPO_ROOT, 'dist/operator/main.js')))
+  throw new Error('--compiled runs dist/operator/main.js: run `npm run build` first');
+const heapDir = args['heap-snapshot'] ? resolve(args['heap-snapshot']) : undefined;
+if (heapDir) mkdirSync(heapDir, { recursive: true });
 const MODELS = Number(args.models);
 const SEGMENTS = Number(args.segments);
 const RESYNC_S = 15;
@@ -162,6 +176,7 @@ if (!args['no-floor']) {
 const cp = await startCluster();
 current = cp;
 let exitCode = 0;
+let operatorProcess: ReturnType<typeof spawnOperator> | undefined;
 try {
   // the Gateway API CRDs too, as in the cluster tests: the operator looks for HTTPRoutes
   await applyManifests(cp.kubeConfig, [
@@ -170,13 +185,23 @@ try {
   ]);
   const ns = await createTestNamespace(cp.kubeConfig.makeApiClient(CoreV1Api), 'bench');
   const identity = 'bench-operator';
-  const op = spawnOperator(identity, {
-    KUBECONFIG: cp.kubeconfigPath,
-    LIGHTRANK_WATCH_NAMESPACE: ns,
-    LIGHTRANK_LEADER_ELECTION: 'false',
-    LIGHTRANK_RESYNC_SECONDS: String(RESYNC_S),
-    LIGHTRANK_WORKERS: String(args.workers),
-  });
+  const op = (operatorProcess = spawnOperator(
+    identity,
+    {
+      KUBECONFIG: cp.kubeconfigPath,
+      LIGHTRANK_WATCH_NAMESPACE: ns,
+      LIGHTRANK_LEADER_ELECTION: 'false',
+      LIGHTRANK_RESYNC_SECONDS: String(RESYNC_S),
+      LIGHTRANK_WORKERS: String(args.workers),
+    },
+    {
+      compiled: args.compiled,
+      nodeArgs: [
+        ...(args['node-arg'] ?? []),
+        ...(heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : []),
+      ],
+    },
+  ));
   const client = testClient(cp.kubeconfigPath);
   let port = 0;
   for (let i = 0; i < 200 && !port; i++) {
@@ -198,7 +223,9 @@ try {
   const tCreated = performance.now() - t0;
   let tApplied = 0;
   let tReady = 0;
-  const deadline = Date.now() + 300_000;
+  // 300 s, and 0.9 s per model beyond (1,000 models took 281 s on this machine)
+  const readyWithinS = Math.max(300, Math.round(MODELS * 0.9));
+  const deadline = Date.now() + readyWithinS * 1000;
   // polled from the RankingModels alone (a list of every Deployment each time would load the
   // API server the operator is measured against); a model has a status only once the operator
   // has applied all its objects
@@ -220,7 +247,7 @@ try {
     ).length;
     if (ready === MODELS) tReady = performance.now() - t0;
   }
-  if (!tReady) throw new Error('not every RankingModel became Ready within 300 s');
+  if (!tReady) throw new Error(`not every RankingModel became Ready within ${readyWithinS} s`);
   const window = close();
 
   log('converged; waiting for a full resync with nothing changed');
@@ -241,6 +268,7 @@ try {
   const p99 = histogramQuantile(text, 'lightrank_operator_reconcile_duration_seconds', 0.99);
   const cpu = metricValue(text, /^lightrank_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/gm);
   const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  const heapUsed = metricValue(text, /^lightrank_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/gm);
   const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
   const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
   const callsByVerb = new Map<string, number>();
@@ -254,6 +282,33 @@ try {
     .map((m) => `${m[1]!.replace(/component="[^"]*",?/, '')}: ${m[2]}`)
     .join('; ');
 
+  let heapFile: string | undefined;
+  if (heapDir) {
+    log(`heap snapshot of the converged operator into ${heapDir}`);
+    const before = new Set(readdirSync(heapDir));
+    op.child.kill('SIGUSR2');
+    // written synchronously on the operator's main thread: done once its size holds still and
+    // the operator answers again
+    let size = -1;
+    for (let i = 0; i < 600; i++) {
+      await sleep(1000);
+      const file = readdirSync(heapDir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+      if (!file) continue;
+      const now = statSync(join(heapDir, file)).size;
+      if (
+        now > 0 &&
+        now === size &&
+        (await metrics()
+          .then(() => true)
+          .catch(() => false))
+      ) {
+        heapFile = join(heapDir, file);
+        break;
+      }
+      size = now;
+    }
+    if (!heapFile) log('no heap snapshot appeared');
+  }
   op.child.kill('SIGTERM');
   await op.exited;
   client.close();
@@ -267,18 +322,21 @@ try {
       .join(' / ');
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers`,
+    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? 'compiled (dist/operator/main.js)' : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
     `  RankingModels created by the client      ${s(tCreated)}`,
     `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
     `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window)`,
-    `  operator writes in all                   ${allWrites}`,
+    `  operator writes in all                   ${allWrites} (${(allWrites / MODELS).toFixed(1)} per model; goal ≤ 10)`,
     `  reconciles                               ${reconciles} (API errors ${errors}${errors ? `: ${errorKinds}` : ''})`,
     `  operator API calls by verb               ${[...callsByVerb].map(([v, n]) => `${v} ${n}`).join(', ')}`,
     `  reconcile p50 / p99                      ${(p50 * 1000).toFixed(1)} ms / ${(p99 * 1000).toFixed(1)} ms (histogram_quantile)`,
     `  API call p50 / p99: apply                ${ms(text, 'verb="apply"')}`,
     `  API call p50 / p99: apply-status         ${ms(text, 'verb="apply-status"')}`,
-    `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB`,
+    `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB (goal ≤ 200 MiB at 1,000 models); V8 heap used ${(heapUsed / 2 ** 20).toFixed(0)} MiB`,
+    ...(heapFile
+      ? [`  heap snapshot                            ${heapFile}`, ...summarizeHeap(heapFile, 15)]
+      : []),
     `  operator CPU time                        ${cpu.toFixed(1)} s`,
     ...describeWindow(window, tReady, [
       'lightrank-operator',
@@ -301,8 +359,23 @@ try {
   if (resyncWrites !== 0) exitCode = 1;
 } catch (err) {
   log(String(err instanceof Error ? err.stack : err));
+  // what the operator held when it gave up: its RSS now, from /proc
+  const pid = operatorProcess?.child.pid;
+  try {
+    if (pid)
+      log(
+        `operator RSS at the failure: ${/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]} kB`,
+      );
+  } catch {
+    // gone
+  }
   exitCode = 1;
 } finally {
+  // an operator left running would retry a control plane that is gone
+  if (operatorProcess && operatorProcess.child.exitCode === null) {
+    operatorProcess.child.kill('SIGTERM');
+    await operatorProcess.exited;
+  }
   await cp.stop();
 }
 process.exit(exitCode);

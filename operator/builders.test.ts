@@ -5,13 +5,7 @@ import {
   type RankingModelSpecInput,
 } from '../api/rankingmodel.js';
 import { resolveSegments } from '../api/resolve.js';
-import {
-  buildDeployment,
-  buildScoringIdentity,
-  buildService,
-  MANAGED_SELECTOR,
-  serverResources,
-} from './builders.js';
+import { buildDeployment, buildService, MANAGED_SELECTOR, serverResources } from './builders.js';
 
 const SHA = 'a'.repeat(64);
 
@@ -100,7 +94,7 @@ describe('buildDeployment', () => {
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
     ]);
-    expect(tmpl.spec.serviceAccountName).toBe('ads-scoring');
+    expect(tmpl.spec.serviceAccountName).toBe('lightrank-scoring');
     expect(server.readinessProbe.httpGet.path).toBe('/v2/health/ready');
     expect(server.livenessProbe?.httpGet.path).toBe('/v2/health/live');
     expect(sync.readinessProbe.httpGet.path).toBe('/readyz');
@@ -241,39 +235,6 @@ describe('buildDeployment', () => {
     delete m.metadata.uid;
     const seg = resolveSegments(m.spec, { image: 'i' })[0]!;
     expect(() => buildDeployment(m, seg, 'stable', opts)).toThrow(/has no uid/);
-  });
-});
-
-describe('buildScoringIdentity', () => {
-  it('a ServiceAccount, a Role that may post Events and its RoleBinding, named <m>-scoring and owned', () => {
-    const objs = buildScoringIdentity(model());
-    expect(objs.map(([ref, o]) => [ref.plural, o.kind])).toEqual([
-      ['serviceaccounts', 'ServiceAccount'],
-      ['roles', 'Role'],
-      ['rolebindings', 'RoleBinding'],
-    ]);
-    for (const [, o] of objs) {
-      expect(o.metadata).toMatchObject({ name: 'ads-scoring', namespace: 'team' });
-      expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('lightrank-operator');
-      expect(o.metadata.ownerReferences).toEqual([
-        expect.objectContaining({ uid: 'uid-1', controller: true }),
-      ]);
-    }
-    const [, [, role], [, binding]] = objs as [
-      unknown,
-      [unknown, Record<string, unknown>],
-      [unknown, Record<string, unknown>],
-    ];
-    expect(role.rules).toEqual([
-      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
-    ]);
-    expect(binding.roleRef).toEqual({
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'Role',
-      name: 'ads-scoring',
-    });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ads-scoring', namespace: 'team' }]);
   });
 });
 

@@ -1,12 +1,13 @@
 // Desired state as pure functions: a RankingModel segment in, the Deployment and Service the
-// operator wants out; per model, the scoring pods' ServiceAccount (with a Role to post Events). No client, no clock; unit-tested on plain objects. The apply step
-// (apply.ts) decides whether the live objects already match.
+// operator wants out. No client, no clock; unit-tested on plain objects. The apply step
+// (apply.ts) decides whether the live objects already match. The pods run as the namespace's
+// shared scoring identity (rbac.ts, identity.ts).
 import { PodEnv } from '../api/pod-env.js';
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
-import type { KubeObject, OwnerReference, ResourceRef } from './runtime/kube/types.js';
+import type { KubeObject, OwnerReference } from './runtime/kube/types.js';
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from './pod-security.js';
-import { buildIdentity, type PolicyRule } from './rbac.js';
+import { SCORING_IDENTITY } from './rbac.js';
 
 export const MANAGED_BY = 'lightrank-operator';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -98,35 +99,6 @@ const POD_ENV = [
   { name: PodEnv.PodUid, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
 ];
 
-/** ServiceAccount, Role and RoleBinding the scoring pods of a model run as: `<model>-scoring`. */
-export function scoringServiceAccountName(model: string): string {
-  return `${model}-scoring`;
-}
-
-/**
- * What the sync sidecar does with its token: post Events about refused models and snapshots, and
- * annotate its own pod with the snapshot it serves (RBAC cannot name a generated pod, so the
- * Role allows get/patch on every pod of the namespace).
- */
-export const SCORING_RULES: PolicyRule[] = [
-  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
-];
-
-/** The scoring pods' identity, owned by the model; applied before the Deployments that use it. */
-export function buildScoringIdentity(model: RankingModel): [ResourceRef, KubeObject][] {
-  const name = model.metadata.name;
-  return buildIdentity(
-    {
-      name: scoringServiceAccountName(name),
-      namespace: model.metadata.namespace,
-      labels: scoringLabels(name),
-      ownerReferences: [ownerReference(model)],
-    },
-    SCORING_RULES,
-  );
-}
-
 export function quantities(
   list: { cpu?: string | number; memory?: string | number } | undefined,
 ): Record<string, string> {
@@ -176,7 +148,8 @@ export function buildDeployment(
   const resources = serverResources(seg);
   const pull = opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {};
   const podSpec: Record<string, unknown> = {
-    serviceAccountName: scoringServiceAccountName(name),
+    // shared by every scoring pod of the namespace (rbac.ts, identity.ts)
+    serviceAccountName: SCORING_IDENTITY,
     securityContext: POD_SECURITY_CONTEXT,
     containers: [
       {

@@ -4,7 +4,8 @@
 import { createLogger } from '../lib/logger.js';
 import { createRegistry } from '../lib/metrics.js';
 import { loadConfig, usage } from './config.js';
-import { Operator, loadKubeConfig } from './manager.js';
+import { Operator } from './manager.js';
+import { loadClusterCredentials } from './runtime/kube/kubeconfig.js';
 
 async function main(): Promise<void> {
   let cfg;
@@ -19,7 +20,12 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger('operator', { level: cfg.logLevel });
-  const operator = new Operator(cfg, loadKubeConfig(cfg.kubeconfig), logger, createRegistry('operator'));
+  const operator = new Operator(
+    cfg,
+    await loadClusterCredentials(cfg.kubeconfig),
+    logger,
+    createRegistry('operator'),
+  );
   let exiting = false;
   const shutdown = (signal: string, code: number) => {
     if (exiting) return;

@@ -3,7 +3,6 @@
 // lease stops the work and reports `lost` (the entry point exits so the pod restarts as a
 // candidate). stop() is the graceful shutdown: stop taking work, finish the reconciles in
 // flight, release the lease, close the endpoints.
-import { KubeConfig } from '@kubernetes/client-node';
 import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
@@ -14,6 +13,7 @@ import { Controller } from './runtime/controller.js';
 import { EventRecorder } from './runtime/events.js';
 import { startHttp } from './runtime/http.js';
 import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
+import type { ClusterCredentials } from './runtime/kube/kubeconfig.js';
 import { Informer } from './runtime/kube/informer.js';
 import {
   DEPLOYMENTS,
@@ -36,6 +36,7 @@ import { LeaderElector } from './runtime/leader.js';
 import { WorkQueue } from './runtime/queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
 import { podForCache } from './pod-cache.js';
+import { isSharedIdentity } from './identity.js';
 import { createOperatorMetrics, type OperatorMetrics } from './runtime/telemetry.js';
 import { KIND } from '../api/rankingmodel.js';
 
@@ -53,13 +54,6 @@ export const DEFAULT_TIMINGS: Timings = {
   reconnect: { baseMs: 500, maxMs: 30_000, jitter: 0.2 },
   discoverMs: 60_000,
 };
-
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
 
 export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
   readonly metrics: OperatorMetrics;
@@ -85,7 +79,7 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
 
   constructor(
     private readonly cfg: OperatorConfig,
-    private readonly kc: KubeConfig,
+    private readonly kc: ClusterCredentials,
     private readonly logger: Logger,
     private readonly registry: Registry,
     private readonly timings: Timings = DEFAULT_TIMINGS,
@@ -232,9 +226,14 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       queue.add(keyOf(obj));
     });
     // an owned object changed (status, a hand edit, a deletion): reconcile its owner
-    const toOwner = (_event: string, obj: KubeObject) => {
+    const toOwner = (event: string, obj: KubeObject) => {
       const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
       if (owner && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${owner.name}`);
+      // a shared identity has no owner: a change or deletion of it concerns every model of its
+      // namespace (their next pass re-applies it); its creation, by one of them, concerns none
+      else if (event !== 'add' && isSharedIdentity(obj))
+        for (const m of models.list((m) => m.metadata.namespace === obj.metadata.namespace))
+          queue.add(keyOf(m));
     };
     for (const inf of [deployments, services, ...others.map(([, i]) => i)]) inf.on(toOwner);
     // a scoring pod (owned by a ReplicaSet) came, went or was annotated by its sidecar: its model
@@ -277,6 +276,15 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
     if (this.running?.controller !== controller) return; // stopped meanwhile
     log.info({ namespace: ns ?? '(all)', models: models.list().length }, 'caches synced; reconciling');
     controller.start();
+    // shared identities of namespaces whose last model went while no operator ran (identity.ts)
+    const accounts = others.find(([ref]) => ref === SERVICEACCOUNTS)![1];
+    const holding = new Set(accounts.list(isSharedIdentity).map((sa) => sa.metadata.namespace!));
+    for (const namespace of holding)
+      await reconciler
+        .collectIdentities(namespace, log)
+        .catch((err: unknown) =>
+          log.warn({ namespace, err: String(err) }, 'could not collect shared identities'),
+        );
   }
 
   /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { podForCache } from './pod-cache.js';
 
 describe('podForCache', () => {
-  it('keeps metadata (without managedFields), status and the node; drops the rest of the spec', () => {
+  it('keeps metadata (without managedFields), the phase and conditions, and the node; drops the rest', () => {
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -19,8 +19,21 @@ describe('podForCache', () => {
         containers: [{ name: 'server', image: 'x', env: [{ name: 'A', value: 'b' }] }],
       },
       status: {
-        phase: 'Pending',
-        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }],
+        phase: 'Running',
+        podIP: '10.0.0.7',
+        startTime: '2026-12-06T00:00:00Z',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/4 nodes are available',
+            lastTransitionTime: '2026-12-06T00:00:00Z',
+            lastProbeTime: null,
+          },
+          { type: 'Ready', status: 'True', lastTransitionTime: '2026-12-06T00:00:01Z' },
+        ],
+        containerStatuses: [{ name: 'server', image: 'x', imageID: 'sha256:1', ready: true, state: {} }],
       },
     };
     const cached = podForCache(pod);
@@ -35,7 +48,18 @@ describe('podForCache', () => {
         annotations: { 'lightrank.dev/snapshot': 'v1' },
       },
       spec: { nodeName: 'gpu-0' },
-      status: pod.status,
+      status: {
+        phase: 'Running',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/4 nodes are available',
+          },
+          { type: 'Ready', status: 'True' },
+        ],
+      },
     });
     // a pod not yet scheduled has no node: no spec at all
     expect(podForCache({ ...pod, spec: { containers: [] } }).spec).toBeUndefined();

@@ -2,20 +2,45 @@
 // runtime/kube/informer.ts): at 1,000 models the pod cache is the operator's largest.
 import type { KubeObject } from './runtime/kube/types.js';
 
+interface PodCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
 /**
- * What the operator reads of a scoring or router pod: its metadata (labels, the annotations the
- * sidecars write, deletion) and status (phase, conditions with the scheduler's reasons); of the
- * spec only the node. The spec is most of a pod and the managed fields most of the rest: at
- * 1,000 models the pod cache is the operator's largest.
+ * What the operator reads of a scoring pod: its metadata (labels, the annotations the sidecars
+ * write, deletion) and of its status the phase and the conditions (Ready; PodScheduled with the
+ * scheduler's reason and message: status.ts); of the spec only the node. The spec is most of a
+ * pod, the managed fields most of the rest, and of the status the container statuses (images,
+ * ids, states), addresses and times are never read.
  */
 export function podForCache(pod: KubeObject): KubeObject {
   const { managedFields: _m, ...metadata } = pod.metadata;
   const spec = pod.spec as { nodeName?: string } | undefined;
+  const status = pod.status as { phase?: string; conditions?: PodCondition[] } | undefined;
   return {
     apiVersion: pod.apiVersion,
     kind: pod.kind,
     metadata,
     ...(spec?.nodeName ? { spec: { nodeName: spec.nodeName } } : {}),
-    ...(pod.status ? { status: pod.status } : {}),
+    ...(status
+      ? {
+          status: {
+            ...(status.phase ? { phase: status.phase } : {}),
+            ...(status.conditions
+              ? {
+                  conditions: status.conditions.map(({ type, status, reason, message }) => ({
+                    type,
+                    status,
+                    ...(reason !== undefined ? { reason } : {}),
+                    ...(message !== undefined ? { message } : {}),
+                  })),
+                }
+              : {}),
+          },
+        }
+      : {}),
   };
 }

@@ -1,7 +1,9 @@
-// The namespaced identity a model's pods run as, as pure functions: a ServiceAccount, a Role with
-// the given rules and the RoleBinding between them, all under one name and metadata (labels, the
-// model's owner reference). Shared by the scoring pods (builders.ts: post Events) and the router
-// (traffic/router/objects.ts: read EndpointSlices); applied with compare-before-write.
+// The namespaced identities the operator's pods run as, as pure functions: a ServiceAccount, a
+// Role with the given rules and the RoleBinding between them, all under one name and metadata.
+// Two per namespace, shared by every RankingModel in it (identity.ts applies and collects them):
+// `lightrank-scoring` for every scoring pod (the sync sidecar posts Events and annotates its own
+// pod) and `lightrank-router` for every router pod (reads EndpointSlices). Applied with
+// compare-before-write.
 import type { KubeObject, ObjectMeta, ResourceRef } from './runtime/kube/types.js';
 import { ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from './runtime/kube/types.js';
 
@@ -10,6 +12,26 @@ export interface PolicyRule {
   resources: string[];
   verbs: string[];
 }
+
+/** ServiceAccount, Role and RoleBinding every scoring pod of a namespace runs as. */
+export const SCORING_IDENTITY = 'lightrank-scoring';
+/** ServiceAccount, Role and RoleBinding every router pod of a namespace runs as. */
+export const ROUTER_IDENTITY = 'lightrank-router';
+
+/**
+ * What the sync sidecar does with its token: post Events about refused models and snapshots, and
+ * annotate its own pod with the snapshot it serves (RBAC cannot name a generated pod, so the
+ * Role allows get/patch on every pod of the namespace).
+ */
+export const SCORING_RULES: PolicyRule[] = [
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+];
+
+/** Read access to EndpointSlices in the namespace: all the router's resolver needs. */
+export const ROUTER_RULES: PolicyRule[] = [
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+];
 
 /** The pods' identity; its token is mounted (they talk to the API server). */
 function buildServiceAccount(meta: ObjectMeta): KubeObject {

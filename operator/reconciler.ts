@@ -30,7 +30,6 @@ import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../a
 import type { Logger } from '../lib/logger.js';
 import { isSubset } from './runtime/apply.js';
 import {
-  buildScoringIdentity,
   buildService,
   deploymentName,
   LABEL_MODEL,
@@ -46,6 +45,7 @@ import type { KubeClient } from './runtime/kube/client.js';
 import type { Informer } from './runtime/kube/informer.js';
 import type { OwnedObjects } from './runtime/kube/owned.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
+import { identitiesOf, SharedIdentities } from './identity.js';
 import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
 import { readServing, withServing } from './rollout/serving.js';
@@ -100,6 +100,7 @@ export class RankingModelReconciler {
   private readonly now: () => Date;
   private readonly rollouts: Rollouts;
   private readonly builds: SnapshotBuilds;
+  private readonly identities: SharedIdentities;
   /** The status last written per model, so a cache that has not caught up with it is not trusted. */
   private readonly writtenStatus = new Map<
     string,
@@ -115,6 +116,7 @@ export class RankingModelReconciler {
       events: deps.events,
       defaults: deps.defaults.imagePullPolicy ? { imagePullPolicy: deps.defaults.imagePullPolicy } : {},
     });
+    this.identities = new SharedIdentities(deps.owned, deps.models);
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
@@ -123,6 +125,8 @@ export class RankingModelReconciler {
     // gone: the garbage collector removes what it owned (owner references)
     if (!raw) {
       this.deps.owned.forget(namespace, (n) => n.startsWith(`${name}-`));
+      // the namespace's shared identities go with its last model (identity.ts)
+      if (namespace) await this.identities.collect(namespace, log);
       return {};
     }
     // being deleted: nothing to converge; owned objects go with it
@@ -286,23 +290,23 @@ export class RankingModelReconciler {
     throw new TerminalError(`invalid spec: ${message}`);
   }
 
+  /** Delete the namespace's shared identities no model wants (at start: models deleted while no operator ran). */
+  async collectIdentities(namespace: string, log: Logger): Promise<void> {
+    await this.identities.collect(namespace, log);
+  }
+
   /**
-   * The scoring pods' ServiceAccount, Role (post Events) and RoleBinding, before the Deployments
-   * whose pods run as it. Wanted for the model's whole life: its owner reference removes them with
-   * it, so prune has nothing to do with them. The three are applied together (a RoleBinding
-   * may name a Role that does not exist yet).
+   * The namespace's shared identities the model's pods run as (scoring; the router's in router
+   * mode), before the Deployments whose pods use them (identity.ts). A model that routes through
+   * Gateway API may have been the last router user of its namespace: collect what is unwanted.
+   * Then the model's own identities of earlier versions go.
    */
   private async reconcileIdentity(model: RankingModel, log: Logger): Promise<void> {
-    await Promise.all(
-      buildScoringIdentity(model).map(async ([ref, desired]) => {
-        const applied = await this.deps.owned.apply(ref, desired);
-        if (applied.outcome !== 'unchanged')
-          log.info(
-            { kind: ref.kind, name: desired.metadata.name, field: applied.field },
-            `${ref.kind} ${applied.outcome}`,
-          );
-      }),
-    );
+    const ns = model.metadata.namespace ?? 'default';
+    const kinds = identitiesOf(model);
+    await Promise.all(kinds.map((kind) => this.identities.apply(kind, ns, log)));
+    if (!kinds.includes('router')) await this.identities.collect(ns, log);
+    await this.identities.removeLegacy(model, log);
   }
 
   /**

@@ -11,7 +11,8 @@ import { createRegistry } from '../lib/metrics.js';
 import { loadConfig, type OperatorConfig } from './config.js';
 import { FIELD_MANAGER, KubeClient } from './runtime/kube/client.js';
 import type { KubeObject } from './runtime/kube/types.js';
-import { Operator, loadKubeConfig, type Timings } from './manager.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Operator, type Timings } from './manager.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -29,6 +30,14 @@ export function rankingModel(name: string, namespace: string, spec: RankingModel
     metadata: { name, namespace },
     spec: spec as Record<string, unknown>,
   };
+}
+
+/** client-node's KubeConfig from a file, or as it finds one (tests and benchmarks; the operator: kubeconfig.ts). */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
 }
 
 /** The user agent an operator with this identity sends (and the audit log records). */
@@ -82,9 +91,20 @@ export interface OperatorProcess {
   exited: Promise<number | string>;
 }
 
-/** The operator as a real process (its entry point, through tsx), env on top of this process's. */
-export function spawnOperator(identity: string, env: Record<string, string>): OperatorProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator/main.ts')], {
+/**
+ * The operator as a real process, env on top of this process's: its entry point through tsx, or
+ * with `compiled` the built one (`dist/operator/main.js`, as the image runs it; `npm run build`
+ * first). `nodeArgs` go before the script (e.g. `--heapsnapshot-signal=SIGUSR2`).
+ */
+export function spawnOperator(
+  identity: string,
+  env: Record<string, string>,
+  opts: { compiled?: boolean; nodeArgs?: string[] } = {},
+): OperatorProcess {
+  const entry = opts.compiled
+    ? [join(REPO_ROOT, 'dist/operator/main.js')]
+    : ['--import', 'tsx', join(REPO_ROOT, 'operator/main.ts')];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

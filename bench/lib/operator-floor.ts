@@ -12,13 +12,7 @@ import {
   type RankingModelSpecInput,
 } from '../../api/rankingmodel.js';
 import { resolveSegments } from '../../api/resolve.js';
-import {
-  MANAGED_SELECTOR,
-  buildDeployment,
-  buildScoringIdentity,
-  buildService,
-  type Deployment,
-} from '../../operator/builders.js';
+import { MANAGED_SELECTOR, buildDeployment, buildService, type Deployment } from '../../operator/builders.js';
 import { KubeClient } from '../../operator/runtime/kube/client.js';
 import {
   DEPLOYMENTS,
@@ -27,17 +21,17 @@ import {
   type ResourceRef,
   CONFIGMAPS,
 } from '../../operator/runtime/kube/types.js';
-import { loadKubeConfig } from '../../operator/manager.js';
+import { loadKubeConfig } from '../../operator/testing.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
 import { rankingModel, REPO_ROOT } from '../../operator/testing.js';
 import {
   buildRouterConfigMap,
   buildRouterDeployment,
-  buildRouterIdentity,
   buildRouterService,
   buildRouterTable,
 } from '../../operator/traffic/router/objects.js';
 import { TRACKS, buildTrackService } from '../../operator/traffic/services.js';
+import { buildSharedIdentity } from '../../operator/identity.js';
 import { createTestNamespace } from '../../test/harness/cluster.js';
 import type { ControlPlane } from '../../test/harness/control-plane.js';
 import { applyManifests, readManifests } from '../../test/harness/manifests.js';
@@ -47,15 +41,16 @@ const SIDECAR_IMAGE = 'lightrank/sidecar:bench';
 /** Models whose objects are in flight at once (each sends its objects in two parallel waves). */
 const CONCURRENT_MODELS = 16;
 
-/** The objects the operator writes for a new model, in two waves: identities and table, then the rest. */
+/** The objects the operator writes once per namespace: the shared identities (operator/identity.ts). */
+export function namespaceObjects(namespace: string): [ResourceRef, KubeObject][] {
+  return [...buildSharedIdentity('scoring', namespace), ...buildSharedIdentity('router', namespace)];
+}
+
+/** The objects the operator writes for a new model, in two waves: the table, then the rest. */
 export function desiredObjects(model: RankingModel): [ResourceRef, KubeObject][][] {
   const segments = resolveSegments(model.spec, { image: IMAGE });
   return [
-    [
-      ...buildScoringIdentity(model),
-      ...buildRouterIdentity(model),
-      [CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, new Map()))],
-    ],
+    [[CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, new Map()))]],
     [
       ...segments.flatMap((seg): [ResourceRef, KubeObject][] => [
         [DEPLOYMENTS, buildDeployment(model, seg, 'stable', { sidecarImage: SIDECAR_IMAGE })],
@@ -92,6 +87,7 @@ export async function measureFloor(
     log(`floor: ${names.length} RankingModels, their objects applied by a plain client`);
     const parsed = RankingModelSpecSchema.parse(spec);
     const t0 = performance.now();
+    await Promise.all(namespaceObjects(ns).map(([ref, obj]) => client.apply(ref, obj)));
     const models: RankingModel[] = [];
     for (let i = 0; i < names.length; i += 20) {
       const created = await Promise.all(

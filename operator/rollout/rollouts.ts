@@ -19,6 +19,7 @@ import {
   deploymentName,
   type BuildOptions,
   type Deployment,
+  type Service,
 } from '../builders.js';
 import type { EventRecorder } from '../runtime/events.js';
 import { ApiError, type KubeClient } from '../runtime/kube/client.js';
@@ -27,7 +28,7 @@ import type { OwnedObjects } from '../runtime/kube/owned.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject } from '../runtime/kube/types.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
-import { TRACKS, buildTrackService, trackServiceName } from '../traffic/services.js';
+import { TRACKS, buildTrackService, planTrackService, trackServiceName } from '../traffic/services.js';
 import { readCapacity } from './capacity.js';
 import { leaveReplicasToAutoscaler } from '../autoscaling/replicas.js';
 import { ONE_SHOT, clearAnnotations, readControls } from './controls.js';
@@ -151,8 +152,8 @@ export class Rollouts {
         log,
         ops: {
           applyTrackServices: async (rolledBack) => {
-            await this.apply(SERVICES, buildTrackService(model, seg, 'stable'));
-            await this.apply(SERVICES, markRolledBack(buildTrackService(model, seg, 'canary'), rolledBack));
+            await this.applyTrackService(buildTrackService(model, seg, 'stable'));
+            await this.applyTrackService(markRolledBack(buildTrackService(model, seg, 'canary'), rolledBack));
           },
           applyStable: (record) => this.apply(DEPLOYMENTS, this.stableDeployment(model, seg, record)),
           applyCanary: async (replicas) => {
@@ -225,6 +226,14 @@ export class Rollouts {
       .map((p) => p.metadata.annotations?.[PodAnnotation.ModelRefused])
       .filter((r): r is string => r !== undefined);
     return [...new Set(refusals)];
+  }
+
+  /** A per-track Service, recreated where its clusterIP must change (traffic/services.ts). */
+  private async applyTrackService(built: Service): Promise<void> {
+    const { namespace, name } = built.metadata;
+    const { recreate, desired } = planTrackService(built, this.live<Service>(SERVICES, namespace, name));
+    if (recreate) await this.deps.owned.deleteIfPresent(SERVICES, namespace, name);
+    await this.apply(SERVICES, desired);
   }
 
   /** Server-side apply unless the freshest copy already matches. */

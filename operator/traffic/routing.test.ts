@@ -3,16 +3,11 @@ import { RankingModelSpecSchema, type RankingModel } from '../../api/rankingmode
 import { resolveSegments } from '../../api/resolve.js';
 import { twoSegmentSpec } from '../../api/testing.js';
 import { parseTable, selectSegment } from '../../router/table.js';
-import { buildDeployment } from '../builders.js';
-import type { KubeObject } from '../runtime/kube/types.js';
+import { buildDeployment, type Service } from '../builders.js';
+import { buildTrackService, planTrackService } from './services.js';
 import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
 import { buildHttpRoute } from './gatewayapi/httproute.js';
-import {
-  buildRouterConfigMap,
-  buildRouterDeployment,
-  buildRouterIdentity,
-  buildRouterTable,
-} from './router/objects.js';
+import { buildRouterConfigMap, buildRouterDeployment, buildRouterTable } from './router/objects.js';
 
 const model: RankingModel = {
   apiVersion: 'lightrank.dev/v1alpha1',
@@ -52,37 +47,14 @@ describe('router table', () => {
   });
 });
 
-describe('router identity', () => {
-  const owned = { kind: 'RankingModel', name: 'ads', uid: 'u-1', controller: true };
-  it('a ServiceAccount, a Role reading EndpointSlices and a RoleBinding, all named <m>-router and owned', () => {
-    const [sa, role, binding] = buildRouterIdentity(model).map(([, o]) => o) as [
-      KubeObject,
-      KubeObject,
-      KubeObject,
-    ];
-    for (const o of [sa, role, binding]) {
-      expect(o.metadata).toMatchObject({ name: 'ads-router', namespace: 'prod' });
-      expect(o.metadata.ownerReferences).toEqual([expect.objectContaining(owned)]);
-    }
-    expect([sa.kind, role.kind, binding.kind]).toEqual(['ServiceAccount', 'Role', 'RoleBinding']);
-    expect(role.rules).toEqual([
-      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-    ]);
-    expect(binding.roleRef).toEqual({
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'Role',
-      name: 'ads-router',
-    });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ads-router', namespace: 'prod' }]);
-  });
-
-  it('the router Deployment runs as that ServiceAccount with the Kubernetes resolver', () => {
+describe('router Deployment', () => {
+  it("runs as the namespace's shared router ServiceAccount with the Kubernetes resolver", () => {
     const d = buildRouterDeployment(model, 'reg/router:3', {});
     const pod = (d.spec.template as { spec: Record<string, unknown> }).spec as {
       serviceAccountName: string;
       containers: { image: string; env: { name: string; value: string }[] }[];
     };
-    expect(pod.serviceAccountName).toBe('ads-router');
+    expect(pod.serviceAccountName).toBe('lightrank-router');
     expect(pod.containers[0]!.image).toBe('reg/router:3');
     expect(pod.containers[0]!.env).toContainEqual({ name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' });
   });
@@ -115,5 +87,48 @@ describe('serving records', () => {
       revisionOf(base),
     );
     expect(revisionOf({ ...base, model: { ...base.model, version: 'v8' } })).not.toBe(revisionOf(base));
+  });
+});
+
+describe('per-track Services', () => {
+  const routerModel: RankingModel = {
+    ...model,
+    spec: RankingModelSpecSchema.parse({ ...twoSegmentSpec(), routing: { mode: 'router' } }),
+  };
+  const seg = segments[0]!;
+
+  it('are headless in router mode (the router resolves their EndpointSlices) and have a ClusterIP under Gateway API', () => {
+    const headless = buildTrackService(routerModel, seg, 'stable');
+    expect(headless.spec).toMatchObject({
+      type: 'ClusterIP',
+      clusterIP: 'None',
+      selector: {
+        'lightrank.dev/model': 'ads',
+        'lightrank.dev/segment': 'standard',
+        'lightrank.dev/track': 'stable',
+      },
+    });
+    expect(buildTrackService(model, seg, 'canary').spec.clusterIP).toBeUndefined();
+  });
+
+  it('are recreated when headless and a ClusterIP is wanted; a live ClusterIP is kept in router mode', () => {
+    const headless = buildTrackService(routerModel, seg, 'stable');
+    const clusterIp = buildTrackService(model, seg, 'stable');
+    const live = (s: Service, ip: string) => ({ ...s, spec: { ...s.spec, clusterIP: ip } });
+    expect(planTrackService(headless, undefined)).toEqual({ recreate: false, desired: headless });
+    expect(planTrackService(headless, live(headless, 'None'))).toEqual({
+      recreate: false,
+      desired: headless,
+    });
+    // clusterIP is immutable: gatewayAPI after router mode needs a new Service
+    expect(planTrackService(clusterIp, live(headless, 'None'))).toEqual({
+      recreate: true,
+      desired: clusterIp,
+    });
+    // router mode after gatewayAPI (or an earlier version): the ClusterIP one serves the router too
+    const kept = planTrackService(headless, live(clusterIp, '10.96.0.7'));
+    expect(kept.recreate).toBe(false);
+    expect(kept.desired.spec.clusterIP).toBeUndefined();
+    expect(kept.desired.spec.selector).toEqual(headless.spec.selector);
   });
 });

@@ -3,6 +3,16 @@
 // both on the server port (backends are `http://<svc>.<ns>.svc:8080`). They exist for every
 // segment at all times (Argo's stableService/canaryService): a canary Service without pods is
 // harmless, and routing never has to wait for one to appear. Pure builders.
+//
+// Headless in router mode: the router resolves a track Service through its EndpointSlices
+// (router/resolve-kubernetes.ts), never through its ClusterIP, so the Service asks for none
+// (`clusterIP: None`): no IP allocated, no IPAddress object, no kube-proxy rules; the
+// EndpointSlice controller keeps its slices as for any Service with a selector. Gateway API mode
+// keeps a ClusterIP: what a Gateway implementation does with a backendRef is its own business.
+// clusterIP is immutable, so a headless Service is deleted and created again when its model
+// switches to gatewayAPI. The other way, a live Service with a ClusterIP (from gatewayAPI mode, or
+// made by an earlier version) is kept as it is: the router works with it too, and recreating it
+// would leave the router without endpoints for that track for a moment.
 import type { RankingModel } from '../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import {
@@ -29,6 +39,7 @@ export function trackServiceUrl(model: string, namespace: string, segment: strin
 
 export function buildTrackService(model: RankingModel, seg: ResolvedSegment, track: Track): Service {
   const name = model.metadata.name;
+  const headless = model.spec.routing.mode === 'router';
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -40,8 +51,29 @@ export function buildTrackService(model: RankingModel, seg: ResolvedSegment, tra
     },
     spec: {
       type: 'ClusterIP',
+      ...(headless ? { clusterIP: 'None' } : {}),
       selector: selectorLabels(name, seg.name, track),
       ports: [{ name: 'http', port: SERVER_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   };
+}
+
+const isHeadless = (svc: Service): boolean => svc.spec.clusterIP === 'None';
+
+/**
+ * How to bring the live track Service to `desired`: apply `desired` (a headless one made a
+ * ClusterIP one when a live ClusterIP is kept), after deleting the live one when it is headless
+ * and a ClusterIP is wanted (clusterIP is immutable).
+ */
+export function planTrackService(
+  desired: Service,
+  live: Service | undefined,
+): { recreate: boolean; desired: Service } {
+  if (!live) return { recreate: false, desired };
+  if (isHeadless(live) && !isHeadless(desired)) return { recreate: true, desired };
+  if (!isHeadless(live) && isHeadless(desired)) {
+    const { clusterIP: _none, ...spec } = desired.spec;
+    return { recreate: false, desired: { ...desired, spec } };
+  }
+  return { recreate: false, desired };
 }

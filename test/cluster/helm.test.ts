@@ -22,6 +22,7 @@ import {
   waitForReadyPods,
 } from '../harness/cluster.js';
 import { readAuditEvents } from '../harness/audit.js';
+import { ROUTER_RULES, SCORING_RULES } from '../../operator/rbac.js';
 import { buildTool } from '../harness/tools.js';
 import { ADAPTER_RULES } from '../../operator/autoscaling/metrics.js';
 import { freePort } from '../harness/ports.js';
@@ -242,10 +243,15 @@ describe('helm template → kubectl apply --dry-run=server', () => {
       'pods:patch',
       'pods:watch',
     ]);
-    // what the router's Role grants, the operator must hold (escalation prevention)
-    expect(flat).toEqual(
+    // what the shared scoring and router Roles grant (operator/rbac.ts), the operator must hold
+    // (escalation prevention)
+    const granted = [...SCORING_RULES, ...ROUTER_RULES].flatMap((r) =>
+      r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)),
+    );
+    expect(granted).toEqual(
       expect.arrayContaining(['endpointslices:get', 'endpointslices:list', 'endpointslices:watch']),
     );
+    expect(flat).toEqual(expect.arrayContaining(granted));
     expect(flat).toEqual(
       expect.arrayContaining(['serviceaccounts:create', 'roles:create', 'rolebindings:create']),
     );
@@ -671,12 +677,37 @@ describe('helm install → operator reconciles → upgrade → uninstall', () =>
   });
 
   it('uninstalls: nothing is left but the CRD', async () => {
-    await stopOperator();
-    // the example and what it owns go first (Helm never owned them)
+    // as docs/install.md says: the example first, while the operator runs (Helm never owned it;
+    // its objects go with it, and the operator deletes the namespace's shared identities, which
+    // no model owns, with its last model)
     expectOk(
       await kubectl(['delete', 'rankingmodel', 'ranker', '-n', ns.name, '--wait=true']),
       'delete example',
     );
+    await withOperatorLog(
+      waitFor(
+        'the shared identities deleted by the operator',
+        async () => {
+          const out = expectOk(
+            await kubectl([
+              'get',
+              'serviceaccounts,roles,rolebindings',
+              '-n',
+              ns.name,
+              '-l',
+              'lightrank.dev/identity',
+              '-o',
+              'name',
+            ]),
+            'list shared identities',
+          );
+          if (out.trim() === '') return true;
+          throw new Error(`still there: ${out.trim().split('\n').join(', ')}`);
+        },
+        { timeoutMs: 30_000, abortIf: operatorExited },
+      ),
+    );
+    await stopOperator();
 
     expectOk(await helm('uninstall', RELEASE, '-n', ns.name, '--wait', '--timeout', '60s'), 'helm uninstall');
     const kinds =

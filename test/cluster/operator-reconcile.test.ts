@@ -155,9 +155,9 @@ describe('a RankingModel with two segments', () => {
       expect(nodes.get(p.spec!.nodeName!)?.metadata?.labels?.['nvidia.com/gpu.present']).toBe('true');
     }
 
-    // they run as the model's scoring ServiceAccount, which may post the sync sidecar's Events
-    for (const p of pods) expect(p.spec?.serviceAccountName).toBe('ads-scoring');
-    const as = `system:serviceaccount:${ns.name}:ads-scoring`;
+    // they run as the namespace's shared scoring ServiceAccount, which may post the sync sidecar's Events
+    for (const p of pods) expect(p.spec?.serviceAccountName).toBe('lightrank-scoring');
+    const as = `system:serviceaccount:${ns.name}:lightrank-scoring`;
     expect((await kubectl('auth', 'can-i', 'create', 'events', '-n', ns.name, '--as', as)).trim()).toBe(
       'yes',
     );

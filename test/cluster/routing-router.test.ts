@@ -2,20 +2,29 @@
 // ConfigMap owned by the RankingModel, parsed with the router's own schema (router/table.ts) and
 // consulted the way the router does; the router Deployment (same image, `node dist/router/main.js`,
 // table mounted from the ConfigMap, the image LIGHTRANK_ROUTER_IMAGE names) and Service; the
-// router's ServiceAccount, Role (read EndpointSlices) and RoleBinding, and the Kubernetes resolver
-// turned on; a canary step shows in the table.
+// namespace's shared router ServiceAccount, Role (read EndpointSlices) and RoleBinding, and the
+// Kubernetes resolver turned on; a canary step shows in the table.
 import { describe, expect, it } from 'vitest';
 import { parseTable, selectSegment } from '../../router/table.js';
 import type { KubeObject } from '../../operator/runtime/kube/types.js';
 import { waitFor } from '../harness/cluster.js';
 import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
-import { CONFIGMAPS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../operator/runtime/kube/types.js';
+import {
+  CONFIGMAPS,
+  ROLEBINDINGS,
+  ROLES,
+  SERVICEACCOUNTS,
+  SERVICES,
+} from '../../operator/runtime/kube/types.js';
 
 const ROUTER_IMAGE = 'registry.test/lightrank-router:2';
 const fx = useRolloutFixture('routing-router', { routerImage: ROUTER_IMAGE });
 const ns = fx.ns;
 
 type ConfigMap = KubeObject & { data: Record<string, string> };
+const IPADDRESSES = { group: 'networking.k8s.io', version: 'v1', plural: 'ipaddresses', kind: 'IPAddress' };
+const trackService = (name: string) =>
+  fx.models.client.get<KubeObject & { spec: { clusterIP?: string } }>(SERVICES, ns.name, name);
 const table = async () => {
   const cm = await fx.models.client.get<ConfigMap>(CONFIGMAPS, ns.name, 'ads-router');
   return { cm, table: parseTable(cm.data['table.json']!) };
@@ -67,7 +76,7 @@ describe('router routing', () => {
       image: ROUTER_IMAGE,
     });
     expect(pod.containers[0]!.env).toContainEqual({ name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' });
-    expect(pod.serviceAccountName).toBe('ads-router');
+    expect(pod.serviceAccountName).toBe('lightrank-router');
     expect(pod.containers[0]!.volumeMounts[0]!.mountPath).toBe('/etc/lightrank/router');
     expect(pod.volumes[0]!.configMap?.name).toBe('ads-router');
     const svc = await fx.models.client.get(
@@ -77,19 +86,37 @@ describe('router routing', () => {
     );
     expect(svc.metadata.name).toBe('ads-router');
 
-    // the router's identity: its own ServiceAccount, allowed to read EndpointSlices, owned by the model
-    const owner = { uid: created.metadata.uid, controller: true };
-    const sa = await fx.models.client.get(SERVICEACCOUNTS, ns.name, 'ads-router');
-    const role = await fx.models.client.get<KubeObject & { rules: unknown[] }>(ROLES, ns.name, 'ads-router');
+    // the per-track Services are headless: the router reads their EndpointSlices, so no ClusterIP
+    // is allocated (no IPAddress object names them)
+    for (const seg of ['standard', 'shopping'])
+      for (const track of ['stable', 'canary'])
+        expect((await trackService(`ads-${seg}-${track}`)).spec.clusterIP).toBe('None');
+    const addresses = await fx.models.client.list<KubeObject & { spec: { parentRef?: { name?: string } } }>(
+      IPADDRESSES,
+      undefined,
+    );
+    const parents = addresses.items.map((a) => a.spec.parentRef?.name);
+    expect(parents).toContain('ads-router');
+    expect(parents.filter((n) => /-(stable|canary)$/.test(n ?? '') && n!.startsWith('ads-'))).toEqual([]);
+
+    // the router's identity: the namespace's shared ServiceAccount, allowed to read EndpointSlices, no owner
+    const sa = await fx.models.client.get(SERVICEACCOUNTS, ns.name, 'lightrank-router');
+    const role = await fx.models.client.get<KubeObject & { rules: unknown[] }>(
+      ROLES,
+      ns.name,
+      'lightrank-router',
+    );
     const binding = await fx.models.client.get<
       KubeObject & { roleRef: unknown; subjects: { kind: string; name: string; namespace: string }[] }
-    >(ROLEBINDINGS, ns.name, 'ads-router');
-    for (const o of [sa, role, binding]) expect(o.metadata.ownerReferences?.[0]).toMatchObject(owner);
+    >(ROLEBINDINGS, ns.name, 'lightrank-router');
+    for (const o of [sa, role, binding]) expect(o.metadata.ownerReferences).toBeUndefined();
     expect(role.rules).toEqual([
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
     ]);
-    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'ads-router' });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ads-router', namespace: ns.name }]);
+    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'lightrank-router' });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'lightrank-router', namespace: ns.name },
+    ]);
   });
 
   it('shows a canary step in the table, only for its segment', async () => {
@@ -104,5 +131,21 @@ describe('router routing', () => {
     expect(route.segments.get('standard')!.backends.map((b) => b.weight)).toEqual([80, 20]);
     expect(route.segments.get('shopping')!.backends.map((b) => b.weight)).toEqual([100, 0]);
     expect(t.spec.revision).toMatch(/standard=20/);
+  });
+
+  it('switching to gatewayAPI recreates the headless track Services with a ClusterIP (clusterIP is immutable)', async () => {
+    const before = await trackService('ads-standard-stable');
+    await fx.models.patch('ads', {
+      spec: { routing: { mode: 'gatewayAPI', parentRefs: [{ name: 'edge', sectionName: 'http' }] } },
+    });
+    for (const seg of ['standard', 'shopping'])
+      for (const track of ['stable', 'canary'])
+        await waitFor(`ads-${seg}-${track} with a ClusterIP`, async () => {
+          const svc = await trackService(`ads-${seg}-${track}`);
+          if (svc.spec.clusterIP && svc.spec.clusterIP !== 'None') return svc;
+          throw new Error(`clusterIP ${svc.spec.clusterIP}`);
+        });
+    expect((await trackService('ads-standard-stable')).metadata.uid).not.toBe(before.metadata.uid);
+    await fx.models.waitFor('ads', 'Ready under gatewayAPI', (m) => condition(m, 'Ready')?.status === 'True');
   });
 });

@@ -1,6 +1,7 @@
 // The operator's Kubernetes API client: raw JSON over one keep-alive HTTPS agent, with the
-// credentials and TLS settings of a @kubernetes/client-node KubeConfig (kubeconfig file,
-// in-cluster service account, exec/OIDC plugins all keep working through it).
+// credentials and TLS settings of a ClusterCredentials (kubeconfig.ts: kubeconfig file or the
+// in-cluster ServiceAccount, read by the operator itself; exec/OIDC plugins through
+// @kubernetes/client-node's KubeConfig, which has the same shape).
 //
 // Why not client-node's generated APIs: they turn objects into model classes (Dates instead of
 // RFC 3339 strings, unknown fields dropped) and its generic object API cannot reach
@@ -10,7 +11,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterCredentials } from './kubeconfig.js';
 import type { KubeObject, KubeList, ResourceRef, WatchEvent } from './types.js';
 
 export const FIELD_MANAGER = 'lightrank-operator';
@@ -67,7 +68,7 @@ export class KubeClient {
   private readonly userAgent: string;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: ClusterCredentials,
     opts: { observe?: CallObserver; requestTimeoutMs?: number; userAgent?: string } = {},
   ) {
     this.observe = opts.observe ?? (() => {});

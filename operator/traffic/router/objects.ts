@@ -1,8 +1,9 @@
 // Desired objects of the `router` traffic provider, as pure functions: the router table (the
 // format router/table.ts parses, docs/internals.md "Router table"), the ConfigMap that carries it,
 // and the router Deployment + Service (same image as the server, `node dist/router/main.js`, the
-// table mounted from the ConfigMap), and the router's own ServiceAccount, Role and RoleBinding
-// (read EndpointSlices in the namespace, for its Kubernetes resolver). All owned by the RankingModel.
+// table mounted from the ConfigMap), all owned by the RankingModel. The router pods run as the
+// namespace's shared router identity (rbac.ts ROUTER_IDENTITY: read EndpointSlices, for the
+// Kubernetes resolver), applied by identity.ts.
 import type { RankingModel } from '../../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../../api/resolve.js';
 import type { RouterTableFile } from '../../../router/table.js';
@@ -16,14 +17,14 @@ import {
   type Deployment,
   type Service,
 } from '../../builders.js';
-import type { KubeObject, ResourceRef } from '../../runtime/kube/types.js';
+import type { KubeObject } from '../../runtime/kube/types.js';
 import {
   CONTAINER_SECURITY_CONTEXT,
   POD_SECURITY_CONTEXT,
   TMP_MOUNT,
   TMP_VOLUME,
 } from '../../pod-security.js';
-import { buildIdentity, type PolicyRule } from '../../rbac.js';
+import { ROUTER_IDENTITY } from '../../rbac.js';
 import { trackServiceUrl } from '../services.js';
 
 export const ROUTER_COMMAND = ['node', 'dist/router/main.js'];
@@ -32,7 +33,7 @@ export const ROUTER_TABLE_KEY = 'table.json';
 export const ROUTER_REPLICAS = 2;
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';
 
-/** ConfigMap, Deployment, Service, ServiceAccount, Role and RoleBinding of a model's router share this name. */
+/** ConfigMap, Deployment and Service of a model's router share this name. */
 export function routerName(model: string): string {
   return `${model}-router`;
 }
@@ -137,7 +138,7 @@ export function buildRouterDeployment(
           },
         },
         spec: {
-          serviceAccountName: routerName(name),
+          serviceAccountName: ROUTER_IDENTITY,
           securityContext: POD_SECURITY_CONTEXT,
           containers: [
             {
@@ -189,11 +190,6 @@ export function buildRouterService(model: RankingModel): Service {
   };
 }
 
-/** Read access to EndpointSlices in the model's namespace: all the router's resolver needs. */
-export const ROUTER_RULES: PolicyRule[] = [
-  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-];
-
 function routerMeta(model: RankingModel) {
   const name = model.metadata.name;
   return {
@@ -202,9 +198,4 @@ function routerMeta(model: RankingModel) {
     labels: labels(name),
     ownerReferences: [ownerReference(model)],
   };
-}
-
-/** The router pods' identity: ServiceAccount, Role (ROUTER_RULES) and RoleBinding, named routerName. */
-export function buildRouterIdentity(model: RankingModel): [ResourceRef, KubeObject][] {
-  return buildIdentity(routerMeta(model), ROUTER_RULES);
 }

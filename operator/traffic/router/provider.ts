@@ -1,23 +1,13 @@
 // The `router` traffic provider: lightrank's own router Deployment splits each segment between
 // its stable and canary Services by the table in a ConfigMap. reconcile applies the router's
-// ServiceAccount, Role, RoleBinding, table, Deployment and Service (the table at the weights the
-// live one holds); setWeight rewrites the table only; verifyWeight reads the ConfigMap back and
+// table, Deployment and Service (the table at the weights the live one holds; the pods run as the
+// namespace's shared router identity, which the reconciler applies first: identity.ts); setWeight rewrites the table only; verifyWeight reads the ConfigMap back and
 // parses it with the router's own schema, so a table the router would refuse never counts as set.
 import { parseTable, TableError } from '../../../router/table.js';
-import {
-  DEPLOYMENTS,
-  SERVICES,
-  type KubeObject,
-  type ResourceRef,
-  CONFIGMAPS,
-  ROLEBINDINGS,
-  ROLES,
-  SERVICEACCOUNTS,
-} from '../../runtime/kube/types.js';
+import { DEPLOYMENTS, SERVICES, type KubeObject, CONFIGMAPS } from '../../runtime/kube/types.js';
 import { type ProviderContext, type TrafficProvider } from '../provider.js';
 import {
   buildRouterConfigMap,
-  buildRouterIdentity,
   buildRouterDeployment,
   buildRouterService,
   buildRouterTable,
@@ -47,16 +37,11 @@ export class RouterProvider implements TrafficProvider {
     const { owned, model } = this.ctx;
     for (const [segment, weight] of this.liveWeights(await this.table()))
       this.ctx.weights.set(segment, weight);
-    const apply = (ref: ResourceRef, desired: KubeObject) => owned.apply(ref, desired);
-    // the table, and the router's identity with its read access to EndpointSlices, before the
-    // pods that use them; the Service with the Deployment
+    // the table before the pods that mount it; the Service with the Deployment
+    await this.applyTable();
     await Promise.all([
-      this.applyTable(),
-      ...buildRouterIdentity(model).map(([ref, desired]) => apply(ref, desired)),
-    ]);
-    await Promise.all([
-      apply(DEPLOYMENTS, buildRouterDeployment(model, this.opts.image, this.opts)),
-      apply(SERVICES, buildRouterService(model)),
+      owned.apply(DEPLOYMENTS, buildRouterDeployment(model, this.opts.image, this.opts)),
+      owned.apply(SERVICES, buildRouterService(model)),
     ]);
   }
 
@@ -116,7 +101,7 @@ export class RouterProvider implements TrafficProvider {
   async removeManagedRoutes(): Promise<void> {
     const { owned, model } = this.ctx;
     const name = routerName(model.metadata.name);
-    for (const ref of [DEPLOYMENTS, SERVICES, CONFIGMAPS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS])
-      await owned.deleteIfPresent(ref, this.ns, name);
+    // the router identity is the namespace's, shared: the reconciler collects it (identity.ts)
+    for (const ref of [DEPLOYMENTS, SERVICES, CONFIGMAPS]) await owned.deleteIfPresent(ref, this.ns, name);
   }
 }
