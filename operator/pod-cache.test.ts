@@ -64,4 +64,47 @@ describe('podForCache', () => {
     // a pod not yet scheduled has no node: no spec at all
     expect(podForCache({ ...pod, spec: { containers: [] } }).spec).toBeUndefined();
   });
+
+  it("keeps an ended container's exit code, reason and message (a failed build shard's words)", () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'build-0', namespace: 'ns' },
+      status: {
+        phase: 'Failed',
+        containerStatuses: [
+          {
+            name: 'embed',
+            image: 'x',
+            ready: false,
+            state: {
+              terminated: {
+                exitCode: 2,
+                reason: 'Error',
+                message: 'part-00001.parquet: row group 0, row 7: NaN',
+                startedAt: '2026-12-06T00:00:00Z',
+                containerID: 'c',
+              },
+            },
+          },
+          { name: 'side', image: 'y', ready: true, state: { running: {} } },
+        ],
+      },
+    };
+    expect(podForCache(pod).status).toEqual({
+      phase: 'Failed',
+      containerStatuses: [
+        {
+          name: 'embed',
+          state: {
+            terminated: {
+              exitCode: 2,
+              reason: 'Error',
+              message: 'part-00001.parquet: row group 0, row 7: NaN',
+            },
+          },
+        },
+      ],
+    });
+  });
 });

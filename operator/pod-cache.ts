@@ -2,6 +2,11 @@
 // runtime/kube/informer.ts): at 1,000 models the pod cache is the operator's largest.
 import type { KubeObject } from './runtime/kube/types.js';
 
+interface ContainerStatus {
+  name?: string;
+  state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+}
+
 interface PodCondition {
   type: string;
   status: string;
@@ -12,14 +17,17 @@ interface PodCondition {
 /**
  * What the operator reads of a scoring pod: its metadata (labels, the annotations the sidecars
  * write, deletion) and of its status the phase and the conditions (Ready; PodScheduled with the
- * scheduler's reason and message: status.ts); of the spec only the node. The spec is most of a
- * pod, the managed fields most of the rest, and of the status the container statuses (images,
- * ids, states), addresses and times are never read.
+ * scheduler's reason and message: status.ts), and of a container that ended its exit code, reason
+ * and message (a snapshot build's failed shard: build/builds.ts); of the spec only the node. The
+ * spec is most of a pod, the managed fields most of the rest, and of the status the rest of the
+ * container statuses (images, ids, running states), addresses and times are never read.
  */
 export function podForCache(pod: KubeObject): KubeObject {
   const { managedFields: _m, ...metadata } = pod.metadata;
   const spec = pod.spec as { nodeName?: string } | undefined;
-  const status = pod.status as { phase?: string; conditions?: PodCondition[] } | undefined;
+  const status = pod.status as
+    { phase?: string; conditions?: PodCondition[]; containerStatuses?: ContainerStatus[] } | undefined;
+  const ended = (status?.containerStatuses ?? []).filter((c) => c.state?.terminated);
   return {
     apiVersion: pod.apiVersion,
     kind: pod.kind,
@@ -37,6 +45,14 @@ export function podForCache(pod: KubeObject): KubeObject {
                     ...(reason !== undefined ? { reason } : {}),
                     ...(message !== undefined ? { message } : {}),
                   })),
+                }
+              : {}),
+            ...(ended.length
+              ? {
+                  containerStatuses: ended.map((c) => {
+                    const { exitCode, reason, message } = c.state!.terminated!;
+                    return { name: c.name, state: { terminated: { exitCode, reason, message } } };
+                  }),
                 }
               : {}),
           },
