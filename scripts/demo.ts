@@ -140,7 +140,12 @@ async function stepInstallCrd(cp: ControlPlane, opts: DemoOptions): Promise<void
     await serverSideApply(
       cp.kubeConfig,
       `/api/v1/namespaces/${NAMESPACE}`,
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+      // Pod Security `restricted` enforced, as platform clusters do: the operator's pods must pass it
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      },
       'lightrank-demo',
     );
     await waitFor('the demo namespace default ServiceAccount', () =>
@@ -149,7 +154,9 @@ async function stepInstallCrd(cp: ControlPlane, opts: DemoOptions): Promise<void
         .readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE })
         .then(() => true),
     );
-    say(`   namespace ${NAMESPACE}`);
+    const ns = await cp.kubeConfig.makeApiClient(CoreV1Api).readNamespace({ name: NAMESPACE });
+    const enforce = ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'] ?? 'none';
+    say(`   namespace ${NAMESPACE} (Pod Security: ${enforce} enforced)`);
   });
 }
 

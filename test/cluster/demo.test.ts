@@ -52,6 +52,7 @@ describe('npm run demo', () => {
       expect(output, context).toMatch(/SCORES shopping ok track=stable model=v1/);
       // the canary analysis ran on real metrics: Prometheus scraping the real server processes
       expect(output, context).toMatch(/canary analysis ON \(Prometheus\)/);
+      expect(output, context).toMatch(/namespace lightrank-demo \(Pod Security: restricted enforced\)/);
       expect(output, context).toMatch(
         /analysis Passed \(error rate 0 ≤ 0\.01; p99 [\d.]+ms ≤ 500ms; ctr PSI/,
       );
@@ -85,6 +86,7 @@ describe.skipIf(skip !== undefined)('npm run demo -- --containers', () => {
       expect(output, context).toMatch(/SCORES standard ok track=stable model=v1/);
       expect(output, context).toMatch(/SCORES shopping ok track=stable model=v1/);
       expect(output, context).toMatch(/canary analysis ON \(Prometheus\)/);
+      expect(output, context).toMatch(/namespace lightrank-demo \(Pod Security: restricted enforced\)/);
       expect(output, context).toMatch(
         /analysis Passed \(error rate 0 ≤ 0\.01; p99 [\d.]+ms ≤ 500ms; ctr PSI/,
       );
