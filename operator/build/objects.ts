@@ -85,6 +85,19 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
+/**
+ * Bad input (the embed exit code EXIT_BAD_INPUT) ends the index or the Job at once — retrying
+ * cannot fix the data; a pod evicted or preempted (DisruptionTarget) does not count as a failure.
+ */
+function badInputPolicy(action: 'FailIndex' | 'FailJob') {
+  return {
+    rules: [
+      { action, onExitCodes: { containerName: CONTAINER, operator: 'In', values: [EXIT_BAD_INPUT] } },
+      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+    ],
+  };
+}
+
 /** The build's pods: spec.snapshot.build.pods, else the scoring pods' serving settings. */
 function podSettings(seg: ResolvedSegment) {
   const build = required(seg.snapshot.build, `segment ${seg.name}: snapshot.build`);
@@ -208,15 +221,7 @@ export function buildShardJob(
     parallelism: build.parallelism ?? build.shards,
     backoffLimitPerIndex: build.backoffLimitPerIndex,
     maxFailedIndexes: 0,
-    podFailurePolicy: {
-      rules: [
-        {
-          action: 'FailIndex',
-          onExitCodes: { containerName: CONTAINER, operator: 'In', values: [EXIT_BAD_INPUT] },
-        },
-        { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
-      ],
-    },
+    podFailurePolicy: badInputPolicy('FailIndex'),
     template: { spec: podSpec(seg, args, opts) },
   });
 }
@@ -244,15 +249,7 @@ export function buildPublishJob(
   return jobObject(model, seg, version, 'publish', {
     completions: 1,
     backoffLimit: 2,
-    podFailurePolicy: {
-      rules: [
-        {
-          action: 'FailJob',
-          onExitCodes: { containerName: CONTAINER, operator: 'In', values: [EXIT_BAD_INPUT] },
-        },
-        { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
-      ],
-    },
+    podFailurePolicy: badInputPolicy('FailJob'),
     template: { spec: podSpec(seg, args, opts) },
   });
 }

@@ -162,7 +162,9 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** A process with this pid exists (0, negative and non-integer pids name none: kill(0) would signal the group). */
 export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

@@ -27,6 +27,7 @@ import { promisify } from 'node:util';
 import { GenericContainer } from 'testcontainers';
 import { beforeAll, beforeEach } from 'vitest';
 import { REPO_ROOT } from '../harness/binaries.js';
+import { isAlive } from '../harness/processes.js';
 
 const run = promisify(execFile);
 
@@ -117,23 +118,13 @@ async function reapOrphans(env: NodeJS.ProcessEnv): Promise<void> {
     return stdout
       .split('\n')
       .map((l) => l.trim().split(' '))
-      .filter(([id, pid]) => id && pid && !alive(Number(pid)))
+      .filter(([id, pid]) => id && pid && !isAlive(Number(pid)))
       .map(([id]) => id!);
   };
   const pods = await orphans(['pod', 'ps']);
   if (pods.length > 0) await run('podman', ['pod', 'rm', '--force', ...pods], { env });
   const containers = await orphans(['ps', '-a']);
   if (containers.length > 0) await run('podman', ['rm', '--force', ...containers], { env });
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** podman and runc are missing and installing them failed (offline, no package source, ...) */
