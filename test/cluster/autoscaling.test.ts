@@ -39,7 +39,7 @@ import { createTestNamespace } from '../harness/cluster.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import { startCustomMetricsApi, type CustomMetricsApi } from '../harness/custom-metrics.js';
 import { applyManifests, readManifests } from '../harness/manifests.js';
-import { getJson, serverSideApply } from '../harness/raw.js';
+import { getJson, rawRequest, serverSideApply } from '../harness/raw.js';
 import { prometheusBinary, TOOL_BUILD_TIMEOUT_MS } from '../harness/tools.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -411,7 +411,9 @@ describe('autoscaling a segment with the real HPA', () => {
       if (version === 'v2') m.spec.model = modelRef(storage.standard.v2, files.url);
       m.spec.rollout = {
         steps: [
-          { weight: 60, pauseSeconds: 20 },
+          // held until the test has seen the canary follow the stable up (the HPA's pace
+          // through Prometheus varies with the machine's load), then promoted by annotation
+          { weight: 60, pauseSeconds: 600 },
           { weight: 100, pauseSeconds: 0 },
         ],
       };
@@ -446,6 +448,7 @@ describe('autoscaling a segment with the real HPA', () => {
     const seen: string[] = [];
     let followed = false;
     let floorHeld = false;
+    let promoted = false;
     const hpas = cp.kubeConfig.makeApiClient(AutoscalingV2Api);
     try {
       await waitFor(
@@ -472,6 +475,13 @@ describe('autoscaling a segment with the real HPA', () => {
               namespace,
             });
             if (hpa.spec?.minReplicas === 2) floorHeld = true;
+          }
+          if (followed && floorHeld && !promoted) {
+            const res = await rawRequest(cp.kubeConfig, 'PATCH', path, {
+              body: { metadata: { annotations: { 'lightrank.dev/promote': 'full' } } },
+              contentType: 'application/merge-patch+json',
+            });
+            promoted = res.status === 200;
           }
           return seg?.rolloutPhase === 'Stable' && seg.stableVersion === 'v2' ? true : undefined;
         },
