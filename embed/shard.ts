@@ -2,15 +2,17 @@
 // (catalogue.ts), run through the item tower on ONNX Runtime in batches, written as a part — a
 // complete snapshot directory of its own (manifest with sha256s, ids, embeddings; the snapshot
 // writer's format) in a staging location. A part is checked again by publish.ts before anything
-// is published; a failed shard writes no part (the writer's temp files are removed).
+// is published; a failed or stopped shard (opts.signal, checked between batches) leaves no part:
+// no manifest, and its data files removed.
 //
 // API:
 //   embedShard({ files, columns, index, count, itemModel, partDir, version }) → ShardResult
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseTowerMetadata } from '../modelkit/metadata.js';
 import { runTower } from '../modelkit/bundle.js';
-import type { SnapshotManifest } from '../snapshot/format.js';
+import { EMBEDDINGS_FILE, IDS_FILE, type SnapshotManifest } from '../snapshot/format.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import {
   BuildInputError,
@@ -40,6 +42,8 @@ export interface ShardOptions {
   batchSize?: number;
   /** ONNX Runtime intra-op threads (default 1: a node runs several shards side by side) */
   threads?: number;
+  /** stops the shard between batches (SIGTERM): it throws the signal's reason and leaves no part */
+  signal?: AbortSignal;
 }
 
 export interface ShardResult {
@@ -80,6 +84,7 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
   let rows = 0;
   try {
     for (const [u, unit] of units.entries()) {
+      opts.signal?.throwIfAborted();
       const data = await readRowGroup(unit, opts.columns);
       for (let r = 0; r < data.ids.length; r++) {
         const id = data.ids[r]!;
@@ -91,6 +96,7 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
         seen.set(id, u * 2 ** 32 + r);
       }
       for (let start = 0; start < data.ids.length; start += batchSize) {
+        opts.signal?.throwIfAborted();
         const n = Math.min(batchSize, data.ids.length - start);
         const emb = await runTower(
           session,
@@ -108,8 +114,12 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
         rows += n;
       }
     }
+    opts.signal?.throwIfAborted();
   } catch (err) {
     await writer.abort();
+    // what was written so far is no part: remove it, so nothing half-written stays behind
+    await rm(join(opts.partDir, IDS_FILE), { force: true });
+    await rm(join(opts.partDir, EMBEDDINGS_FILE), { force: true });
     throw err;
   } finally {
     await session.release();

@@ -6,8 +6,9 @@
 //    podFailurePolicy fails an index at once when the shard exits with EXIT_BAD_INPUT (bad data,
 //    a wrong tower: no retry can fix it) and does not count a pod evicted by a disruption;
 //  - the publish Job: one pod running `lightrank embed publish` once every shard succeeded.
-// Parts are staged under the snapshot prefix (`<prefix>/.staging/<version>/part-<i>`) so that
-// publishing moves files within one storage; the prefix is a file:// folder every build pod sees.
+// Parts are staged under the snapshot's own storage (`<prefix>/.staging/<version>/part-NNNNN`,
+// embed/publish.ts), so publishing copies within one storage: an s3:// prefix needs nothing
+// shared by the build pods; a file:// prefix must be a folder every build pod sees.
 //
 // API:
 //   buildVersion(itemTowerSha256, at) → '<UTC yyyymmddThhmmssZ>-<sha256[0:8]>'
@@ -40,7 +41,6 @@ export const LABEL_BUILD_VERSION = 'lightrank.dev/build-version';
 /** shard or publish. */
 export const LABEL_BUILD_STEP = 'lightrank.dev/build-step';
 export const EMBED_COMMAND = ['node', 'dist/embed/main.js'];
-export const STAGING_DIR = '.staging';
 const CONTAINER = 'embed';
 
 export interface BuildJobOptions {
@@ -182,8 +182,6 @@ function jobObject(
   };
 }
 
-const staging = (seg: ResolvedSegment) => `${seg.snapshot.uri.replace(/\/+$/, '')}/${STAGING_DIR}`;
-
 export function buildShardJob(
   model: RankingModel,
   seg: ResolvedSegment,
@@ -208,8 +206,8 @@ export function buildShardJob(
     tower.sha256,
     '--fingerprint',
     seg.model.towerFingerprint,
-    '--staging',
-    staging(seg),
+    '--prefix',
+    seg.snapshot.uri,
     '--version',
     version,
     '--shards',
@@ -235,8 +233,6 @@ export function buildPublishJob(
   const build = required(seg.snapshot.build, `segment ${seg.name}: snapshot.build`);
   const args = [
     'publish',
-    '--staging',
-    staging(seg),
     '--prefix',
     seg.snapshot.uri,
     '--version',
