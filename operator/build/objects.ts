@@ -6,6 +6,7 @@
 //    podFailurePolicy fails an index at once when the shard exits with EXIT_BAD_INPUT (bad data,
 //    a wrong tower: no retry can fix it) and does not count a pod evicted by a disruption;
 //  - the publish Job: one pod running `lightrank embed publish` once every shard succeeded.
+// Both take the snapshot's storage credentials from its Secret (envFrom: ../credentials.ts).
 // Parts are staged under the snapshot's own storage (`<prefix>/.staging/<version>/part-NNNNN`,
 // embed/publish.ts), so publishing copies within one storage: an s3:// prefix needs nothing
 // shared by the build pods; a file:// prefix must be a folder every build pod sees.
@@ -21,6 +22,7 @@ import type { ResolvedSegment } from '../../api/resolve.js';
 import { EXIT_BAD_INPUT } from '../../embed/exit-codes.js';
 import { LABEL_MANAGED_BY, LABEL_MODEL, MANAGED_BY, ownerReference, quantities } from '../builders.js';
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from '../pod-security.js';
+import { storageEnvFrom } from '../credentials.js';
 import type { KubeObject } from '../runtime/kube/types.js';
 
 export type Job = KubeObject & { spec: Record<string, unknown>; status?: JobStatus };
@@ -146,6 +148,7 @@ function podSpec(seg: ResolvedSegment, args: string[], opts: BuildJobOptions): R
           { name: 'LIGHTRANK_EXECUTION_PROVIDER', value: p.executionProvider },
           ...(p.build.env ?? []).map((e) => ({ name: e.name, value: e.value })),
         ],
+        ...storageEnvFrom(seg),
         // the shard's last words become the pod's termination message: the operator quotes it
         terminationMessagePolicy: 'FallbackToLogsOnError',
         ...(Object.keys(p.resources).length ? { resources: p.resources } : {}),
