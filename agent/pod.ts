@@ -123,6 +123,11 @@ class ContainerRunner {
     readonly logPath: string,
   ) {}
 
+  /** process mode: the file at the container's terminationMessagePath */
+  terminationFile(podDir: string): string {
+    return join(podDir, 'termination', this.spec.name);
+  }
+
   stopProbes(): void {
     this.readiness?.stop();
     this.liveness?.stop();
@@ -246,6 +251,13 @@ export class PodRunner {
       if (vm.mountPath.replace(/\/+$/, '') === '/tmp') tmpDir = hostPath;
       else mounts.push({ mountPath: vm.mountPath, hostPath });
     }
+    // the termination message file, as a kubelet mounts it: a path naming it follows it here
+    mkdirSync(join(this.deps.podDir, 'termination'), { recursive: true });
+    writeFileSync(c.terminationFile(this.deps.podDir), '');
+    mounts.push({
+      mountPath: c.spec.terminationMessagePath ?? DEFAULT_TERMINATION_MESSAGE_PATH,
+      hostPath: c.terminationFile(this.deps.podDir),
+    });
     c.env = containerEnv(c.spec, this.pod, {
       entry: plan.entry,
       podIp: this.deps.address.podIp,
@@ -332,6 +344,7 @@ export class PodRunner {
     }
     let proc: LocalProcess;
     try {
+      writeFileSync(c.terminationFile(this.deps.podDir), ''); // each run's message is its own
       proc = startProcess({ argv: c.argv, cwd: this.deps.repo, env: c.env, logPath: c.logPath });
     } catch (err) {
       c.waiting = { reason: 'StartError', message: err instanceof Error ? err.message : String(err) };
@@ -412,11 +425,7 @@ export class PodRunner {
       exitCode: status.exitCode,
       ...(status.signal ? { signal: status.signal } : {}),
       reason: status.reason ?? (status.exitCode === 0 ? 'Completed' : 'Error'),
-      ...(c.killReason
-        ? { message: c.killReason }
-        : status.exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError'
-          ? { message: logTail(c.logPath) }
-          : {}),
+      ...terminationMessage(c, this.deps.podDir, status.exitCode),
       startedAt: proc.startedAt,
       finishedAt: status.finishedAt,
     };
@@ -657,6 +666,28 @@ function termState(t: Terminated): NonNullable<V1ContainerState['terminated']> {
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
   };
+}
+
+/** Kubernetes' default terminationMessagePath. */
+const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+
+/**
+ * A ended container's termination message as a kubelet reports it: why the agent killed it; else
+ * what it wrote to its terminationMessagePath (process mode; at most 4096 bytes); else, under
+ * FallbackToLogsOnError and a non-zero exit, the end of its log.
+ */
+function terminationMessage(c: ContainerRunner, podDir: string, exitCode: number): { message?: string } {
+  if (c.killReason) return { message: c.killReason };
+  let written = '';
+  try {
+    written = readFileSync(c.terminationFile(podDir), 'utf8').slice(0, 4096);
+  } catch {
+    // container mode, or never started: no file
+  }
+  if (written.trim() !== '') return { message: written };
+  if (exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError')
+    return { message: logTail(c.logPath) };
+  return {};
 }
 
 /**

@@ -1056,6 +1056,15 @@ export const SnapshotBuildStatusSchema = z
       .max(MAX_BUILD_SHARDS)
       .default(0)
       .meta({ description: 'Shards that succeeded.' }),
+    itemsDone: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'Items embedded by the shards that succeeded (each reports its count).' }),
+    itemsPerSecond: z.int().min(0).optional().meta({
+      description:
+        "itemsDone over the seconds since startTime: the build's throughput counting finished shards only (a running shard's items count when it finishes).",
+    }),
     startTime: Time.meta({ description: 'When the build Job was created.' }),
     completionTime: Time.optional().meta({
       description: 'When the version was published or the build failed.',

@@ -18,6 +18,7 @@
 //   buildPublishJob(model, seg, version, opts) → Job
 import { createHash } from 'node:crypto';
 import type { RankingModel } from '../../api/rankingmodel.js';
+import { PodEnv } from '../../api/pod-env.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import { EXIT_BAD_INPUT } from '../../embed/exit-codes.js';
 import { LABEL_MANAGED_BY, LABEL_MODEL, MANAGED_BY, ownerReference, quantities } from '../builders.js';
@@ -43,6 +44,8 @@ export const LABEL_BUILD_VERSION = 'lightrank.dev/build-version';
 /** shard or publish. */
 export const LABEL_BUILD_STEP = 'lightrank.dev/build-step';
 export const EMBED_COMMAND = ['node', 'dist/embed/main.js'];
+/** Kubernetes' default terminationMessagePath, named so the shard can be told where it is. */
+export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 const CONTAINER = 'embed';
 
 export interface BuildJobOptions {
@@ -146,11 +149,14 @@ function podSpec(seg: ResolvedSegment, args: string[], opts: BuildJobOptions): R
         args,
         env: [
           { name: 'LIGHTRANK_EXECUTION_PROVIDER', value: p.executionProvider },
+          // a finished shard writes its items and seconds there: the build's items/s (builds.ts)
+          { name: PodEnv.TerminationMessagePath, value: TERMINATION_MESSAGE_PATH },
           ...(p.build.env ?? []).map((e) => ({ name: e.name, value: e.value })),
         ],
         ...storageEnvFrom(seg),
         // the shard's last words become the pod's termination message: the operator quotes it
         terminationMessagePolicy: 'FallbackToLogsOnError',
+        terminationMessagePath: TERMINATION_MESSAGE_PATH,
         ...(Object.keys(p.resources).length ? { resources: p.resources } : {}),
         securityContext: CONTAINER_SECURITY_CONTEXT,
         volumeMounts: [TMP_MOUNT],

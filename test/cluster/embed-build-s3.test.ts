@@ -207,15 +207,25 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
     expect(JSON.stringify(shardPod.spec)).not.toContain(s3.env.AWS_SECRET_ACCESS_KEY);
     expect(c.args?.[c.args.indexOf('--prefix') + 1]).toBe(`s3://${BUCKET}/snapshots/ads`);
 
+    const progress = new Set<string>();
     const published = await waitFor(
       'the build published',
       async () => {
-        const b = await buildOf('ads');
+        const st = await statusOf('ads');
+        const b = st?.segments?.find((x) => x.name === 'main')?.snapshotBuild;
+        const c = st?.conditions?.find((x) => x.type === 'SnapshotBuilding' && x.status === 'True');
+        if (c) progress.add(c.message ?? '');
         if (b?.phase === 'Failed') throw new Error(`build failed: ${b.message}`);
         return b?.phase === 'Published' ? b : undefined;
       },
-      { timeoutMs: 400_000, intervalMs: 500 },
+      { timeoutMs: 400_000, intervalMs: 200 },
     );
+    // items/s from the shards' own reports (their termination messages), summed by the operator
+    expect(published.itemsDone).toBe(ITEMS);
+    expect(published.itemsPerSecond).toBeGreaterThan(0);
+    expect(published.itemsPerSecond).toBeLessThanOrEqual(ITEMS);
+    expect(published.message).toContain(`(${ITEMS} items; shards at ${published.itemsPerSecond} items/s)`);
+    expect([...progress].some((m) => /\d+ items, \d+ items\/s/.test(m))).toBe(true);
     watching = false;
     await watcher;
     expect(published.shardsDone).toBe(SHARDS);
