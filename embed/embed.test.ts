@@ -6,7 +6,7 @@
 // naming file, row group and row; duplicate ids across parts and a part of another tower are
 // refused at publish with LATEST unmoved.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +196,23 @@ describe('an offline item-tower build', () => {
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
     await expect(readFile(join(prefix, 'v5', 'manifest.json'))).rejects.toThrow(/ENOENT/);
   }, 120_000);
+
+  it('a publish retried after an earlier try moved some files finds them in the version; one link each', async () => {
+    const prefix = join(root, 'retried');
+    const store = await build(prefix, 'v1', 2);
+    // an earlier try moved part 0's files and stopped
+    await mkdir(join(prefix, 'v1'), { recursive: true });
+    await rename(
+      join(store.localPath!(stagedPart('v1', 0)), 'ids.u64'),
+      join(prefix, 'v1', 'part-00000.ids.u64'),
+    );
+    const m = await publishParts({ store, version: 'v1', shards: 2, fingerprint: towers.fingerprint });
+    expect(m.rows).toBe(ITEMS);
+    expect((await openSnapshot(join(prefix, 'v1'))).rows).toBe(ITEMS);
+    // the sidecar's file source refuses a file with a second link: the version's have one
+    for (const f of await readdir(join(prefix, 'v1')))
+      expect((await stat(join(prefix, 'v1', f))).nlink).toBe(1);
+  }, 60_000);
 
   it('runs as `embed shard` per Job completion index, then `embed publish`', async () => {
     const run = promisify(execFile);

@@ -3,10 +3,12 @@
 // from what the storage holds: its manifest (a complete part has one: the shard writes it last),
 // the build's version and tower fingerprint, sizes and sha256s of its files (streamed and hashed
 // here), the same tasks, dim and dtype as the others, no item id twice in the build. Then the
-// parts' files go into the version (a hard link on file://, a server-side copy on S3: the matrix
-// never passes through this process), the version's manifest is written, and LATEST is moved
-// last. A refused build moves nothing: the version serving now keeps serving. The staging folder
-// is removed only after LATEST moved, so a publish retried after a failure finds its parts again.
+// parts' files go into the version (moved on file://, copied server-side on S3: the matrix never
+// passes through this process), the version's manifest is written, and LATEST is moved last. A
+// refused build moves nothing: the version serving now keeps serving. A publish retried after a
+// failure finds each part's files where the earlier try left them (staged, or already moved into
+// the version on file://) and checks them again against the part's manifest, which stays staged;
+// the staging folder is removed only after LATEST moved.
 //
 // The version is a multi-part snapshot (formatVersion 2, snapshot/parts.ts): the manifest lists the
 // parts in shard order. The sidecar assembles them into the single-file layout the server maps.
@@ -41,6 +43,18 @@ export class PublishError extends BuildInputError {
 
 export const stagedPart = (version: string, index: number): string =>
   `${STAGING}/${version}/part-${String(index).padStart(5, '0')}`;
+
+/**
+ * Where a staged part's file is: in the staging folder, or — on a file store, after an earlier try
+ * of this publish moved it and stopped — already at its published name in the version.
+ */
+async function partFile(store: SnapshotStore, version: string, index: number, name: string): Promise<string> {
+  const staged = `${stagedPart(version, index)}/${name}`;
+  if (await store.exists(staged)) return staged;
+  const names = partFileNames(index);
+  const published = `${version}/${name === IDS_FILE ? names.ids : names.embeddings}`;
+  return (await store.exists(published)) ? published : staged;
+}
 
 /** Streams a key, hashing it; `each` sees every chunk. */
 async function hashKey(
@@ -94,7 +108,7 @@ async function checkPart(
   ] as const) {
     let got: { sha256: string; bytes: number };
     try {
-      got = await hashKey(store, `${key}/${name}`, each);
+      got = await hashKey(store, await partFile(store, version, index, name), each);
     } catch (err) {
       throw refuse(`${name}: ${(err as Error).message}`);
     }
@@ -174,9 +188,14 @@ export async function publishParts(opts: {
     const from = stagedPart(version, i);
     const names = partFileNames(i);
     opts.signal?.throwIfAborted();
-    await store.copy(`${from}/${IDS_FILE}`, `${version}/${names.ids}`);
-    opts.signal?.throwIfAborted();
-    await store.copy(`${from}/${EMBEDDINGS_FILE}`, `${version}/${names.embeddings}`);
+    for (const [name, published] of [
+      [IDS_FILE, names.ids],
+      [EMBEDDINGS_FILE, names.embeddings],
+    ] as const) {
+      opts.signal?.throwIfAborted();
+      const at = await partFile(store, version, i, name);
+      if (at !== `${version}/${published}`) await store.place(at, `${version}/${published}`);
+    }
     files.push({ rows: m.rows, ids: m.files[IDS_FILE]!, embeddings: m.files[EMBEDDINGS_FILE]! });
   }
   opts.signal?.throwIfAborted();

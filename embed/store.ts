@@ -7,8 +7,10 @@
 // before any key is built: assertVersion). What each store guarantees:
 //  - writeText is whole or nothing: file: temp file + rename; s3: one PUT (S3 never shows a
 //    partly written object).
-//  - copy: file: a hard link (no byte copied, the staged file stays until the staging folder is
-//    removed), a copy across file systems; s3: a server-side CopyObject (no byte through the pod).
+//  - place(from, to) puts a staged file's bytes at their published name: file: a rename (no byte
+//    copied; the staged name is gone, and the published file has one link, as the sidecar's
+//    file source requires), a copy across file systems; s3: a server-side CopyObject (no byte
+//    through the pod; the staged object stays until the staging folder is removed).
 //  - upload/copy on S3 are single requests, so one file is at most 5 GiB (S3's limit of a PUT and a
 //    copy): a part above that is refused with a message that says to use more shards.
 // S3 takes its endpoint, region and credentials as the rest of lightrank does (storage.ts).
@@ -17,10 +19,10 @@
 //   openStore(uri) → SnapshotStore                 uri: file://…, s3://bucket/prefix, or a local path
 //   assertVersion(version)                          throws unless [A-Za-z0-9][A-Za-z0-9._-]*
 //   interface SnapshotStore { uri, where(key), localPath(key)?, readText(key) → string | undefined,
-//     read(key) → AsyncIterable<Uint8Array>, upload(file, key, signal?), writeText(key, text),
-//     copy(from, to), remove(key), removeAll(prefixKey), close() }
+//     exists(key), read(key) → AsyncIterable<Uint8Array>, upload(file, key, signal?),
+//     writeText(key, text), place(from, to), remove(key), removeAll(prefixKey), close() }
 import { createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +31,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -53,8 +56,10 @@ export interface SnapshotStore {
   upload(file: string, key: string, signal?: AbortSignal): Promise<void>;
   /** `text` to `key`, whole or not at all */
   writeText(key: string, text: string): Promise<void>;
-  /** `from` to `to` within the store (no byte through this process where the store allows) */
-  copy(from: string, to: string): Promise<void>;
+  /** whether the key exists */
+  exists(key: string): Promise<boolean>;
+  /** `from`'s bytes at `to` within the store: a move on file://, a server-side copy on S3 */
+  place(from: string, to: string): Promise<void>;
   /** one key; nothing when it does not exist */
   remove(key: string): Promise<void>;
   /** every key under `prefixKey/` */
@@ -118,17 +123,26 @@ class FileStore implements SnapshotStore {
     await rename(tmp, to);
   }
 
-  async copy(from: string, to: string): Promise<void> {
+  async exists(key: string): Promise<boolean> {
+    return stat(join(this.root, key)).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+  }
+
+  async place(from: string, to: string): Promise<void> {
     const src = join(this.root, from);
     const dst = join(this.root, to);
     await mkdir(dirname(dst), { recursive: true });
-    await rm(dst, { force: true });
     try {
-      await link(src, dst);
+      await rename(src, dst);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
       await copyFile(src, dst);
+      await rm(src);
     }
   }
 
@@ -231,7 +245,17 @@ class S3Store implements SnapshotStore {
     }
   }
 
-  async copy(from: string, to: string): Promise<void> {
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return true;
+    } catch (err) {
+      if (S3Store.missing(err)) return false;
+      throw this.failed(err, 'reading', key);
+    }
+  }
+
+  async place(from: string, to: string): Promise<void> {
     const source = `${this.bucket}/${(this.prefix + from).split('/').map(encodeURIComponent).join('/')}`;
     try {
       await this.client.send(
