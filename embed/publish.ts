@@ -185,7 +185,6 @@ export async function publishParts(opts: {
   await store.remove(`${version}/${MANIFEST_FILE}`);
   const files: PartFiles[] = [];
   for (const [i, m] of manifests.entries()) {
-    const from = stagedPart(version, i);
     const names = partFileNames(i);
     opts.signal?.throwIfAborted();
     for (const [name, published] of [
