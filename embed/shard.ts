@@ -53,6 +53,30 @@ export interface ShardResult {
   seconds: number;
 }
 
+/**
+ * Throws at the second place an item id is met (in reading order), naming the first. Sorting a
+ * copy of all ids finds whether there is one; only then does a Map walk name the places.
+ */
+function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) => string): void {
+  const all = new BigUint64Array(unitIds.reduce((n, ids) => n + ids.length, 0));
+  let o = 0;
+  for (const ids of unitIds) {
+    all.set(ids, o);
+    o += ids.length;
+  }
+  all.sort();
+  let dup = false;
+  for (let i = 1; i < all.length && !dup; i++) dup = all[i] === all[i - 1];
+  if (!dup) return;
+  const seen = new Map<bigint, [number, number]>();
+  for (const [u, ids] of unitIds.entries())
+    for (let r = 0; r < ids.length; r++) {
+      const first = seen.get(ids[r]!);
+      if (first) throw new CatalogueError(`${at(u, r)}: item id ${ids[r]} again (first at ${at(...first)})`);
+      seen.set(ids[r]!, [u, r]);
+    }
+}
+
 export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
   const started = performance.now();
   const bytes = await readFile(opts.itemModel);
@@ -77,24 +101,25 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
     dim: meta.dim,
     dtype: 'float32',
   });
-  // where each id was first seen, as (row group in this shard) × 2^32 + row: formatted only on error
-  const seen = new Map<bigint, number>();
   const at = (u: number, row: number) =>
     `${units[u]!.file}: row group ${units[u]!.rowGroup}, row ${units[u]!.rowStart + row}`;
+  // each unit's ids, for the duplicate check at the end (sorted once, not a Map per row)
+  const unitIds: BigUint64Array[] = [];
+  // the next row group is read (I/O and Parquet decoding on this thread) while the tower runs the
+  // current one on ONNX Runtime's threads
+  const read = (u: number) => {
+    const p = readRowGroup(units[u]!, opts.columns);
+    p.catch(() => {}); // awaited in turn below; a failure while an earlier unit runs is not unhandled
+    return p;
+  };
+  let next = units.length > 0 ? read(0) : undefined;
   let rows = 0;
   try {
     for (const [u, unit] of units.entries()) {
       opts.signal?.throwIfAborted();
-      const data = await readRowGroup(unit, opts.columns);
-      for (let r = 0; r < data.ids.length; r++) {
-        const id = data.ids[r]!;
-        const first = seen.get(id);
-        if (first !== undefined)
-          throw new CatalogueError(
-            `${at(u, r)}: item id ${id} again (first at ${at(Math.floor(first / 2 ** 32), first % 2 ** 32)})`,
-          );
-        seen.set(id, u * 2 ** 32 + r);
-      }
+      const data = await next!;
+      next = u + 1 < units.length ? read(u + 1) : undefined;
+      unitIds.push(data.ids);
       for (let start = 0; start < data.ids.length; start += batchSize) {
         opts.signal?.throwIfAborted();
         const n = Math.min(batchSize, data.ids.length - start);
@@ -115,6 +140,7 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
       }
     }
     opts.signal?.throwIfAborted();
+    checkUniqueIds(unitIds, at);
   } catch (err) {
     await writer.abort();
     // what was written so far is no part: remove it, so nothing half-written stays behind
