@@ -70,6 +70,12 @@ const conditionOf = (job: Job | undefined, type: string) =>
 
 const IN_FLIGHT_POLL_MS = 5_000;
 
+/** The build with `message` naming a stuck pod, or without a message when none is stuck. */
+function withStuck(b: SnapshotBuildStatus, stuck: string | undefined): SnapshotBuildStatus {
+  const { message: _old, ...rest } = b;
+  return stuck ? { ...rest, message: stuck.slice(0, 1000) } : rest;
+}
+
 /** The item count a succeeded shard's pod reports in its termination message ({"items": n, …}). */
 function reportedItems(pod: KubeObject): number | undefined {
   const statuses = (pod.status as { containerStatuses?: { state?: { terminated?: { message?: string } } }[] })
@@ -168,8 +174,9 @@ export class SnapshotBuilds {
       const progress = this.progress(job, cur, now);
       if (conditionOf(job, 'Failed'))
         return this.fail(seg, { ...cur, shardsDone, ...progress }, job, regarding, log, now);
-      if (!conditionOf(job, 'Complete')) return { ...cur, shardsDone, ...progress };
-      cur = { ...cur, shardsDone: cur.shards, ...progress, phase: 'Publishing' };
+      if (!conditionOf(job, 'Complete'))
+        return withStuck({ ...cur, shardsDone, ...progress }, this.stuck(job, 'shard'));
+      cur = withStuck({ ...cur, shardsDone: cur.shards, ...progress, phase: 'Publishing' }, undefined);
     }
     if (cur.phase === 'Publishing') {
       const name = publishJobName(model.metadata.name, seg.name, cur.version);
@@ -179,7 +186,7 @@ export class SnapshotBuilds {
         return cur;
       }
       if (conditionOf(job, 'Failed')) return this.fail(seg, cur, job, regarding, log, now);
-      if (!conditionOf(job, 'Complete')) return cur;
+      if (!conditionOf(job, 'Complete')) return withStuck(cur, this.stuck(job, 'publish'));
       const done: SnapshotBuildStatus = {
         ...cur,
         phase: 'Published',
@@ -242,6 +249,27 @@ export class SnapshotBuilds {
     const itemsDone = [...perIndex.values()].reduce((a, b) => a + b, 0);
     const seconds = Math.max((now.getTime() - Date.parse(cur.startTime)) / 1000, 1);
     return { itemsDone, itemsPerSecond: Math.round(itemsDone / seconds) };
+  }
+
+  /**
+   * A pod of the Job that cannot start and will not by itself (a missing credentials Secret, an
+   * image that cannot be had: pod-cache.ts STUCK_WAITING_REASONS), in the kubelet's words.
+   */
+  private stuck(job: Job, step: 'shard' | 'publish'): string | undefined {
+    for (const p of this.deps.pods.list(
+      (p) =>
+        p.metadata.namespace === job.metadata.namespace &&
+        p.metadata.labels?.['batch.kubernetes.io/job-name'] === job.metadata.name,
+    )) {
+      const waiting = (
+        p.status as { containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] }
+      )?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+      if (!waiting) continue;
+      const index = p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'];
+      const who = step === 'shard' && index !== undefined ? `shard ${index}` : `the ${step} pod`;
+      return `${who} cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`;
+    }
+    return undefined;
   }
 
   /** Which shard failed and why, in the shard's own words (its pod's termination message). */

@@ -134,4 +134,32 @@ describe('a build’s items/s', () => {
     expect(build.itemsDone).toBeUndefined();
     expect(build.itemsPerSecond).toBeUndefined();
   });
+
+  it('names a shard pod that cannot start (a missing Secret) in the build and its condition', async () => {
+    const stuck = pod(2, 'Pending');
+    stuck.status = {
+      phase: 'Pending',
+      containerStatuses: [
+        {
+          name: 'embed',
+          state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "store" not found' } },
+        },
+      ],
+    };
+    const { m, build } = await pass([pod(0, 'Running'), stuck], { active: 4 }, 5);
+    expect(build.message).toBe('shard 2 cannot start: CreateContainerConfigError: secret "store" not found');
+    const status = withBuildStatus(
+      { segments: [{ name: 'main', replicas: 1 } as never] },
+      m,
+      new Map([['main', build]]),
+      [],
+      new Date(),
+    );
+    expect(status.conditions?.find((c) => c.type === 'SnapshotBuilding')?.message).toContain(
+      '0/4 shards done; shard 2 cannot start: CreateContainerConfigError: secret "store" not found',
+    );
+    // once it is gone, so is the message
+    const { build: later } = await pass([pod(0, 'Running'), pod(2, 'Running')], { active: 4 }, 6);
+    expect(later.message).toBeUndefined();
+  });
 });

@@ -27,9 +27,9 @@ export function withBuildStatus(
   const waiting = held.length ? `; the canary of ${held.join(', ')} waits for its snapshot` : '';
   const say = ([name, b]: [string, SnapshotBuildStatus]) =>
     b.phase === 'Building'
-      ? `segment ${name}: building ${b.version}, ${b.shardsDone}/${b.shards} shards done${rate(b)}`
+      ? `segment ${name}: building ${b.version}, ${b.shardsDone}/${b.shards} shards done${rate(b)}${b.message ? `; ${b.message}` : ''}`
       : b.phase === 'Publishing'
-        ? `segment ${name}: publishing ${b.version} (${b.shards}/${b.shards} shards done${rate(b)})`
+        ? `segment ${name}: publishing ${b.version} (${b.shards}/${b.shards} shards done${rate(b)})${b.message ? `; ${b.message}` : ''}`
         : b.phase === 'Failed'
           ? `segment ${name}: build ${b.version} failed: ${b.message ?? ''}`
           : `segment ${name}: ${b.version} published`;

@@ -106,7 +106,7 @@ afterAll(async () => {
 });
 
 /** A model whose snapshot is built into s3://BUCKET/snapshots/<name>, credentials from SECRET. */
-function s3Model(name: string, catalogue: string, replicas: number) {
+function s3Model(name: string, catalogue: string, replicas: number, secret = SECRET) {
   return rankingModel(name, ns.name, {
     model: {
       uri: pathToFileURL(towers.queryModel).href,
@@ -119,7 +119,7 @@ function s3Model(name: string, catalogue: string, replicas: number) {
     snapshot: {
       uri: `s3://${BUCKET}/snapshots/${name}`,
       pollIntervalSeconds: 1,
-      credentials: { secretRef: { name: SECRET } },
+      credentials: { secretRef: { name: secret } },
       build: {
         catalogue: { uri: catalogue },
         shards: SHARDS,
@@ -318,4 +318,21 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
     expect((await text('snapshots/bad/LATEST'))?.trim()).toBe('old');
     expect(await objects(`snapshots/bad/${failed.version}/`)).toEqual([]);
   }, 400_000);
+
+  it('a credentials Secret that does not exist: the build says which shard cannot start and why', async () => {
+    await apply(s3Model('nosecret', `s3://${BUCKET}/catalogue`, 0, 'no-such-secret'));
+    const condition = await waitFor(
+      'SnapshotBuilding naming the stuck shard',
+      async () => {
+        const c = (await statusOf('nosecret'))?.conditions?.find((x) => x.type === 'SnapshotBuilding');
+        return c?.message?.includes('cannot start') ? c : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    expect(condition.status).toBe('True');
+    expect(condition.message).toMatch(
+      /shard \d cannot start: CreateContainerConfigError: container "embed": secret "no-such-secret" not found/,
+    );
+    expect(await text('snapshots/nosecret/LATEST')).toBeUndefined();
+  }, 200_000);
 });
