@@ -438,6 +438,11 @@ class Agent implements NodeAgent {
             if (code(err) === 404) return undefined;
             throw err;
           }),
+        readSecret: (namespace, name) =>
+          this.core.readNamespacedSecret({ name, namespace }).catch((err: unknown) => {
+            if (code(err) === 404) return undefined;
+            throw err;
+          }),
         ...(this.opts.imageAllowed ? { imageAllowed: this.opts.imageAllowed } : {}),
         onChange: () => this.scheduleStatus(e),
         ...(e.sandbox

@@ -1,7 +1,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { containerEnv, mapPath } from './container-env.js';
+import { containerEnv, mapPath, secretNames, type Secrets } from './container-env.js';
 import { UnsupportedContainerError } from './commands.js';
+import { ContainerConfigError } from './podman.js';
 
 const pod: V1Pod = {
   metadata: { name: 'p-1', namespace: 'ns', uid: 'u-1', labels: { app: 'x' } },
@@ -63,16 +64,83 @@ describe('containerEnv', () => {
     expect(containerEnv({ name: 'server' }, pod, { ...ctx, mounts: [] }).LIGHTRANK_DATA_DIR).toBeUndefined();
   });
 
-  it('refuses what needs the API (secrets, configMaps, envFrom)', () => {
+  it('refuses what it cannot read (configMaps in env)', () => {
+    expect(() => containerEnv({ name: 'c', envFrom: [{ configMapRef: { name: 'm' } }] }, pod, ctx)).toThrow(
+      /envFrom .* \(only secretRef\) is not supported/,
+    );
     expect(() =>
       containerEnv(
-        { name: 'c', env: [{ name: 'K', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] },
+        { name: 'c', env: [{ name: 'K', valueFrom: { configMapKeyRef: { name: 'm', key: 'k' } } }] },
         pod,
         ctx,
       ),
     ).toThrow(UnsupportedContainerError);
-    expect(() => containerEnv({ name: 'c', envFrom: [{ configMapRef: { name: 'm' } }] }, pod, ctx)).toThrow(
-      /envFrom/,
+  });
+
+  it('takes Secrets as a kubelet does: envFrom first (prefix, bad names skipped), env winning, secretKeyRef', () => {
+    const secrets: Secrets = new Map<string, Record<string, string>>([
+      [
+        'store',
+        {
+          AWS_ACCESS_KEY_ID: 'id',
+          AWS_SECRET_ACCESS_KEY: 's3cr3t',
+          LIGHTRANK_SNAPSHOT_URI: 'evil',
+          'bad key': 'x',
+        },
+      ],
+      ['other', { token: 't-1' }],
+    ]);
+    const env = containerEnv(
+      {
+        name: 'sync',
+        envFrom: [{ secretRef: { name: 'store' } }, { secretRef: { name: 'other' }, prefix: 'X_' }],
+        env: [
+          { name: 'LIGHTRANK_SNAPSHOT_URI', value: 's3://snaps/ads' },
+          { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'other', key: 'token' } } },
+          { name: 'MAYBE', valueFrom: { secretKeyRef: { name: 'gone', key: 'k', optional: true } } },
+        ],
+      },
+      pod,
+      { ...ctx, secrets: new Map([...secrets, ['gone', undefined]]) },
     );
+    expect(env).toMatchObject({
+      AWS_ACCESS_KEY_ID: 'id',
+      AWS_SECRET_ACCESS_KEY: 's3cr3t',
+      LIGHTRANK_SNAPSHOT_URI: 's3://snaps/ads',
+      X_token: 't-1',
+      TOKEN: 't-1',
+    });
+    expect(env).not.toHaveProperty('bad key');
+    expect(env).not.toHaveProperty('MAYBE');
+    expect(
+      secretNames({
+        name: 'c',
+        envFrom: [{ secretRef: { name: 'store' } }],
+        env: [{ name: 'T', valueFrom: { secretKeyRef: { name: 'other', key: 'k' } } }],
+      }),
+    ).toEqual(['store', 'other']);
+  });
+
+  it('a missing Secret or key refuses the container with the kubelet’s words', () => {
+    const missing = () =>
+      containerEnv({ name: 'c', envFrom: [{ secretRef: { name: 'nope' } }] }, pod, {
+        ...ctx,
+        secrets: new Map([['nope', undefined]]),
+      });
+    expect(missing).toThrow(ContainerConfigError);
+    expect(missing).toThrow('container "c": secret "nope" not found');
+    expect(
+      containerEnv({ name: 'c', envFrom: [{ secretRef: { name: 'nope', optional: true } }] }, pod, {
+        ...ctx,
+        secrets: new Map([['nope', undefined]]),
+      }),
+    ).not.toHaveProperty('AWS_ACCESS_KEY_ID');
+    expect(() =>
+      containerEnv(
+        { name: 'c', env: [{ name: 'K', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] },
+        pod,
+        { ...ctx, secrets: new Map([['s', { other: 'v' }]]) },
+      ),
+    ).toThrow("couldn't find key k in Secret ns/s");
   });
 });

@@ -1,5 +1,9 @@
-// The environment of a container run as a local process, built the way a kubelet would: the
-// container's `env` in order with `$(VAR)` expansion and the downward API (`valueFrom.fieldRef`),
+// The environment of a container run as a local process, built the way a kubelet would: `envFrom`
+// Secrets first (their keys, with the source's prefix; keys that are no variable name skipped),
+// then the container's `env` in order, winning over them, with `$(VAR)` expansion, the downward
+// API (`valueFrom.fieldRef`) and Secret keys (`valueFrom.secretKeyRef`). The Secrets are read
+// from the API by the caller (secretNames says which) and passed in; a missing one that is not
+// `optional` refuses the container with the kubelet's CreateContainerConfigError and message.
 // then the two things a network and mount namespace would have given it: paths under a volume's
 // mountPath point into the pod's directory on this machine, and LIGHTRANK_HOST makes it bind to
 // the pod's own loopback address; TMPDIR is the pod's own, as a container's /tmp would be.
@@ -7,11 +11,31 @@
 //
 // API:
 //   containerEnv(container, pod, ctx) → Record<string, string>    throws UnsupportedContainerError
-//   specEnv(container, pod, { podIp, hostIp }) → Record<string, string>   the kubelet's part alone
-//     (env in order, $(VAR), fieldRef): what a container run from its image gets
+//   specEnv(container, pod, { podIp, hostIp, secrets? }) → Record<string, string>   the kubelet's
+//     part alone (envFrom secrets, env in order, $(VAR), fieldRef, secretKeyRef): what a container
+//     run from its image gets
+//   secretNames(container) → string[]      the Secrets its envFrom and secretKeyRefs name
+//   type Secrets = Map<name, data (decoded) | undefined (not found)>
 //   mapPath(path, mounts) → string | undefined
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { ENTRY_PATH_ENV, UnsupportedContainerError, type Entry } from './commands.js';
+import { ContainerConfigError } from './podman.js';
+
+/** Secrets by name, their data decoded; undefined: the API server has no such Secret. */
+export type Secrets = Map<string, Record<string, string> | undefined>;
+
+/** The Secrets a container's envFrom and secretKeyRefs name. */
+export function secretNames(container: V1Container): string[] {
+  const names = new Set<string>();
+  for (const f of container.envFrom ?? []) if (f.secretRef?.name) names.add(f.secretRef.name);
+  for (const e of container.env ?? []) {
+    const name = e.valueFrom?.secretKeyRef?.name;
+    if (name) names.add(name);
+  }
+  return [...names];
+}
+
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 export interface Mount {
   /** where the container expects the volume */
@@ -31,6 +55,8 @@ export interface EnvContext {
   tmpDir: string;
   /** defaults the container's own env overrides (entryLocalDefaults) */
   defaults?: Record<string, string>;
+  /** the Secrets the container names (secretNames), read from the API */
+  secrets?: Secrets;
 }
 
 /** Variables passed through from the agent's own environment. */
@@ -86,11 +112,11 @@ export function fieldValue(
   }
 }
 
-/** The container's `env` as a kubelet resolves it: in order, `$(VAR)` expanded, `fieldRef`s read. */
+/** The container's `envFrom` and `env` as a kubelet resolves them (see the header). */
 export function specEnv(
   container: V1Container,
   pod: V1Pod,
-  ctx: { podIp: string; hostIp: string },
+  ctx: { podIp: string; hostIp: string; secrets?: Secrets },
 ): Record<string, string> {
   const refuse = (what: string): never => {
     throw new UnsupportedContainerError(
@@ -98,14 +124,40 @@ export function specEnv(
       `container "${container.name}": ${what} is not supported by the local node agent`,
     );
   };
-  if (container.envFrom?.length) refuse('envFrom');
+  const secret = (name: string, optional: boolean | undefined) => {
+    const data = ctx.secrets?.get(name);
+    if (data === undefined && !optional)
+      throw new ContainerConfigError(`container "${container.name}": secret "${name}" not found`);
+    return data;
+  };
   const vars: Record<string, string> = {};
+  for (const f of container.envFrom ?? []) {
+    const from = f.secretRef;
+    if (!from?.name) return refuse(`envFrom ${JSON.stringify(f)} (only secretRef)`);
+    const data = secret(from.name, from.optional) ?? {};
+    for (const [key, value] of Object.entries(data)) {
+      const name = `${f.prefix ?? ''}${key}`;
+      if (ENV_NAME.test(name)) vars[name] = value;
+    }
+  }
   for (const e of container.env ?? []) {
     if (e.valueFrom) {
+      const ref = e.valueFrom.secretKeyRef;
+      if (ref) {
+        const value = secret(ref.name ?? '', ref.optional)?.[ref.key];
+        if (value === undefined && !ref.optional)
+          throw new ContainerConfigError(
+            `container "${container.name}": couldn't find key ${ref.key} in Secret ${pod.metadata?.namespace}/${ref.name}`,
+          );
+        if (value !== undefined) vars[e.name] = value;
+        continue;
+      }
       const fieldPath = e.valueFrom.fieldRef?.fieldPath;
       const value = fieldPath !== undefined ? fieldValue(fieldPath, pod, ctx) : undefined;
       if (value === undefined)
-        refuse(`env ${e.name}: valueFrom ${JSON.stringify(e.valueFrom)} (only fieldRef to pod fields)`);
+        refuse(
+          `env ${e.name}: valueFrom ${JSON.stringify(e.valueFrom)} (only fieldRef to pod fields and secretKeyRef)`,
+        );
       vars[e.name] = value!;
     } else {
       vars[e.name] = expand(e.value ?? '', vars);

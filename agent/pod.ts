@@ -24,11 +24,20 @@ import type {
   V1PodCondition,
   V1PodStatus,
   V1ProjectedVolumeSource,
+  V1Secret,
 } from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
 import type { PodAddress } from './addresses.js';
 import { ENTRY_HOST_FLAG, entryLocalDefaults, planContainer, UnsupportedContainerError } from './commands.js';
-import { containerEnv, fieldValue, mapPath, specEnv, type Mount } from './container-env.js';
+import {
+  containerEnv,
+  fieldValue,
+  mapPath,
+  secretNames,
+  specEnv,
+  type Mount,
+  type Secrets,
+} from './container-env.js';
 import { ContainerConfigError, containerRunArgs, type PodSandbox, type VolumeMount } from './podman.js';
 import { ProbeLoop, unsupportedProbe } from './probes.js';
 import { startProcess, type ExitStatus, type LocalProcess } from './process.js';
@@ -52,6 +61,8 @@ export interface PodRunnerDeps {
   hostIp: string;
   log: Logger;
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  /** a Secret the pod's env names (envFrom, secretKeyRef); undefined when there is none */
+  readSecret?(namespace: string, name: string): Promise<V1Secret | undefined>;
   imageAllowed?: (image: string) => boolean;
   /** called whenever what status() returns may have changed */
   onChange(): void;
@@ -112,6 +123,11 @@ class ContainerRunner {
     readonly logPath: string,
   ) {}
 
+  /** process mode: the file at the container's terminationMessagePath */
+  terminationFile(podDir: string): string {
+    return join(podDir, 'termination', this.spec.name);
+  }
+
   stopProbes(): void {
     this.readiness?.stop();
     this.liveness?.stop();
@@ -166,8 +182,9 @@ export class PodRunner {
     for (const c of this.containers) {
       try {
         if (podRefusal) throw new UnsupportedContainerError('UnsupportedCommand', podRefusal);
-        if (this.deps.sandbox) await this.prepareContainerRun(c, this.deps.sandbox);
-        else this.prepare(c);
+        const secrets = await this.readSecrets(c.spec);
+        if (this.deps.sandbox) await this.prepareContainerRun(c, this.deps.sandbox, secrets);
+        else this.prepare(c, secrets);
       } catch (err) {
         const reason =
           err instanceof UnsupportedContainerError ||
@@ -188,7 +205,28 @@ export class PodRunner {
     this.deps.onChange();
   }
 
-  private prepare(c: ContainerRunner): void {
+  /** The Secrets the container's env names, read from the API as a kubelet reads them. */
+  private async readSecrets(spec: V1Container): Promise<Secrets> {
+    const namespace = this.pod.metadata?.namespace ?? 'default';
+    const secrets: Secrets = new Map();
+    for (const name of secretNames(spec)) {
+      const secret = this.deps.readSecret ? await this.deps.readSecret(namespace, name) : undefined;
+      secrets.set(
+        name,
+        secret &&
+          Object.fromEntries([
+            ...Object.entries(secret.data ?? {}).map(([k, v]) => [
+              k,
+              Buffer.from(v, 'base64').toString('utf8'),
+            ]),
+            ...Object.entries(secret.stringData ?? {}),
+          ]),
+      );
+    }
+    return secrets;
+  }
+
+  private prepare(c: ContainerRunner, secrets: Secrets): void {
     const plan = planContainer(c.spec, {
       repo: this.deps.repo,
       ...(this.deps.imageAllowed ? { imageAllowed: this.deps.imageAllowed } : {}),
@@ -213,6 +251,13 @@ export class PodRunner {
       if (vm.mountPath.replace(/\/+$/, '') === '/tmp') tmpDir = hostPath;
       else mounts.push({ mountPath: vm.mountPath, hostPath });
     }
+    // the termination message file, as a kubelet mounts it: a path naming it follows it here
+    mkdirSync(join(this.deps.podDir, 'termination'), { recursive: true });
+    writeFileSync(c.terminationFile(this.deps.podDir), '');
+    mounts.push({
+      mountPath: c.spec.terminationMessagePath ?? DEFAULT_TERMINATION_MESSAGE_PATH,
+      hostPath: c.terminationFile(this.deps.podDir),
+    });
     c.env = containerEnv(c.spec, this.pod, {
       entry: plan.entry,
       podIp: this.deps.address.podIp,
@@ -220,6 +265,7 @@ export class PodRunner {
       localAddress: this.deps.address.localAddress,
       mounts,
       tmpDir,
+      secrets,
       defaults: entryLocalDefaults(plan.entry, {
         podNetwork: this.deps.podNetwork,
         ...(this.deps.podKubeconfig ? { kubeconfigPath: this.deps.podKubeconfig } : {}),
@@ -234,7 +280,11 @@ export class PodRunner {
   }
 
   /** Container mode: what `podman run` needs for this container, checked before anything starts. */
-  private async prepareContainerRun(c: ContainerRunner, sandbox: PodSandbox): Promise<void> {
+  private async prepareContainerRun(
+    c: ContainerRunner,
+    sandbox: PodSandbox,
+    secrets: Secrets,
+  ): Promise<void> {
     for (const probe of [c.spec.readinessProbe, c.spec.livenessProbe, c.spec.startupProbe]) {
       const why = unsupportedProbe(probe);
       if (why)
@@ -273,7 +323,7 @@ export class PodRunner {
             KUBERNETES_SERVICE_PORT_HTTPS: String(api.port),
           }
         : {}),
-      ...specEnv(c.spec, this.pod, { podIp: this.deps.address.podIp, hostIp: this.deps.hostIp }),
+      ...specEnv(c.spec, this.pod, { podIp: this.deps.address.podIp, hostIp: this.deps.hostIp, secrets }),
     };
     c.runArgs = containerRunArgs(this.pod, c.spec, {
       podName: sandbox.name,
@@ -294,6 +344,7 @@ export class PodRunner {
     }
     let proc: LocalProcess;
     try {
+      writeFileSync(c.terminationFile(this.deps.podDir), ''); // each run's message is its own
       proc = startProcess({ argv: c.argv, cwd: this.deps.repo, env: c.env, logPath: c.logPath });
     } catch (err) {
       c.waiting = { reason: 'StartError', message: err instanceof Error ? err.message : String(err) };
@@ -374,11 +425,7 @@ export class PodRunner {
       exitCode: status.exitCode,
       ...(status.signal ? { signal: status.signal } : {}),
       reason: status.reason ?? (status.exitCode === 0 ? 'Completed' : 'Error'),
-      ...(c.killReason
-        ? { message: c.killReason }
-        : status.exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError'
-          ? { message: logTail(c.logPath) }
-          : {}),
+      ...terminationMessage(c, this.deps.podDir, status.exitCode),
       startedAt: proc.startedAt,
       finishedAt: status.finishedAt,
     };
@@ -619,6 +666,28 @@ function termState(t: Terminated): NonNullable<V1ContainerState['terminated']> {
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
   };
+}
+
+/** Kubernetes' default terminationMessagePath. */
+const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+
+/**
+ * A ended container's termination message as a kubelet reports it: why the agent killed it; else
+ * what it wrote to its terminationMessagePath (process mode; at most 4096 bytes); else, under
+ * FallbackToLogsOnError and a non-zero exit, the end of its log.
+ */
+function terminationMessage(c: ContainerRunner, podDir: string, exitCode: number): { message?: string } {
+  if (c.killReason) return { message: c.killReason };
+  let written = '';
+  try {
+    written = readFileSync(c.terminationFile(podDir), 'utf8').slice(0, 4096);
+  } catch {
+    // container mode, or never started: no file
+  }
+  if (written.trim() !== '') return { message: written };
+  if (exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError')
+    return { message: logTail(c.logPath) };
+  return {};
 }
 
 /**

@@ -35,6 +35,10 @@ export const PodEnv = {
   PodNamespace: 'POD_NAMESPACE',
   PodUid: 'POD_UID',
 
+  // The build's pods (embed).
+  /** where a shard writes its result (items, seconds) for the operator: its terminationMessagePath */
+  TerminationMessagePath: 'LIGHTRANK_TERMINATION_MESSAGE_PATH',
+
   // The router.
   RouterTable: 'LIGHTRANK_ROUTER_TABLE',
   RouterResolver: 'LIGHTRANK_ROUTER_RESOLVER',

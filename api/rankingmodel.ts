@@ -159,6 +159,27 @@ export const ModelRefSchema = z
   })
   .meta({ description: 'A query-tower model: where to fetch it and what it must be.' });
 
+// a DNS-1123 subdomain, written without a backslash (matching() carries it into CEL)
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const StorageCredentialsSchema = z
+  .object({
+    secretRef: z
+      .object({
+        name: matching(
+          z.string().min(1).max(253),
+          DNS1123_SUBDOMAIN,
+          "must be a Secret name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+          "Name of a Secret in the RankingModel's namespace.",
+        ),
+      })
+      .meta({ description: 'The Secret holding the storage credentials.' }),
+  })
+  .meta({
+    description:
+      "Storage credentials from a Secret in the model's namespace: each of its keys becomes an environment variable (envFrom) of every pod that reads or writes this snapshot's storage — the scoring pods' sync sidecar and the build's shard and publish pods. For S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), and where needed AWS_ENDPOINT_URL_S3, AWS_REGION, LIGHTRANK_S3_FORCE_PATH_STYLE; for http(s): LIGHTRANK_HTTP_AUTHORIZATION. Variables the operator sets itself win over the Secret's. The operator never reads the Secret; the kubelet does.",
+  });
+
 const BUILD_URI_MESSAGE =
   'a built snapshot (build) is published to its uri, which must be s3:// or file:// (HTTP storage is read-only)';
 
@@ -176,6 +197,7 @@ export const SnapshotSourceSchema = z
       .max(86400)
       .default(30)
       .meta({ description: 'How often the sidecar checks LATEST for a new snapshot version, in seconds.' }),
+    credentials: StorageCredentialsSchema.optional(),
     // lazy: the build's pods reuse the serving types, declared further down
     build: z.lazy(() => SnapshotBuildSchema).optional(),
   })
@@ -657,7 +679,7 @@ export const SnapshotBuildSchema = z
       .optional()
       .meta({
         description:
-          'Environment of the build pods: storage settings such as AWS_ENDPOINT_URL_S3, AWS_REGION or LIGHTRANK_S3_FORCE_PATH_STYLE. Not for secrets (the values are stored in the spec).',
+          'Environment of the build pods: storage settings such as AWS_ENDPOINT_URL_S3, AWS_REGION or LIGHTRANK_S3_FORCE_PATH_STYLE. Not for secrets (the values are stored in the spec): those go in snapshot.credentials.',
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['name'],
       }),
@@ -1034,6 +1056,15 @@ export const SnapshotBuildStatusSchema = z
       .max(MAX_BUILD_SHARDS)
       .default(0)
       .meta({ description: 'Shards that succeeded.' }),
+    itemsDone: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'Items embedded by the shards that succeeded (each reports its count).' }),
+    itemsPerSecond: z.int().min(0).optional().meta({
+      description:
+        "itemsDone over the seconds since startTime: the build's throughput counting finished shards only (a running shard's items count when it finishes).",
+    }),
     startTime: Time.meta({ description: 'When the build Job was created.' }),
     completionTime: Time.optional().meta({
       description: 'When the version was published or the build failed.',
@@ -1234,6 +1265,7 @@ export type SnapshotSource = z.infer<typeof SnapshotSourceSchema>;
 export type ItemTowerRef = z.infer<typeof ItemTowerRefSchema>;
 export type Catalogue = z.infer<typeof CatalogueSchema>;
 export type SnapshotBuild = z.infer<typeof SnapshotBuildSchema>;
+export type StorageCredentials = z.infer<typeof StorageCredentialsSchema>;
 export type BuildPods = z.infer<typeof BuildPodsSchema>;
 export type SegmentMatch = z.infer<typeof SegmentMatchSchema>;
 export type SegmentSpec = z.infer<typeof SegmentSpecSchema>;

@@ -14,7 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { publishParts } from '../embed/publish.js';
+import { publishParts, stagedPart } from '../embed/publish.js';
+import { openStore } from '../embed/store.js';
 import { embedShard } from '../embed/shard.js';
 import { buildItemSnapshot, buildTowers } from '../modelkit/bundle.js';
 import { catalogueColumns, writeParquetCatalogue } from '../modelkit/catalogue-parquet.js';
@@ -74,7 +75,8 @@ try {
         }),
       ),
     );
-    const part = join(root, `one-${round}`, 'part-0');
+    const store = openStore(join(root, `one-store-${round}`));
+    const part = store.localPath!(stagedPart('v1', 0));
     shardRuns.push(
       await secs(() =>
         embedShard({
@@ -90,14 +92,7 @@ try {
       ),
     );
     publishRuns.push(
-      await secs(() =>
-        publishParts({
-          parts: [part],
-          prefix: join(root, `one-store-${round}`),
-          version: 'v1',
-          fingerprint: towers.fingerprint,
-        }),
-      ),
+      await secs(() => publishParts({ store, version: 'v1', shards: 1, fingerprint: towers.fingerprint })),
     );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -109,8 +104,7 @@ try {
   const scaling: { shards: number; seconds: number }[] = [];
   for (const shards of [1, 2, 4]) {
     log(`${shards} shard process(es), then publish`);
-    const staging = join(root, `staging-${shards}`);
-    const common = ['--staging', staging, '--version', 'v1', '--shards', String(shards)];
+    const common = ['--prefix', join(root, `store-${shards}`), '--version', 'v1', '--shards', String(shards)];
     const seconds = await secs(async () => {
       await Promise.all(
         Array.from({ length: shards }, (_, i) =>
@@ -139,8 +133,6 @@ try {
         cli,
         'publish',
         ...common,
-        '--prefix',
-        join(root, `store-${shards}`),
         '--fingerprint',
         towers.fingerprint,
       ]);

@@ -6,7 +6,7 @@
 // naming file, row group and row; duplicate ids across parts and a part of another tower are
 // refused at publish with LATEST unmoved.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,8 @@ import { catalogueColumns, writeParquetCatalogue } from '../modelkit/catalogue-p
 import { modelConfig } from '../modelkit/config.js';
 import { openSnapshot } from '../snapshot/reader.js';
 import { listRowGroups } from './catalogue.js';
-import { PublishError, publishParts } from './publish.js';
+import { PublishError, publishParts, stagedPart } from './publish.js';
+import { openStore } from './store.js';
 import { embedShard } from './shard.js';
 
 const ITEMS = 5_000;
@@ -45,22 +46,21 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
+/** Stages `count` shards' parts of `version` in the file store `prefix`, as the shard Job does. */
 async function build(prefix: string, version: string, count: number, catalogue = files) {
-  const parts: string[] = [];
+  const store = openStore(prefix);
   for (let index = 0; index < count; index++) {
-    const partDir = join(root, 'staging', `${prefix}-${version}`, `part-${index}`);
     await embedShard({
       files: catalogue,
       columns,
       index,
       count,
       itemModel: towers.itemModel,
-      partDir,
+      partDir: store.localPath!(stagedPart(version, index)),
       version,
     });
-    parts.push(partDir);
   }
-  return parts;
+  return store;
 }
 
 describe('an offline item-tower build', () => {
@@ -68,8 +68,8 @@ describe('an offline item-tower build', () => {
     const units = await listRowGroups(files);
     expect(units.length).toBeGreaterThanOrEqual(9); // 3 files × ≥ 3 row groups: every shard gets some
     const prefix = join(root, 'store');
-    const parts = await build('store', 'v1', 4);
-    const manifest = await publishParts({ parts, prefix, version: 'v1', fingerprint: towers.fingerprint });
+    const store = await build(prefix, 'v1', 4);
+    const manifest = await publishParts({ store, version: 'v1', shards: 4, fingerprint: towers.fingerprint });
     expect(manifest.rows).toBe(ITEMS);
     expect(manifest.formatVersion).toBe(2); // one part per shard, moved as written
     expect(manifest.parts?.length).toBe(4);
@@ -153,38 +153,72 @@ describe('an offline item-tower build', () => {
 
   it('refuses duplicate ids across parts and a part of another tower; LATEST stays where it was', async () => {
     const prefix = join(root, 'refusals');
-    const v1 = await build('refusals', 'v1', 2);
-    await publishParts({ parts: v1, prefix, version: 'v1', fingerprint: towers.fingerprint });
+    const store = await build(prefix, 'v1', 2);
+    await publishParts({ store, version: 'v1', shards: 2, fingerprint: towers.fingerprint });
 
     // the same catalogue twice: every id is in two parts
-    const dup = await build('refusals', 'v2', 1);
-    const again = join(root, 'staging', 'refusals-v2', 'again');
+    await build(prefix, 'v2', 1);
     await embedShard({
       files,
       columns,
       index: 0,
       count: 1,
       itemModel: towers.itemModel,
-      partDir: again,
+      partDir: store.localPath!(stagedPart('v2', 1)),
       version: 'v2',
     });
     await expect(
-      publishParts({ parts: [...dup, again], prefix, version: 'v2', fingerprint: towers.fingerprint }),
+      publishParts({ store, version: 'v2', shards: 2, fingerprint: towers.fingerprint }),
     ).rejects.toThrow(/item id \d+ is in part 0 and in part 1/);
 
-    // a part whose manifest names another tower
+    // a part whose manifest names another tower; a part that is not there; a part of another version
+    await build(prefix, 'v3', 2);
     await expect(
-      publishParts({ parts: v1, prefix, version: 'v3', fingerprint: 'another-tower' }),
+      publishParts({ store, version: 'v3', shards: 2, fingerprint: 'another-tower' }),
     ).rejects.toThrow(PublishError);
+    await expect(
+      publishParts({ store, version: 'v3', shards: 3, fingerprint: towers.fingerprint }),
+    ).rejects.toThrow(/part 2 \(.*part-00002\): no manifest\.json: the shard did not finish its part/);
+    await build(prefix, 'v4', 1);
+    await rename(store.localPath!(stagedPart('v3', 1)), store.localPath!(stagedPart('v4', 1)));
+    await expect(
+      publishParts({ store, version: 'v4', shards: 2, fingerprint: towers.fingerprint }),
+    ).rejects.toThrow(/part 1 \(.*\): made for version v3, not v4/);
+    // a part whose file changed after its manifest was written
+    await build(prefix, 'v5', 1);
+    const ids = join(store.localPath!(stagedPart('v5', 0)), 'ids.u64');
+    const bytes = await readFile(ids);
+    bytes[0] = bytes[0]! ^ 1;
+    await writeFile(ids, bytes);
+    await expect(
+      publishParts({ store, version: 'v5', shards: 1, fingerprint: towers.fingerprint }),
+    ).rejects.toThrow(/part 0 \(.*\): ids\.u64: sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
+    await expect(readFile(join(prefix, 'v5', 'manifest.json'))).rejects.toThrow(/ENOENT/);
   }, 120_000);
+
+  it('a publish retried after an earlier try moved some files finds them in the version; one link each', async () => {
+    const prefix = join(root, 'retried');
+    const store = await build(prefix, 'v1', 2);
+    // an earlier try moved part 0's files and stopped
+    await mkdir(join(prefix, 'v1'), { recursive: true });
+    await rename(
+      join(store.localPath!(stagedPart('v1', 0)), 'ids.u64'),
+      join(prefix, 'v1', 'part-00000.ids.u64'),
+    );
+    const m = await publishParts({ store, version: 'v1', shards: 2, fingerprint: towers.fingerprint });
+    expect(m.rows).toBe(ITEMS);
+    expect((await openSnapshot(join(prefix, 'v1'))).rows).toBe(ITEMS);
+    // the sidecar's file source refuses a file with a second link: the version's have one
+    for (const f of await readdir(join(prefix, 'v1')))
+      expect((await stat(join(prefix, 'v1', f))).nlink).toBe(1);
+  }, 60_000);
 
   it('runs as `embed shard` per Job completion index, then `embed publish`', async () => {
     const run = promisify(execFile);
     const main = join(import.meta.dirname, 'main.ts');
-    const staging = join(root, 'cli-staging');
     const prefix = join(root, 'cli-store');
-    const common = ['--staging', staging, '--version', 'v1', '--shards', '2'];
+    const common = ['--prefix', prefix, '--version', 'v1', '--shards', '2'];
     const outputs = await Promise.all(
       [0, 1].map((i) =>
         run(
@@ -212,13 +246,20 @@ describe('an offline item-tower build', () => {
       main,
       'publish',
       ...common,
-      '--prefix',
-      prefix,
       '--fingerprint',
       towers.fingerprint,
     ]);
     expect(published.stdout).toContain(`published v1: ${ITEMS} items from 2 parts`);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
+    // the staging folder is gone once LATEST moved; the version holds both parts
+    await expect(readdir(join(prefix, '.staging'))).resolves.toEqual([]);
+    expect((await readdir(join(prefix, 'v1'))).sort()).toEqual([
+      'manifest.json',
+      'part-00000.embeddings.bin',
+      'part-00000.ids.u64',
+      'part-00001.embeddings.bin',
+      'part-00001.ids.u64',
+    ]);
     // a shard without an index (no --index, no JOB_COMPLETION_INDEX) is refused, not taken as 0
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'JOB_COMPLETION_INDEX'));
     await expect(
@@ -231,8 +272,8 @@ describe('an offline item-tower build', () => {
       ),
     ).rejects.toThrow(/JOB_COMPLETION_INDEX "" is not a whole number/);
     // a missing flag is named
-    await expect(run(process.execPath, ['--import', 'tsx', main, 'publish', ...common])).rejects.toThrow(
-      /--prefix is required/,
-    );
+    await expect(
+      run(process.execPath, ['--import', 'tsx', main, 'publish', '--version', 'v1', '--shards', '2']),
+    ).rejects.toThrow(/--fingerprint is required/);
   }, 120_000);
 });

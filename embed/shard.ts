@@ -2,15 +2,17 @@
 // (catalogue.ts), run through the item tower on ONNX Runtime in batches, written as a part — a
 // complete snapshot directory of its own (manifest with sha256s, ids, embeddings; the snapshot
 // writer's format) in a staging location. A part is checked again by publish.ts before anything
-// is published; a failed shard writes no part (the writer's temp files are removed).
+// is published; a failed or stopped shard (opts.signal, checked between batches) leaves no part:
+// no manifest, and its data files removed.
 //
 // API:
 //   embedShard({ files, columns, index, count, itemModel, partDir, version }) → ShardResult
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseTowerMetadata } from '../modelkit/metadata.js';
 import { runTower } from '../modelkit/bundle.js';
-import type { SnapshotManifest } from '../snapshot/format.js';
+import { EMBEDDINGS_FILE, IDS_FILE, type SnapshotManifest } from '../snapshot/format.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import {
   BuildInputError,
@@ -40,6 +42,8 @@ export interface ShardOptions {
   batchSize?: number;
   /** ONNX Runtime intra-op threads (default 1: a node runs several shards side by side) */
   threads?: number;
+  /** stops the shard between batches (SIGTERM): it throws the signal's reason and leaves no part */
+  signal?: AbortSignal;
 }
 
 export interface ShardResult {
@@ -47,6 +51,30 @@ export interface ShardResult {
   rows: number;
   rowGroups: number;
   seconds: number;
+}
+
+/**
+ * Throws at the second place an item id is met (in reading order), naming the first. Sorting a
+ * copy of all ids finds whether there is one; only then does a Map walk name the places.
+ */
+function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) => string): void {
+  const all = new BigUint64Array(unitIds.reduce((n, ids) => n + ids.length, 0));
+  let o = 0;
+  for (const ids of unitIds) {
+    all.set(ids, o);
+    o += ids.length;
+  }
+  all.sort();
+  let dup = false;
+  for (let i = 1; i < all.length && !dup; i++) dup = all[i] === all[i - 1];
+  if (!dup) return;
+  const seen = new Map<bigint, [number, number]>();
+  for (const [u, ids] of unitIds.entries())
+    for (let r = 0; r < ids.length; r++) {
+      const first = seen.get(ids[r]!);
+      if (first) throw new CatalogueError(`${at(u, r)}: item id ${ids[r]} again (first at ${at(...first)})`);
+      seen.set(ids[r]!, [u, r]);
+    }
 }
 
 export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
@@ -73,24 +101,27 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
     dim: meta.dim,
     dtype: 'float32',
   });
-  // where each id was first seen, as (row group in this shard) × 2^32 + row: formatted only on error
-  const seen = new Map<bigint, number>();
   const at = (u: number, row: number) =>
     `${units[u]!.file}: row group ${units[u]!.rowGroup}, row ${units[u]!.rowStart + row}`;
+  // each unit's ids, for the duplicate check at the end (sorted once, not a Map per row)
+  const unitIds: BigUint64Array[] = [];
+  // the next row group is read (I/O and Parquet decoding on this thread) while the tower runs the
+  // current one on ONNX Runtime's threads
+  const read = (u: number) => {
+    const p = readRowGroup(units[u]!, opts.columns);
+    p.catch(() => {}); // awaited in turn below; a failure while an earlier unit runs is not unhandled
+    return p;
+  };
+  let next = units.length > 0 ? read(0) : undefined;
   let rows = 0;
   try {
     for (const [u, unit] of units.entries()) {
-      const data = await readRowGroup(unit, opts.columns);
-      for (let r = 0; r < data.ids.length; r++) {
-        const id = data.ids[r]!;
-        const first = seen.get(id);
-        if (first !== undefined)
-          throw new CatalogueError(
-            `${at(u, r)}: item id ${id} again (first at ${at(Math.floor(first / 2 ** 32), first % 2 ** 32)})`,
-          );
-        seen.set(id, u * 2 ** 32 + r);
-      }
+      opts.signal?.throwIfAborted();
+      const data = await next!;
+      next = u + 1 < units.length ? read(u + 1) : undefined;
+      unitIds.push(data.ids);
       for (let start = 0; start < data.ids.length; start += batchSize) {
+        opts.signal?.throwIfAborted();
         const n = Math.min(batchSize, data.ids.length - start);
         const emb = await runTower(
           session,
@@ -108,8 +139,13 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
         rows += n;
       }
     }
+    opts.signal?.throwIfAborted();
+    checkUniqueIds(unitIds, at);
   } catch (err) {
     await writer.abort();
+    // what was written so far is no part: remove it, so nothing half-written stays behind
+    await rm(join(opts.partDir, IDS_FILE), { force: true });
+    await rm(join(opts.partDir, EMBEDDINGS_FILE), { force: true });
     throw err;
   } finally {
     await session.release();

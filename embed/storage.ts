@@ -33,11 +33,14 @@ function forcePathStyle(): boolean {
   return /^(1|true|yes)$/i.test(process.env.LIGHTRANK_S3_FORCE_PATH_STYLE ?? '');
 }
 
-function s3Client(): S3Client {
+/** The build's S3 client (also store.ts's): the SDK's endpoint, region and credentials chain. */
+export function s3Client(): S3Client {
   return new S3Client({
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     forcePathStyle: forcePathStyle(),
+    // the snapshot's own sha256s cover every byte; no second CRC pass (nor aws-chunked uploads)
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
   });
 }
 

@@ -3,6 +3,7 @@
 // (apply.ts) decides whether the live objects already match. The pods run as the namespace's
 // shared scoring identity (rbac.ts, identity.ts).
 import { PodEnv } from '../api/pod-env.js';
+import { storageEnvFrom } from './credentials.js';
 import { API_GROUP_VERSION, KIND, type RankingModel } from '../api/rankingmodel.js';
 import type { ResolvedSegment } from '../api/resolve.js';
 import type { KubeObject, OwnerReference } from './runtime/kube/types.js';
@@ -202,6 +203,8 @@ export function buildDeployment(
           }),
           ...POD_ENV,
         ],
+        // the snapshot storage's credentials (a Secret, read by the kubelet): credentials.ts
+        ...storageEnvFrom(seg),
         ports: [{ name: 'sync', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
         readinessProbe: { httpGet: { path: '/readyz', port: 'sync' }, periodSeconds: 5, failureThreshold: 3 },
         resources: { requests: { cpu: '50m', memory: '64Mi' } },

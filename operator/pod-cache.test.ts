@@ -107,4 +107,33 @@ describe('podForCache', () => {
       ],
     });
   });
+
+  it('keeps a container stuck waiting (a missing Secret), not one merely starting', () => {
+    const pod = (reason: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'build-0', namespace: 'ns' },
+      status: {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'embed',
+            image: 'x',
+            ready: false,
+            state: { waiting: { reason, message: 'secret "s" not found' } },
+          },
+        ],
+      },
+    });
+    expect(podForCache(pod('CreateContainerConfigError')).status).toEqual({
+      phase: 'Pending',
+      containerStatuses: [
+        {
+          name: 'embed',
+          state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "s" not found' } },
+        },
+      ],
+    });
+    expect(podForCache(pod('ContainerCreating')).status).toEqual({ phase: 'Pending' });
+  });
 });

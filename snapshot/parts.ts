@@ -8,6 +8,7 @@
 // formatVersion 1 with the same version, fingerprint, shape and creation time.
 //
 // API:
+//   partsManifest(header & { createdAt? }, parts: PartFiles[]) → SnapshotManifest   (no I/O)
 //   writePartsManifest(dir, header & { createdAt? }, parts: PartFiles[]) → SnapshotManifest
 //     parts: each part's rows and its two files' { sha256, bytes } (the files already in `dir`,
 //     named by partFileNames(i)); writes manifest.json (temp + rename), formatVersion 2
@@ -41,11 +42,11 @@ async function writeManifest(dir: string, m: SnapshotManifest): Promise<void> {
   await rename(tmp, join(dir, MANIFEST_FILE));
 }
 
-export async function writePartsManifest(
-  dir: string,
+/** The formatVersion 2 manifest of `parts` (each part's files named by partFileNames(i)). */
+export function partsManifest(
   header: SnapshotHeader & { createdAt?: Date },
   parts: PartFiles[],
-): Promise<SnapshotManifest> {
+): SnapshotManifest {
   const files: Record<string, SnapshotFileEntry> = {};
   const listed = parts.map((p, i) => {
     const names = partFileNames(i);
@@ -53,7 +54,7 @@ export async function writePartsManifest(
     files[names.embeddings] = p.embeddings;
     return { rows: p.rows, ...names };
   });
-  const manifest: SnapshotManifest = {
+  return {
     formatVersion: MULTI_PART_FORMAT_VERSION,
     snapshotVersion: header.snapshotVersion,
     towerFingerprint: header.towerFingerprint,
@@ -65,6 +66,14 @@ export async function writePartsManifest(
     createdAt: (header.createdAt ?? new Date()).toISOString(),
     parts: listed,
   };
+}
+
+export async function writePartsManifest(
+  dir: string,
+  header: SnapshotHeader & { createdAt?: Date },
+  parts: PartFiles[],
+): Promise<SnapshotManifest> {
+  const manifest = partsManifest(header, parts);
   await writeManifest(dir, manifest);
   return manifest;
 }

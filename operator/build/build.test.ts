@@ -104,7 +104,9 @@ describe('the build Jobs', () => {
     expect(arg('--catalogue')).toBe('s3://catalogue/items');
     expect(arg('--item-tower-sha256')).toBe(SHA_B);
     expect(arg('--fingerprint')).toBe('fp-1');
-    expect(arg('--staging')).toBe('file:///srv/snapshots/ads/.staging');
+    // the part is staged under the snapshot's own storage (embed: <prefix>/.staging/<version>/)
+    expect(arg('--prefix')).toBe('file:///srv/snapshots/ads');
+    expect(c.args).not.toContain('--staging');
     expect(arg('--shards')).toBe('4');
     // build pods are not a segment's scoring pods
     expect(spec.template.metadata.labels['lightrank.dev/segment']).toBeUndefined();

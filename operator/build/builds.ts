@@ -2,7 +2,8 @@
 // lives in status (segments[].snapshotBuild: version, phase, Job, shards done); each pass reads
 // the build's Jobs from the cache and moves it on:
 //
-//   start (a new item tower, or the schedule is due) → Building: the shard Job (Indexed)
+//   start (a new item tower, or the schedule is due) → Building: the shard Job (Indexed); items
+//     done and items/s from the finished shards' own reports (their termination messages)
 //     → every index succeeded → Publishing: the publish Job → Published (LATEST moved)
 //     → an index out of retries, or publish refused → Failed (LATEST unmoved; the shard's own
 //       message, from its pod's termination message, in status and a Warning Event)
@@ -68,6 +69,26 @@ const conditionOf = (job: Job | undefined, type: string) =>
   job?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 
 const IN_FLIGHT_POLL_MS = 5_000;
+
+/** The build with `message` naming a stuck pod, or without a message when none is stuck. */
+function withStuck(b: SnapshotBuildStatus, stuck: string | undefined): SnapshotBuildStatus {
+  const { message: _old, ...rest } = b;
+  return stuck ? { ...rest, message: stuck.slice(0, 1000) } : rest;
+}
+
+/** The item count a succeeded shard's pod reports in its termination message ({"items": n, …}). */
+function reportedItems(pod: KubeObject): number | undefined {
+  const statuses = (pod.status as { containerStatuses?: { state?: { terminated?: { message?: string } } }[] })
+    ?.containerStatuses;
+  const message = statuses?.[0]?.state?.terminated?.message;
+  if (!message) return undefined;
+  try {
+    const items = (JSON.parse(message) as { items?: unknown }).items;
+    return typeof items === 'number' && Number.isInteger(items) && items >= 0 ? items : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export class SnapshotBuilds {
   constructor(private readonly deps: BuildDeps) {}
@@ -150,9 +171,12 @@ export class SnapshotBuilds {
         return cur;
       }
       const shardsDone = countIndexes(job.status?.completedIndexes);
-      if (conditionOf(job, 'Failed')) return this.fail(seg, { ...cur, shardsDone }, job, regarding, log, now);
-      if (!conditionOf(job, 'Complete')) return { ...cur, shardsDone };
-      cur = { ...cur, shardsDone: cur.shards, phase: 'Publishing' };
+      const progress = this.progress(job, cur, now);
+      if (conditionOf(job, 'Failed'))
+        return this.fail(seg, { ...cur, shardsDone, ...progress }, job, regarding, log, now);
+      if (!conditionOf(job, 'Complete'))
+        return withStuck({ ...cur, shardsDone, ...progress }, this.stuck(job, 'shard'));
+      cur = withStuck({ ...cur, shardsDone: cur.shards, ...progress, phase: 'Publishing' }, undefined);
     }
     if (cur.phase === 'Publishing') {
       const name = publishJobName(model.metadata.name, seg.name, cur.version);
@@ -162,12 +186,12 @@ export class SnapshotBuilds {
         return cur;
       }
       if (conditionOf(job, 'Failed')) return this.fail(seg, cur, job, regarding, log, now);
-      if (!conditionOf(job, 'Complete')) return cur;
+      if (!conditionOf(job, 'Complete')) return withStuck(cur, this.stuck(job, 'publish'));
       const done: SnapshotBuildStatus = {
         ...cur,
         phase: 'Published',
         completionTime: toKubeTime(now),
-        message: `published ${cur.version} from ${cur.shards} shards in ${Math.round((now.getTime() - Date.parse(cur.startTime)) / 1000)} s`,
+        message: `published ${cur.version} from ${cur.shards} shards in ${Math.round((now.getTime() - Date.parse(cur.startTime)) / 1000)} s${cur.itemsDone !== undefined ? ` (${cur.itemsDone} items; shards at ${cur.itemsPerSecond ?? 0} items/s)` : ''}`,
       };
       log.info({ segment: seg.name, version: cur.version }, 'snapshot published');
       await this.deps.events.record(regarding, {
@@ -197,6 +221,55 @@ export class SnapshotBuilds {
       message: `segment ${seg.name}: snapshot ${cur.version} failed: ${message}`.slice(0, 1024),
     });
     return failed;
+  }
+
+  /**
+   * The build's items so far and its items/s: each succeeded shard reports its item count in its
+   * termination message (embed/main.ts); their sum over the seconds since the build started.
+   * A running shard's items count once it finishes, so while shards run this is a lower bound.
+   * Nothing when no finished shard has reported (an image that does not report).
+   */
+  private progress(
+    job: Job,
+    cur: SnapshotBuildStatus,
+    now: Date,
+  ): Pick<SnapshotBuildStatus, 'itemsDone' | 'itemsPerSecond'> {
+    const perIndex = new Map<string, number>();
+    for (const p of this.deps.pods.list(
+      (p) =>
+        p.metadata.namespace === job.metadata.namespace &&
+        p.metadata.labels?.['batch.kubernetes.io/job-name'] === job.metadata.name &&
+        (p.status as { phase?: string } | undefined)?.phase === 'Succeeded',
+    )) {
+      const index = p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'];
+      const items = reportedItems(p);
+      if (index !== undefined && items !== undefined) perIndex.set(index, items);
+    }
+    if (perIndex.size === 0) return {};
+    const itemsDone = [...perIndex.values()].reduce((a, b) => a + b, 0);
+    const seconds = Math.max((now.getTime() - Date.parse(cur.startTime)) / 1000, 1);
+    return { itemsDone, itemsPerSecond: Math.round(itemsDone / seconds) };
+  }
+
+  /**
+   * A pod of the Job that cannot start and will not by itself (a missing credentials Secret, an
+   * image that cannot be had: pod-cache.ts STUCK_WAITING_REASONS), in the kubelet's words.
+   */
+  private stuck(job: Job, step: 'shard' | 'publish'): string | undefined {
+    for (const p of this.deps.pods.list(
+      (p) =>
+        p.metadata.namespace === job.metadata.namespace &&
+        p.metadata.labels?.['batch.kubernetes.io/job-name'] === job.metadata.name,
+    )) {
+      const waiting = (
+        p.status as { containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] }
+      )?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+      if (!waiting) continue;
+      const index = p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'];
+      const who = step === 'shard' && index !== undefined ? `shard ${index}` : `the ${step} pod`;
+      return `${who} cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`;
+    }
+    return undefined;
   }
 
   /** Which shard failed and why, in the shard's own words (its pod's termination message). */

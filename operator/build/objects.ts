@@ -6,8 +6,10 @@
 //    podFailurePolicy fails an index at once when the shard exits with EXIT_BAD_INPUT (bad data,
 //    a wrong tower: no retry can fix it) and does not count a pod evicted by a disruption;
 //  - the publish Job: one pod running `lightrank embed publish` once every shard succeeded.
-// Parts are staged under the snapshot prefix (`<prefix>/.staging/<version>/part-<i>`) so that
-// publishing moves files within one storage; the prefix is a file:// folder every build pod sees.
+// Both take the snapshot's storage credentials from its Secret (envFrom: ../credentials.ts).
+// Parts are staged under the snapshot's own storage (`<prefix>/.staging/<version>/part-NNNNN`,
+// embed/publish.ts), so publishing copies within one storage: an s3:// prefix needs nothing
+// shared by the build pods; a file:// prefix must be a folder every build pod sees.
 //
 // API:
 //   buildVersion(itemTowerSha256, at) → '<UTC yyyymmddThhmmssZ>-<sha256[0:8]>'
@@ -16,10 +18,12 @@
 //   buildPublishJob(model, seg, version, opts) → Job
 import { createHash } from 'node:crypto';
 import type { RankingModel } from '../../api/rankingmodel.js';
+import { PodEnv } from '../../api/pod-env.js';
 import type { ResolvedSegment } from '../../api/resolve.js';
 import { EXIT_BAD_INPUT } from '../../embed/exit-codes.js';
 import { LABEL_MANAGED_BY, LABEL_MODEL, MANAGED_BY, ownerReference, quantities } from '../builders.js';
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from '../pod-security.js';
+import { storageEnvFrom } from '../credentials.js';
 import type { KubeObject } from '../runtime/kube/types.js';
 
 export type Job = KubeObject & { spec: Record<string, unknown>; status?: JobStatus };
@@ -40,7 +44,8 @@ export const LABEL_BUILD_VERSION = 'lightrank.dev/build-version';
 /** shard or publish. */
 export const LABEL_BUILD_STEP = 'lightrank.dev/build-step';
 export const EMBED_COMMAND = ['node', 'dist/embed/main.js'];
-export const STAGING_DIR = '.staging';
+/** Kubernetes' default terminationMessagePath, named so the shard can be told where it is. */
+export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 const CONTAINER = 'embed';
 
 export interface BuildJobOptions {
@@ -144,10 +149,14 @@ function podSpec(seg: ResolvedSegment, args: string[], opts: BuildJobOptions): R
         args,
         env: [
           { name: 'LIGHTRANK_EXECUTION_PROVIDER', value: p.executionProvider },
+          // a finished shard writes its items and seconds there: the build's items/s (builds.ts)
+          { name: PodEnv.TerminationMessagePath, value: TERMINATION_MESSAGE_PATH },
           ...(p.build.env ?? []).map((e) => ({ name: e.name, value: e.value })),
         ],
+        ...storageEnvFrom(seg),
         // the shard's last words become the pod's termination message: the operator quotes it
         terminationMessagePolicy: 'FallbackToLogsOnError',
+        terminationMessagePath: TERMINATION_MESSAGE_PATH,
         ...(Object.keys(p.resources).length ? { resources: p.resources } : {}),
         securityContext: CONTAINER_SECURITY_CONTEXT,
         volumeMounts: [TMP_MOUNT],
@@ -182,8 +191,6 @@ function jobObject(
   };
 }
 
-const staging = (seg: ResolvedSegment) => `${seg.snapshot.uri.replace(/\/+$/, '')}/${STAGING_DIR}`;
-
 export function buildShardJob(
   model: RankingModel,
   seg: ResolvedSegment,
@@ -208,8 +215,8 @@ export function buildShardJob(
     tower.sha256,
     '--fingerprint',
     seg.model.towerFingerprint,
-    '--staging',
-    staging(seg),
+    '--prefix',
+    seg.snapshot.uri,
     '--version',
     version,
     '--shards',
@@ -235,8 +242,6 @@ export function buildPublishJob(
   const build = required(seg.snapshot.build, `segment ${seg.name}: snapshot.build`);
   const args = [
     'publish',
-    '--staging',
-    staging(seg),
     '--prefix',
     seg.snapshot.uri,
     '--version',

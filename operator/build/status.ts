@@ -1,9 +1,13 @@
 // The build's part of the RankingModel status, set after the rest is derived (status.ts): each
 // segment's snapshotBuild, and the SnapshotBuilding condition — True while a build runs (shards
-// done / total), False once the latest builds are published or one failed (the shard and its
+// done / total, items and items/s of the finished shards), False once the latest builds are published or one failed (the shard and its
 // cause), absent for a model that builds nothing.
 import { ConditionType, Reason, setCondition } from '../../api/conditions.js';
 import type { RankingModel, RankingModelStatus, SnapshotBuildStatus } from '../../api/rankingmodel.js';
+
+/** ", 120000 items, 4000 items/s" once a finished shard has reported (builds.ts: progress). */
+const rate = (b: SnapshotBuildStatus) =>
+  b.itemsDone !== undefined ? `, ${b.itemsDone} items, ${b.itemsPerSecond ?? 0} items/s` : '';
 
 export function withBuildStatus(
   status: RankingModelStatus,
@@ -23,9 +27,9 @@ export function withBuildStatus(
   const waiting = held.length ? `; the canary of ${held.join(', ')} waits for its snapshot` : '';
   const say = ([name, b]: [string, SnapshotBuildStatus]) =>
     b.phase === 'Building'
-      ? `segment ${name}: building ${b.version}, ${b.shardsDone}/${b.shards} shards done`
+      ? `segment ${name}: building ${b.version}, ${b.shardsDone}/${b.shards} shards done${rate(b)}${b.message ? `; ${b.message}` : ''}`
       : b.phase === 'Publishing'
-        ? `segment ${name}: publishing ${b.version} (${b.shards}/${b.shards} shards done)`
+        ? `segment ${name}: publishing ${b.version} (${b.shards}/${b.shards} shards done${rate(b)})${b.message ? `; ${b.message}` : ''}`
         : b.phase === 'Failed'
           ? `segment ${name}: build ${b.version} failed: ${b.message ?? ''}`
           : `segment ${name}: ${b.version} published`;

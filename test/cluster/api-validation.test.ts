@@ -334,6 +334,16 @@ const buildEdits: [string, (s: Spec) => void, string[]][] = [
     ['spec.snapshot.build.pods.gpu.count', 'gpu.count must be at least 1 when executionProvider is cuda'],
   ],
   [
+    'storage credentials naming no Secret name',
+    (s) => (s.snapshot!.credentials = { secretRef: { name: 'Store_Creds' } }),
+    ['spec.snapshot.credentials.secretRef.name', 'must be a Secret name'],
+  ],
+  [
+    'storage credentials without a secretRef',
+    (s) => (s.snapshot!.credentials = {} as never),
+    ['spec.snapshot.credentials.secretRef', 'Required value'],
+  ],
+  [
     '2,000 shards',
     (s) => (s.snapshot!.build!.shards = 2000),
     ['spec.snapshot.build.shards', 'less than or equal to 1000'],
@@ -343,6 +353,11 @@ const buildEdits: [string, (s: Spec) => void, string[]][] = [
 describe('the API server refuses invalid snapshot builds, naming the field', () => {
   it('accepts a valid built spec', async () => {
     await create('built', builtSpec(), 'All');
+  });
+  it('accepts a built spec whose storage credentials come from a Secret', async () => {
+    const spec = builtSpec() as Spec;
+    spec.snapshot!.credentials = { secretRef: { name: 'snapshot-store.s3' } };
+    await create('built-creds', spec, 'All');
   });
   it.each(buildEdits)('%s', async (_what, edit, expected) => {
     const spec = builtSpec() as Spec;

@@ -184,13 +184,23 @@ export async function writeMultiPartVersion(
   rowsPerPart = 40,
   firstId = 1,
 ): Promise<string> {
-  const { publishParts } = await import('../../../embed/publish.js');
-  const staging = path.join(prefix, '.staging', version);
-  const dirs: string[] = [];
-  for (let i = 0; i < parts; i++)
-    dirs.push(
-      await writeSnapshotVersion(staging, `part-${i}`, fingerprint, rowsPerPart, firstId + i * rowsPerPart),
-    );
-  await publishParts({ parts: dirs, prefix, version, fingerprint });
+  const { publishParts, stagedPart } = await import('../../../embed/publish.js');
+  const { openStore } = await import('../../../embed/store.js');
+  for (let i = 0; i < parts; i++) {
+    const first = firstId + i * rowsPerPart;
+    await writeSnapshot(path.join(prefix, stagedPart(version, i)), {
+      snapshotVersion: version,
+      towerFingerprint: fingerprint,
+      tasks: TASKS,
+      dim: DIM,
+      dtype: 'float32',
+      ids: BigUint64Array.from({ length: rowsPerPart }, (_, r) => BigInt(first + r)),
+      embeddings: Float32Array.from(
+        { length: rowsPerPart * TASKS.length * DIM },
+        (_, r) => Math.sin(r + first) / 4,
+      ),
+    });
+  }
+  await publishParts({ store: openStore(prefix), version, shards: parts, fingerprint });
   return path.join(prefix, version);
 }

@@ -1,0 +1,296 @@
+// Where a build writes: the snapshot's own storage, a `file://` folder or an `s3://` prefix. The
+// shards stage their parts under it (`.staging/<version>/part-NNNNN/`), and the publish step reads
+// them back from it, writes the version beside them and moves LATEST — so a build needs no volume
+// shared by its pods when its snapshot is on S3.
+//
+// Keys are relative to the prefix, '/'-separated, and made by this code (the version is checked
+// before any key is built: assertVersion). What each store guarantees:
+//  - writeText is whole or nothing: file: temp file + rename; s3: one PUT (S3 never shows a
+//    partly written object).
+//  - place(from, to) puts a staged file's bytes at their published name: file: a rename (no byte
+//    copied; the staged name is gone, and the published file has one link, as the sidecar's
+//    file source requires), a copy across file systems; s3: a server-side CopyObject (no byte
+//    through the pod; the staged object stays until the staging folder is removed).
+//  - upload/copy on S3 are single requests, so one file is at most 5 GiB (S3's limit of a PUT and a
+//    copy): a part above that is refused with a message that says to use more shards.
+// S3 takes its endpoint, region and credentials as the rest of lightrank does (storage.ts).
+//
+// API:
+//   openStore(uri) → SnapshotStore                 uri: file://…, s3://bucket/prefix, or a local path
+//   assertVersion(version)                          throws unless [A-Za-z0-9][A-Za-z0-9._-]*
+//   interface SnapshotStore { uri, where(key), localPath(key)?, readText(key) → string | undefined,
+//     exists(key), read(key) → AsyncIterable<Uint8Array>, upload(file, key, signal?),
+//     writeText(key, text), place(from, to), remove(key), removeAll(prefixKey), close() }
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { s3Client } from './storage.js';
+
+/** S3's limit of one PUT and of one CopyObject. */
+export const S3_SINGLE_REQUEST_BYTES = 5 * 1024 ** 3;
+
+export interface SnapshotStore {
+  /** the prefix, as given */
+  readonly uri: string;
+  /** how messages name a key: its full URI or path */
+  where(key: string): string;
+  /** file stores: the key's path on this machine (a shard writes its part in place) */
+  localPath?(key: string): string;
+  /** the key's text; undefined when it does not exist */
+  readText(key: string): Promise<string | undefined>;
+  /** the key's bytes, streamed */
+  read(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** a local file to `key` */
+  upload(file: string, key: string, signal?: AbortSignal): Promise<void>;
+  /** `text` to `key`, whole or not at all */
+  writeText(key: string, text: string): Promise<void>;
+  /** whether the key exists */
+  exists(key: string): Promise<boolean>;
+  /** `from`'s bytes at `to` within the store: a move on file://, a server-side copy on S3 */
+  place(from: string, to: string): Promise<void>;
+  /** one key; nothing when it does not exist */
+  remove(key: string): Promise<void>;
+  /** every key under `prefixKey/` */
+  removeAll(prefixKey: string): Promise<void>;
+  close(): void;
+}
+
+export function assertVersion(version: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(version))
+    throw new Error(`version ${JSON.stringify(version)}: letters, digits, '.', '_' and '-' only`);
+}
+
+export function openStore(uri: string): SnapshotStore {
+  if (uri.startsWith('s3://')) return new S3Store(uri);
+  if (uri.startsWith('file://')) return new FileStore(uri, fileURLToPath(uri));
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri))
+    throw new Error(`${uri}: a built snapshot is written to file:// or s3:// storage`);
+  return new FileStore(uri, uri);
+}
+
+class FileStore implements SnapshotStore {
+  constructor(
+    readonly uri: string,
+    private readonly root: string,
+  ) {}
+
+  where(key: string): string {
+    return join(this.root, key);
+  }
+
+  localPath(key: string): string {
+    return join(this.root, key);
+  }
+
+  async readText(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(join(this.root, key), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async read(key: string): Promise<AsyncIterable<Uint8Array>> {
+    const path = join(this.root, key);
+    await stat(path); // a missing file fails here, with its path
+    return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  async upload(file: string, key: string): Promise<void> {
+    const to = join(this.root, key);
+    await mkdir(dirname(to), { recursive: true });
+    await copyFile(file, to);
+  }
+
+  async writeText(key: string, text: string): Promise<void> {
+    const to = join(this.root, key);
+    await mkdir(dirname(to), { recursive: true });
+    const tmp = join(dirname(to), `.${key.split('/').pop()}.tmp`);
+    await writeFile(tmp, text);
+    await rename(tmp, to);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return stat(join(this.root, key)).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+  }
+
+  async place(from: string, to: string): Promise<void> {
+    const src = join(this.root, from);
+    const dst = join(this.root, to);
+    await mkdir(dirname(dst), { recursive: true });
+    try {
+      await rename(src, dst);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await copyFile(src, dst);
+      await rm(src);
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(join(this.root, key), { force: true });
+  }
+
+  async removeAll(prefixKey: string): Promise<void> {
+    await rm(join(this.root, prefixKey), { recursive: true, force: true });
+  }
+
+  close(): void {}
+}
+
+class S3Store implements SnapshotStore {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(readonly uri: string) {
+    const url = new URL(uri);
+    this.bucket = url.hostname;
+    if (!this.bucket) throw new Error(`${uri}: an s3:// URI needs a bucket (s3://bucket/prefix)`);
+    const prefix = decodeURIComponent(url.pathname).replace(/^\/+/, '').replace(/\/+$/, '');
+    this.prefix = prefix === '' ? '' : `${prefix}/`;
+    this.client = s3Client();
+  }
+
+  where(key: string): string {
+    return `s3://${this.bucket}/${this.prefix}${key}`;
+  }
+
+  private failed(err: unknown, what: string, key: string): Error {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    return new Error(
+      `${what} ${this.where(key)}: ${(err as Error).name}${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+
+  /** The key is not there (a missing bucket is not: that is storage to fix, and retryable). */
+  private static missing(err: unknown): boolean {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const name = (err as Error).name;
+    return name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchBucket');
+  }
+
+  async readText(key: string): Promise<string | undefined> {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+      );
+      return await res.Body!.transformToString('utf8');
+    } catch (err) {
+      if (S3Store.missing(err)) return undefined;
+      throw this.failed(err, 'reading', key);
+    }
+  }
+
+  async read(key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+      );
+      return res.Body as Readable;
+    } catch (err) {
+      throw this.failed(err, 'reading', key);
+    }
+  }
+
+  async upload(file: string, key: string, signal?: AbortSignal): Promise<void> {
+    const { size } = await stat(file);
+    if (size > S3_SINGLE_REQUEST_BYTES)
+      throw new Error(
+        `${file}: ${size} bytes, above the 5 GiB of one S3 upload: build this catalogue in more shards`,
+      );
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: createReadStream(file),
+          ContentLength: size,
+        }),
+        signal ? { abortSignal: signal } : {},
+      );
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw this.failed(err, 'writing', key);
+    }
+  }
+
+  async writeText(key: string, text: string): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: text }),
+      );
+    } catch (err) {
+      throw this.failed(err, 'writing', key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return true;
+    } catch (err) {
+      if (S3Store.missing(err)) return false;
+      throw this.failed(err, 'reading', key);
+    }
+  }
+
+  async place(from: string, to: string): Promise<void> {
+    const source = `${this.bucket}/${(this.prefix + from).split('/').map(encodeURIComponent).join('/')}`;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: this.prefix + to, CopySource: source }),
+      );
+    } catch (err) {
+      throw this.failed(err, `copying ${this.where(from)} to`, to);
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+    } catch (err) {
+      if (!S3Store.missing(err)) throw this.failed(err, 'removing', key);
+    }
+  }
+
+  async removeAll(prefixKey: string): Promise<void> {
+    const prefix = `${this.prefix}${prefixKey.replace(/\/+$/, '')}/`;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (keys.length > 0)
+        await this.client.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } }),
+        );
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,338 @@
+// A built snapshot published to S3, with the storage credentials from a Secret. Given a catalogue,
+// the item tower and an empty snapshot prefix on the S3 test server, and a Secret holding the S3
+// endpoint and keys (nothing of them in the RankingModel), the operator's shard Job stages its
+// parts on S3 and the publish Job writes the version there and moves LATEST last: when LATEST first
+// names the version, every one of its files is already there. The scoring pods' sidecar reads it
+// with the same Secret and the server serves it. A build whose shard fails leaves that prefix's
+// LATEST where it was. The Job pods and scoring pods run on the local node agent (as processes),
+// which reads the Secret from the API server as a kubelet does.
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { V1Pod } from '@kubernetes/client-node';
+import { parquetWriteFile } from 'hyparquet-writer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localAddressOf } from '../../agent/addresses.js';
+import { startNodeAgent, type NodeAgent } from '../../agent/agent.js';
+import { API_GROUP, API_VERSION, PLURAL, type RankingModelStatus } from '../../api/rankingmodel.js';
+import { buildTowers, type TowerFiles } from '../../modelkit/bundle.js';
+import { catalogueColumns, writeParquetCatalogue } from '../../modelkit/catalogue-parquet.js';
+import { modelConfig } from '../../modelkit/config.js';
+import { rankingModel, startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
+import { putFile } from '../sidecar/helpers/s3-publish.js';
+import { startS3Server, type S3Server } from '../sidecar/helpers/s3-server.js';
+import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+
+const ns = useTestNamespace('embed-s3');
+const NODE = `lightrank-embed-s3-${randomBytes(3).toString('hex')}`;
+const TAINT = { key: 'lightrank.dev/local-node-agent', value: 'embed-s3', effect: 'NoSchedule' };
+const PLACEMENT = {
+  nodeSelector: { 'kubernetes.io/hostname': NODE },
+  tolerations: [{ key: TAINT.key, operator: 'Exists' as const, effect: 'NoSchedule' as const }],
+};
+const BUCKET = 'lightrank-embed-s3';
+const SECRET = 'snapshot-store';
+const ITEMS = 40_000;
+const SHARDS = 3;
+const SEED = 17;
+const config = modelConfig({ seed: SEED });
+const shape = { numDense: config.item.numDense, numCategorical: config.item.numCategorical };
+const columns = catalogueColumns(shape);
+
+let runDir: string;
+let agent: NodeAgent;
+let operator: InProcessOperator;
+let s3: S3Server;
+let towers: TowerFiles;
+let itemSha256: string;
+
+beforeAll(async () => {
+  runDir = mkdtempSync(join(tmpdir(), 'lightrank-embed-s3-'));
+  s3 = await startS3Server();
+  await s3.createBucket(BUCKET);
+  towers = await buildTowers({ dir: join(runDir, 'model'), config });
+  itemSha256 = createHash('sha256')
+    .update(await readFile(towers.itemModel))
+    .digest('hex');
+  await putFile(s3.client, BUCKET, 'towers/item.onnx', towers.itemModel);
+  const files = await writeParquetCatalogue({
+    dir: join(runDir, 'catalogue'),
+    items: ITEMS,
+    seed: SEED,
+    shape,
+    files: 3,
+    rowGroupSize: 5_000,
+  });
+  for (const f of files) await putFile(s3.client, BUCKET, `catalogue/${f.split('/').pop()}`, f);
+  // the endpoint and the keys live in the Secret only
+  await clients().core.createNamespacedSecret({
+    namespace: ns.name,
+    body: { metadata: { name: SECRET }, stringData: s3.env },
+  });
+  agent = await startNodeAgent({
+    kubeConfig: clients().kc,
+    nodeName: NODE,
+    runDir: join(runDir, 'agent'),
+    taints: [TAINT],
+    podKubeconfig: clusterInfo().kubeconfigPath,
+    deleteNodeOnStop: true,
+    shutdownGraceMs: 3_000,
+  });
+  await waitFor(
+    `node ${NODE} Ready`,
+    async () => {
+      const node = await clients().core.readNode({ name: NODE });
+      const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      const tainted = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+      return ready && !tainted;
+    },
+    { timeoutMs: 60_000 },
+  );
+  operator = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
+    serverImage: 'registry.test/lightrank-server:1',
+    sidecarImage: 'registry.test/lightrank-server:1',
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await operator?.stop();
+  await agent?.stop();
+  await s3?.stop();
+  if (runDir) rmSync(runDir, { recursive: true, force: true });
+});
+
+/** A model whose snapshot is built into s3://BUCKET/snapshots/<name>, credentials from SECRET. */
+function s3Model(name: string, catalogue: string, replicas: number, secret = SECRET) {
+  return rankingModel(name, ns.name, {
+    model: {
+      uri: pathToFileURL(towers.queryModel).href,
+      sha256: towers.querySha256,
+      version: 'v1',
+      towerFingerprint: towers.fingerprint,
+      tasks: config.tasks,
+      itemTower: { uri: `s3://${BUCKET}/towers/item.onnx`, sha256: itemSha256 },
+    },
+    snapshot: {
+      uri: `s3://${BUCKET}/snapshots/${name}`,
+      pollIntervalSeconds: 1,
+      credentials: { secretRef: { name: secret } },
+      build: {
+        catalogue: { uri: catalogue },
+        shards: SHARDS,
+        backoffLimitPerIndex: 1,
+        pods: { executionProvider: 'cpu', ...PLACEMENT },
+      },
+    },
+    serving: { executionProvider: 'cpu', ...PLACEMENT },
+    segments: [{ name: 'main', replicas }],
+  });
+}
+
+async function apply(body: ReturnType<typeof s3Model>) {
+  await clients().custom.createNamespacedCustomObject({
+    group: API_GROUP,
+    version: API_VERSION,
+    namespace: ns.name,
+    plural: PLURAL,
+    body,
+  });
+}
+
+async function statusOf(name: string): Promise<RankingModelStatus | undefined> {
+  const obj = (await clients().custom.getNamespacedCustomObject({
+    group: API_GROUP,
+    version: API_VERSION,
+    namespace: ns.name,
+    plural: PLURAL,
+    name,
+  })) as { status?: RankingModelStatus };
+  return obj.status;
+}
+
+const buildOf = async (name: string) =>
+  (await statusOf(name))?.segments?.find((s) => s.name === 'main')?.snapshotBuild;
+
+async function text(key: string): Promise<string | undefined> {
+  try {
+    const res = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return await res.Body!.transformToString();
+  } catch (err) {
+    if ((err as Error).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+async function objects(prefix: string): Promise<{ key: string; modified: number }[]> {
+  const page = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  return (page.Contents ?? []).map((o) => ({ key: o.Key!, modified: o.LastModified!.getTime() }));
+}
+
+describe('a snapshot built and published to S3 with credentials from a Secret', () => {
+  it('stages on S3, moves LATEST after every file of the version, and the scoring pods serve it', async () => {
+    await apply(s3Model('ads', `s3://${BUCKET}/catalogue`, 1));
+
+    // watch LATEST from the start: the first moment it names a version, that version is whole
+    let atFirstSight: string[] | undefined;
+    let latest: string | undefined;
+    let watching = true;
+    const deadline = Date.now() + 400_000;
+    const watcher = (async () => {
+      while (watching && latest === undefined && Date.now() < deadline) {
+        latest = (await text('snapshots/ads/LATEST'))?.trim();
+        if (latest) atFirstSight = (await objects(`snapshots/ads/${latest}/`)).map((o) => o.key);
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+    })().catch((err: unknown) => {
+      // (a failed watch leaves atFirstSight unset, and the assertion on it fails)
+      console.error(`watching LATEST: ${String(err)}`);
+    });
+    // the shard pods take the Secret as envFrom; no key is in their spec
+    const building = await waitFor('the build running', async () => {
+      const b = await buildOf('ads');
+      return b?.phase === 'Building' ? b : undefined;
+    });
+    const shardPod = await waitFor('a shard pod', async () => {
+      const pods = await clients().core.listNamespacedPod({
+        namespace: ns.name,
+        labelSelector: `batch.kubernetes.io/job-name=${building.job}`,
+      });
+      return pods.items[0];
+    });
+    const c = shardPod.spec!.containers[0]!;
+    expect(c.envFrom).toEqual([{ secretRef: { name: SECRET } }]);
+    expect(JSON.stringify(shardPod.spec)).not.toContain(s3.env.AWS_SECRET_ACCESS_KEY);
+    expect(c.args?.[c.args.indexOf('--prefix') + 1]).toBe(`s3://${BUCKET}/snapshots/ads`);
+
+    const progress = new Set<string>();
+    const published = await waitFor(
+      'the build published',
+      async () => {
+        const st = await statusOf('ads');
+        const b = st?.segments?.find((x) => x.name === 'main')?.snapshotBuild;
+        const c = st?.conditions?.find((x) => x.type === 'SnapshotBuilding' && x.status === 'True');
+        if (c) progress.add(c.message ?? '');
+        if (b?.phase === 'Failed') throw new Error(`build failed: ${b.message}`);
+        return b?.phase === 'Published' ? b : undefined;
+      },
+      { timeoutMs: 400_000, intervalMs: 200 },
+    );
+    // items/s from the shards' own reports (their termination messages), summed by the operator
+    expect(published.itemsDone).toBe(ITEMS);
+    expect(published.itemsPerSecond).toBeGreaterThan(0);
+    expect(published.itemsPerSecond).toBeLessThanOrEqual(ITEMS);
+    expect(published.message).toContain(`(${ITEMS} items; shards at ${published.itemsPerSecond} items/s)`);
+    expect([...progress].some((m) => /\d+ items, \d+ items\/s/.test(m))).toBe(true);
+    watching = false;
+    await watcher;
+    expect(published.shardsDone).toBe(SHARDS);
+    expect(latest).toBe(published.version);
+    const want = [
+      'manifest.json',
+      ...Array.from({ length: SHARDS }, (_, i) => {
+        const n = String(i).padStart(5, '0');
+        return [`part-${n}.embeddings.bin`, `part-${n}.ids.u64`];
+      }).flat(),
+    ].map((f) => `snapshots/ads/${published.version}/${f}`);
+    expect(atFirstSight?.sort()).toEqual(want.sort());
+    // LATEST was written after every file of the version (S3's own clock)
+    const latestObj = (await objects('snapshots/ads/LATEST'))[0]!;
+    for (const o of await objects(`snapshots/ads/${published.version}/`))
+      expect(latestObj.modified).toBeGreaterThanOrEqual(o.modified);
+    const manifest = JSON.parse((await text(`snapshots/ads/${published.version}/manifest.json`))!) as {
+      rows: number;
+      formatVersion: number;
+      towerFingerprint: string;
+    };
+    expect(manifest).toMatchObject({ rows: ITEMS, formatVersion: 2, towerFingerprint: towers.fingerprint });
+    // the staged parts are gone once LATEST moved
+    await waitFor('the staging removed', async () =>
+      (await objects('snapshots/ads/.staging/')).length === 0 ? true : undefined,
+    );
+
+    // the scoring pod's sidecar reads it from S3 with the same Secret; the server serves it
+    await waitFor<V1Pod>(
+      'a scoring pod serving the built snapshot',
+      async () => {
+        const list = await clients().core.listNamespacedPod({
+          namespace: ns.name,
+          labelSelector: 'lightrank.dev/model=ads,lightrank.dev/segment=main',
+        });
+        for (const p of list.items) {
+          const ready = p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+          if (!p.status?.podIP || !ready) continue;
+          const sync = p.spec?.containers.find((x) => x.name === 'sync');
+          expect(sync?.envFrom).toEqual([{ secretRef: { name: SECRET } }]);
+          const res = await fetch(`http://${localAddressOf(p.status.podIP)}:8080/metrics`);
+          const line = (await res.text()).split('\n').find((l) => l.includes('snapshot_version_info{'));
+          if (line?.includes(`version="${published.version}"`) && line.endsWith(' 1')) return p;
+        }
+        return undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+  }, 700_000);
+
+  it('a failed shard leaves LATEST on S3 where it was', async () => {
+    // a good file and one with a NaN feature: the shard that reads the NaN fails its index at once
+    const dir = join(runDir, 'bad-catalogue');
+    const good = await writeParquetCatalogue({ dir, items: 600, seed: 4, shape, rowGroupSize: 200 });
+    const bad = join(dir, 'z-bad.parquet');
+    parquetWriteFile({
+      filename: bad,
+      columnData: [
+        { name: 'id', data: Array.from({ length: 8 }, (_, i) => BigInt(7_000_000 + i)), type: 'INT64' },
+        ...columns.dense.map((name, j) => ({
+          name,
+          data: Array.from({ length: 8 }, (_, r) => (r === 3 && j === 0 ? Number.NaN : 0.5)),
+          type: 'FLOAT' as const,
+        })),
+        ...columns.categorical.map((name) => ({
+          name,
+          data: Array.from({ length: 8 }, () => 2n),
+          type: 'INT64' as const,
+        })),
+      ],
+    });
+    for (const f of [...good, bad])
+      await putFile(s3.client, BUCKET, `bad-catalogue/${f.split('/').pop()}`, f);
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'snapshots/bad/LATEST', Body: 'old\n' }),
+    );
+    await apply(s3Model('bad', `s3://${BUCKET}/bad-catalogue`, 0));
+    const failed = await waitFor(
+      'the build failed',
+      async () => {
+        const b = await buildOf('bad');
+        if (b?.phase === 'Published' || b?.phase === 'Publishing') throw new Error('published a bad build');
+        return b?.phase === 'Failed' ? b : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 500 },
+    );
+    expect(failed.message).toMatch(
+      /shard \d failed: .*z-bad\.parquet: row group 0, row 3: dense feature "dense_0" is NaN .*\(exit code 2\); LATEST not moved/,
+    );
+    expect((await text('snapshots/bad/LATEST'))?.trim()).toBe('old');
+    expect(await objects(`snapshots/bad/${failed.version}/`)).toEqual([]);
+  }, 400_000);
+
+  it('a credentials Secret that does not exist: the build says which shard cannot start and why', async () => {
+    await apply(s3Model('nosecret', `s3://${BUCKET}/catalogue`, 0, 'no-such-secret'));
+    const condition = await waitFor(
+      'SnapshotBuilding naming the stuck shard',
+      async () => {
+        const c = (await statusOf('nosecret'))?.conditions?.find((x) => x.type === 'SnapshotBuilding');
+        return c?.message?.includes('cannot start') ? c : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    expect(condition.status).toBe('True');
+    expect(condition.message).toMatch(
+      /shard \d cannot start: CreateContainerConfigError: container "embed": secret "no-such-secret" not found/,
+    );
+    expect(await text('snapshots/nosecret/LATEST')).toBeUndefined();
+  }, 200_000);
+});
