@@ -188,12 +188,14 @@ export class RankingModelReconciler {
     await this.reconcileIdentity(model, log);
     const created: string[] = [];
     // one wave: none of these reads what another writes (a new model's objects go out at once;
-    // one after the other they made a chain of eight round trips per model)
-    const [deployments, , routing] = await Promise.all([
+    // one after the other they made a chain of eight round trips per model). Every step settles
+    // before a failure is thrown, the first in this order: the same refusal fails each retry the
+    // same way (one Warning per ten minutes, not one per step that lost the race).
+    const [deployments, , routing] = await settleInOrder([
       this.reconcileDeployments(model, plans, regarding, log, created),
       this.reconcileServices(model, segments, log, created),
       this.reconcileRouting(model, segments),
-    ]);
+    ] as const);
     const autoscalers = await reconcileAutoscalers(this.deps.owned, model, segments, log, (s) =>
       Boolean(
         this.deps.owned.peek(
@@ -551,4 +553,14 @@ export class RankingModelReconciler {
     this.writtenStatus.delete(key);
     return cached;
   }
+}
+
+/** Promise.all, except that it waits for every promise and rejects with the first failure in order. */
+export async function settleInOrder<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
