@@ -15,9 +15,11 @@
 // of the converged operator (node --heapsnapshot-signal) summarised by constructor
 // (bench/lib/heap-summary.ts). --compiled runs the built operator (`npm run build` first:
 // dist/operator/main.js, as the image runs it) instead of operator/main.ts through tsx.
+// --operator-log FILE keeps what the operator logged (JSON lines), e.g. its `status updated` lines.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
-//                             [--heap-snapshot DIR] [--node-arg=--max-semi-space-size=2 ...]
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+//                             [--heap-snapshot DIR] [--operator-log FILE]
+//                             [--node-arg=--max-semi-space-size=2 ...]
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     compiled: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'string' },
+    'operator-log': { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
@@ -312,6 +315,7 @@ try {
   op.child.kill('SIGTERM');
   await op.exited;
   client.close();
+  if (args['operator-log']) writeFileSync(resolve(args['operator-log']), op.output());
 
   const ms = (metrics: string, labels: string) =>
     ['0.5', '0.99']

@@ -3,8 +3,8 @@
 // wanted, and sync the status. It never acts on "what the event said".
 //
 //   validate → builds (operator/build/: snapshot builds; a new tower pair's canary waits for its
-//     snapshot) → plan → reconcileIdentity → reconcileDeployments → reconcileServices
-//     → reconcileRouting → rollouts → prune → syncStatus
+//     snapshot) → plan → reconcileIdentity → (reconcileDeployments ∥ reconcileServices ∥
+//     reconcileRouting) → autoscalers → rollouts → prune → syncStatus
 //
 // `plan` and `rollouts` are the canary machinery (operator/rollout/): the plan says what each
 // segment's stable Deployment runs (during a rollout, the old version), the rollouts pass runs
@@ -28,7 +28,8 @@ import {
 } from '../api/rankingmodel.js';
 import { resolveSegments, SpecResolutionError, type ResolvedSegment } from '../api/resolve.js';
 import type { Logger } from '../lib/logger.js';
-import { isSubset } from './runtime/apply.js';
+import { statusUnchanged } from './status-compare.js';
+import { StatusPacer } from './status-pacing.js';
 import {
   buildService,
   deploymentName,
@@ -53,6 +54,7 @@ import { SnapshotBuilds } from './build/builds.js';
 import { gateSegments } from './build/gate.js';
 import { withBuildStatus } from './build/status.js';
 import { routerName } from './traffic/router/objects.js';
+import { buildTrackService, trackServiceName } from './traffic/services.js';
 import { reconcileAutoscalers } from './autoscaling/reconcile.js';
 import { handOverReplicas, withCurrentScale } from './autoscaling/replicas.js';
 import { createProvider, otherMode } from './traffic/index.js';
@@ -66,6 +68,7 @@ export const RANKING_MODELS: ResourceRef = {
 };
 
 export { EventReason };
+export { statusUnchanged };
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -101,6 +104,8 @@ export class RankingModelReconciler {
   private readonly rollouts: Rollouts;
   private readonly builds: SnapshotBuilds;
   private readonly identities: SharedIdentities;
+  /** Holds back status writes that only count progress (status-pacing.ts). */
+  private readonly pacer = new StatusPacer();
   /** The status last written per model, so a cache that has not caught up with it is not trusted. */
   private readonly writtenStatus = new Map<
     string,
@@ -125,6 +130,7 @@ export class RankingModelReconciler {
     // gone: the garbage collector removes what it owned (owner references)
     if (!raw) {
       this.deps.owned.forget(namespace, (n) => n.startsWith(`${name}-`));
+      this.pacer.forget(key);
       // the namespace's shared identities go with its last model (identity.ts)
       if (namespace) await this.identities.collect(namespace, log);
       return {};
@@ -181,10 +187,15 @@ export class RankingModelReconciler {
     const plans = this.rollouts.plan(model, gated.segments);
     await this.reconcileIdentity(model, log);
     const created: string[] = [];
-    const [deployments] = await Promise.all([
+    // one wave: none of these reads what another writes (a new model's objects go out at once;
+    // one after the other they made a chain of eight round trips per model). Every step settles
+    // before a failure is thrown, the first in this order: the same refusal fails each retry the
+    // same way (one Warning per ten minutes, not one per step that lost the race).
+    const [deployments, , routing] = await settleInOrder([
       this.reconcileDeployments(model, plans, regarding, log, created),
       this.reconcileServices(model, segments, log, created),
-    ]);
+      this.reconcileRouting(model, segments),
+    ] as const);
     const autoscalers = await reconcileAutoscalers(this.deps.owned, model, segments, log, (s) =>
       Boolean(
         this.deps.owned.peek(
@@ -202,16 +213,27 @@ export class RankingModelReconciler {
         reason: EventReason.Deleted,
         message: `deleted ${autoscalers.deleted.join(', ')} (autoscaling off or changed)`,
       });
-    // one Event for everything a pass created (a new model: every segment's Deployment and Service)
-    if (created.length > 0) {
+    // one Event for everything a pass created on a model the operator has reported on before (an
+    // object deleted by hand and recreated, a segment added, autoscaling turned on). A new model's
+    // own objects are no news (as for a Deployment's ReplicaSet or a Rollout's Services): its
+    // Progressing and Ready conditions say how it goes, and Ready has its Event.
+    if (created.length > 0 && model.status?.observedGeneration !== undefined) {
       await this.deps.events.record(regarding, {
         type: 'Normal',
         reason: EventReason.Created,
         message: `created ${created.join(', ')}`,
       });
     }
-    const provider = await this.reconcileRouting(model, segments);
-    const rollout = await this.rollouts.reconcile(model, plans, provider, regarding, log, now);
+    const { provider, canaryServices } = routing;
+    const rollout = await this.rollouts.reconcile(
+      model,
+      plans,
+      provider,
+      canaryServices,
+      regarding,
+      log,
+      now,
+    );
     await this.prune(model, segments, regarding, log, rollout.owned);
     // in router mode requests reach the segments through the model's router: Ready waits for it
     const router =
@@ -232,8 +254,10 @@ export class RankingModelReconciler {
       gated.held,
       now,
     );
-    await this.syncStatus(model, regarding, status, log);
-    const requeue = [rollout.requeueAfterMs, built.requeueAfterMs].filter((ms) => ms !== undefined);
+    const statusHeldMs = await this.syncStatus(model, regarding, status, log, now);
+    const requeue = [rollout.requeueAfterMs, built.requeueAfterMs, statusHeldMs].filter(
+      (ms) => ms !== undefined,
+    );
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : {};
   }
 
@@ -369,7 +393,10 @@ export class RankingModelReconciler {
    * The traffic provider of the routing mode, its infrastructure applied at the weights it serves
    * now; a model that switched modes keeps no routes of the other kind.
    */
-  private async reconcileRouting(model: RankingModel, segments: ResolvedSegment[]): Promise<TrafficProvider> {
+  private async reconcileRouting(
+    model: RankingModel,
+    segments: ResolvedSegment[],
+  ): Promise<{ provider: TrafficProvider; canaryServices: Set<string> }> {
     const { defaults, owned } = this.deps;
     const routerOpts = {
       image: defaults.routerImage ?? model.spec.serving.image ?? defaults.image,
@@ -377,14 +404,24 @@ export class RankingModelReconciler {
     };
     const mode = model.spec.routing.mode;
     const weights = new Map((model.status?.segments ?? []).map((s) => [s.name, s.canaryWeight ?? 0]));
-    const ctx = { owned, model, segments, weights };
+    // the segments whose canary Service is there (around a rollout only: traffic/services.ts)
+    const ns = model.metadata.namespace;
+    const canaryServices = new Set(
+      segments
+        .filter((s) => owned.peek(SERVICES, ns, trackServiceName(model.metadata.name, s.name, 'canary')))
+        .map((s) => s.name),
+    );
+    const ctx = { owned, model, segments, weights, canaryServices };
     await createProvider(otherMode(mode), { ...ctx, weights: new Map() }, routerOpts).removeManagedRoutes();
     const provider = createProvider(mode, ctx, routerOpts);
     await provider.reconcile();
-    return provider;
+    return { provider, canaryServices };
   }
 
-  /** One Service per segment; names what it created. */
+  /**
+   * One Service per segment, and its stable track's (which the rollouts' pass then finds applied:
+   * they own the track Services, traffic/services.ts); names what it created.
+   */
   private async reconcileServices(
     model: RankingModel,
     segments: ResolvedSegment[],
@@ -393,6 +430,7 @@ export class RankingModelReconciler {
   ): Promise<void> {
     await Promise.all(
       segments.map(async (segment) => {
+        await this.rollouts.applyTrackService(buildTrackService(model, segment, 'stable'));
         const desired = buildService(model, segment);
         const applied = await this.deps.owned.apply(SERVICES, desired);
         if (applied.outcome === 'unchanged') return;
@@ -440,15 +478,29 @@ export class RankingModelReconciler {
     }
   }
 
+  /**
+   * Write the status where it differs from the live one; a change that only counts progress waits
+   * out what is left of the model's pacing interval (status-pacing.ts). Returns how long it was held
+   * back (the pass comes back then), if it was.
+   */
   private async syncStatus(
     model: RankingModel,
     regarding: Regarding,
     status: RankingModelStatus,
     log: Logger,
-  ): Promise<void> {
+    now: Date,
+  ): Promise<number | undefined> {
+    const key = `${model.metadata.namespace}/${model.metadata.name}`;
+    if (!statusUnchanged(status, model.status)) {
+      const holdMs = this.pacer.holdMs(key, status, model.status, now.getTime());
+      if (holdMs > 0) {
+        log.debug({ holdMs, readySegments: status.readySegments }, 'status progress held back');
+        return holdMs;
+      }
+    }
     const wasReady = isConditionTrue(model.status?.conditions, ConditionType.Ready);
     const written = await this.writeStatusIfChanged(model, status);
-    if (!written) return;
+    if (!written) return undefined;
     log.info({ phase: status.phase, readySegments: status.readySegments }, 'status updated');
     if (!wasReady && isConditionTrue(status.conditions, ConditionType.Ready)) {
       await this.deps.events.record(regarding, {
@@ -457,6 +509,7 @@ export class RankingModelReconciler {
         message: `all segments ready (${status.readySegments})`,
       });
     }
+    return undefined;
   }
 
   /** Write the status subresource unless the live status already says the same. */
@@ -472,10 +525,12 @@ export class RankingModelReconciler {
       },
       'status',
     );
-    this.writtenStatus.set(`${model.metadata.namespace}/${model.metadata.name}`, {
+    const key = `${model.metadata.namespace}/${model.metadata.name}`;
+    this.writtenStatus.set(key, {
       resourceVersion: (written as KubeObject).metadata.resourceVersion,
       status,
     });
+    this.pacer.wrote(key, this.now().getTime());
     return true;
   }
 
@@ -500,44 +555,12 @@ export class RankingModelReconciler {
   }
 }
 
-/** Segment fields without a default that a pass may drop (a subset compare cannot see them go). */
-const DROPPABLE_SEGMENT_FIELDS = [
-  'canaryVersion',
-  'rolloutStep',
-  'stepStartTime',
-  'canaryScaleDownAt',
-  'snapshotVersion',
-  'snapshotTime',
-  'snapshotBuild',
-  'currentReplicas',
-  'autoscaler',
-] as const;
-
-/** Top-level fields a pass may drop (the printer columns of a rollout that ended). */
-const DROPPABLE_FIELDS = ['canary', 'step', 'analysis', 'reason'] as const;
-
-/** Equal for the operator's purposes: every field it sets matches, with the same conditions and segments. */
-export function statusUnchanged(want: RankingModelStatus, have: RankingModelStatus | undefined): boolean {
-  if (!have) return false;
-  if (DROPPABLE_FIELDS.some((f) => have[f] !== undefined && want[f] === undefined)) return false;
-  const wanted = new Map((want.segments ?? []).map((s) => [s.name, s]));
-  const dropped = (have.segments ?? []).some((h) =>
-    DROPPABLE_SEGMENT_FIELDS.some((f) => h[f] !== undefined && wanted.get(h.name)?.[f] === undefined),
-  );
-  if (dropped) return false;
-  const types = (s: RankingModelStatus) =>
-    (s.conditions ?? [])
-      .map((c) => c.type)
-      .sort()
-      .join(',');
-  const names = (s: RankingModelStatus) =>
-    (s.segments ?? [])
-      .map((c) => c.name)
-      .sort()
-      .join(',');
-  return (
-    types(want) === types(have) &&
-    names(want) === names(have) &&
-    isSubset(JSON.parse(JSON.stringify(want)), have)
-  );
+/** Promise.all, except that it waits for every promise and rejects with the first failure in order. */
+export async function settleInOrder<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

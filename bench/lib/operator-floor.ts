@@ -30,7 +30,7 @@ import {
   buildRouterService,
   buildRouterTable,
 } from '../../operator/traffic/router/objects.js';
-import { TRACKS, buildTrackService } from '../../operator/traffic/services.js';
+import { buildTrackService } from '../../operator/traffic/services.js';
 import { buildSharedIdentity } from '../../operator/identity.js';
 import { createTestNamespace } from '../../test/harness/cluster.js';
 import type { ControlPlane } from '../../test/harness/control-plane.js';
@@ -50,12 +50,13 @@ export function namespaceObjects(namespace: string): [ResourceRef, KubeObject][]
 export function desiredObjects(model: RankingModel): [ResourceRef, KubeObject][][] {
   const segments = resolveSegments(model.spec, { image: IMAGE });
   return [
-    [[CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, new Map()))]],
+    [[CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, new Map(), new Set()))]],
     [
       ...segments.flatMap((seg): [ResourceRef, KubeObject][] => [
         [DEPLOYMENTS, buildDeployment(model, seg, 'stable', { sidecarImage: SIDECAR_IMAGE })],
         [SERVICES, buildService(model, seg)],
-        ...TRACKS.map((t): [ResourceRef, KubeObject] => [SERVICES, buildTrackService(model, seg, t)]),
+        // the stable track's only: a model that never rolls out has no canary Service
+        [SERVICES, buildTrackService(model, seg, 'stable')],
       ]),
       [DEPLOYMENTS, buildRouterDeployment(model, IMAGE, {})],
       [SERVICES, buildRouterService(model)],

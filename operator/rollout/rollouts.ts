@@ -121,6 +121,8 @@ export class Rollouts {
     model: RankingModel,
     plans: StablePlan[],
     provider: TrafficProvider,
+    /** The provider's canaryServices (ProviderContext): kept in step with the canary Services here. */
+    canaryServices: Set<string>,
     regarding: Regarding,
     log: Logger,
     now: Date,
@@ -151,9 +153,20 @@ export class Rollouts {
         provider,
         log,
         ops: {
-          applyTrackServices: async (rolledBack) => {
+          applyTrackServices: async (canary, rolledBack) => {
             await this.applyTrackService(buildTrackService(model, seg, 'stable'));
-            await this.applyTrackService(markRolledBack(buildTrackService(model, seg, 'canary'), rolledBack));
+            if (canary) {
+              await this.applyTrackService(
+                markRolledBack(buildTrackService(model, seg, 'canary'), rolledBack),
+              );
+              canaryServices.add(seg.name);
+              return;
+            }
+            // routing stops naming it first (no weight: the segment has settled), then it goes
+            const svc = trackServiceName(name, seg.name, 'canary');
+            if (!canaryServices.delete(seg.name) && !this.live(SERVICES, ns, svc)) return;
+            await provider.setWeight(seg.name, 0);
+            await this.deps.owned.deleteIfPresent(SERVICES, ns, svc);
           },
           applyStable: (record) => this.apply(DEPLOYMENTS, this.stableDeployment(model, seg, record)),
           applyCanary: async (replicas) => {
@@ -229,7 +242,7 @@ export class Rollouts {
   }
 
   /** A per-track Service, recreated where its clusterIP must change (traffic/services.ts). */
-  private async applyTrackService(built: Service): Promise<void> {
+  async applyTrackService(built: Service): Promise<void> {
     const { namespace, name } = built.metadata;
     const { recreate, desired } = planTrackService(built, this.live<Service>(SERVICES, namespace, name));
     if (recreate) await this.deps.owned.deleteIfPresent(SERVICES, namespace, name);

@@ -58,7 +58,8 @@ function harness(verdict: AnalysisOutcome['result']) {
     removeManagedRoutes: async () => {},
   };
   const ops: RolloutOps = {
-    applyTrackServices: async (rb) => void calls.push(`services${rb ? ` rolledBack=${rb}` : ''}`),
+    applyTrackServices: async (canary, rb) =>
+      void calls.push(canary ? `services${rb ? ` rolledBack=${rb}` : ''}` : 'stable service only'),
     applyStable: async (r) => void calls.push(`stable ${r.model.version}`),
     applyCanary: async (n) => void calls.push(`canary ${n}`),
     deleteCanary: async () => void calls.push('delete canary'),
@@ -130,6 +131,36 @@ describe('canaryScaleDown', () => {
 });
 
 describe('one segment rollout pass', () => {
+  it('has a canary Service only around a rollout: from its start, while a canary runs or carries weight', async () => {
+    const settled: SegmentStatus = {
+      name: 'main',
+      replicas: 1,
+      readyReplicas: 1,
+      stableVersion: 'v1',
+      canaryWeight: 0,
+      rolloutPhase: 'Stable',
+    };
+    const onTarget = { ...stable, model: desired!.model };
+    // no rollout, no canary, no weight: no canary Service (a new model never gets one)
+    const idle = harness('Passed');
+    await pass(idle, settled, at(0), true, { stable: onTarget, canaryLive: undefined });
+    expect(idle.calls[0]).toBe('stable service only');
+    // a promoted canary still running (or still weighted) keeps it until it is gone
+    const promoted = harness('Passed');
+    await pass(promoted, settled, at(0), true, { stable: onTarget });
+    expect(promoted.calls[0]).toBe('services');
+    const weighted = harness('Passed');
+    await pass(weighted, { ...settled, canaryWeight: 10 }, at(0), true, {
+      stable: onTarget,
+      canaryLive: undefined,
+    });
+    expect(weighted.calls[0]).toBe('services');
+    // a rollout starting: the canary Service comes before the canary Deployment
+    const starting = harness('Passed');
+    await pass(starting, settled, at(0), true, { canaryLive: undefined });
+    expect(starting.calls.slice(0, 3)).toEqual(['services', 'event RolloutStarted', 'canary 1']);
+  });
+
   it('rolls back at once when the canary pods refused the target model, not at the deadline', async () => {
     const notReady = {
       ...readyCanary(1),

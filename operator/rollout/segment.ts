@@ -2,6 +2,7 @@
 //
 //   reconcileServices → reconcileAnalysis → reconcileReplicas → reconcileRouting → reconcilePause
 //
+// The canary track's Service exists only around a rollout (reconcileServices).
 // Each step may end the pass early (a comment says why); the pass returns the segment's rollout
 // state, which the orchestrator writes in one status sync. Everything the next pass needs is in
 // that status (step, step start, canary version and weight, last analysis) or on the Deployments
@@ -65,8 +66,11 @@ export interface SegmentRolloutState {
 
 /** The side effects a rollout step may have; the orchestrator implements them. */
 export interface RolloutOps {
-  /** The segment's stable and canary Services; the canary one records a rolled-back revision. */
-  applyTrackServices(rolledBack: string | undefined): Promise<void>;
+  /**
+   * The segment's track Services: the stable one always; the canary one (recording a rolled-back
+   * revision) when `canary`, else it is removed, after the routing objects stopped naming it.
+   */
+  applyTrackServices(canary: boolean, rolledBack: string | undefined): Promise<void>;
   /** (Re)write the stable Deployment to run `record` (a promotion). */
   applyStable(record: ServingRecord): Promise<void>;
   applyCanary(replicas: number): Promise<void>;
@@ -246,12 +250,16 @@ export class SegmentRollout {
   // ---- the steps ----------------------------------------------------------------------------
 
   /**
-   * Per-track Services, the backends every provider routes to; they exist whatever the phase.
-   * The rolled-back mark is dropped once the spec names what stable runs again.
+   * Per-track Services, the backends every provider routes to. The stable one always; the canary
+   * one only around a rollout (traffic/services.ts): from its start (before the canary Deployment,
+   * so its endpoints follow the canary pods and the router watches it before any weight moves)
+   * while a canary runs or carries weight, and while it records a rolled-back revision. Once the
+   * spec names what stable runs again, with no canary and no weight, it goes (and the mark with it).
    */
   private async reconcileServices(): Promise<Next> {
     const settled = this.desiredRev === revisionOf(this.c.stable);
-    await this.c.ops.applyTrackServices(settled ? undefined : this.c.rolledBack);
+    const canary = !settled || this.c.canaryLive !== undefined || this.s.canaryWeight > 0;
+    await this.c.ops.applyTrackServices(canary, settled ? undefined : this.c.rolledBack);
     return 'continue';
   }
 
@@ -421,7 +429,7 @@ export class SegmentRollout {
     this.s.failure = { reason, message };
     if (!abort && !this.rollout.autoRollback)
       return this.hold(reason, `${message}; autoRollback is off: abort or promote by hand`);
-    await this.c.ops.applyTrackServices(this.desiredRev);
+    await this.c.ops.applyTrackServices(true, this.desiredRev);
     await this.c.ops.event({
       type: 'Warning',
       reason: EventReason.RolledBack,

@@ -1,5 +1,5 @@
 // Kubernetes Events (core/v1) for meaningful transitions of an object (for lightrank: a
-// RankingModel): objects created, segments scaled, the model becoming ready, failures with their
+// RankingModel): objects (re)created, segments scaled, the model becoming ready, failures with their
 // reason. The caller decides what is meaningful; this module writes them in the background (an
 // Event never slows down or fails a reconcile), a few at a time. A transition (created, ready,
 // rollout started, rolled back) is written every time it happens — a rollout retried after a

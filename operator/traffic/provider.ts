@@ -43,4 +43,11 @@ export interface ProviderContext {
    * routing objects hold, and setWeight changes one.
    */
   weights: Map<string, number>;
+  /**
+   * The segments whose canary track Service exists (traffic/services.ts: it is there only around a
+   * rollout). Only they, and a segment whose canary carries weight, get a canary backend: a table or
+   * route never names a Service that is not there. The rollouts add a segment once they have
+   * applied its canary Service, and take it out before they delete it.
+   */
+  canaryServices: Set<string>;
 }

@@ -22,7 +22,7 @@ const segments = resolveSegments(model.spec, { image: 'img' });
 
 describe('router table', () => {
   it('is accepted by the router and routes segments, aliases and the default as the spec says', () => {
-    const table = buildRouterTable(model, segments, new Map([['standard', 10]]));
+    const table = buildRouterTable(model, segments, new Map([['standard', 10]]), new Set());
     const cm = buildRouterConfigMap(model, table);
     const route = parseTable((cm.data as Record<string, string>)['table.json']!).models.get('ads')!;
     expect(selectSegment(route, 'standard').backends.map((b) => [b.url, b.weight])).toEqual([
@@ -35,15 +35,34 @@ describe('router table', () => {
     expect(table.revision).toBe('prod/ads@shopping=0,standard=10');
   });
 
+  it('names a canary Service only while it exists or carries weight', () => {
+    const backends = (weights: [string, number][], canaryServices: string[]) => {
+      const t = buildRouterTable(model, segments, new Map(weights), new Set(canaryServices));
+      const segs = t.models.ads!.segments;
+      return Object.fromEntries(
+        ['standard', 'shopping'].map((s) => [s, segs[s]!.backends.map((b) => `${b.track}=${b.weight}`)]),
+      );
+    };
+    expect(backends([], [])).toEqual({ standard: ['stable=100'], shopping: ['stable=100'] });
+    expect(backends([], ['shopping'])).toEqual({
+      standard: ['stable=100'],
+      shopping: ['stable=100', 'canary=0'],
+    });
+    expect(backends([['standard', 20]], [])).toEqual({
+      standard: ['stable=80', 'canary=20'],
+      shopping: ['stable=100'],
+    });
+  });
+
   it('is the same table whatever else the weights map holds (no rewrite for a status that lists more)', () => {
-    const table = buildRouterTable(model, segments, new Map([['standard', 10]]));
+    const table = buildRouterTable(model, segments, new Map([['standard', 10]]), new Set());
     const more = new Map([
       ['shop', 0],
       ['standard', 10],
       ['shopping', 0],
       ['gone', 30],
     ]);
-    expect(buildRouterTable(model, segments, more)).toEqual(table);
+    expect(buildRouterTable(model, segments, more, new Set())).toEqual(table);
   });
 });
 
@@ -62,14 +81,17 @@ describe('router Deployment', () => {
 
 describe('HTTPRoute', () => {
   it('matches the header values, the default segment also without a header, and weighs the tracks', () => {
-    const r = buildHttpRoute(model, segments[0]!, 25);
+    const r = buildHttpRoute(model, segments[0]!, 25, true);
     expect(r.spec.rules[0]!.matches).toHaveLength(2);
     expect(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight])).toEqual([
       ['ads-standard-stable', 75],
       ['ads-standard-canary', 25],
     ]);
-    const shopping = buildHttpRoute(model, segments[1]!, 0);
+    const shopping = buildHttpRoute(model, segments[1]!, 0, false);
     expect(shopping.spec.rules[0]!.matches.every((m) => m.headers?.length === 1)).toBe(true);
+    // no canary Service (no rollout): no backendRef to one
+    expect(shopping.spec.rules[0]!.backendRefs.map((b) => b.name)).toEqual(['ads-shopping-stable']);
+    expect(buildHttpRoute(model, segments[1]!, 0, true).spec.rules[0]!.backendRefs).toHaveLength(2);
   });
 });
 

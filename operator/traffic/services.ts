@@ -1,8 +1,15 @@
 // Per-track Services of a segment, the backends every traffic provider points at:
 // `<model>-<segment>-stable` selects the stable pods, `<model>-<segment>-canary` the canary pods,
-// both on the server port (backends are `http://<svc>.<ns>.svc:8080`). They exist for every
-// segment at all times (Argo's stableService/canaryService): a canary Service without pods is
-// harmless, and routing never has to wait for one to appear. Pure builders.
+// both on the server port (backends are `http://<svc>.<ns>.svc:8080`). Pure builders.
+//
+// The stable one exists for every segment at all times. The canary one only around a rollout
+// (rollout/segment.ts): it is applied when a rollout starts, before the canary Deployment, so its
+// EndpointSlices follow the canary pods from the first and the router watches it (the table names
+// it from the next pass, at weight 0) long before any weight moves; it stays while the canary runs
+// or carries weight and while it records a rolled-back revision; it goes once the segment has
+// settled with no canary, after the table or route stopped naming it. A model that never rolls
+// out has no canary Service: 2 writes per model less on creation (a Service each, with its
+// Endpoints and EndpointSlice from the controller-manager).
 //
 // Headless in router mode: the router resolves a track Service through its EndpointSlices
 // (router/resolve-kubernetes.ts), never through its ClusterIP, so the Service asks for none

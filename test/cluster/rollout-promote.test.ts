@@ -4,6 +4,8 @@
 // the canary Deployment is gone, all traffic is on stable. The shopping segment is never touched.
 import { describe, expect, it } from 'vitest';
 import { routerTableSchema } from '../../router/table.js';
+import { SERVICES } from '../../operator/runtime/kube/types.js';
+import { waitFor } from '../harness/cluster.js';
 import { Timeline, condition, rolloutSpec, syncEnv, useRolloutFixture } from './rollout-helpers.js';
 
 const fx = useRolloutFixture('rollout-promote');
@@ -69,14 +71,27 @@ describe('a canary rollout that passes its analysis', () => {
     const removedAt = await fx.models.canaryRemoved('ads', 'standard');
     expect(removedAt).toBeGreaterThanOrEqual(scaleDownAt); // the operator runs in this process: one clock
 
-    // the router table sends everything to stable again
-    const cm = await fx.models.client.get<{ metadata: { name: string }; data: Record<string, string> }>(
-      { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
-      ns.name,
-      'ads-router',
-    );
-    const table = routerTableSchema.parse(JSON.parse(cm.data['table.json']!));
-    expect(table.models.ads!.segments.standard!.backends.find((b) => b.track === 'canary')!.weight).toBe(0);
+    // the router table sends everything to stable again; with the canary gone, its Service goes,
+    // after the table stopped naming it
+    const standardBackends = async () => {
+      const cm = await fx.models.client.get<{ metadata: { name: string }; data: Record<string, string> }>(
+        { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
+        ns.name,
+        'ads-router',
+      );
+      const table = routerTableSchema.parse(JSON.parse(cm.data['table.json']!));
+      return table.models.ads!.segments.standard!.backends.map((b) => `${b.track}=${b.weight}`);
+    };
+    expect(['stable=100,canary=0', 'stable=100']).toContain((await standardBackends()).join());
+    await waitFor('the canary Service deleted, and the table naming stable alone', async () => {
+      const svc = await fx.models.client
+        .get(SERVICES, ns.name, 'ads-standard-canary')
+        .then(() => 'present')
+        .catch((err: unknown) => (/404|not found/i.test(String(err)) ? 'gone' : Promise.reject(err)));
+      const backends = await standardBackends();
+      if (svc === 'gone' && backends.join() === 'stable=100') return true;
+      throw new Error(`canary Service ${svc}; table ${backends.join()}`);
+    });
 
     // analysis asked Prometheus about the standard canary, never about shopping
     expect(fx.prom.queries.some((q) => q.includes('segment="standard",track="canary"'))).toBe(true);

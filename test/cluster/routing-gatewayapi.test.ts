@@ -15,6 +15,13 @@ const route = (name: string) => fx.models.client.get<HttpRoute>(HTTPROUTES, ns.n
 const weights = (r: HttpRoute) =>
   Object.fromEntries(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight]));
 
+const service = (name: string) =>
+  fx.models.client.get<{ metadata: { name: string }; spec: { selector: Record<string, string> } }>(
+    { group: '', version: 'v1', plural: 'services', kind: 'Service' },
+    ns.name,
+    name,
+  );
+
 describe('gatewayAPI routing', () => {
   it('writes one HTTPRoute per segment with header matches and weighted backends', async () => {
     const spec = rolloutSpec(fx.prom.url, {
@@ -38,20 +45,19 @@ describe('gatewayAPI routing', () => {
       },
       { path: { type: 'PathPrefix', value: '/' } }, // the default segment
     ]);
-    expect(weights(standard)).toEqual({ 'ads-standard-stable': 100, 'ads-standard-canary': 0 });
+    // no rollout yet: no canary Service, so no backendRef names one
+    expect(weights(standard)).toEqual({ 'ads-standard-stable': 100 });
     expect(standard.spec.rules[0]!.backendRefs[0]).toMatchObject({ kind: 'Service', port: 8080 });
     const shopping = await route('ads-shopping');
     expect(shopping.spec.rules[0]!.matches.map((m) => m.headers?.[0]?.value)).toEqual(['shopping', 'shop']);
-    expect(weights(shopping)).toEqual({ 'ads-shopping-stable': 100, 'ads-shopping-canary': 0 });
-    // the per-track Services the routes point at exist and select their track
-    const svc = await fx.models.client.get<{
-      metadata: { name: string };
-      spec: { selector: Record<string, string> };
-    }>({ group: '', version: 'v1', plural: 'services', kind: 'Service' }, ns.name, 'ads-standard-canary');
+    expect(weights(shopping)).toEqual({ 'ads-shopping-stable': 100 });
+    // the stable track Service the routes point at exists and selects its track; no canary one
+    const svc = await service('ads-standard-stable');
     expect(svc.spec.selector).toMatchObject({
       'lightrank.dev/segment': 'standard',
-      'lightrank.dev/track': 'canary',
+      'lightrank.dev/track': 'stable',
     });
+    await expect(service('ads-standard-canary')).rejects.toThrow(/404|not found/i);
     // router mode's objects are not there
     await expect(fx.models.client.get(CONFIGMAPS, ns.name, 'ads-router')).rejects.toThrow(/404|not found/i);
   });
@@ -70,6 +76,11 @@ describe('gatewayAPI routing', () => {
     });
     const shoppingAfter = await route('ads-shopping');
     expect(shoppingAfter.metadata.resourceVersion).toBe(shoppingBefore.metadata.resourceVersion);
+    // the rollout's canary Service exists and selects the canary track
+    expect((await service('ads-standard-canary')).spec.selector).toMatchObject({
+      'lightrank.dev/segment': 'standard',
+      'lightrank.dev/track': 'canary',
+    });
   });
 
   it('removes its HTTPRoutes when the model switches to router mode', async () => {

@@ -45,9 +45,9 @@ describe('router routing', () => {
     expect(route.header).toBe('x-lightrank-segment');
     expect(route.defaultSegment.name).toBe('standard');
     const url = (seg: string, track: string) => `http://ads-${seg}-${track}.${ns.name}.svc:8080`;
+    // no rollout yet: no canary Service, and the table names none
     expect(route.segments.get('standard')!.backends.map((b) => [b.track, b.url, b.weight])).toEqual([
       ['stable', url('standard', 'stable'), 100],
-      ['canary', url('standard', 'canary'), 0],
     ]);
     // the router picks segments as the RankingModel says: by value (aliases too), else the default
     expect(selectSegment(route, 'shop').backends[0]!.url).toBe(url('shopping', 'stable'));
@@ -86,11 +86,12 @@ describe('router routing', () => {
     );
     expect(svc.metadata.name).toBe('ads-router');
 
-    // the per-track Services are headless: the router reads their EndpointSlices, so no ClusterIP
-    // is allocated (no IPAddress object names them)
-    for (const seg of ['standard', 'shopping'])
-      for (const track of ['stable', 'canary'])
-        expect((await trackService(`ads-${seg}-${track}`)).spec.clusterIP).toBe('None');
+    // the stable track Services are headless: the router reads their EndpointSlices, so no ClusterIP
+    // is allocated (no IPAddress object names them); no canary Service before a rollout
+    for (const seg of ['standard', 'shopping']) {
+      expect((await trackService(`ads-${seg}-stable`)).spec.clusterIP).toBe('None');
+      await expect(trackService(`ads-${seg}-canary`)).rejects.toThrow(/404|not found/i);
+    }
     const addresses = await fx.models.client.list<KubeObject & { spec: { parentRef?: { name?: string } } }>(
       IPADDRESSES,
       undefined,
@@ -129,8 +130,11 @@ describe('router routing', () => {
     const { table: t } = await table();
     const route = t.models.get('ads')!;
     expect(route.segments.get('standard')!.backends.map((b) => b.weight)).toEqual([80, 20]);
-    expect(route.segments.get('shopping')!.backends.map((b) => b.weight)).toEqual([100, 0]);
+    expect(route.segments.get('shopping')!.backends.map((b) => b.weight)).toEqual([100]);
     expect(t.spec.revision).toMatch(/standard=20/);
+    // the rollout's canary Service is there, headless; shopping, not rolling out, has none
+    expect((await trackService('ads-standard-canary')).spec.clusterIP).toBe('None');
+    await expect(trackService('ads-shopping-canary')).rejects.toThrow(/404|not found/i);
   });
 
   it('switching to gatewayAPI recreates the headless track Services with a ClusterIP (clusterIP is immutable)', async () => {
@@ -138,13 +142,17 @@ describe('router routing', () => {
     await fx.models.patch('ads', {
       spec: { routing: { mode: 'gatewayAPI', parentRefs: [{ name: 'edge', sectionName: 'http' }] } },
     });
-    for (const seg of ['standard', 'shopping'])
-      for (const track of ['stable', 'canary'])
-        await waitFor(`ads-${seg}-${track} with a ClusterIP`, async () => {
-          const svc = await trackService(`ads-${seg}-${track}`);
-          if (svc.spec.clusterIP && svc.spec.clusterIP !== 'None') return svc;
-          throw new Error(`clusterIP ${svc.spec.clusterIP}`);
-        });
+    // standard's rollout is still in flight: its canary Service too
+    for (const [seg, track] of [
+      ['standard', 'stable'],
+      ['standard', 'canary'],
+      ['shopping', 'stable'],
+    ])
+      await waitFor(`ads-${seg}-${track} with a ClusterIP`, async () => {
+        const svc = await trackService(`ads-${seg}-${track}`);
+        if (svc.spec.clusterIP && svc.spec.clusterIP !== 'None') return svc;
+        throw new Error(`clusterIP ${svc.spec.clusterIP}`);
+      });
     expect((await trackService('ads-standard-stable')).metadata.uid).not.toBe(before.metadata.uid);
     await fx.models.waitFor('ads', 'Ready under gatewayAPI', (m) => condition(m, 'Ready')?.status === 'True');
   });

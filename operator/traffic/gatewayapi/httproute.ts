@@ -1,7 +1,9 @@
 // Desired HTTPRoutes (gateway.networking.k8s.io/v1) of the `gatewayAPI` traffic provider, as pure
 // functions: one per segment, named `<model>-<segment>`, attached to spec.routing.parentRefs. Its
 // one rule matches the segment's header values (one match per value) and sends the traffic to
-// the stable and canary Services by weight. The default segment's rule also has a match on the
+// the stable Service and, while the segment has a canary Service, the canary one, by weight (no
+// backendRef names a Service that is not there: a Gateway reports such a route ResolvedRefs=False).
+// The default segment's rule also has a match on the
 // path alone: Gateway API gives the header matches of the other segments precedence over it
 // ("largest number of header matches"), so it only catches requests no segment claims.
 import type { ParentRef, RankingModel } from '../../../api/rankingmodel.js';
@@ -52,7 +54,13 @@ function parentRef(p: ParentRef): Record<string, unknown> {
   };
 }
 
-export function buildHttpRoute(model: RankingModel, seg: ResolvedSegment, canaryWeight: number): HttpRoute {
+/** The segment's route; its canary backend only while `withCanary` (its Service exists) or it carries weight. */
+export function buildHttpRoute(
+  model: RankingModel,
+  seg: ResolvedSegment,
+  canaryWeight: number,
+  withCanary: boolean,
+): HttpRoute {
   const name = model.metadata.name;
   const root = { type: 'PathPrefix' as const, value: '/' };
   const matches: HttpRouteMatch[] = seg.headerValues.map((value) => ({
@@ -84,7 +92,13 @@ export function buildHttpRoute(model: RankingModel, seg: ResolvedSegment, canary
     spec: {
       parentRefs: (model.spec.routing.parentRefs ?? []).map(parentRef),
       rules: [
-        { matches, backendRefs: [backend('stable', 100 - canaryWeight), backend('canary', canaryWeight)] },
+        {
+          matches,
+          backendRefs: [
+            backend('stable', 100 - canaryWeight),
+            ...(withCanary || canaryWeight > 0 ? [backend('canary', canaryWeight)] : []),
+          ],
+        },
       ],
     },
   };

@@ -50,7 +50,12 @@ export class GatewayApiProvider implements TrafficProvider {
   private async applyRoute(segment: string): Promise<void> {
     const seg = this.ctx.segments.find((s) => s.name === segment);
     if (!seg) throw new Error(`gatewayAPI provider: no segment ${segment} in the spec`);
-    const desired = buildHttpRoute(this.ctx.model, seg, this.weight(segment));
+    const desired = buildHttpRoute(
+      this.ctx.model,
+      seg,
+      this.weight(segment),
+      this.ctx.canaryServices.has(segment),
+    );
     try {
       await this.ctx.owned.apply(HTTPROUTES, desired);
     } catch (err) {

@@ -38,23 +38,31 @@ export function routerName(model: string): string {
   return `${model}-router`;
 }
 
-/** The router table for a model: every segment, its stable and canary backends at their weights. */
+/**
+ * The router table for a model: every segment, its stable backend and, while the segment has a
+ * canary Service (`canaryServices`) or its canary carries weight, its canary backend, at their
+ * weights.
+ */
 export function buildRouterTable(
   model: RankingModel,
   segments: ResolvedSegment[],
   weights: ReadonlyMap<string, number>,
+  canaryServices: ReadonlySet<string>,
 ): RouterTableFile {
   const ns = model.metadata.namespace ?? 'default';
   const name = model.metadata.name;
   type Entry = [string, { backends: { track: 'stable' | 'canary'; url: string; weight: number }[] }];
   const entries = segments.map((s): Entry => {
     const canary = weights.get(s.name) ?? 0;
+    const withCanary = canary > 0 || canaryServices.has(s.name);
     return [
       s.name,
       {
         backends: [
           { track: 'stable', url: trackServiceUrl(name, ns, s.name, 'stable'), weight: 100 - canary },
-          { track: 'canary', url: trackServiceUrl(name, ns, s.name, 'canary'), weight: canary },
+          ...(withCanary
+            ? [{ track: 'canary' as const, url: trackServiceUrl(name, ns, s.name, 'canary'), weight: canary }]
+            : []),
         ],
       },
     ];

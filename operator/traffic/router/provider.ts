@@ -55,8 +55,11 @@ export class RouterProvider implements TrafficProvider {
   }
 
   private async applyTable(): Promise<void> {
-    const { owned, model, segments, weights } = this.ctx;
-    await owned.apply(CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, weights)));
+    const { owned, model, segments, weights, canaryServices } = this.ctx;
+    await owned.apply(
+      CONFIGMAPS,
+      buildRouterConfigMap(model, buildRouterTable(model, segments, weights, canaryServices)),
+    );
   }
 
   /** The live table's content, if there is one. */
