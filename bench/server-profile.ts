@@ -9,6 +9,8 @@
 //
 //   npx tsx bench/server-profile.ts [--encoding json|binary|both] [--concurrency 32] [--seconds 6]
 //     [--keep DIR]   (keep the .cpuprofile files there, e.g. for Chrome DevTools)
+//     [--node-args="--max-semi-space-size=32"]  (node flags for the server)
+//     [--no-profile] (only the CPU per thread: the profiler itself costs the threads some time)
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +43,8 @@ const ARGS = parseArgs({
     concurrency: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '6' },
     keep: { type: 'string' },
+    'node-args': { type: 'string', default: '' },
+    'no-profile': { type: 'boolean', default: false },
   },
 }).values;
 const ENCODINGS = ARGS.encoding === 'both' ? ['json', 'binary'] : [ARGS.encoding!];
@@ -111,8 +115,8 @@ async function main(): Promise<void> {
       const profDir = ARGS.keep ? join(ARGS.keep, encoding) : join(root, `prof-${encoding}`);
       await mkdir(profDir, { recursive: true });
       const server = await startServer(['--data-dir', staged.dataDir], {}, [
-        '--cpu-prof',
-        `--cpu-prof-dir=${profDir}`,
+        ...(ARGS['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]),
+        ...ARGS['node-args']!.split(' ').filter(Boolean),
       ]);
       await waitFor(async () => (await server.get('/v2/health/ready')).status === 200, 60_000, 'ready');
       const { bodies, contentType } = rankBodies(snapshot.ids, CANDIDATES, encoding);
@@ -124,6 +128,19 @@ async function main(): Promise<void> {
         contentType,
       });
       await v.closedLoop({ concurrency: Number(ARGS.concurrency), durationMs: 2000 }); // warm-up
+      // with --node-args=--trace-gc: the server's GC lines over the measured step, by kind
+      const gc = new Map<string, number>();
+      let measuring = false;
+      server.proc.stdout!.on('data', (chunk: Buffer) => {
+        if (!measuring) return;
+        for (const line of chunk.toString().split('\n')) {
+          const kind = /ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep)\b/.exec(line)?.[1];
+          if (!kind) continue;
+          const reason = line.slice(line.lastIndexOf(')') + 1).trim() || '?';
+          gc.set(`${kind} (${reason})`, (gc.get(`${kind} (${reason})`) ?? 0) + 1);
+        }
+      });
+      measuring = true;
       const cpu0 = threadCpu(server.proc.pid!);
       const fromUs = Number(process.hrtime.bigint() / 1000n);
       const r = await v.closedLoop({
@@ -132,6 +149,7 @@ async function main(): Promise<void> {
       });
       const toUs = Number(process.hrtime.bigint() / 1000n);
       const cpu1 = threadCpu(server.proc.pid!);
+      measuring = false;
       await server.stop();
       const requests = r.ok;
       console.log(
@@ -139,10 +157,14 @@ async function main(): Promise<void> {
           ' (the profiles are read over that step only; time is wall time sampled on each thread, so a thread preempted by another counts as busy)',
       );
       console.log('  CPU per request by thread (/proc, 10 ms ticks):');
+      let all = 0;
       for (const [k, v1] of cpu1) {
         const d = v1 - (cpu0.get(k) ?? 0);
+        all += d;
         if (d > 0.02) console.log(`    ${((d * 1e6) / requests).toFixed(0).padStart(8)} µs  ${k}`);
       }
+      console.log(`    ${((all * 1e6) / requests).toFixed(0).padStart(8)} µs  all threads`);
+      for (const [k, n] of gc) console.log(`  GC over the step: ${n} × ${k}`);
       const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
       for (const f of files) {
         const p = JSON.parse(await readFile(join(profDir, f), 'utf8')) as CpuProfile;
