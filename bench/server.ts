@@ -316,7 +316,9 @@ async function main(): Promise<void> {
     // record) come after them.
     const floorRunner = await makeFloor(modelPath, staged.bundle.snapshotDir, work);
     await floorRunner.run(Math.max(2000, STEP_MS)); // warm-up, as the servers had
-    const floors: Awaited<ReturnType<typeof floorRun>>[] = [];
+    // with the 1-minute load average after the floor's step: the floor uses one core, the server
+    // two plus the generator, so other tenants' load costs the server more than the floor
+    const floors: (Awaited<ReturnType<typeof floorRun>> & { load: number })[] = [];
     const rounds = {} as Record<
       Encoding,
       { max: Measured; maxAt: number; on32: Measured; off32: Measured[] }[]
@@ -337,7 +339,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const maxes = {} as Record<Encoding, Awaited<ReturnType<typeof maxSteps>>>;
       for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
-        if (side === 'floor') floors.push(await floorRunner.run(STEP_MS));
+        if (side === 'floor') floors.push({ ...(await floorRunner.run(STEP_MS)), load: loadavg()[0]! });
         else maxes[side] = await maxSteps(side);
       }
       for (const encoding of ENCODINGS) {
@@ -355,7 +357,7 @@ async function main(): Promise<void> {
     say('(a) in-process floor (query tower + scoring graph, batch 1, one thread, the same 16 requests)');
     floors.forEach((f, r) =>
       say(
-        `    round ${r + 1}: ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms   cpu ${fmt(f.cpuUsPerReq, 0)} µs/req`,
+        `    round ${r + 1}: ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms   cpu ${fmt(f.cpuUsPerReq, 0)} µs/req   load average ${fmt(f.load, 1)}`,
       ),
     );
     const floorMedian = median(floors.map((f) => f.throughput));
