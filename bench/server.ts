@@ -7,10 +7,11 @@
 //       open-loop sweep at fractions of that max (p50/p99; the latency goal is read at 70%);
 //   (c) dynamic batching on vs off at concurrency 32, closed loop; "off" (--max-batch-size 1) is
 //       measured with one worker (the default) and with two, and the better one counts.
-// The ratio goals (max / floor, on / off) are measured in rounds (BENCH_ROUNDS, default 3) that
-// take turns — floor, server at c=16/32/64, off ×2 — against three servers started side by side, so a
-// change in the shared machine's speed during the run hits both sides of a ratio alike; the
-// median of the per-round ratios decides.
+// The ratio goals (max / floor, JSON / binary, on / off) are measured in rounds (BENCH_ROUNDS,
+// default 5) that take turns — floor, binary at c=16/32/64, JSON at c=16/32/64 (reversed every
+// other round), then the "off" servers — against three servers started side by side, so a change
+// in the shared machine's speed during the run hits both sides of a ratio alike; the median of
+// the per-round ratios decides. The floor's sessions are warmed up once like the servers.
 // Load comes from vegeta (bench/lib/vegeta.ts; built by scripts/build-vegeta.sh, exact percentiles
 // computed here from every request) or, without Go or with --loadgen node, from the Node
 // generator bench/lib/loadgen.ts. Either shares this machine's cores with the server; the table
@@ -20,7 +21,7 @@
 // the binary encoding of server/binary.ts, in the same run as the floor).
 //
 //   npm run bench:server [-- --encoding json|binary|both] [-- --loadgen vegeta|node]
-//   (about 3 minutes with both encodings; BENCH_STEP_MS sets each step, default 3000)
+//   (about 4 minutes with both encodings; BENCH_STEP_MS sets each step, default 3000)
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ import { cpuSeconds } from './lib/proc.js';
 const CANDIDATES = 2000;
 const ITEMS = 20_000;
 const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 3000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ARGS = parseArgs({
   options: { encoding: { type: 'string', default: 'both' }, loadgen: { type: 'string', default: 'vegeta' } },
 }).values;
@@ -74,7 +75,12 @@ function workload(snapshotRows: number): Work[] {
   }));
 }
 
-async function floor(modelPath: string, snapshotDir: string, work: Work[], durationMs: number) {
+/**
+ * The floor's two sessions, created once (as the server's are) and run by `run(durationMs)`:
+ * the bench warms them up like the servers before the rounds, so no round's floor pays ORT's
+ * first runs.
+ */
+async function makeFloor(modelPath: string, snapshotDir: string, work: Work[]) {
   const snapshot = await openSnapshot(snapshotDir);
   const opts: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: 1,
@@ -89,6 +95,17 @@ async function floor(modelPath: string, snapshotDir: string, work: Work[], durat
     extra: { session: { model_external_initializers_file_folder_path: graph.externalDataDir } },
   });
   const rows = work.map((w) => BigInt64Array.from(w.rows, BigInt));
+  return { run: (durationMs: number) => floorRun(query, scoring, snapshot, work, rows, durationMs) };
+}
+
+async function floorRun(
+  query: ort.InferenceSession,
+  scoring: ort.InferenceSession,
+  snapshot: { tasks: readonly string[]; dim: number },
+  work: Work[],
+  rows: BigInt64Array[],
+  durationMs: number,
+) {
   const lat: number[] = [];
   const cpu0 = process.cpuUsage();
   const end = performance.now() + durationMs;
@@ -291,31 +308,47 @@ async function main(): Promise<void> {
         await l.closed(32, Math.max(2000, STEP_MS));
     }
 
-    // The ratio goals, measured in rounds that take turns (floor, then each server), so a change
-    // in the machine's speed during the run hits both sides of a ratio alike; medians decide.
-    const floors: Awaited<ReturnType<typeof floor>>[] = [];
+    // The ratio goals, measured in rounds that take turns, so a change in the machine's speed
+    // during the run hits both sides of a ratio alike; medians decide. Each ratio's two sides run
+    // next to each other: binary (compared with both) sits between the floor and JSON, and the
+    // order turns around every round (floor, binary, JSON; then JSON, binary, floor) so a drift
+    // in the machine's speed favours neither side. The batching steps ("off", a goal kept for the
+    // record) come after them.
+    const floorRunner = await makeFloor(modelPath, staged.bundle.snapshotDir, work);
+    await floorRunner.run(Math.max(2000, STEP_MS)); // warm-up, as the servers had
+    // with the 1-minute load average after the floor's step: the floor uses one core, the server
+    // two plus the generator, so other tenants' load costs the server more than the floor
+    const floors: (Awaited<ReturnType<typeof floorRun>> & { load: number })[] = [];
     const rounds = {} as Record<
       Encoding,
       { max: Measured; maxAt: number; on32: Measured; off32: Measured[] }[]
     >;
+    const maxSteps = async (encoding: Encoding) => {
+      const l = loads[encoding];
+      const c16 = await measured(on, () => l.on.closed(16, STEP_MS));
+      const on32 = await measured(on, () => l.on.closed(32, STEP_MS));
+      const c64 = await measured(on, () => l.on.closed(64, STEP_MS));
+      const max = [c16, on32, c64].reduce((a, b) => (b.throughput > a.throughput ? b : a));
+      return { max, maxAt: [16, 32, 64][[c16, on32, c64].indexOf(max)]!, on32 };
+    };
+    const sides: ('floor' | Encoding)[] = [
+      'floor',
+      ...ENCODINGS.filter((e) => e === 'binary'),
+      ...ENCODINGS.filter((e) => e !== 'binary'),
+    ];
     for (let r = 0; r < ROUNDS; r++) {
-      floors.push(await floor(modelPath, staged.bundle.snapshotDir, work, STEP_MS));
+      const maxes = {} as Record<Encoding, Awaited<ReturnType<typeof maxSteps>>>;
+      for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+        if (side === 'floor') floors.push({ ...(await floorRunner.run(STEP_MS)), load: loadavg()[0]! });
+        else maxes[side] = await maxSteps(side);
+      }
       for (const encoding of ENCODINGS) {
         const l = loads[encoding];
-        const c16 = await measured(on, () => l.on.closed(16, STEP_MS));
-        const on32 = await measured(on, () => l.on.closed(32, STEP_MS));
-        const c64 = await measured(on, () => l.on.closed(64, STEP_MS));
         const off32 = [
           await measured(off[0]!, () => l.off[0]!.closed(32, STEP_MS)),
           await measured(off[1]!, () => l.off[1]!.closed(32, STEP_MS)),
         ];
-        const max = [c16, on32, c64].reduce((a, b) => (b.throughput > a.throughput ? b : a));
-        (rounds[encoding] ??= []).push({
-          max,
-          maxAt: [16, 32, 64][[c16, on32, c64].indexOf(max)]!,
-          on32,
-          off32,
-        });
+        (rounds[encoding] ??= []).push({ ...maxes[encoding], off32 });
       }
     }
     await Promise.all(off.map((s) => s.stop()));
@@ -324,7 +357,7 @@ async function main(): Promise<void> {
     say('(a) in-process floor (query tower + scoring graph, batch 1, one thread, the same 16 requests)');
     floors.forEach((f, r) =>
       say(
-        `    round ${r + 1}: ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms   cpu ${fmt(f.cpuUsPerReq, 0)} µs/req`,
+        `    round ${r + 1}: ${fmt(f.throughput, 0)} req/s   p50 ${fmt(f.p50Ms)} ms   p99 ${fmt(f.p99Ms)} ms   cpu ${fmt(f.cpuUsPerReq, 0)} µs/req   load average ${fmt(f.load, 1)}`,
       ),
     );
     const floorMedian = median(floors.map((f) => f.throughput));

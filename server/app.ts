@@ -109,7 +109,9 @@ export function buildApp(deps: AppDeps) {
   );
   app.decorateRequest('startedAt', 0n);
 
-  app.addHook('onRequest', async (req) => {
+  // The hooks below take `done` rather than returning promises: each runs on every request, and
+  // an async hook costs a promise and a microtask turn apiece (bench/RESULTS.md, 2026-12-06, last).
+  app.addHook('onRequest', (req, _reply, done) => {
     req.startedAt = process.hrtime.bigint();
     // A body without a Content-Type is JSON, as Triton reads it (some OIP clients send none);
     // the infer route's own hook below makes it the binary extension when its header is sent.
@@ -120,28 +122,41 @@ export function buildApp(deps: AppDeps) {
         (h['content-length'] !== undefined && h['content-length'] !== '0'))
     )
       h['content-type'] = 'application/json';
+    done();
   });
   // Content-Encoding: gzip | deflate on request bodies, decompressed within the body limit.
-  app.addHook('preParsing', async (req, _reply, payload) =>
-    req.method === 'POST'
-      ? decodeContentEncoding(req.headers['content-encoding'], payload, deps.bodyLimitBytes)
-      : payload,
-  );
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    const coding = req.headers['content-encoding'];
+    if (coding === undefined || req.method !== 'POST') return done(null, payload);
+    try {
+      done(null, decodeContentEncoding(coding, payload, deps.bodyLimitBytes));
+    } catch (err) {
+      done(err as Error);
+    }
+  });
   // Accept-Encoding: the response compressed when the client asks (Triton does the same; the
   // Inference-Header-Content-Length of a binary response counts the uncompressed JSON).
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (payload === null || payload === undefined) return payload;
-    if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
-    if (deps.responseCompression === false) return payload;
-    const coding = chooseResponseEncoding(req.headers['accept-encoding']);
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (
+      deps.responseCompression === false ||
+      payload === null ||
+      payload === undefined ||
+      (typeof payload !== 'string' && !Buffer.isBuffer(payload))
+    )
+      return done(null, payload);
     void reply.header('vary', 'accept-encoding');
-    if (coding === undefined || reply.hasHeader('content-encoding')) return payload;
+    const coding = chooseResponseEncoding(req.headers['accept-encoding']);
+    if (coding === undefined || reply.hasHeader('content-encoding')) return done(null, payload);
     void reply.header('content-encoding', coding);
-    return compress(coding, payload);
+    compress(coding, payload).then(
+      (body) => done(null, body),
+      (err: Error) => done(err),
+    );
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const endpoint = req.routeOptions.config.endpoint ?? 'unknown';
     metrics.observeRequest(endpoint, reply.statusCode, Number(process.hrtime.bigint() - req.startedAt) / 1e9);
+    done();
   });
 
   const sendError = (e: ServeError, reply: FastifyReply): void => {
@@ -165,8 +180,9 @@ export function buildApp(deps: AppDeps) {
   // not the type, says the body is binary.
   const inferRoute = {
     ...route('infer'),
-    onRequest: async (req: FastifyRequest) => {
+    onRequest: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
       if (binaryInfer(req)) req.headers['content-type'] = OIP_BINARY_TYPE;
+      done();
     },
   };
   const checkVersion = (p: { name: string; version?: string }): void => {
@@ -215,13 +231,20 @@ export function buildApp(deps: AppDeps) {
       return reply.type(OIP_BINARY_TYPE).header(INFERENCE_HEADER_LENGTH, res.headerLength).send(res.body);
     });
   }
-  app.post<ModelParams>('/v1/models/:name/rank', route('rank'), async (req, reply) =>
-    Buffer.isBuffer(req.body)
-      ? reply.type(RANK_BINARY_TYPE).send(await dataplane.score(req.params.name, codecs.rankBinary, req.body))
-      : reply
-          .type('application/json')
-          .send(await dataplane.score(req.params.name, codecs.rankJson, req.body)),
-  );
+  // Not async, and the body taken off the request: nothing keeps the parsed JSON (2,000 id
+  // strings) alive while the request waits for its batch, so it dies young (a scavenge copies
+  // whatever is in flight, and what survives two is promoted and needs a Mark-Compact).
+  app.post<ModelParams>('/v1/models/:name/rank', route('rank'), (req, reply) => {
+    const body = req.body;
+    req.body = undefined;
+    return Buffer.isBuffer(body)
+      ? dataplane
+          .score(req.params.name, codecs.rankBinary, body)
+          .then((out) => reply.type(RANK_BINARY_TYPE).send(out))
+      : dataplane
+          .score(req.params.name, codecs.rankJson, body)
+          .then((out) => reply.type('application/json').send(out));
+  });
   app.get('/metrics', route('metrics'), async (_req, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);

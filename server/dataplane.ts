@@ -140,9 +140,25 @@ export class Dataplane {
    * One request, any protocol: parse (no model needed, so a malformed request is refused before
    * the model is asked for), acquire the version, bind, check, infer, encode, release.
    */
-  async score<W, P, T>(name: string, codec: Codec<W, P, T>, wire: W): Promise<T> {
-    let t = process.hrtime.bigint();
-    const parsed = codec.parse(wire);
+  score<W, P, T>(name: string, codec: Codec<W, P, T>, wire: W): Promise<T> {
+    const t = process.hrtime.bigint();
+    let parsed: P;
+    try {
+      parsed = codec.parse(wire);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    // The wire form (e.g. a parsed JSON body's id strings) is not held across the awaits below.
+    return this.scoreParsed(name, codec, parsed, t);
+  }
+
+  private async scoreParsed<P, T>(
+    name: string,
+    codec: Codec<unknown, P, T>,
+    parsed: P,
+    started: bigint,
+  ): Promise<T> {
+    let t = started;
     const v = this.registry.acquire(name);
     try {
       const req = codec.bind(parsed, signatureOf(this.registry.name, v));
@@ -166,10 +182,14 @@ export class Dataplane {
       let known: Int32Array | undefined;
       if (req.candidates) {
         const present = v.lookup(req.candidates);
+        // the known rows in request order, in one pass (most ids are known: trim the rest)
+        const rows = new Int32Array(present.length);
         let k = 0;
-        for (let i = 0; i < present.length; i++) if (present[i]! >= 0) k++;
-        known = new Int32Array(k);
-        for (let i = 0, j = 0; i < present.length; i++) if (present[i]! >= 0) known[j++] = present[i]!;
+        for (let i = 0; i < present.length; i++) {
+          const row = present[i]!;
+          if (row >= 0) rows[k++] = row;
+        }
+        known = k === rows.length ? rows : rows.slice(0, k);
         result.present = present;
         result.knownCount = k;
       }
@@ -257,6 +277,13 @@ function requireFinite(
   limit: number,
   rowSize?: number,
 ): void {
+  // x − x is 0 for a finite x and NaN for ±Infinity or NaN: one subtraction and compare per value
+  let bad = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    bad += x - x === 0 ? 0 : 1;
+  }
+  if (bad === 0) return;
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
       const row = rowSize ? Math.floor(i / rowSize) : 0;

@@ -58,12 +58,48 @@ class Writer {
   scores(column: ScoreColumn): void {
     const { values, present } = column;
     this.ensure(present.length * (MAX_SCORE_BYTES + 1) + 2);
-    this.buf[this.pos++] = 91; // '['
+    const b = this.buf;
+    // the common case inline, with the position in a local (a field written per byte is
+    // reloaded per byte: the stores to the Buffer may alias it as far as the JIT knows)
+    let p = this.pos;
+    b[p++] = 91; // '['
     for (let i = 0, j = 0; i < present.length; i++) {
-      if (i) this.buf[this.pos++] = 44; // ','
-      this.put(present[i]! >= 0 ? values[j++]! : null);
+      if (i) b[p++] = 44; // ','
+      if (present[i]! < 0) {
+        b[p] = 110; // 'null'
+        b[p + 1] = 117;
+        b[p + 2] = 108;
+        b[p + 3] = 108;
+        p += 4;
+        continue;
+      }
+      const x = values[j++]!;
+      const k = x >= 0.001 && x < 1 ? Math.round(x * 1e9) | 0 : 1e9;
+      if (k >= 1e9) {
+        this.pos = p;
+        this.put(x);
+        p = this.pos;
+        continue;
+      }
+      const hi = (k / 1e6) | 0;
+      const rest = k - hi * 1e6;
+      const mid = (rest / 1000) | 0;
+      const lo = (rest - mid * 1000) * 3;
+      b[p] = 48; // '0'
+      b[p + 1] = 46; // '.'
+      b[p + 2] = DIGITS3[hi * 3]!;
+      b[p + 3] = DIGITS3[hi * 3 + 1]!;
+      b[p + 4] = DIGITS3[hi * 3 + 2]!;
+      b[p + 5] = DIGITS3[mid * 3]!;
+      b[p + 6] = DIGITS3[mid * 3 + 1]!;
+      b[p + 7] = DIGITS3[mid * 3 + 2]!;
+      b[p + 8] = DIGITS3[lo]!;
+      b[p + 9] = DIGITS3[lo + 1]!;
+      b[p + 10] = DIGITS3[lo + 2]!;
+      p += 11;
     }
-    this.buf[this.pos++] = 93; // ']'
+    b[p++] = 93; // ']'
+    this.pos = p;
   }
 
   score(x: number | null): void {

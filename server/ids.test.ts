@@ -36,6 +36,9 @@ describe('parseIds', () => {
     ['1e5', DIGITS],
     [' 1', DIGITS],
     ['1234567890123456789x', DIGITS],
+    ['x2345678901234567890', DIGITS], // in the leading digits (read apart from the last ten)
+    ['1/34567890123', DIGITS], // '/' and ':' sit either side of the digits
+    ['12345678901:', DIGITS],
     [-1, 'ids are unsigned'],
     [1.5, 'expected an integer id'],
     [2 ** 53, 'ids beyond 2^53 must be sent as decimal strings'],

@@ -38,16 +38,22 @@ export function parseIds(values: readonly unknown[]): BigUint64Array | { index: 
       // v = a·10^10 + b: a from the leading digits, b from the last ten (each < 10^10, exact).
       const n = v.length;
       const split = n > 10 ? n - 10 : 0;
+      // two loops (no branch on the position); `bad` collects every digit's range check: a code
+      // below '0' wraps to a large unsigned number too
       let a = 0;
       let b = 0;
-      let bad = false;
-      for (let j = 0; j < n; j++) {
+      let bad = 0;
+      for (let j = 0; j < split; j++) {
         const d = v.charCodeAt(j) - 48;
-        if (d < 0 || d > 9) bad = true;
-        if (j < split) a = a * 10 + d;
-        else b = b * 10 + d;
+        bad |= (d >>> 0) > 9 ? 1 : 0;
+        a = a * 10 + d;
       }
-      if (bad) return { index: i, message: NOT_DIGITS };
+      for (let j = split; j < n; j++) {
+        const d = v.charCodeAt(j) - 48;
+        bad |= (d >>> 0) > 9 ? 1 : 0;
+        b = b * 10 + d;
+      }
+      if (bad !== 0) return { index: i, message: NOT_DIGITS };
       // a = aH·2^16 + aL keeps every product below 2^53.
       const aH = Math.floor(a / TWO16);
       const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b

@@ -5,7 +5,8 @@
 //
 // API:
 //   stageDemo(root, { items? }) → Promise<Staged>    bundle + data dir with model/current, snapshot/current
-//   startServer(args: string[], env?) → Promise<ServerProcess>   (env value undefined = unset)
+//   startServer(args: string[], env?, nodeArgs?) → Promise<ServerProcess>   (env value undefined =
+//     unset; nodeArgs go to node itself, e.g. --cpu-prof, which NODE_OPTIONS does not take)
 //   ServerProcess: { url, port, grpcPort, logs: LogLine[], post(path, body, headers?), get(path), stop() }
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -67,12 +68,23 @@ async function toResult(res: Response): Promise<HttpResult> {
 export async function startServer(
   args: string[],
   env: Record<string, string | undefined> = {},
+  nodeArgs: string[] = [],
 ): Promise<ServerProcess> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...env };
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', join(REPO, 'server', 'main.ts'), '--host', '127.0.0.1', '--port', '0', ...args],
+    [
+      ...nodeArgs,
+      '--import',
+      'tsx',
+      join(REPO, 'server', 'main.ts'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      ...args,
+    ],
     {
       cwd: REPO,
       env: childEnv,
