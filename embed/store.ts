@@ -11,12 +11,14 @@
 //    copied; the staged name is gone, and the published file has one link, as the sidecar's
 //    file source requires), a copy across file systems; s3: a server-side CopyObject (no byte
 //    through the pod; the staged object stays until the staging folder is removed).
-//  - upload/copy on S3 are single requests, so one file is at most 5 GiB (S3's limit of a PUT and a
-//    copy): a part above that is refused with a message that says to use more shards.
+//  - upload/place on S3 are single requests up to 5 GiB (S3's limit of a PUT and a copy); a larger
+//    file goes as a multipart upload (UploadPart from the file, UploadPartCopy server-side) in
+//    parts of at least 64 MiB, at most 10,000 of them; a failed one is aborted.
 // S3 takes its endpoint, region and credentials as the rest of lightrank does (storage.ts).
 //
 // API:
-//   openStore(uri) → SnapshotStore                 uri: file://…, s3://bucket/prefix, or a local path
+//   openStore(uri, s3Limits?) → SnapshotStore      uri: file://…, s3://bucket/prefix, or a local path
+//     s3Limits: { singleRequestBytes, partBytes } (tests set them small)
 //   assertVersion(version)                          throws unless [A-Za-z0-9][A-Za-z0-9._-]*
 //   interface SnapshotStore { uri, where(key), localPath(key)?, readText(key) → string | undefined,
 //     exists(key), read(key) → AsyncIterable<Uint8Array>, upload(file, key, signal?),
@@ -27,19 +29,35 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { s3Client } from './storage.js';
 
 /** S3's limit of one PUT and of one CopyObject. */
 export const S3_SINGLE_REQUEST_BYTES = 5 * 1024 ** 3;
+/** The smallest part of a multipart upload this store sends (S3's own minimum is 5 MiB). */
+const S3_PART_BYTES = 64 * 1024 ** 2;
+/** S3's most parts in one multipart upload. */
+const S3_MAX_PARTS = 10_000;
+
+export interface S3Limits {
+  /** above this a file goes in parts (default and S3's maximum: 5 GiB) */
+  singleRequestBytes: number;
+  /** the smallest part (default 64 MiB; at least S3's 5 MiB but for the last) */
+  partBytes: number;
+}
 
 export interface SnapshotStore {
   /** the prefix, as given */
@@ -72,8 +90,8 @@ export function assertVersion(version: string): void {
     throw new Error(`version ${JSON.stringify(version)}: letters, digits, '.', '_' and '-' only`);
 }
 
-export function openStore(uri: string): SnapshotStore {
-  if (uri.startsWith('s3://')) return new S3Store(uri);
+export function openStore(uri: string, s3Limits?: S3Limits): SnapshotStore {
+  if (uri.startsWith('s3://')) return new S3Store(uri, s3Limits);
   if (uri.startsWith('file://')) return new FileStore(uri, fileURLToPath(uri));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri))
     throw new Error(`${uri}: a built snapshot is written to file:// or s3:// storage`);
@@ -162,7 +180,13 @@ class S3Store implements SnapshotStore {
   private readonly bucket: string;
   private readonly prefix: string;
 
-  constructor(readonly uri: string) {
+  constructor(
+    readonly uri: string,
+    private readonly limits: S3Limits = {
+      singleRequestBytes: S3_SINGLE_REQUEST_BYTES,
+      partBytes: S3_PART_BYTES,
+    },
+  ) {
     const url = new URL(uri);
     this.bucket = url.hostname;
     if (!this.bucket) throw new Error(`${uri}: an s3:// URI needs a bucket (s3://bucket/prefix)`);
@@ -215,23 +239,82 @@ class S3Store implements SnapshotStore {
 
   async upload(file: string, key: string, signal?: AbortSignal): Promise<void> {
     const { size } = await stat(file);
-    if (size > S3_SINGLE_REQUEST_BYTES)
-      throw new Error(
-        `${file}: ${size} bytes, above the 5 GiB of one S3 upload: build this catalogue in more shards`,
-      );
+    const opts = signal ? { abortSignal: signal } : {};
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.prefix + key,
-          Body: createReadStream(file),
-          ContentLength: size,
-        }),
-        signal ? { abortSignal: signal } : {},
+      if (size <= this.limits.singleRequestBytes) {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            Body: createReadStream(file),
+            ContentLength: size,
+          }),
+          opts,
+        );
+        return;
+      }
+      await this.multipart(key, size, (part, start, end) =>
+        this.client
+          .send(
+            new UploadPartCommand({
+              Bucket: this.bucket,
+              Key: this.prefix + key,
+              UploadId: part.uploadId,
+              PartNumber: part.number,
+              Body: createReadStream(file, { start, end: end - 1 }),
+              ContentLength: end - start,
+            }),
+            opts,
+          )
+          .then((r) => r.ETag),
       );
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       throw this.failed(err, 'writing', key);
+    }
+  }
+
+  /** A multipart upload of `size` bytes to `key`, each part sent by `send`; aborted on failure. */
+  private async multipart(
+    key: string,
+    size: number,
+    send: (
+      part: { uploadId: string; number: number },
+      start: number,
+      end: number,
+    ) => Promise<string | undefined>,
+  ): Promise<void> {
+    const partBytes = Math.max(this.limits.partBytes, Math.ceil(size / S3_MAX_PARTS));
+    const created = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+    );
+    const uploadId = created.UploadId!;
+    try {
+      const parts: { PartNumber: number; ETag: string }[] = [];
+      for (let start = 0, number = 1; start < size; start += partBytes, number++) {
+        const etag = await send({ uploadId, number }, start, Math.min(start + partBytes, size));
+        if (!etag) throw new Error(`part ${number} of ${this.where(key)}: no ETag in the answer`);
+        parts.push({ PartNumber: number, ETag: etag });
+      }
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    } catch (err) {
+      await this.client
+        .send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            UploadId: uploadId,
+          }),
+        )
+        .catch(() => {});
+      throw err;
     }
   }
 
@@ -258,8 +341,29 @@ class S3Store implements SnapshotStore {
   async place(from: string, to: string): Promise<void> {
     const source = `${this.bucket}/${(this.prefix + from).split('/').map(encodeURIComponent).join('/')}`;
     try {
-      await this.client.send(
-        new CopyObjectCommand({ Bucket: this.bucket, Key: this.prefix + to, CopySource: source }),
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + from }),
+      );
+      const size = Number(head.ContentLength ?? 0);
+      if (size <= this.limits.singleRequestBytes) {
+        await this.client.send(
+          new CopyObjectCommand({ Bucket: this.bucket, Key: this.prefix + to, CopySource: source }),
+        );
+        return;
+      }
+      await this.multipart(to, size, (part, start, end) =>
+        this.client
+          .send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: this.prefix + to,
+              UploadId: part.uploadId,
+              PartNumber: part.number,
+              CopySource: source,
+              CopySourceRange: `bytes=${start}-${end - 1}`,
+            }),
+          )
+          .then((r) => r.CopyPartResult?.ETag),
       );
     } catch (err) {
       throw this.failed(err, `copying ${this.where(from)} to`, to);
