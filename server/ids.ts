@@ -45,12 +45,12 @@ export function parseIds(values: readonly unknown[]): BigUint64Array | { index: 
       let bad = 0;
       for (let j = 0; j < split; j++) {
         const d = v.charCodeAt(j) - 48;
-        bad |= (d >>> 0) > 9 ? 1 : 0;
+        bad |= d >>> 0 > 9 ? 1 : 0;
         a = a * 10 + d;
       }
       for (let j = split; j < n; j++) {
         const d = v.charCodeAt(j) - 48;
-        bad |= (d >>> 0) > 9 ? 1 : 0;
+        bad |= d >>> 0 > 9 ? 1 : 0;
         b = b * 10 + d;
       }
       if (bad !== 0) return { index: i, message: NOT_DIGITS };
