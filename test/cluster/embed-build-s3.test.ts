@@ -6,34 +6,20 @@
 // with the same Secret and the server serves it. A build whose shard fails leaves that prefix's
 // LATEST where it was. The Job pods and scoring pods run on the local node agent (as processes),
 // which reads the Secret from the API server as a kubelet does.
-import { randomBytes, createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { localAddressOf } from '../../agent/addresses.js';
-import { startNodeAgent, type NodeAgent } from '../../agent/agent.js';
-import { API_GROUP, API_VERSION, PLURAL, type RankingModelStatus } from '../../api/rankingmodel.js';
-import { buildTowers, type TowerFiles } from '../../modelkit/bundle.js';
 import { catalogueColumns, writeParquetCatalogue } from '../../modelkit/catalogue-parquet.js';
 import { modelConfig } from '../../modelkit/config.js';
-import { rankingModel, startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
+import { rankingModel } from '../../operator/testing.js';
+import { createModel, modelStatus, snapshotBuildOf, useEmbedCluster } from './embed-fixture.js';
 import { putFile } from '../sidecar/helpers/s3-publish.js';
-import { startS3Server, type S3Server } from '../sidecar/helpers/s3-server.js';
-import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
+import { clients, useTestNamespace, waitFor } from '../harness/cluster.js';
 
 const ns = useTestNamespace('embed-s3');
-const NODE = `lightrank-embed-s3-${randomBytes(3).toString('hex')}`;
-const TAINT = { key: 'lightrank.dev/local-node-agent', value: 'embed-s3', effect: 'NoSchedule' };
-const PLACEMENT = {
-  nodeSelector: { 'kubernetes.io/hostname': NODE },
-  tolerations: [{ key: TAINT.key, operator: 'Exists' as const, effect: 'NoSchedule' as const }],
-};
 const BUCKET = 'lightrank-embed-s3';
 const SECRET = 'snapshot-store';
 const ITEMS = 40_000;
@@ -42,80 +28,25 @@ const SEED = 17;
 const config = modelConfig({ seed: SEED });
 const shape = { numDense: config.item.numDense, numCategorical: config.item.numCategorical };
 const columns = catalogueColumns(shape);
-
-let runDir: string;
-let agent: NodeAgent;
-let operator: InProcessOperator;
-let s3: S3Server;
-let towers: TowerFiles;
-let itemSha256: string;
+const fx = useEmbedCluster(ns, {
+  name: 'embed-s3',
+  bucket: BUCKET,
+  config,
+  catalogue: { items: ITEMS, seed: SEED, files: 3, rowGroupSize: 5_000 },
+});
 
 beforeAll(async () => {
-  runDir = mkdtempSync(join(tmpdir(), 'lightrank-embed-s3-'));
-  s3 = await startS3Server();
-  await s3.createBucket(BUCKET);
-  towers = await buildTowers({ dir: join(runDir, 'model'), config });
-  itemSha256 = createHash('sha256')
-    .update(await readFile(towers.itemModel))
-    .digest('hex');
-  await putFile(s3.client, BUCKET, 'towers/item.onnx', towers.itemModel);
-  const files = await writeParquetCatalogue({
-    dir: join(runDir, 'catalogue'),
-    items: ITEMS,
-    seed: SEED,
-    shape,
-    files: 3,
-    rowGroupSize: 5_000,
-  });
-  for (const f of files) await putFile(s3.client, BUCKET, `catalogue/${f.split('/').pop()}`, f);
   // the endpoint and the keys live in the Secret only
   await clients().core.createNamespacedSecret({
     namespace: ns.name,
-    body: { metadata: { name: SECRET }, stringData: s3.env },
+    body: { metadata: { name: SECRET }, stringData: fx.s3.env },
   });
-  agent = await startNodeAgent({
-    kubeConfig: clients().kc,
-    nodeName: NODE,
-    runDir: join(runDir, 'agent'),
-    taints: [TAINT],
-    podKubeconfig: clusterInfo().kubeconfigPath,
-    deleteNodeOnStop: true,
-    shutdownGraceMs: 3_000,
-  });
-  await waitFor(
-    `node ${NODE} Ready`,
-    async () => {
-      const node = await clients().core.readNode({ name: NODE });
-      const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      const tainted = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
-      return ready && !tainted;
-    },
-    { timeoutMs: 60_000 },
-  );
-  operator = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: 'registry.test/lightrank-server:1',
-    sidecarImage: 'registry.test/lightrank-server:1',
-  });
-}, 300_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await agent?.stop();
-  await s3?.stop();
-  if (runDir) rmSync(runDir, { recursive: true, force: true });
 });
 
 /** A model whose snapshot is built into s3://BUCKET/snapshots/<name>, credentials from SECRET. */
 function s3Model(name: string, catalogue: string, replicas: number, secret = SECRET) {
   return rankingModel(name, ns.name, {
-    model: {
-      uri: pathToFileURL(towers.queryModel).href,
-      sha256: towers.querySha256,
-      version: 'v1',
-      towerFingerprint: towers.fingerprint,
-      tasks: config.tasks,
-      itemTower: { uri: `s3://${BUCKET}/towers/item.onnx`, sha256: itemSha256 },
-    },
+    model: fx.towerPair(),
     snapshot: {
       uri: `s3://${BUCKET}/snapshots/${name}`,
       pollIntervalSeconds: 1,
@@ -124,41 +55,21 @@ function s3Model(name: string, catalogue: string, replicas: number, secret = SEC
         catalogue: { uri: catalogue },
         shards: SHARDS,
         backoffLimitPerIndex: 1,
-        pods: { executionProvider: 'cpu', ...PLACEMENT },
+        pods: { executionProvider: 'cpu', ...fx.placement },
       },
     },
-    serving: { executionProvider: 'cpu', ...PLACEMENT },
+    serving: { executionProvider: 'cpu', ...fx.placement },
     segments: [{ name: 'main', replicas }],
   });
 }
 
-async function apply(body: ReturnType<typeof s3Model>) {
-  await clients().custom.createNamespacedCustomObject({
-    group: API_GROUP,
-    version: API_VERSION,
-    namespace: ns.name,
-    plural: PLURAL,
-    body,
-  });
-}
-
-async function statusOf(name: string): Promise<RankingModelStatus | undefined> {
-  const obj = (await clients().custom.getNamespacedCustomObject({
-    group: API_GROUP,
-    version: API_VERSION,
-    namespace: ns.name,
-    plural: PLURAL,
-    name,
-  })) as { status?: RankingModelStatus };
-  return obj.status;
-}
-
-const buildOf = async (name: string) =>
-  (await statusOf(name))?.segments?.find((s) => s.name === 'main')?.snapshotBuild;
+const apply = (body: ReturnType<typeof s3Model>) => createModel(ns.name, body);
+const statusOf = (name: string) => modelStatus(ns.name, name);
+const buildOf = (name: string) => snapshotBuildOf(ns.name, name);
 
 async function text(key: string): Promise<string | undefined> {
   try {
-    const res = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const res = await fx.s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
     return await res.Body!.transformToString();
   } catch (err) {
     if ((err as Error).name === 'NoSuchKey') return undefined;
@@ -167,7 +78,7 @@ async function text(key: string): Promise<string | undefined> {
 }
 
 async function objects(prefix: string): Promise<{ key: string; modified: number }[]> {
-  const page = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  const page = await fx.s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
   return (page.Contents ?? []).map((o) => ({ key: o.Key!, modified: o.LastModified!.getTime() }));
 }
 
@@ -204,7 +115,7 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
     });
     const c = shardPod.spec!.containers[0]!;
     expect(c.envFrom).toEqual([{ secretRef: { name: SECRET } }]);
-    expect(JSON.stringify(shardPod.spec)).not.toContain(s3.env.AWS_SECRET_ACCESS_KEY);
+    expect(JSON.stringify(shardPod.spec)).not.toContain(fx.s3.env.AWS_SECRET_ACCESS_KEY);
     expect(c.args?.[c.args.indexOf('--prefix') + 1]).toBe(`s3://${BUCKET}/snapshots/ads`);
 
     const progress = new Set<string>();
@@ -247,7 +158,11 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
       formatVersion: number;
       towerFingerprint: string;
     };
-    expect(manifest).toMatchObject({ rows: ITEMS, formatVersion: 2, towerFingerprint: towers.fingerprint });
+    expect(manifest).toMatchObject({
+      rows: ITEMS,
+      formatVersion: 2,
+      towerFingerprint: fx.towers.fingerprint,
+    });
     // the staged parts are gone once LATEST moved
     await waitFor('the staging removed', async () =>
       (await objects('snapshots/ads/.staging/')).length === 0 ? true : undefined,
@@ -278,7 +193,7 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
 
   it('a failed shard leaves LATEST on S3 where it was', async () => {
     // a good file and one with a NaN feature: the shard that reads the NaN fails its index at once
-    const dir = join(runDir, 'bad-catalogue');
+    const dir = join(fx.runDir, 'bad-catalogue');
     const good = await writeParquetCatalogue({ dir, items: 600, seed: 4, shape, rowGroupSize: 200 });
     const bad = join(dir, 'z-bad.parquet');
     parquetWriteFile({
@@ -298,8 +213,8 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
       ],
     });
     for (const f of [...good, bad])
-      await putFile(s3.client, BUCKET, `bad-catalogue/${f.split('/').pop()}`, f);
-    await s3.client.send(
+      await putFile(fx.s3.client, BUCKET, `bad-catalogue/${f.split('/').pop()}`, f);
+    await fx.s3.client.send(
       new PutObjectCommand({ Bucket: BUCKET, Key: 'snapshots/bad/LATEST', Body: 'old\n' }),
     );
     await apply(s3Model('bad', `s3://${BUCKET}/bad-catalogue`, 0));

@@ -5,101 +5,36 @@
 // published snapshot equals the model kit's in-process item tower (max |Δ| ≤ 1e-6) and the
 // scoring pod serves it. A corrupt Parquet file, a NaN feature and duplicate ids across shards
 // each fail their build with the cause in status and an Event, LATEST unmoved.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNodeAgent, type NodeAgent } from '../../agent/agent.js';
-import { API_GROUP, API_VERSION, PLURAL, type RankingModelStatus } from '../../api/rankingmodel.js';
+import { describe, expect, it } from 'vitest';
+import { API_GROUP, API_VERSION, PLURAL } from '../../api/rankingmodel.js';
 import { localAddressOf } from '../../agent/addresses.js';
-import { buildItemSnapshot, buildTowers, type TowerFiles } from '../../modelkit/bundle.js';
+import { buildItemSnapshot, buildTowers } from '../../modelkit/bundle.js';
 import { catalogueColumns, writeParquetCatalogue } from '../../modelkit/catalogue-parquet.js';
 import { modelConfig } from '../../modelkit/config.js';
-import { rankingModel, startInProcessOperator, type InProcessOperator } from '../../operator/testing.js';
+import { rankingModel } from '../../operator/testing.js';
+import { createModel, modelStatus, sha256Of, snapshotBuildOf, useEmbedCluster } from './embed-fixture.js';
 import { openSnapshot } from '../../snapshot/reader.js';
 import { writeLatest, writeSnapshot } from '../../snapshot/writer.js';
 import { putFile } from '../sidecar/helpers/s3-publish.js';
-import { startS3Server, type S3Server } from '../sidecar/helpers/s3-server.js';
-import { clients, clusterInfo, useTestNamespace, waitFor } from '../harness/cluster.js';
-import { createHash } from 'node:crypto';
+import { clients, useTestNamespace, waitFor } from '../harness/cluster.js';
 
 const ns = useTestNamespace('embed-build');
-const NODE = `lightrank-embed-${randomBytes(3).toString('hex')}`;
-const TAINT = { key: 'lightrank.dev/local-node-agent', value: 'embed', effect: 'NoSchedule' };
-const PLACEMENT = {
-  nodeSelector: { 'kubernetes.io/hostname': NODE },
-  tolerations: [{ key: TAINT.key, operator: 'Exists' as const, effect: 'NoSchedule' as const }],
-};
 const BUCKET = 'lightrank-embed';
 const ITEMS = 200_000;
 const SEED = 42;
 const config = modelConfig({ seed: SEED });
 const shape = { numDense: config.item.numDense, numCategorical: config.item.numCategorical };
 const columns = catalogueColumns(shape);
-
-let runDir: string;
-let agent: NodeAgent;
-let operator: InProcessOperator;
-let s3: S3Server;
-let towers: TowerFiles;
-let itemSha256: string;
-
-const sha256Of = async (file: string) =>
-  createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-
-beforeAll(async () => {
-  runDir = mkdtempSync(join(tmpdir(), 'lightrank-embed-build-'));
-  s3 = await startS3Server();
-  await s3.createBucket(BUCKET);
-  towers = await buildTowers({ dir: join(runDir, 'model'), config });
-  itemSha256 = await sha256Of(towers.itemModel);
-  await putFile(s3.client, BUCKET, 'towers/item.onnx', towers.itemModel);
-  const files = await writeParquetCatalogue({
-    dir: join(runDir, 'catalogue'),
-    items: ITEMS,
-    seed: SEED,
-    shape,
-    files: 8,
-    rowGroupSize: 12_500,
-  });
-  for (const f of files) await putFile(s3.client, BUCKET, `catalogue/${f.split('/').pop()}`, f);
-  agent = await startNodeAgent({
-    kubeConfig: clients().kc,
-    nodeName: NODE,
-    runDir: join(runDir, 'agent'),
-    taints: [TAINT],
-    podKubeconfig: clusterInfo().kubeconfigPath,
-    deleteNodeOnStop: true,
-    shutdownGraceMs: 3_000,
-  });
-  await waitFor(
-    `node ${NODE} Ready`,
-    async () => {
-      const node = await clients().core.readNode({ name: NODE });
-      const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      const tainted = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
-      return ready && !tainted;
-    },
-    { timeoutMs: 60_000 },
-  );
-  operator = await startInProcessOperator(clusterInfo().kubeconfigPath, ns.name, {
-    serverImage: 'registry.test/lightrank-server:1',
-    sidecarImage: 'registry.test/lightrank-server:1',
-  });
-}, 300_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await agent?.stop();
-  await s3?.stop();
-  if (runDir) rmSync(runDir, { recursive: true, force: true });
+const fx = useEmbedCluster(ns, {
+  name: 'embed',
+  bucket: BUCKET,
+  config,
+  catalogue: { items: ITEMS, seed: SEED, files: 8, rowGroupSize: 12_500 },
 });
 
 /** A model serving the kit's query tower, its snapshot built from `catalogue` into `prefix`. */
@@ -111,14 +46,7 @@ function builtModel(
   replicas: number,
 ) {
   return rankingModel(name, ns.name, {
-    model: {
-      uri: pathToFileURL(towers.queryModel).href,
-      sha256: towers.querySha256,
-      version: 'v1',
-      towerFingerprint: towers.fingerprint,
-      tasks: config.tasks,
-      itemTower: { uri: `s3://${BUCKET}/towers/item.onnx`, sha256: itemSha256 },
-    },
+    model: fx.towerPair(),
     snapshot: {
       uri: pathToFileURL(prefix).href,
       pollIntervalSeconds: 1,
@@ -126,38 +54,18 @@ function builtModel(
         catalogue,
         shards,
         backoffLimitPerIndex: 2,
-        env: Object.entries(s3.env).map(([n, value]) => ({ name: n, value })),
-        pods: { executionProvider: 'cpu', ...PLACEMENT },
+        env: Object.entries(fx.s3.env).map(([n, value]) => ({ name: n, value })),
+        pods: { executionProvider: 'cpu', ...fx.placement },
       },
     },
-    serving: { executionProvider: 'cpu', ...PLACEMENT },
+    serving: { executionProvider: 'cpu', ...fx.placement },
     segments: [{ name: 'main', replicas }],
   });
 }
 
-async function apply(body: ReturnType<typeof builtModel>) {
-  await clients().custom.createNamespacedCustomObject({
-    group: API_GROUP,
-    version: API_VERSION,
-    namespace: ns.name,
-    plural: PLURAL,
-    body,
-  });
-}
-
-async function statusOf(name: string): Promise<RankingModelStatus | undefined> {
-  const obj = (await clients().custom.getNamespacedCustomObject({
-    group: API_GROUP,
-    version: API_VERSION,
-    namespace: ns.name,
-    plural: PLURAL,
-    name,
-  })) as { status?: RankingModelStatus };
-  return obj.status;
-}
-
-const buildOf = async (name: string) =>
-  (await statusOf(name))?.segments?.find((s) => s.name === 'main')?.snapshotBuild;
+const apply = (body: ReturnType<typeof builtModel>) => createModel(ns.name, body);
+const statusOf = (name: string) => modelStatus(ns.name, name);
+const buildOf = (name: string) => snapshotBuildOf(ns.name, name);
 
 async function buildPods(job: string): Promise<V1Pod[]> {
   const pods = await clients().core.listNamespacedPod({
@@ -171,7 +79,7 @@ const indexOf = (p: V1Pod) => p.metadata?.annotations?.['batch.kubernetes.io/job
 
 describe('a snapshot built on the cluster', () => {
   it('4 shards of 200,000 items from S3 (one shard killed mid-run, retried alone) → published, equal to the in-process item tower, served', async () => {
-    const prefix = join(runDir, 'snapshots', 'ads');
+    const prefix = join(fx.runDir, 'snapshots', 'ads');
     await apply(builtModel('ads', prefix, { uri: `s3://${BUCKET}/catalogue` }, 4, 1));
 
     // SnapshotBuilding with progress while the shards run
@@ -221,9 +129,9 @@ describe('a snapshot built on the cluster', () => {
     const got = await openSnapshot(join(prefix, published.version));
     expect(got.manifest.parts).toHaveLength(4);
     expect(got.rows).toBe(ITEMS);
-    const reference = join(runDir, 'reference');
+    const reference = join(fx.runDir, 'reference');
     await buildItemSnapshot({
-      itemModel: towers.itemModel,
+      itemModel: fx.towers.itemModel,
       prefix: reference,
       version: 'ref',
       items: ITEMS,
@@ -287,9 +195,12 @@ describe('a snapshot built on the cluster', () => {
   }, 700_000);
 
   it('a new tower pair: its snapshot is built first, then the canary runs, then it is promoted', async () => {
-    const next = await buildTowers({ dir: join(runDir, 'model-2'), config: modelConfig({ seed: SEED + 1 }) });
-    expect(next.fingerprint).not.toBe(towers.fingerprint);
-    await putFile(s3.client, BUCKET, 'towers/item-2.onnx', next.itemModel);
+    const next = await buildTowers({
+      dir: join(fx.runDir, 'model-2'),
+      config: modelConfig({ seed: SEED + 1 }),
+    });
+    expect(next.fingerprint).not.toBe(fx.towers.fingerprint);
+    await putFile(fx.s3.client, BUCKET, 'towers/item-2.onnx', next.itemModel);
     const before = await buildOf('ads');
     await clients().custom.patchNamespacedCustomObject({
       group: API_GROUP,
@@ -361,14 +272,16 @@ describe('a snapshot built on the cluster', () => {
       { timeoutMs: 300_000, intervalMs: 200 },
     );
     expect([...seen]).toContain('Progressing/50');
-    expect((await readFile(join(runDir, 'snapshots', 'ads', 'LATEST'), 'utf8')).trim()).toBe(built.version);
+    expect((await readFile(join(fx.runDir, 'snapshots', 'ads', 'LATEST'), 'utf8')).trim()).toBe(
+      built.version,
+    );
   }, 800_000);
 
   describe('a bad build is refused with its cause; LATEST stays on the old version', () => {
     const old = async (prefix: string) => {
       await writeSnapshot(join(prefix, 'old'), {
         snapshotVersion: 'old',
-        towerFingerprint: towers.fingerprint,
+        towerFingerprint: fx.towers.fingerprint,
         tasks: config.tasks,
         dim: config.dim,
         dtype: 'float32',
@@ -435,8 +348,8 @@ describe('a snapshot built on the cluster', () => {
       '%s',
       async (what, write, shards, cause) => {
         const name = `bad-${cases.findIndex((c) => c[0] === what)}`;
-        const dir = join(runDir, 'catalogues', name);
-        const prefix = join(runDir, 'snapshots', name);
+        const dir = join(fx.runDir, 'catalogues', name);
+        const prefix = join(fx.runDir, 'snapshots', name);
         const files = await write(dir);
         await old(prefix);
         await apply(
