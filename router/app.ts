@@ -102,7 +102,12 @@ export function createRouter(opts: RouterOptions): Router {
     const sticky = req.headers[route.stickyHeader];
     const backend =
       typeof sticky === 'string' && sticky !== '' ? segment.choice.pickSticky(sticky) : segment.choice.pick();
-    proxy.forward(req, res, { model: route.name, segment: segment.name, backend });
+    proxy.forward(req, res, {
+      model: route.name,
+      segment: segment.name,
+      backend,
+      alternates: segment.backends,
+    });
   });
 
   function ownEndpoint(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {

@@ -18,6 +18,7 @@ export class RouterMetrics {
   readonly requests: Counter<'model' | 'segment' | 'track' | 'code'>;
   readonly upstreamDuration: Histogram<'model' | 'segment' | 'track'>;
   readonly upstreamErrors: Counter<'model' | 'segment' | 'track' | 'cause'>;
+  readonly fallbacks: Counter<'model' | 'segment' | 'from' | 'to'>;
   readonly tableVersion: Gauge;
   readonly tableInfo: Gauge<'revision' | 'sha256'>;
   readonly tableLoadedTime: Gauge;
@@ -45,6 +46,12 @@ export class RouterMetrics {
       name: `${P}upstream_errors_total`,
       help: 'Upstream failures by cause (connect, reset, timeout, aborted)',
       labelNames: ['model', 'segment', 'track', 'cause'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: `${P}fallbacks_total`,
+      help: 'Requests sent to another track of their segment because the chosen track had no ready endpoint',
+      labelNames: ['model', 'segment', 'from', 'to'],
       registers,
     });
     this.tableVersion = new Gauge({

@@ -3,7 +3,10 @@
 // does), hop-by-hop headers are dropped, and `x-lightrank-segment` / `x-lightrank-track` on the response say
 // where the request went. Upstream failures become a JSON error: 502 (unreachable or reset), 504 (no complete
 // answer within the deadline). With an endpoint resolver (router/resolve-kubernetes.ts) a backend named like a
-// Service is dialled at one of its ready endpoints; the backend's pool keeps connections per endpoint.
+// Service is dialled at one of its ready endpoints; the backend's pool keeps connections per endpoint. A
+// request whose chosen backend has no ready endpoint goes to another weighted backend of its segment that
+// has one (a canary given weight before its EndpointSlice lists its pods, a stable whose pods all restart),
+// counted in `lightrank_router_fallbacks_total`; only when none has one is it a 502.
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
@@ -42,6 +45,8 @@ export interface Destination {
   model: string;
   segment: string;
   backend: Backend;
+  /** the segment's backends: those with weight take the request if `backend` has no ready endpoint */
+  alternates?: readonly Backend[];
 }
 
 type Cause = 'connect' | 'reset' | 'timeout' | 'aborted';
@@ -53,8 +58,8 @@ export class Proxy {
 
   forward(req: IncomingMessage, res: ServerResponse, dest: Destination): void {
     const { metrics, upstreamTimeoutMs, logger } = this.opts;
-    const { model, segment, backend } = dest;
-    const labels = { model, segment, track: backend.track };
+    const { model, segment } = dest;
+    let backend = dest.backend;
     const started = process.hrtime.bigint();
     let settled = false; // a failure was handled, or the client left: later errors are echoes of it
 
@@ -62,23 +67,11 @@ export class Proxy {
     try {
       target = this.opts.resolve?.(backend.host, backend.port);
     } catch (err) {
-      metrics.upstreamErrors.inc({ ...labels, cause: 'connect' });
-      logger.warn(
-        { ...labels, backend: backend.url, err: (err as Error).message },
-        'no endpoint for backend',
-      );
-      res.on('finish', () => metrics.requests.inc({ ...labels, code: '502' }));
-      req.resume();
-      sendJson(res, 502, {
-        error: `backend ${backend.url} (${backend.track}) of segment "${segment}" failed: ${(err as Error).message}`,
-        code: 'upstream_unavailable',
-        model,
-        segment,
-        track: backend.track,
-        backend: backend.url,
-      });
-      return;
+      const other = this.alternate(dest);
+      if (other) ({ backend, target } = other);
+      else return this.noEndpoint(req, res, dest, err as Error);
     }
+    const labels = { model, segment, track: backend.track };
 
     const upReq = http.request({
       agent: this.agent(backend),
@@ -155,6 +148,48 @@ export class Proxy {
   close(): void {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
+  }
+
+  /** Another backend of the segment with weight and a ready endpoint, tried in table order. */
+  private alternate(
+    dest: Destination,
+  ): { backend: Backend; target: { host: string; port: number } | undefined } | undefined {
+    for (const backend of dest.alternates ?? []) {
+      if (backend === dest.backend || backend.weight <= 0) continue;
+      let target: { host: string; port: number } | undefined;
+      try {
+        target = this.opts.resolve?.(backend.host, backend.port);
+      } catch {
+        continue;
+      }
+      this.opts.metrics.fallbacks.inc({
+        model: dest.model,
+        segment: dest.segment,
+        from: dest.backend.track,
+        to: backend.track,
+      });
+      return { backend, target };
+    }
+    return undefined;
+  }
+
+  /** 502: no backend of the segment has a ready endpoint. */
+  private noEndpoint(req: IncomingMessage, res: ServerResponse, dest: Destination, err: Error): void {
+    const { metrics, logger } = this.opts;
+    const { model, segment, backend } = dest;
+    const labels = { model, segment, track: backend.track };
+    metrics.upstreamErrors.inc({ ...labels, cause: 'connect' });
+    logger.warn({ ...labels, backend: backend.url, err: err.message }, 'no endpoint for backend');
+    res.on('finish', () => metrics.requests.inc({ ...labels, code: '502' }));
+    req.resume();
+    sendJson(res, 502, {
+      error: `backend ${backend.url} (${backend.track}) of segment "${segment}" failed: ${err.message}`,
+      code: 'upstream_unavailable',
+      model,
+      segment,
+      track: backend.track,
+      backend: backend.url,
+    });
   }
 
   private agent(backend: Backend): http.Agent {

@@ -41,17 +41,17 @@ describe('router with LIGHTRANK_ROUTER_RESOLVER=kubernetes', () => {
   let dir: string;
   const routers: Router[] = [];
 
-  const slice = (endpoints: { ip: string; ready: boolean }[], port: number) =>
+  const slice = (endpoints: { ip: string; ready: boolean }[], port: number, service = 'backend') =>
     serverSideApply(
       kc,
-      `/apis/discovery.k8s.io/v1/namespaces/${ns.name}/endpointslices/backend-1`,
+      `/apis/discovery.k8s.io/v1/namespaces/${ns.name}/endpointslices/${service}-1`,
       {
         apiVersion: 'discovery.k8s.io/v1',
         kind: 'EndpointSlice',
         metadata: {
-          name: 'backend-1',
+          name: `${service}-1`,
           namespace: ns.name,
-          labels: { 'kubernetes.io/service-name': 'backend' },
+          labels: { 'kubernetes.io/service-name': service },
         },
         addressType: 'IPv4',
         ports: [{ name: 'http', port, protocol: 'TCP' }],
@@ -60,9 +60,12 @@ describe('router with LIGHTRANK_ROUTER_RESOLVER=kubernetes', () => {
       'router-resolver-test',
     );
 
-  async function startRouter(kubeConfig: KubeConfig): Promise<string> {
+  async function startRouter(
+    kubeConfig: KubeConfig,
+    segment: Parameters<typeof table>[0]['x'] = { stable: `http://backend.${ns.name}.svc:8080` },
+  ): Promise<string> {
     const files = new ConfigMapDir(await mkdtemp(join(dir, 'table-')));
-    await files.write(table({ standard: { stable: `http://backend.${ns.name}.svc:8080` } }));
+    await files.write(table({ standard: segment }));
     const router = createRouter({
       tablePath: files.path,
       logger,
@@ -128,6 +131,53 @@ describe('router with LIGHTRANK_ROUTER_RESOLVER=kubernetes', () => {
     });
     expect(JSON.parse(failed.body)).toMatchObject({ code: 'upstream_unavailable' });
     expect(failed.body).toContain(`Service ${ns.name}/backend has no ready endpoint`);
+  });
+
+  it("sends a track's share to the segment's other track while it has no ready endpoint", async () => {
+    for (const name of ['fb-stable', 'fb-canary'])
+      await core.createNamespacedService({
+        namespace: ns.name,
+        body: { metadata: { name }, spec: { ports: [{ name: 'http', port: 8080 }] } },
+      });
+    await slice([{ ip: '10.77.0.1', ready: true }], port, 'fb-stable');
+    // the canary's Service is there, its pods not ready yet: the moment before its slice lists them
+    await slice([{ ip: '10.77.0.2', ready: false }], port, 'fb-canary');
+    const url = await startRouter(kc, {
+      stable: `http://fb-stable.${ns.name}.svc:8080`,
+      canary: `http://fb-canary.${ns.name}.svc:8080`,
+      canaryWeight: 50,
+    });
+    await waitFor('router ready', async () => (await request(`${url}/readyz`)).status === 200);
+    const send = async () => {
+      const r = await request(`${url}/v1/models/demo/rank`, { method: 'POST', body: '{}' });
+      return { status: r.status, track: r.headers['x-lightrank-track'], upstream: r.body };
+    };
+    const fallbacks = async () => {
+      const text = (await request(`${url}/metrics`)).body;
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('lightrank_router_fallbacks_total{') && l.includes('from="canary"'));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const before = await Promise.all(Array.from({ length: 20 }, send));
+    expect(before.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(new Set(before.map((r) => r.track))).toEqual(new Set(['stable']));
+    expect(before.every((r) => r.upstream.includes('"a"'))).toBe(true);
+    // about half of them picked the canary, and each of those is counted
+    expect(await fallbacks()).toBeGreaterThan(0);
+    expect(await fallbacks()).toBeLessThan(20);
+
+    // once the canary's pod is ready, it takes its share
+    await slice([{ ip: '10.77.0.2', ready: true }], port, 'fb-canary');
+    await waitFor('the canary answers', async () => (await send()).track === 'canary');
+    const after = await Promise.all(Array.from({ length: 20 }, send));
+    expect(after.every((r) => r.status === 200)).toBe(true);
+    expect(after.filter((r) => r.track === 'canary').every((r) => r.upstream.includes('"b"'))).toBe(true);
+
+    // with neither track ready, a 502 that names the chosen one
+    await slice([{ ip: '10.77.0.1', ready: false }], port, 'fb-stable');
+    await slice([{ ip: '10.77.0.2', ready: false }], port, 'fb-canary');
+    await waitFor('502 with no ready endpoint on either track', async () => (await send()).status === 502);
   });
 
   it('falls back to DNS, and stays ready, when its ServiceAccount may not list EndpointSlices', async () => {
