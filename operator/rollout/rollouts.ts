@@ -75,6 +75,29 @@ export interface RolloutOutcome {
 
 type Regarding = KubeObject & { apiVersion: string; kind: string };
 
+/**
+ * The stable's update strategy while a promotion replaces its pods behind a canary that carries all
+ * the traffic: no surge pod (on full GPUs it could never be placed, and the promotion would wait
+ * for it for ever), a quarter of the pods at a time (at least one). The stable serves nothing
+ * meanwhile; it takes the traffic back only once all its pods run the promoted version. Otherwise
+ * the Deployment keeps Kubernetes' default (25% surge, 25% unavailable).
+ */
+const IN_PLACE = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: '25%' } };
+
+/** A promotion under way (as of the last status) while the canary has all the segment's traffic. */
+function promotingBehindCanary(
+  model: RankingModel,
+  desired: ResolvedSegment,
+  record: ServingRecord,
+): boolean {
+  const seg = model.status?.segments?.find((s) => s.name === desired.name);
+  return (
+    seg?.rolloutPhase === 'Progressing' &&
+    seg.canaryWeight === 100 &&
+    revisionOf(record) === revisionOf(servingOf(desired))
+  );
+}
+
 export class Rollouts {
   constructor(private readonly deps: RolloutDeps) {}
 
@@ -86,8 +109,14 @@ export class Rollouts {
     return this.live<Deployment>(DEPLOYMENTS, namespace, name);
   }
 
-  stableDeployment(model: RankingModel, desired: ResolvedSegment, record: ServingRecord): Deployment {
+  stableDeployment(
+    model: RankingModel,
+    desired: ResolvedSegment,
+    record: ServingRecord,
+    canaryTakesAll: boolean,
+  ): Deployment {
     const d = buildDeployment(model, withServing(desired, record), 'stable', this.deps.defaults);
+    if (canaryTakesAll) d.spec = { ...d.spec, strategy: IN_PLACE };
     return leaveReplicasToAutoscaler(d, desired);
   }
 
@@ -112,7 +141,12 @@ export class Rollouts {
         segment: withServing(desired, record),
         record,
         rolledBack,
-        deployment: this.stableDeployment(model, desired, record),
+        deployment: this.stableDeployment(
+          model,
+          desired,
+          record,
+          promotingBehindCanary(model, desired, record),
+        ),
       };
     });
   }
@@ -168,7 +202,8 @@ export class Rollouts {
             await provider.setWeight(seg.name, 0);
             await this.deps.owned.deleteIfPresent(SERVICES, ns, svc);
           },
-          applyStable: (record) => this.apply(DEPLOYMENTS, this.stableDeployment(model, seg, record)),
+          applyStable: (record, canaryTakesAll) =>
+            this.apply(DEPLOYMENTS, this.stableDeployment(model, seg, record, canaryTakesAll)),
           applyCanary: async (replicas) => {
             const d = buildDeployment(model, seg, 'canary', defaults);
             await this.apply(DEPLOYMENTS, { ...d, spec: { ...d.spec, replicas } });

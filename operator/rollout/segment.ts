@@ -71,8 +71,11 @@ export interface RolloutOps {
    * revision) when `canary`, else it is removed, after the routing objects stopped naming it.
    */
   applyTrackServices(canary: boolean, rolledBack: string | undefined): Promise<void>;
-  /** (Re)write the stable Deployment to run `record` (a promotion). */
-  applyStable(record: ServingRecord): Promise<void>;
+  /**
+   * (Re)write the stable Deployment to run `record` (a promotion). `canaryTakesAll`: the canary
+   * carries all the segment's traffic meanwhile, so the stable may replace its pods in place.
+   */
+  applyStable(record: ServingRecord, canaryTakesAll: boolean): Promise<void>;
   applyCanary(replicas: number): Promise<void>;
   deleteCanary(): Promise<void>;
   /** GPU capacity for a canary pod of this segment; undefined when it cannot be read (RBAC). */
@@ -410,7 +413,7 @@ export class SegmentRollout {
 
   /** The stable track takes the target; the next passes move traffic back and remove the canary. */
   private async promote(why: string): Promise<Next> {
-    await this.c.ops.applyStable(servingOf(this.c.desired));
+    await this.c.ops.applyStable(servingOf(this.c.desired), this.s.canaryWeight === 100);
     await this.c.ops.event({
       type: 'Normal',
       reason: EventReason.RolloutPromoting,

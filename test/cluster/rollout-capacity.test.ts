@@ -172,6 +172,55 @@ describe('a later step whose canary does not fit', () => {
   }, 150_000);
 });
 
+describe('a promotion on GPUs the canary filled', () => {
+  it('replaces the stable pods in place behind the canary, then gives the stable its default strategy back', async () => {
+    // 2 stable pods; at 100% the canary has 2 pods too, on the last 2 free GPUs: a surge pod for
+    // the stable's update would never be placed
+    const s = rolloutSpec(fx.prom.url, { serving: { executionProvider: 'cuda' } });
+    await fx.models.create('full', s);
+    await fx.models.waitFor('full', 'Ready on v1', (m) => condition(m, 'Ready')?.status === 'True');
+    const seg = resolveSegments(RankingModelSpecSchema.parse(s), { image: IMAGE })[0]!;
+    const tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
+    await waitFor('no canary left, every pod Running', async () => {
+      const deployments = await fx.models.client.list(DEPLOYMENTS, ns.name);
+      if (deployments.items.some((d) => d.metadata.name.endsWith('-canary'))) return false;
+      const pods = await fx.models.client.list<KubeObject & { status?: { phase?: string } }>(PODS, ns.name);
+      return pods.items.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
+    });
+    const free = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
+    await fx.models.client.apply(DEPLOYMENTS, filler(free - 2, 'full-filler'));
+    await waitFor(
+      'two GPUs left',
+      async () => (await readCapacity(fx.models.client, seg.serving, tolerations)).free === 2,
+    );
+    const strategies = new Recorder(fx.models.client, DEPLOYMENTS, ns.name, (n) => n === 'full-standard');
+    await strategies.start();
+
+    await fx.models.setVersion('full', 'v2');
+    await fx.models.waitFor(
+      'full',
+      'promoted',
+      (m) => standard(m)?.rolloutPhase === 'Stable' && standard(m)?.stableVersion === 'v2',
+      120_000,
+    );
+    const stable = await fx.models.deployment('full-standard');
+    expect(stable?.spec).toMatchObject({
+      strategy: { rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+    });
+    strategies.stop();
+    // the pods were replaced under the in-place strategy: no surge
+    const inPlace = strategies.versions.filter((v) => {
+      const d = v.object as KubeObject & {
+        spec?: { strategy?: { rollingUpdate?: { maxSurge?: number | string } } };
+        status?: { updatedReplicas?: number };
+      };
+      return d.spec?.strategy?.rollingUpdate?.maxSurge === 0 && (d.status?.updatedReplicas ?? 0) < 2;
+    });
+    expect(inPlace.length).toBeGreaterThan(0);
+    await fx.models.client.apply(DEPLOYMENTS, filler(0, 'full-filler'));
+  }, 180_000);
+});
+
 function tableWeight(cm: KubeObject): number {
   const content = (cm as KubeObject & { data?: Record<string, string> }).data?.[ROUTER_TABLE_KEY];
   const route = content ? parseTable(content).models.get('step2')?.segments.get('standard') : undefined;
