@@ -272,6 +272,18 @@ try {
   const cpu = metricValue(text, /^lightrank_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/gm);
   const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
   const heapUsed = metricValue(text, /^lightrank_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  // where the RSS above the heap in use lies: V8's heap as committed, memory outside it (Buffers,
+  // native), and the kernel's split of the RSS into anonymous memory and mapped files (code)
+  const heapTotal = metricValue(text, /^lightrank_nodejs_heap_size_total_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  const external = metricValue(text, /^lightrank_nodejs_external_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  let rssSplit = '';
+  try {
+    const status = readFileSync(`/proc/${op.child.pid}/status`, 'utf8');
+    const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+    rssSplit = `; RSS anonymous ${kb('RssAnon').toFixed(0)} MiB, files ${kb('RssFile').toFixed(0)} MiB`;
+  } catch {
+    // not Linux, or the process is gone
+  }
   const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
   const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
   const callsByVerb = new Map<string, number>();
@@ -338,6 +350,7 @@ try {
     `  API call p50 / p99: apply                ${ms(text, 'verb="apply"')}`,
     `  API call p50 / p99: apply-status         ${ms(text, 'verb="apply-status"')}`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB (goal ≤ 200 MiB at 1,000 models); V8 heap used ${(heapUsed / 2 ** 20).toFixed(0)} MiB`,
+    `  operator memory                          V8 heap committed ${(heapTotal / 2 ** 20).toFixed(0)} MiB, external ${(external / 2 ** 20).toFixed(0)} MiB${rssSplit}`,
     ...(heapFile
       ? [`  heap snapshot                            ${heapFile}`, ...summarizeHeap(heapFile, 15)]
       : []),
