@@ -14,7 +14,8 @@
 // Also the operator's writes per model (goal ≤ 10) and, with --heap-snapshot DIR, a heap snapshot
 // of the converged operator (node --heapsnapshot-signal) summarised by constructor
 // (bench/lib/heap-summary.ts). --compiled runs the built operator (`npm run build` first:
-// dist/operator/main.js, as the image runs it) instead of operator/main.ts through tsx.
+// dist/operator/main.js with the image's Node flags, OPERATOR_NODE_ARGS, as the image runs it)
+// instead of operator/main.ts through tsx; --node-arg flags come after them (the later wins).
 // --operator-log FILE keeps what the operator logged (JSON lines), e.g. its `status updated` lines.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
 //                             [--heap-snapshot DIR] [--operator-log FILE]
@@ -26,7 +27,14 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { RankingModelSpecSchema, type RankingModelSpecInput } from '../api/rankingmodel.js';
 import { minimalSpec } from '../api/testing.js';
 import { RANKING_MODELS } from '../operator/reconciler.js';
-import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from '../operator/testing.js';
+import {
+  OPERATOR_NODE_ARGS,
+  rankingModel,
+  REPO_ROOT,
+  spawnOperator,
+  testClient,
+  userAgentOf,
+} from '../operator/testing.js';
 import type { AuditEvent } from '../test/harness/audit.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { measureFloor, type FloorResult } from './lib/operator-floor.js';
@@ -338,7 +346,7 @@ try {
       .join(' / ');
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? 'compiled (dist/operator/main.js)' : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
+    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? `compiled (node ${OPERATOR_NODE_ARGS.join(' ')} dist/operator/main.js, as the image)` : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
     `  RankingModels created by the client      ${s(tCreated)}`,
     `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
