@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { OPERATOR_NODE_ARGS, REPO_ROOT } from './testing.js';
 
 describe('Dockerfile.operator', () => {
-  it('starts dist/operator/main.js with OPERATOR_NODE_ARGS', () => {
+  it('starts dist/operator/main.js with OPERATOR_NODE_ARGS in NODE_OPTIONS', () => {
     const text = readFileSync(join(REPO_ROOT, 'Dockerfile.operator'), 'utf8');
     const entrypoints = [...text.matchAll(/^ENTRYPOINT (.*)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
-    expect(entrypoints).toEqual([['node', ...OPERATOR_NODE_ARGS, 'dist/operator/main.js']]);
+    expect(entrypoints).toEqual([['node', 'dist/operator/main.js']]);
+    const options = [...text.matchAll(/^ENV NODE_OPTIONS="(.*)"$/gm)].map((m) => m[1]);
+    expect(options).toEqual([OPERATOR_NODE_ARGS.join(' ')]);
   });
 
   it('limits the heap below the chart memory limit', () => {

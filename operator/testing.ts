@@ -93,7 +93,7 @@ export interface OperatorProcess {
 
 /**
  * The Node flags the operator image starts `dist/operator/main.js` with (Dockerfile.operator's
- * ENTRYPOINT; operator/image.test.ts holds the two equal). A heap limit of 256 MiB or less makes
+ * NODE_OPTIONS; operator/image.test.ts holds the two equal). A heap limit of 256 MiB or less makes
  * V8 grow the old generation by at most 1.3× its live size between full collections, where the
  * default limit on a large machine lets it grow 4× (V8's heap controller scales the factor with
  * the limit): at 300 models 78 MiB of heap committed instead of 125 (bench/results-operator.md).
