@@ -14,7 +14,8 @@
 // Also the operator's writes per model (goal ≤ 10) and, with --heap-snapshot DIR, a heap snapshot
 // of the converged operator (node --heapsnapshot-signal) summarised by constructor
 // (bench/lib/heap-summary.ts). --compiled runs the built operator (`npm run build` first:
-// dist/operator/main.js, as the image runs it) instead of operator/main.ts through tsx.
+// dist/operator/main.js with the image's Node flags, OPERATOR_NODE_ARGS, as the image runs it)
+// instead of operator/main.ts through tsx; --node-arg flags come after them (the later wins).
 // --operator-log FILE keeps what the operator logged (JSON lines), e.g. its `status updated` lines.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
 //                             [--heap-snapshot DIR] [--operator-log FILE]
@@ -26,7 +27,14 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { RankingModelSpecSchema, type RankingModelSpecInput } from '../api/rankingmodel.js';
 import { minimalSpec } from '../api/testing.js';
 import { RANKING_MODELS } from '../operator/reconciler.js';
-import { rankingModel, REPO_ROOT, spawnOperator, testClient, userAgentOf } from '../operator/testing.js';
+import {
+  OPERATOR_NODE_ARGS,
+  rankingModel,
+  REPO_ROOT,
+  spawnOperator,
+  testClient,
+  userAgentOf,
+} from '../operator/testing.js';
 import type { AuditEvent } from '../test/harness/audit.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { measureFloor, type FloorResult } from './lib/operator-floor.js';
@@ -272,6 +280,18 @@ try {
   const cpu = metricValue(text, /^lightrank_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/gm);
   const rss = metricValue(text, /^lightrank_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
   const heapUsed = metricValue(text, /^lightrank_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  // where the RSS above the heap in use lies: V8's heap as committed, memory outside it (Buffers,
+  // native), and the kernel's split of the RSS into anonymous memory and mapped files (code)
+  const heapTotal = metricValue(text, /^lightrank_nodejs_heap_size_total_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  const external = metricValue(text, /^lightrank_nodejs_external_memory_bytes(?:\{[^}]*\})? (\S+)$/gm);
+  let rssSplit = '';
+  try {
+    const status = readFileSync(`/proc/${op.child.pid}/status`, 'utf8');
+    const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+    rssSplit = `; RSS anonymous ${kb('RssAnon').toFixed(0)} MiB, files ${kb('RssFile').toFixed(0)} MiB`;
+  } catch {
+    // not Linux, or the process is gone
+  }
   const reconciles = metricValue(text, /^lightrank_operator_reconciles_total\{[^}]*\} (\S+)$/gm);
   const errors = metricValue(text, /^lightrank_operator_api_errors_total\{[^}]*\} (\S+)$/gm);
   const callsByVerb = new Map<string, number>();
@@ -326,7 +346,7 @@ try {
       .join(' / ');
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? 'compiled (dist/operator/main.js)' : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
+    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? `compiled (node ${OPERATOR_NODE_ARGS.join(' ')} dist/operator/main.js, as the image)` : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
     `  RankingModels created by the client      ${s(tCreated)}`,
     `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
@@ -338,6 +358,7 @@ try {
     `  API call p50 / p99: apply                ${ms(text, 'verb="apply"')}`,
     `  API call p50 / p99: apply-status         ${ms(text, 'verb="apply-status"')}`,
     `  operator RSS                             ${(rss / 2 ** 20).toFixed(0)} MiB (goal ≤ 200 MiB at 1,000 models); V8 heap used ${(heapUsed / 2 ** 20).toFixed(0)} MiB`,
+    `  operator memory                          V8 heap committed ${(heapTotal / 2 ** 20).toFixed(0)} MiB, external ${(external / 2 ** 20).toFixed(0)} MiB${rssSplit}`,
     ...(heapFile
       ? [`  heap snapshot                            ${heapFile}`, ...summarizeHeap(heapFile, 15)]
       : []),
