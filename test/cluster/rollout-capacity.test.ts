@@ -45,6 +45,27 @@ function filler(replicas: number, name = 'gpu-filler') {
   };
 }
 
+/**
+ * Once the GPUs settled (no canary of an earlier test left, no pod still starting or going away),
+ * fills all but `free` of those `spec`'s scoring pods could use with a filler Deployment.
+ */
+async function leaveFreeGpus(spec: ReturnType<typeof rolloutSpec>, free: number, fillerName: string) {
+  const seg = resolveSegments(RankingModelSpecSchema.parse(spec), { image: IMAGE })[0]!;
+  const tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
+  await waitFor('no canary left, every pod Running', async () => {
+    const deployments = await fx.models.client.list(DEPLOYMENTS, ns.name);
+    if (deployments.items.some((d) => d.metadata.name.endsWith('-canary'))) return false;
+    const pods = await fx.models.client.list<KubeObject & { status?: { phase?: string } }>(PODS, ns.name);
+    return pods.items.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
+  });
+  const now = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
+  await fx.models.client.apply(DEPLOYMENTS, filler(now - free, fillerName));
+  await waitFor(
+    `${free} GPU(s) left`,
+    async () => (await readCapacity(fx.models.client, seg.serving, tolerations)).free === free,
+  );
+}
+
 describe('a canary that does not fit on the GPUs', () => {
   const spec = () => {
     const s = rolloutSpec(fx.prom.url, { serving: { executionProvider: 'cuda' } });
@@ -116,21 +137,7 @@ describe('a later step whose canary does not fit', () => {
     s.segments = s.segments.map((x) => (x.name === 'standard' ? { ...x, replicas: 4 } : x));
     await fx.models.create('step2', s);
     await fx.models.waitFor('step2', 'Ready on v1', (m) => condition(m, 'Ready')?.status === 'True');
-    const seg = resolveSegments(RankingModelSpecSchema.parse(s), { image: IMAGE })[0]!;
-    const tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
-    // the GPUs settled: no canary of an earlier test left, no pod still starting or going away
-    await waitFor('no canary left, every pod Running', async () => {
-      const deployments = await fx.models.client.list(DEPLOYMENTS, ns.name);
-      if (deployments.items.some((d) => d.metadata.name.endsWith('-canary'))) return false;
-      const pods = await fx.models.client.list<KubeObject & { status?: { phase?: string } }>(PODS, ns.name);
-      return pods.items.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
-    });
-    const free = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
-    await fx.models.client.apply(DEPLOYMENTS, filler(free - 1, 'step2-filler'));
-    await waitFor(
-      'one GPU left',
-      async () => (await readCapacity(fx.models.client, seg.serving, tolerations)).free === 1,
-    );
+    await leaveFreeGpus(s, 1, 'step2-filler');
     const table = await new Recorder(
       fx.models.client,
       CONFIGMAPS,
@@ -179,20 +186,7 @@ describe('a promotion on GPUs the canary filled', () => {
     const s = rolloutSpec(fx.prom.url, { serving: { executionProvider: 'cuda' } });
     await fx.models.create('full', s);
     await fx.models.waitFor('full', 'Ready on v1', (m) => condition(m, 'Ready')?.status === 'True');
-    const seg = resolveSegments(RankingModelSpecSchema.parse(s), { image: IMAGE })[0]!;
-    const tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
-    await waitFor('no canary left, every pod Running', async () => {
-      const deployments = await fx.models.client.list(DEPLOYMENTS, ns.name);
-      if (deployments.items.some((d) => d.metadata.name.endsWith('-canary'))) return false;
-      const pods = await fx.models.client.list<KubeObject & { status?: { phase?: string } }>(PODS, ns.name);
-      return pods.items.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
-    });
-    const free = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
-    await fx.models.client.apply(DEPLOYMENTS, filler(free - 2, 'full-filler'));
-    await waitFor(
-      'two GPUs left',
-      async () => (await readCapacity(fx.models.client, seg.serving, tolerations)).free === 2,
-    );
+    await leaveFreeGpus(s, 2, 'full-filler');
     const strategies = new Recorder(fx.models.client, DEPLOYMENTS, ns.name, (n) => n === 'full-standard');
     await strategies.start();
 
