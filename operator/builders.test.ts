@@ -239,7 +239,7 @@ describe('buildDeployment', () => {
 });
 
 describe('buildService', () => {
-  it('exposes every pod of the segment on port 80, and OIP gRPC on 8001', () => {
+  it("exposes the segment's stable pods (never a canary's) on port 80, and OIP gRPC on 8001", () => {
     const m = model();
     const s = buildService(m, resolveSegments(m.spec, { image: 'i' })[0]!);
     expect(s.metadata.name).toBe('ads-standard');
@@ -247,7 +247,11 @@ describe('buildService', () => {
     expect(s.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('lightrank-operator');
     expect(s.spec).toEqual({
       type: 'ClusterIP',
-      selector: { 'lightrank.dev/model': 'ads', 'lightrank.dev/segment': 'standard' },
+      selector: {
+        'lightrank.dev/model': 'ads',
+        'lightrank.dev/segment': 'standard',
+        'lightrank.dev/track': 'stable',
+      },
       ports: [
         { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
         { name: 'grpc', port: 8001, targetPort: 'grpc', protocol: 'TCP' },

@@ -245,7 +245,11 @@ export function buildDeployment(
   };
 }
 
-/** The segment's Service: every scoring pod of the segment (both tracks), port 80 → server. */
+/**
+ * The segment's Service, port 80 → server: the stable track's pods only, so a caller that uses it
+ * directly never reaches a canary, and the stable backend of every traffic provider
+ * (traffic/services.ts). The canary gets traffic only through the router or the Gateway, at its weight.
+ */
 export function buildService(model: RankingModel, seg: ResolvedSegment): Service {
   const name = model.metadata.name;
   const labels = objectLabels(name, seg, 'stable');
@@ -261,7 +265,7 @@ export function buildService(model: RankingModel, seg: ResolvedSegment): Service
     },
     spec: {
       type: 'ClusterIP',
-      selector: { [LABEL_MODEL]: name, [LABEL_SEGMENT]: seg.name },
+      selector: selectorLabels(name, seg.name, 'stable'),
       ports: [
         { name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' },
         { name: 'grpc', port: GRPC_PORT, targetPort: 'grpc', protocol: 'TCP' },

@@ -54,7 +54,7 @@ import { SnapshotBuilds } from './build/builds.js';
 import { gateSegments } from './build/gate.js';
 import { withBuildStatus } from './build/status.js';
 import { routerName } from './traffic/router/objects.js';
-import { buildTrackService, trackServiceName } from './traffic/services.js';
+import { trackServiceName } from './traffic/services.js';
 import { reconcileAutoscalers } from './autoscaling/reconcile.js';
 import { handOverReplicas, withCurrentScale } from './autoscaling/replicas.js';
 import { createProvider, otherMode } from './traffic/index.js';
@@ -419,8 +419,8 @@ export class RankingModelReconciler {
   }
 
   /**
-   * One Service per segment, and its stable track's (which the rollouts' pass then finds applied:
-   * they own the track Services, traffic/services.ts); names what it created.
+   * One Service per segment (its stable pods: the stable backend of every traffic provider,
+   * traffic/services.ts); names what it created. The canary Services are the rollouts'.
    */
   private async reconcileServices(
     model: RankingModel,
@@ -430,7 +430,6 @@ export class RankingModelReconciler {
   ): Promise<void> {
     await Promise.all(
       segments.map(async (segment) => {
-        await this.rollouts.applyTrackService(buildTrackService(model, segment, 'stable'));
         const desired = buildService(model, segment);
         const applied = await this.deps.owned.apply(SERVICES, desired);
         if (applied.outcome === 'unchanged') return;

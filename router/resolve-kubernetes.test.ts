@@ -58,7 +58,7 @@ describe('endpointTargets', () => {
     ]);
   });
 
-  it('with several ports, takes the one equal to the Service port, else none', () => {
+  it('with several ports, takes the one equal to the Service port, else the one named http, else none', () => {
     const s = slice(
       [{ ip: '10.0.0.1' }],
       [
@@ -67,7 +67,16 @@ describe('endpointTargets', () => {
       ],
     );
     expect(endpointTargets([s], 9090)).toEqual([{ host: '10.0.0.1', port: 9090 }]);
-    expect(endpointTargets([s], 7000)).toEqual([]);
+    // a segment Service: port 80 → the pods' `http` port (the slice lists 8080 and grpc 8001)
+    expect(endpointTargets([s], 80)).toEqual([{ host: '10.0.0.1', port: 8080 }]);
+    const noHttp = slice(
+      [{ ip: '10.0.0.1' }],
+      [
+        { name: 'grpc', port: 8001 },
+        { name: 'metrics', port: 9090 },
+      ],
+    );
+    expect(endpointTargets([noHttp], 7000)).toEqual([]);
   });
 
   it('skips FQDN slices and UDP ports', () => {

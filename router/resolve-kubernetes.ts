@@ -11,7 +11,9 @@
 // discovery.k8s.io endpointslices in the Services' namespaces.
 //
 // The Service port in the URL is matched to an EndpointSlice port: a slice with one port uses it (the
-// operator's track Services have one); with several, the port whose number equals the URL's.
+// operator's canary Services have one); with several, the port whose number equals the URL's, else the
+// port named `http` (a slice lists target ports: the operator's segment Services map port 80 to the
+// pods' `http` port, and carry a `grpc` one beside it).
 //
 // API:
 //   parseServiceHost(host) → { namespace, service } | undefined
@@ -66,7 +68,10 @@ export function endpointTargets(
     const ports = (slice.ports ?? []).filter(
       (p) => typeof p.port === 'number' && (p.protocol ?? 'TCP') === 'TCP',
     );
-    const port = ports.length === 1 ? ports[0]!.port! : ports.find((p) => p.port === servicePort)?.port;
+    const port =
+      ports.length === 1
+        ? ports[0]!.port!
+        : (ports.find((p) => p.port === servicePort) ?? ports.find((p) => p.name === 'http'))?.port;
     if (port === undefined) continue;
     for (const ep of slice.endpoints ?? []) {
       if (ep.conditions?.ready === false) continue;

@@ -30,7 +30,6 @@ import {
   buildRouterService,
   buildRouterTable,
 } from '../../operator/traffic/router/objects.js';
-import { buildTrackService } from '../../operator/traffic/services.js';
 import { buildSharedIdentity } from '../../operator/identity.js';
 import { createTestNamespace } from '../../test/harness/cluster.js';
 import type { ControlPlane } from '../../test/harness/control-plane.js';
@@ -54,9 +53,8 @@ export function desiredObjects(model: RankingModel): [ResourceRef, KubeObject][]
     [
       ...segments.flatMap((seg): [ResourceRef, KubeObject][] => [
         [DEPLOYMENTS, buildDeployment(model, seg, 'stable', { sidecarImage: SIDECAR_IMAGE })],
+        // the stable backend too (traffic/services.ts): no per-track Service for a model that never rolls out
         [SERVICES, buildService(model, seg)],
-        // the stable track's only: a model that never rolls out has no canary Service
-        [SERVICES, buildTrackService(model, seg, 'stable')],
       ]),
       [DEPLOYMENTS, buildRouterDeployment(model, IMAGE, {})],
       [SERVICES, buildRouterService(model)],

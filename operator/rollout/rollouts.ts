@@ -28,7 +28,8 @@ import type { OwnedObjects } from '../runtime/kube/owned.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject } from '../runtime/kube/types.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { routerName } from '../traffic/router/objects.js';
-import { TRACKS, buildTrackService, planTrackService, trackServiceName } from '../traffic/services.js';
+import { buildTrackService, planTrackService, trackServiceName } from '../traffic/services.js';
+import { retireLegacyStable } from '../traffic/legacy-stable.js';
 import { readCapacity } from './capacity.js';
 import { leaveReplicasToAutoscaler } from '../autoscaling/replicas.js';
 import { ONE_SHOT, clearAnnotations, readControls } from './controls.js';
@@ -68,7 +69,10 @@ export interface StablePlan {
 
 export interface RolloutOutcome {
   segments: SegmentRolloutState[];
-  /** Names of the Deployments and Services the rollouts and routing own (not to be pruned). */
+  /**
+   * Names of the Deployments and Services the rollouts and routing own (not to be pruned): the canary
+   * ones, the router's, and an earlier version's stable Services while they cool down.
+   */
   owned: { deployments: Set<string>; services: Set<string> };
   requeueAfterMs: number | undefined;
 }
@@ -188,7 +192,7 @@ export class Rollouts {
         log,
         ops: {
           applyTrackServices: async (canary, rolledBack) => {
-            await this.applyTrackService(buildTrackService(model, seg, 'stable'));
+            // the stable backend is the segment's Service (traffic/services.ts), applied by the reconciler
             if (canary) {
               await this.applyTrackService(
                 markRolledBack(buildTrackService(model, seg, 'canary'), rolledBack),
@@ -240,6 +244,8 @@ export class Rollouts {
       states.push(await rollout.run());
     }
     await clearAnnotations(client, this.deps.modelsRef, model, ONE_SHOT);
+    // the stable Services of an earlier version go once no router can still be sending to them
+    const legacy = await retireLegacyStable(this.deps.owned, model, segments, now, log);
 
     const owned = {
       deployments: new Set(
@@ -247,13 +253,15 @@ export class Rollouts {
           .filter((s) => this.deployment(ns, deploymentName(name, s.name, 'canary')))
           .map((s) => deploymentName(name, s.name, 'canary')),
       ),
-      services: new Set(segments.flatMap((s) => TRACKS.map((t) => trackServiceName(name, s.name, t)))),
+      services: new Set([...segments.map((s) => trackServiceName(name, s.name, 'canary')), ...legacy.keep]),
     };
     if (mode === 'router') {
       owned.deployments.add(routerName(name));
       owned.services.add(routerName(name));
     }
-    const waits = states.map((s) => s.requeueAfterMs).filter((x): x is number => x !== undefined);
+    const waits = [...states.map((s) => s.requeueAfterMs), legacy.requeueAfterMs].filter(
+      (x): x is number => x !== undefined,
+    );
     return { segments: states, owned, requeueAfterMs: waits.length ? Math.min(...waits) : undefined };
   }
 

@@ -67,8 +67,9 @@ export interface SegmentRolloutState {
 /** The side effects a rollout step may have; the orchestrator implements them. */
 export interface RolloutOps {
   /**
-   * The segment's track Services: the stable one always; the canary one (recording a rolled-back
-   * revision) when `canary`, else it is removed, after the routing objects stopped naming it.
+   * The segment's canary Service (recording a rolled-back revision) when `canary`, else it is
+   * removed, after the routing objects stopped naming it. (The stable backend is the segment's own
+   * Service, always there: traffic/services.ts.)
    */
   applyTrackServices(canary: boolean, rolledBack: string | undefined): Promise<void>;
   /**
@@ -253,8 +254,8 @@ export class SegmentRollout {
   // ---- the steps ----------------------------------------------------------------------------
 
   /**
-   * Per-track Services, the backends every provider routes to. The stable one always; the canary
-   * one only around a rollout (traffic/services.ts): from its start (before the canary Deployment,
+   * The canary Service, the canary backend every provider routes to (the stable backend is the
+   * segment's own Service), only around a rollout (traffic/services.ts): from its start (before the canary Deployment,
    * so its endpoints follow the canary pods and the router watches it before any weight moves)
    * while a canary runs or carries weight, and while it records a rolled-back revision. Once the
    * spec names what stable runs again, with no canary and no weight, it goes (and the mark with it).

@@ -26,11 +26,12 @@ describe('router table', () => {
     const cm = buildRouterConfigMap(model, table);
     const route = parseTable((cm.data as Record<string, string>)['table.json']!).models.get('ads')!;
     expect(selectSegment(route, 'standard').backends.map((b) => [b.url, b.weight])).toEqual([
-      ['http://ads-standard-stable.prod.svc:8080', 90],
+      // stable: the segment's Service (port 80, the stable pods); canary: its track Service
+      ['http://ads-standard.prod.svc', 90], // port 80,
       ['http://ads-standard-canary.prod.svc:8080', 10],
     ]);
     expect(selectSegment(route, 'shop').name).toBe('shop');
-    expect(selectSegment(route, 'shop').backends[0]!.url).toBe('http://ads-shopping-stable.prod.svc:8080');
+    expect(selectSegment(route, 'shop').backends[0]!.url).toBe('http://ads-shopping.prod.svc');
     expect(selectSegment(route, 'nope').name).toBe('standard');
     expect(table.revision).toBe('prod/ads@shopping=0,standard=10');
   });
@@ -83,14 +84,14 @@ describe('HTTPRoute', () => {
   it('matches the header values, the default segment also without a header, and weighs the tracks', () => {
     const r = buildHttpRoute(model, segments[0]!, 25, true);
     expect(r.spec.rules[0]!.matches).toHaveLength(2);
-    expect(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight])).toEqual([
-      ['ads-standard-stable', 75],
-      ['ads-standard-canary', 25],
+    expect(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.port, b.weight])).toEqual([
+      ['ads-standard', 80, 75],
+      ['ads-standard-canary', 8080, 25],
     ]);
     const shopping = buildHttpRoute(model, segments[1]!, 0, false);
     expect(shopping.spec.rules[0]!.matches.every((m) => m.headers?.length === 1)).toBe(true);
     // no canary Service (no rollout): no backendRef to one
-    expect(shopping.spec.rules[0]!.backendRefs.map((b) => b.name)).toEqual(['ads-shopping-stable']);
+    expect(shopping.spec.rules[0]!.backendRefs.map((b) => b.name)).toEqual(['ads-shopping']);
     expect(buildHttpRoute(model, segments[1]!, 0, true).spec.rules[0]!.backendRefs).toHaveLength(2);
   });
 });
@@ -120,22 +121,22 @@ describe('per-track Services', () => {
   const seg = segments[0]!;
 
   it('are headless in router mode (the router resolves their EndpointSlices) and have a ClusterIP under Gateway API', () => {
-    const headless = buildTrackService(routerModel, seg, 'stable');
+    const headless = buildTrackService(routerModel, seg, 'canary');
     expect(headless.spec).toMatchObject({
       type: 'ClusterIP',
       clusterIP: 'None',
       selector: {
         'lightrank.dev/model': 'ads',
         'lightrank.dev/segment': 'standard',
-        'lightrank.dev/track': 'stable',
+        'lightrank.dev/track': 'canary',
       },
     });
     expect(buildTrackService(model, seg, 'canary').spec.clusterIP).toBeUndefined();
   });
 
   it('are recreated when headless and a ClusterIP is wanted; a live ClusterIP is kept in router mode', () => {
-    const headless = buildTrackService(routerModel, seg, 'stable');
-    const clusterIp = buildTrackService(model, seg, 'stable');
+    const headless = buildTrackService(routerModel, seg, 'canary');
+    const clusterIp = buildTrackService(model, seg, 'canary');
     const live = (s: Service, ip: string) => ({ ...s, spec: { ...s.spec, clusterIP: ip } });
     expect(planTrackService(headless, undefined)).toEqual({ recreate: false, desired: headless });
     expect(planTrackService(headless, live(headless, 'None'))).toEqual({

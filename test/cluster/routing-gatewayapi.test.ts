@@ -1,6 +1,7 @@
 // The gatewayAPI traffic provider against the control plane in a box (Gateway API CRDs
 // installed): one HTTPRoute per segment, header matches for its values (the default segment also
-// catching requests without one), weighted backendRefs to the per-track Services; a canary step
+// catching requests without one), weighted backendRefs to the segment's Service (its stable pods)
+// and, during a rollout, the canary Service; a canary step
 // rewrites only its own segment's route; switching the model to router mode removes the routes.
 import { describe, expect, it } from 'vitest';
 import type { HttpRoute } from '../../operator/traffic/gatewayapi/httproute.js';
@@ -46,18 +47,19 @@ describe('gatewayAPI routing', () => {
       { path: { type: 'PathPrefix', value: '/' } }, // the default segment
     ]);
     // no rollout yet: no canary Service, so no backendRef names one
-    expect(weights(standard)).toEqual({ 'ads-standard-stable': 100 });
-    expect(standard.spec.rules[0]!.backendRefs[0]).toMatchObject({ kind: 'Service', port: 8080 });
+    expect(weights(standard)).toEqual({ 'ads-standard': 100 });
+    expect(standard.spec.rules[0]!.backendRefs[0]).toMatchObject({ kind: 'Service', port: 80 });
     const shopping = await route('ads-shopping');
     expect(shopping.spec.rules[0]!.matches.map((m) => m.headers?.[0]?.value)).toEqual(['shopping', 'shop']);
-    expect(weights(shopping)).toEqual({ 'ads-shopping-stable': 100 });
-    // the stable track Service the routes point at exists and selects its track; no canary one
-    const svc = await service('ads-standard-stable');
+    expect(weights(shopping)).toEqual({ 'ads-shopping': 100 });
+    // the segment Service the routes point at selects the stable track; no per-track Service at all
+    const svc = await service('ads-standard');
     expect(svc.spec.selector).toMatchObject({
       'lightrank.dev/segment': 'standard',
       'lightrank.dev/track': 'stable',
     });
     await expect(service('ads-standard-canary')).rejects.toThrow(/404|not found/i);
+    await expect(service('ads-standard-stable')).rejects.toThrow(/404|not found/i);
     // router mode's objects are not there
     await expect(fx.models.client.get(CONFIGMAPS, ns.name, 'ads-router')).rejects.toThrow(/404|not found/i);
   });
@@ -71,7 +73,7 @@ describe('gatewayAPI routing', () => {
       (m) => m.status?.segments?.find((s) => s.name === 'standard')?.canaryWeight === 20,
     );
     expect(weights(await route('ads-standard'))).toEqual({
-      'ads-standard-stable': 80,
+      'ads-standard': 80,
       'ads-standard-canary': 20,
     });
     const shoppingAfter = await route('ads-shopping');

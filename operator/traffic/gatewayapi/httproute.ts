@@ -1,23 +1,17 @@
 // Desired HTTPRoutes (gateway.networking.k8s.io/v1) of the `gatewayAPI` traffic provider, as pure
 // functions: one per segment, named `<model>-<segment>`, attached to spec.routing.parentRefs. Its
 // one rule matches the segment's header values (one match per value) and sends the traffic to
-// the stable Service and, while the segment has a canary Service, the canary one, by weight (no
+// the segment's Service (port 80; it selects the stable pods) and, while the segment has a canary
+// Service, the canary one (port 8080), by weight (no
 // backendRef names a Service that is not there: a Gateway reports such a route ResolvedRefs=False).
 // The default segment's rule also has a match on the
 // path alone: Gateway API gives the header matches of the other segments precedence over it
 // ("largest number of header matches"), so it only catches requests no segment claims.
 import type { ParentRef, RankingModel } from '../../../api/rankingmodel.js';
 import type { ResolvedSegment } from '../../../api/resolve.js';
-import {
-  LABEL_MANAGED_BY,
-  LABEL_MODEL,
-  LABEL_SEGMENT,
-  MANAGED_BY,
-  SERVER_PORT,
-  ownerReference,
-} from '../../builders.js';
+import { LABEL_MANAGED_BY, LABEL_MODEL, LABEL_SEGMENT, MANAGED_BY, ownerReference } from '../../builders.js';
 import type { KubeObject } from '../../runtime/kube/types.js';
-import { trackServiceName } from '../services.js';
+import { backendService } from '../services.js';
 
 export interface BackendRef {
   group?: string;
@@ -71,8 +65,7 @@ export function buildHttpRoute(
   const backend = (track: 'stable' | 'canary', weight: number): BackendRef => ({
     group: '',
     kind: 'Service',
-    name: trackServiceName(name, seg.name, track),
-    port: SERVER_PORT,
+    ...backendService(name, seg.name, track),
     weight,
   });
   return {

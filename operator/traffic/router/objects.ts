@@ -25,7 +25,7 @@ import {
   TMP_VOLUME,
 } from '../../pod-security.js';
 import { ROUTER_IDENTITY } from '../../rbac.js';
-import { trackServiceUrl } from '../services.js';
+import { backendUrl } from '../services.js';
 
 export const ROUTER_COMMAND = ['node', 'dist/router/main.js'];
 export const ROUTER_TABLE_DIR = '/etc/lightrank/router';
@@ -39,9 +39,9 @@ export function routerName(model: string): string {
 }
 
 /**
- * The router table for a model: every segment, its stable backend and, while the segment has a
- * canary Service (`canaryServices`) or its canary carries weight, its canary backend, at their
- * weights.
+ * The router table for a model: every segment, its stable backend (the segment's Service, which
+ * selects the stable pods) and, while the segment has a canary Service (`canaryServices`) or its
+ * canary carries weight, its canary backend, at their weights.
  */
 export function buildRouterTable(
   model: RankingModel,
@@ -59,9 +59,9 @@ export function buildRouterTable(
       s.name,
       {
         backends: [
-          { track: 'stable', url: trackServiceUrl(name, ns, s.name, 'stable'), weight: 100 - canary },
+          { track: 'stable', url: backendUrl(name, ns, s.name, 'stable'), weight: 100 - canary },
           ...(withCanary
-            ? [{ track: 'canary' as const, url: trackServiceUrl(name, ns, s.name, 'canary'), weight: canary }]
+            ? [{ track: 'canary' as const, url: backendUrl(name, ns, s.name, 'canary'), weight: canary }]
             : []),
         ],
       },
