@@ -7,6 +7,7 @@ import { buildDeployment, type Service } from '../builders.js';
 import { buildTrackService, planTrackService } from './services.js';
 import { readServing, revisionOf, servingOf } from '../rollout/serving.js';
 import { buildHttpRoute } from './gatewayapi/httproute.js';
+import { canaryWeight } from './gatewayapi/provider.js';
 import { buildRouterConfigMap, buildRouterDeployment, buildRouterTable } from './router/objects.js';
 
 const model: RankingModel = {
@@ -93,6 +94,15 @@ describe('HTTPRoute', () => {
     // no canary Service (no rollout): no backendRef to one
     expect(shopping.spec.rules[0]!.backendRefs.map((b) => b.name)).toEqual(['ads-shopping']);
     expect(buildHttpRoute(model, segments[1]!, 0, true).spec.rules[0]!.backendRefs).toHaveLength(2);
+  });
+
+  it("reads the canary weight from the canary backendRef by name, not from a stable one ending in '-canary'", () => {
+    const spec = twoSegmentSpec();
+    spec.segments[1]!.name = 'canary'; // its segment Service, the stable backend, is `ads-canary`
+    const m: RankingModel = { ...model, spec: RankingModelSpecSchema.parse(spec) };
+    const seg = resolveSegments(m.spec, { image: 'img' }).find((s) => s.name === 'canary')!;
+    expect(canaryWeight(buildHttpRoute(m, seg, 0, false), 'ads-canary-canary')).toBe(0);
+    expect(canaryWeight(buildHttpRoute(m, seg, 30, true), 'ads-canary-canary')).toBe(30);
   });
 });
 

@@ -7,6 +7,7 @@ import { ApiError, isNotFound } from '../../runtime/kube/client.js';
 import { LABEL_MODEL, MANAGED_SELECTOR } from '../../builders.js';
 import { type ProviderContext, type TrafficProvider } from '../provider.js';
 import { buildHttpRoute, httpRouteName, type HttpRoute } from './httproute.js';
+import { backendService } from '../services.js';
 import { HTTPROUTES } from '../../runtime/kube/types.js';
 
 interface RouteStatus {
@@ -25,7 +26,7 @@ export class GatewayApiProvider implements TrafficProvider {
   async reconcile(): Promise<void> {
     for (const seg of this.ctx.segments) {
       const live = await this.route(seg.name);
-      if (live) this.ctx.weights.set(seg.name, canaryWeight(live));
+      if (live) this.ctx.weights.set(seg.name, canaryWeight(live, this.canaryService(seg.name)));
       await this.applyRoute(seg.name);
     }
   }
@@ -37,6 +38,10 @@ export class GatewayApiProvider implements TrafficProvider {
   async setWeight(segment: string, weight: number): Promise<void> {
     this.ctx.weights.set(segment, weight);
     await this.applyRoute(segment);
+  }
+
+  private canaryService(segment: string): string {
+    return backendService(this.ctx.model.metadata.name, segment, 'canary').name;
   }
 
   private route(segment: string) {
@@ -71,7 +76,7 @@ export class GatewayApiProvider implements TrafficProvider {
   async verifyWeight(segment: string, weight: number): Promise<boolean> {
     const route = await this.route(segment);
     if (!route) return false;
-    if (canaryWeight(route) !== weight) return false;
+    if (canaryWeight(route, this.canaryService(segment)) !== weight) return false;
     // a Gateway controller that refused this generation of the route does not serve the weight
     const generation = route.metadata.generation ?? 0;
     const refused = (route.status?.parents ?? []).some((p) =>
@@ -102,6 +107,11 @@ export class GatewayApiProvider implements TrafficProvider {
   }
 }
 
-function canaryWeight(route: HttpRoute): number {
-  return route.spec.rules[0]?.backendRefs.find((b) => b.name.endsWith('-canary'))?.weight ?? 0;
+/**
+ * The weight of the route's backendRef to `canaryService`, 0 without one. By its exact name: the
+ * stable backend is the segment's Service `<model>-<segment>`, which ends in `-canary` itself for a
+ * segment named `canary`.
+ */
+export function canaryWeight(route: HttpRoute, canaryService: string): number {
+  return route.spec.rules[0]?.backendRefs.find((b) => b.name === canaryService)?.weight ?? 0;
 }
