@@ -57,7 +57,7 @@ export interface ShardResult {
  * Throws at the second place an item id is met (in reading order), naming the first. Sorting a
  * copy of all ids finds whether there is one; only then does a Map walk name the places.
  */
-function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) => string): void {
+export function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) => string): void {
   const all = new BigUint64Array(unitIds.reduce((n, ids) => n + ids.length, 0));
   let o = 0;
   for (const ids of unitIds) {

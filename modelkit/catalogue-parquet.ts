@@ -38,6 +38,8 @@ export async function writeParquetCatalogue(opts: {
   rowGroupSize?: number;
   /** OPTIONAL columns instead of REQUIRED (default false) */
   nullable?: boolean;
+  /** the compression (default SNAPPY) */
+  codec?: 'SNAPPY' | 'UNCOMPRESSED';
 }): Promise<string[]> {
   const nullable = opts.nullable ?? false;
   await mkdir(opts.dir, { recursive: true });
@@ -69,6 +71,7 @@ export async function writeParquetCatalogue(opts: {
           nullable,
         })),
       ],
+      codec: opts.codec ?? 'SNAPPY',
       ...(opts.rowGroupSize ? { rowGroupSize: opts.rowGroupSize } : {}),
     });
     paths.push(path);
