@@ -121,6 +121,42 @@ describe('the catalogue reader', () => {
     expect(rows!.categorical[4999 * 2 + 1]).toBe(4899n);
   });
 
+  it('reads dictionary-encoded columns (few distinct values), REQUIRED and OPTIONAL', async () => {
+    const n = 3_000;
+    for (const nullable of [false, true]) {
+      const file = join(root, `dict-${nullable}.parquet`);
+      parquetWriteFile({
+        filename: file,
+        columnData: [
+          { name: 'id', data: Array.from({ length: n }, (_, r) => BigInt(r)), type: 'INT64', nullable },
+          ...columns.dense.map((c, j) => ({
+            name: c,
+            data: Array.from({ length: n }, (_, r) => (r % 3) + j * 0.5),
+            type: 'FLOAT' as const,
+            nullable,
+          })),
+          ...columns.categorical.map((c, j) => ({
+            name: c,
+            data: Array.from({ length: n }, (_, r) => BigInt((r % 5) - 2 + j)),
+            type: 'INT64' as const,
+            nullable,
+          })),
+        ],
+      });
+      const units = await listRowGroups([file]);
+      const encodings = units[0]!.metadata.row_groups[0]!.columns.map((c) => c.meta_data!.encodings.join());
+      expect(encodings[1]).toContain('RLE_DICTIONARY');
+      expect(encodings[4]).toContain('RLE_DICTIONARY');
+      const got = await readAll([file]);
+      const dense = got.flatMap((g) => Array.from(g.dense));
+      const categorical = got.flatMap((g) => Array.from(g.categorical));
+      expect(dense).toEqual(Array.from({ length: n * 3 }, (_, k) => (Math.floor(k / 3) % 3) + (k % 3) * 0.5));
+      expect(categorical).toEqual(
+        Array.from({ length: n * 2 }, (_, k) => BigInt((Math.floor(k / 2) % 5) - 2 + (k % 2))),
+      );
+    }
+  });
+
   it('converts DOUBLE dense and INT32 categorical columns', async () => {
     const file = writeFile('types.parquet', 6, {
       dense_1: { data: [0.25, -1.5, 2, 3, 4, 1e30], type: 'DOUBLE' },
