@@ -13,7 +13,9 @@
 //   dup check     checkUniqueIds over all the shard's ids
 // The same for OPTIONAL columns (hyparquet's general path: a plain Array per column chunk).
 // The last lines bound what overlapping reading with the tower can give on 2 cores, from the
-// measured stages: at best the shard takes max(read, tower on 1 thread) + the rest.
+// measured stages: at best the shard takes max(read, tower on 1 thread) + the rest. That needs
+// the reading on another thread (a worker): the "together" line runs both on this one, as the
+// shard's read-ahead does, and shows that they do not overlap.
 //   npx tsx bench/embed-profile.ts [--items 200000] [--rounds 5]
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -125,6 +127,9 @@ try {
     'readRowGroup, OPTIONAL + Snappy': () => readAll(optional.units),
     'tower, 2 threads': () => tower(2),
     'tower, 1 thread': () => tower(1),
+    // decoding and the tower on the same JavaScript thread, as the shard's read-ahead runs them
+    'readRowGroup OPTIONAL + tower 1 thread, together': () =>
+      Promise.all([readAll(optional.units), tower(1)]),
     'output check': async () => {
       for (const e of embeddings) if (firstNonFinite(e) >= 0) throw new Error('not finite');
     },
