@@ -127,8 +127,8 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
     `${units[u]!.file}: row group ${units[u]!.rowGroup}, row ${units[u]!.rowStart + row}`;
   // each unit's ids, for the duplicate check at the end (sorted once, not a Map per row)
   const unitIds: BigUint64Array[] = [];
-  // the next row group is read (I/O and Parquet decoding on this thread) while the tower runs the
-  // current one on ONNX Runtime's threads
+  // the next row group's read starts before the tower runs the current one; its I/O can overlap
+  // the tower, its decoding does not (measured: both hold this thread; bench/results-embed.md)
   const read = (u: number) => {
     const p = readRowGroup(units[u]!, opts.columns);
     p.catch(() => {}); // awaited in turn below; a failure while an earlier unit runs is not unhandled
