@@ -123,7 +123,7 @@ class ContainerRunner {
     readonly logPath: string,
   ) {}
 
-  /** process mode: the file at the container's terminationMessagePath */
+  /** the host file bound (container mode) or mapped (process mode) at terminationMessagePath */
   terminationFile(podDir: string): string {
     return join(podDir, 'termination', this.spec.name);
   }
@@ -252,11 +252,9 @@ export class PodRunner {
       else mounts.push({ mountPath: vm.mountPath, hostPath });
     }
     // the termination message file, as a kubelet mounts it: a path naming it follows it here
-    mkdirSync(join(this.deps.podDir, 'termination'), { recursive: true });
-    writeFileSync(c.terminationFile(this.deps.podDir), '');
     mounts.push({
       mountPath: c.spec.terminationMessagePath ?? DEFAULT_TERMINATION_MESSAGE_PATH,
-      hostPath: c.terminationFile(this.deps.podDir),
+      hostPath: this.terminationFileFor(c),
     });
     c.env = containerEnv(c.spec, this.pod, {
       entry: plan.entry,
@@ -314,6 +312,14 @@ export class PodRunner {
       const readOnly = vm.readOnly === true || !this.writableVolumes.has(vm.name);
       mounts.push({ hostPath: vm.subPath ? join(dir, vm.subPath) : dir, mountPath: vm.mountPath, readOnly });
     }
+    // the termination message file, as a kubelet mounts it: a host file bound at
+    // terminationMessagePath, writable by whatever user the container runs as (0666, as a
+    // kubelet makes it); read back when the container ends (terminationMessage)
+    mounts.push({
+      hostPath: this.terminationFileFor(c),
+      mountPath: c.spec.terminationMessagePath ?? DEFAULT_TERMINATION_MESSAGE_PATH,
+      readOnly: false,
+    });
     const api = this.deps.apiServer;
     const env = {
       ...(api
@@ -335,9 +341,23 @@ export class PodRunner {
     });
   }
 
+  /** The container's termination message file, created empty (0666) if it is not there yet. */
+  private terminationFileFor(c: ContainerRunner): string {
+    const file = c.terminationFile(this.deps.podDir);
+    mkdirSync(join(this.deps.podDir, 'termination'), { recursive: true });
+    writeFileSync(file, '');
+    chmodSync(file, 0o666);
+    return file;
+  }
+
   private startContainer(c: ContainerRunner): void {
     if (this.terminating) return;
     if (this.deps.sandbox) {
+      try {
+        writeFileSync(c.terminationFile(this.deps.podDir), ''); // each run's message is its own
+      } catch {
+        // prepareContainerRun made it; a file that is gone now leaves the run without a message
+      }
       const sandbox = this.deps.sandbox;
       c.launching = this.launchContainer(c, sandbox).finally(() => (c.launching = undefined));
       return;
@@ -673,7 +693,7 @@ const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 
 /**
  * A ended container's termination message as a kubelet reports it: why the agent killed it; else
- * what it wrote to its terminationMessagePath (process mode; at most 4096 bytes); else, under
+ * what it wrote to its terminationMessagePath (at most 4096 bytes); else, under
  * FallbackToLogsOnError and a non-zero exit, the end of its log.
  */
 function terminationMessage(c: ContainerRunner, podDir: string, exitCode: number): { message?: string } {
@@ -682,7 +702,7 @@ function terminationMessage(c: ContainerRunner, podDir: string, exitCode: number
   try {
     written = readFileSync(c.terminationFile(podDir), 'utf8').slice(0, 4096);
   } catch {
-    // container mode, or never started: no file
+    // never prepared: no file
   }
   if (written.trim() !== '') return { message: written };
   if (exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError')

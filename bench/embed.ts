@@ -7,7 +7,9 @@
 //     a share of the build (goal ≤ 10%);
 //   - the build with 1, 2 and 4 shards as separate processes (`embed shard`, as Job pods would
 //     run), then publish: wall time and the ratio to 1 shard.
-//   npm run bench:embed -- [--items 200000] [--files 8] [--row-group 20000] [--rounds 3]
+//   npm run bench:embed -- [--items 200000] [--files 8] [--row-group 20000] [--rounds 3] [--nullable]
+// --nullable writes the catalogue's columns OPTIONAL (as Spark does by default) instead of
+// REQUIRED: hyparquet then decodes them through its general path (bench/results-embed.md).
 // The floor, one shard and publish are the medians of --rounds rounds taken in turn.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     files: { type: 'string', default: '8' },
     'row-group': { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '3' },
+    nullable: { type: 'boolean', default: false },
   },
 });
 const ITEMS = Number(args.items);
@@ -55,6 +58,7 @@ try {
     shape,
     files: Number(args.files),
     rowGroupSize: Number(args['row-group']),
+    nullable: args.nullable,
   });
   const load0 = loadavg()[0]!;
 
@@ -144,7 +148,7 @@ try {
   const one = scaling[0]!.seconds;
   console.log(
     [
-      `embed benchmark: ${ITEMS.toLocaleString('en-US')} items, ${files.length} Parquet files, row groups of ${args['row-group']} (load average at start ${load0.toFixed(2)}, 2 cores; medians of ${ROUNDS} rounds)`,
+      `embed benchmark: ${ITEMS.toLocaleString('en-US')} items, ${files.length} Parquet files, row groups of ${args['row-group']}, ${args.nullable ? 'OPTIONAL' : 'REQUIRED'} columns, Snappy (load average at start ${load0.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}, 2 cores; medians of ${ROUNDS} rounds)`,
       `  floor (in-process item tower)          ${floorS.toFixed(2)} s   ${ips(floorS)} items/s`,
       `  one shard (read + check + tower + part) ${shardS.toFixed(2)} s   ${ips(shardS)} items/s   ${((floorS / shardS) * 100).toFixed(0)}% of the floor (goal ≥ 80%)`,
       `  publish (check + move + LATEST)         ${publishS.toFixed(2)} s   ${((publishS / (shardS + publishS)) * 100).toFixed(1)}% of the build (goal ≤ 10%)`,

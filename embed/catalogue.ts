@@ -9,7 +9,7 @@
 // API:
 //   listRowGroups(files) → RowGroupUnit[]              from the files' footers only
 //   shardRowGroups(units, index, count) → RowGroupUnit[]
-//   readRowGroup(unit, columns) → { ids, dense, categorical }
+//   readRowGroup(unit, columns) → { ids, dense, categorical }   (tensors filled from the column chunks)
 import {
   asyncBufferFromFile,
   parquetMetadataAsync,
@@ -17,6 +17,7 @@ import {
   type AsyncBuffer,
   type FileMetaData,
 } from 'hyparquet';
+import { fillCategorical, fillDense, fillIds, type BadValue } from './column-fill.js';
 import type { CatalogueFile } from './storage.js';
 
 export interface CatalogueColumns {
@@ -88,12 +89,20 @@ export interface CatalogueRows {
   categorical: BigInt64Array;
 }
 
-/** The rows of one row group, checked; read column by column (no object per row). */
+/** The rows of one row group, checked; read column by column into the tensors (column-fill.ts). */
 export async function readRowGroup(unit: RowGroupUnit, columns: CatalogueColumns): Promise<CatalogueRows> {
-  const where = (row: number) => `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + row}`;
   const names = [columns.id, ...columns.dense, ...columns.categorical];
-  const data = new Map<string, ArrayLike<unknown>[]>(names.map((n) => [n, []]));
-  const filled = new Map<string, number>(names.map((n) => [n, 0]));
+  const nd = columns.dense.length;
+  const nc = columns.categorical.length;
+  const ids = new BigUint64Array(unit.rows);
+  const dense = new Float32Array(unit.rows * nd);
+  const categorical = new BigInt64Array(unit.rows * nc);
+  // column c: 0 = the id, 1..nd the dense features, then the categorical ones
+  const index = new Map(names.map((n, c) => [n, c]));
+  const filled = names.map(() => 0);
+  // the first bad value met in each column; chunks arrive in any order across columns
+  const bad: (BadValue | undefined)[] = names.map(() => undefined);
+  let failure: unknown;
   const end = unit.rowStart + unit.rows;
   try {
     await parquetRead({
@@ -102,16 +111,28 @@ export async function readRowGroup(unit: RowGroupUnit, columns: CatalogueColumns
       columns: names,
       rowStart: unit.rowStart,
       rowEnd: end,
+      // called from inside hyparquet's promises: nothing may be thrown from here
       onChunk: (chunk) => {
-        // a chunk may hold rows outside the range asked for: keep the row group's own
-        const from = Math.max(chunk.rowStart, unit.rowStart);
-        const to = Math.min(chunk.rowEnd, end);
-        if (to <= from) return;
-        const col = chunk.columnData as ArrayLike<unknown> & {
-          slice(a: number, b: number): ArrayLike<unknown>;
-        };
-        data.get(chunk.columnName)?.push(col.slice(from - chunk.rowStart, to - chunk.rowStart));
-        filled.set(chunk.columnName, (filled.get(chunk.columnName) ?? 0) + (to - from));
+        try {
+          const c = index.get(chunk.columnName);
+          // a chunk may hold rows outside the range asked for: keep the row group's own
+          const from = Math.max(chunk.rowStart, unit.rowStart);
+          const to = Math.min(chunk.rowEnd, end);
+          if (c === undefined || to <= from) return;
+          const src = chunk.columnData as ArrayLike<unknown>;
+          const at = from - unit.rowStart;
+          const s = from - chunk.rowStart;
+          const found =
+            c === 0
+              ? fillIds(src, s, to - from, ids, at)
+              : c <= nd
+                ? fillDense(src, s, to - from, dense, nd, c - 1, at)
+                : fillCategorical(src, s, to - from, categorical, nc, c - 1 - nd, at);
+          filled[c]! += to - from;
+          if (found && (bad[c] === undefined || found.row < bad[c]!.row)) bad[c] = found;
+        } catch (err) {
+          failure ??= err;
+        }
       },
     });
   } catch (err) {
@@ -119,48 +140,30 @@ export async function readRowGroup(unit: RowGroupUnit, columns: CatalogueColumns
       `${unit.file}: row group ${unit.rowGroup} unreadable (${(err as Error).message})`,
     );
   }
-  for (const name of names)
-    if (filled.get(name) !== unit.rows)
+  if (failure !== undefined)
+    throw new CatalogueError(
+      `${unit.file}: row group ${unit.rowGroup} unreadable (${(failure as Error).message})`,
+    );
+  names.forEach((name, c) => {
+    if (filled[c] !== unit.rows)
       throw new CatalogueError(
-        `${unit.file}: row group ${unit.rowGroup}: column "${name}" has ${filled.get(name) ?? 0} of ${unit.rows} rows`,
+        `${unit.file}: row group ${unit.rowGroup}: column "${name}" has ${filled[c]} of ${unit.rows} rows`,
       );
-  const column = (name: string): ArrayLike<unknown> => {
-    const runs = data.get(name)!;
-    return runs.length === 1 ? runs[0]! : runs.flatMap((r) => Array.from(r));
-  };
-  const nd = columns.dense.length;
-  const nc = columns.categorical.length;
-  const ids = new BigUint64Array(unit.rows);
-  const dense = new Float32Array(unit.rows * nd);
-  const categorical = new BigInt64Array(unit.rows * nc);
-  const idCol = column(columns.id);
-  for (let r = 0; r < unit.rows; r++) {
-    const id = idCol[r];
-    if (typeof id !== 'bigint' && typeof id !== 'number')
-      throw new CatalogueError(`${where(r)}: no item id in column "${columns.id}"`);
-    ids[r] = BigInt.asUintN(64, BigInt(id));
+  });
+  // the first column in the build's order with a bad value, and its first bad row
+  const c = bad.findIndex((b) => b !== undefined);
+  if (c >= 0) {
+    const { row, value } = bad[c]!;
+    const where = `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + row}`;
+    if (c === 0)
+      throw new CatalogueError(`${where}: no item id in column "${columns.id}" (${String(value)})`);
+    if (c <= nd)
+      throw new CatalogueError(
+        `${where}: dense feature "${names[c]}" is ${String(value)} (a finite number within float32's range is needed)`,
+      );
+    throw new CatalogueError(
+      `${where}: categorical feature "${names[c]}" is ${String(value)} (an integer is needed)`,
+    );
   }
-  columns.dense.forEach((c, j) => {
-    const col = column(c);
-    for (let r = 0; r < unit.rows; r++) {
-      const v = col[r];
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        throw new CatalogueError(
-          `${where(r)}: dense feature "${c}" is ${String(v)} (a finite number is needed)`,
-        );
-      dense[r * nd + j] = v;
-    }
-  });
-  columns.categorical.forEach((c, j) => {
-    const col = column(c);
-    for (let r = 0; r < unit.rows; r++) {
-      const v = col[r];
-      if (typeof v !== 'bigint' && !(typeof v === 'number' && Number.isInteger(v)))
-        throw new CatalogueError(
-          `${where(r)}: categorical feature "${c}" is ${String(v)} (an integer is needed)`,
-        );
-      categorical[r * nc + j] = BigInt(v);
-    }
-  });
   return { ids, dense, categorical };
 }

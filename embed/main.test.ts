@@ -199,6 +199,27 @@ describe('a build staged and published on S3', () => {
     expect(snap.manifest.towerFingerprint).toBe(towers.fingerprint);
   }, 180_000);
 
+  it('a publish removes the staged parts of builds that started before it and never published', async () => {
+    const prefix = `s3://${BUCKET}/snapshots/gc`;
+    const [failed, ours, later] = [
+      '20261205T010000Z-aaaaaaaa',
+      '20261206T010000Z-bbbbbbbb',
+      '20261207T010000Z-cccccccc',
+    ];
+    // a failed build's part (shard 1 of 2 never finished), a build started after ours, a hand-named one
+    await shard(prefix, failed, 2, 0);
+    await shard(prefix, later, 2, 0);
+    await shard(prefix, 'by-hand', 2, 0);
+    await shard(prefix, ours, 1, 0);
+    const out = await publish(prefix, ours, 1);
+    expect(out.stdout).toContain(`removed ${prefix}/.staging/${failed}: a build that never published`);
+    expect((await object('snapshots/gc/LATEST')).trim()).toBe(ours);
+    const left = await keys('snapshots/gc/.staging/');
+    expect(left.filter((k) => k.includes(failed) || k.includes(ours))).toEqual([]);
+    expect(left.filter((k) => k.includes(later))).toHaveLength(3);
+    expect(left.filter((k) => k.includes('by-hand'))).toHaveLength(3);
+  }, 180_000);
+
   it('a missing part, a tampered part: publish exits 2 naming the part; LATEST unmoved', async () => {
     const prefix = `s3://${BUCKET}/snapshots/bad`;
     await s3.client.send(

@@ -39,6 +39,7 @@ import { EMBEDDINGS_FILE, IDS_FILE, MANIFEST_FILE } from '../snapshot/format.js'
 import { BuildInputError } from './catalogue.js';
 import { EXIT_BAD_INPUT, EXIT_RETRYABLE } from './exit-codes.js';
 import { publishParts, stagedPart, STAGING } from './publish.js';
+import { removeStaleStaging } from './staging-gc.js';
 import { embedShard } from './shard.js';
 import { fetchItemTower, listCatalogue } from './storage.js';
 import { assertVersion, openStore } from './store.js';
@@ -184,6 +185,16 @@ async function publish(values: Record<string, string | undefined>): Promise<void
         `could not remove ${store.where(`${STAGING}/${version}`)}: ${(err as Error).message}\n`,
       );
     });
+    // and so are the parts of builds that started before this one and never published
+    // (staging-gc.ts); again, failing to remove them fails nothing
+    const stale = await removeStaleStaging(store, version).catch((err: unknown) => ({
+      removed: [],
+      failed: [{ version: '*', error: (err as Error).message }],
+    }));
+    for (const v of stale.removed)
+      process.stdout.write(`removed ${store.where(`${STAGING}/${v}`)}: a build that never published\n`);
+    for (const f of stale.failed)
+      process.stdout.write(`could not remove ${store.where(`${STAGING}/${f.version}`)}: ${f.error}\n`);
   } finally {
     store.close();
   }

@@ -57,7 +57,7 @@ export interface ShardResult {
  * Throws at the second place an item id is met (in reading order), naming the first. Sorting a
  * copy of all ids finds whether there is one; only then does a Map walk name the places.
  */
-function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) => string): void {
+export function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) => string): void {
   const all = new BigUint64Array(unitIds.reduce((n, ids) => n + ids.length, 0));
   let o = 0;
   for (const ids of unitIds) {
@@ -75,6 +75,28 @@ function checkUniqueIds(unitIds: BigUint64Array[], at: (u: number, row: number) 
       if (first) throw new CatalogueError(`${at(u, r)}: item id ${ids[r]} again (first at ${at(...first)})`);
       seen.set(ids[r]!, [u, r]);
     }
+}
+
+/**
+ * The index of the first NaN or ±Infinity in xs, or -1. x × 0 is 0 for every finite x and NaN
+ * otherwise, so four running sums tell whether there is one at half the cost of a
+ * Number.isFinite per value; only then is the place looked for.
+ */
+export function firstNonFinite(xs: Float32Array): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n4 = xs.length & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    s0 += xs[i]! * 0;
+    s1 += xs[i + 1]! * 0;
+    s2 += xs[i + 2]! * 0;
+    s3 += xs[i + 3]! * 0;
+  }
+  for (let i = n4; i < xs.length; i++) s0 += xs[i]! * 0;
+  if (s0 + s1 + s2 + s3 === 0) return -1;
+  return xs.findIndex((x) => !Number.isFinite(x));
 }
 
 export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
@@ -105,8 +127,8 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
     `${units[u]!.file}: row group ${units[u]!.rowGroup}, row ${units[u]!.rowStart + row}`;
   // each unit's ids, for the duplicate check at the end (sorted once, not a Map per row)
   const unitIds: BigUint64Array[] = [];
-  // the next row group is read (I/O and Parquet decoding on this thread) while the tower runs the
-  // current one on ONNX Runtime's threads
+  // the next row group's read starts before the tower runs the current one; its I/O can overlap
+  // the tower, its decoding does not (measured: both hold this thread; bench/results-embed.md)
   const read = (u: number) => {
     const p = readRowGroup(units[u]!, opts.columns);
     p.catch(() => {}); // awaited in turn below; a failure while an earlier unit runs is not unhandled
@@ -130,11 +152,11 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
           data.categorical.subarray(start * meta.numCategorical, (start + n) * meta.numCategorical),
           n,
         );
-        for (let i = 0; i < emb.length; i++)
-          if (!Number.isFinite(emb[i]!))
-            throw new CatalogueError(
-              `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + start + Math.floor(i / (emb.length / n))}: the item tower's output is not finite`,
-            );
+        const i = firstNonFinite(emb);
+        if (i >= 0)
+          throw new CatalogueError(
+            `${unit.file}: row group ${unit.rowGroup}, row ${unit.rowStart + start + Math.floor(i / (emb.length / n))}: the item tower's output is not finite`,
+          );
         await writer.append(data.ids.subarray(start, start + n), emb);
         rows += n;
       }

@@ -22,9 +22,10 @@
 //   assertVersion(version)                          throws unless [A-Za-z0-9][A-Za-z0-9._-]*
 //   interface SnapshotStore { uri, where(key), localPath(key)?, readText(key) → string | undefined,
 //     exists(key), read(key) → AsyncIterable<Uint8Array>, upload(file, key, signal?),
-//     writeText(key, text), place(from, to), remove(key), removeAll(prefixKey), close() }
+//     writeText(key, text), place(from, to), remove(key), removeAll(prefixKey),
+//     folders(prefixKey) → the names one level under it, close() }
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +83,8 @@ export interface SnapshotStore {
   remove(key: string): Promise<void>;
   /** every key under `prefixKey/` */
   removeAll(prefixKey: string): Promise<void>;
+  /** the names of the folders (S3: common prefixes) right under prefixKey; none when it is not there */
+  folders(prefixKey: string): Promise<string[]>;
   close(): void;
 }
 
@@ -170,6 +173,16 @@ class FileStore implements SnapshotStore {
 
   async removeAll(prefixKey: string): Promise<void> {
     await rm(join(this.root, prefixKey), { recursive: true, force: true });
+  }
+
+  async folders(prefixKey: string): Promise<string[]> {
+    try {
+      const entries = await readdir(join(this.root, prefixKey), { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 
   close(): void {}
@@ -392,6 +405,31 @@ class S3Store implements SnapshotStore {
         );
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async folders(prefixKey: string): Promise<string[]> {
+    const prefix = `${this.prefix}${prefixKey.replace(/\/+$/, '')}/`;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            ContinuationToken: token,
+          }),
+        );
+      } catch (err) {
+        throw this.failed(err, 'listing', prefixKey);
+      }
+      for (const p of page.CommonPrefixes ?? [])
+        if (p.Prefix) names.push(p.Prefix.slice(prefix.length).replace(/\/$/, ''));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return names;
   }
 
   close(): void {

@@ -2,7 +2,9 @@
 // benchmarks: the same items and features as generateItemIds / generateFeatures (catalogue.ts),
 // so a build over these files must equal buildItemSnapshot over the same seed. Columns: `id`
 // (INT64; the 64-bit id's bits), `dense_<j>` (FLOAT), `cat_<j>` (INT64). Written with
-// hyparquet-writer.
+// hyparquet-writer, Snappy-compressed (its default, as Spark's). The columns are REQUIRED (no
+// value may be missing) unless `nullable` is set: OPTIONAL columns, as Spark writes by default,
+// take hyparquet's general decoding path, which costs about three times as much to decode (bench/results-embed.md).
 //
 // API:
 //   catalogueColumns(shape) → CatalogueColumns
@@ -34,7 +36,12 @@ export async function writeParquetCatalogue(opts: {
   /** how many files the items are split over (default 1) */
   files?: number;
   rowGroupSize?: number;
+  /** OPTIONAL columns instead of REQUIRED (default false) */
+  nullable?: boolean;
+  /** the compression (default SNAPPY) */
+  codec?: 'SNAPPY' | 'UNCOMPRESSED';
 }): Promise<string[]> {
+  const nullable = opts.nullable ?? false;
   await mkdir(opts.dir, { recursive: true });
   const fileCount = opts.files ?? 1;
   const per = Math.ceil(opts.items / fileCount);
@@ -50,18 +57,21 @@ export async function writeParquetCatalogue(opts: {
     parquetWriteFile({
       filename: path,
       columnData: [
-        { name: cols.id, data: Array.from(ids, (id) => BigInt.asIntN(64, id)), type: 'INT64' },
+        { name: cols.id, data: Array.from(ids, (id) => BigInt.asIntN(64, id)), type: 'INT64', nullable },
         ...cols.dense.map((name, j) => ({
           name,
           data: Array.from({ length: n }, (_, r) => dense[r * nd + j]!),
           type: 'FLOAT' as const,
+          nullable,
         })),
         ...cols.categorical.map((name, j) => ({
           name,
           data: Array.from({ length: n }, (_, r) => categorical[r * nc + j]!),
           type: 'INT64' as const,
+          nullable,
         })),
       ],
+      codec: opts.codec ?? 'SNAPPY',
       ...(opts.rowGroupSize ? { rowGroupSize: opts.rowGroupSize } : {}),
     });
     paths.push(path);

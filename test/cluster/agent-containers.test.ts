@@ -5,8 +5,10 @@
 // answers from this machine; the probe makes it Ready; both containers run as 65532 on a read-only
 // root (a write outside the volumes is refused); the second container reaches the API server as
 // the pod's ServiceAccount through the projected token volume; a container that exits is
-// restarted; one past its memory limit is killed; an image that is not on this machine is refused by name; deleting the pod removes
-// its sandbox; stopping the agent leaves no podman pod of its node behind.
+// restarted; what a container writes to its terminationMessagePath (a host file bound there, as
+// a kubelet does) is its termination message; one past its memory limit is killed; an image
+// that is not on this machine is refused by name; deleting the pod removes its sandbox;
+// stopping the agent leaves no podman pod of its node behind.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -220,6 +222,53 @@ describe.skipIf(skip !== undefined)('local node agent, container mode (podman)',
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(status.lastState?.terminated?.exitCode).toBe(3);
+  });
+
+  it('reports what a container wrote to its terminationMessagePath, as a kubelet mounts it', async () => {
+    await clients().core.createNamespacedPod({
+      namespace: ns.name,
+      body: {
+        metadata: { name: 'reporter' },
+        spec: {
+          ...PLACEMENT,
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'default-path',
+              image,
+              command: [
+                'node',
+                '-e',
+                `require('node:fs').writeFileSync('/dev/termination-log', '{"items":40000}')`,
+              ],
+              securityContext: { ...RESTRICTED, runAsUser: 65532 },
+            },
+            {
+              name: 'own-path',
+              image,
+              command: [
+                'node',
+                '-e',
+                `require('node:fs').writeFileSync('/run/done/why', 'bad row 7'); process.exit(2)`,
+              ],
+              terminationMessagePath: '/run/done/why',
+              securityContext: { ...RESTRICTED, runAsUser: 65532 },
+            },
+          ],
+        },
+      },
+    });
+    const statuses = await waitFor(
+      'both containers of pod reporter terminated',
+      async () => {
+        const s = (await readPod('reporter')).status?.containerStatuses;
+        return s?.length === 2 && s.every((c) => c.state?.terminated) ? s : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const byName = Object.fromEntries(statuses.map((c) => [c.name, c.state!.terminated!]));
+    expect(byName['default-path']).toMatchObject({ exitCode: 0, message: '{"items":40000}' });
+    expect(byName['own-path']).toMatchObject({ exitCode: 2, message: 'bad row 7' });
   });
 
   it('enforces the memory limit: a container past it is killed', async () => {
