@@ -3,7 +3,7 @@
 import { createLogger } from '../lib/logger.js';
 import { createRouter } from './app.js';
 import { ROUTER_HELP, parseRouterConfig } from './config.js';
-import { KubernetesResolver, loadRouterKubeConfig } from './resolve-kubernetes.js';
+import { KubernetesResolver, loadRouterCredentials } from './resolve-kubernetes.js';
 
 const logger = createLogger('router');
 
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const resolver =
     config.resolver === 'kubernetes'
       ? new KubernetesResolver({
-          kubeConfig: loadRouterKubeConfig(config.kubeconfig),
+          kubeConfig: await loadRouterCredentials(config.kubeconfig),
           logger,
           ...(endpointAddressMap ? { mapAddress: endpointAddressMap } : {}),
         })

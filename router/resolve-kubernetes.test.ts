@@ -1,6 +1,14 @@
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { endpointTargets, parseAddressMap, parseServiceHost } from './resolve-kubernetes.js';
+import { createLogger } from '../lib/logger.js';
+import {
+  KubernetesResolver,
+  endpointTargets,
+  loadRouterCredentials,
+  parseAddressMap,
+  parseServiceHost,
+} from './resolve-kubernetes.js';
+import { parseTable } from './table.js';
 
 function slice(
   endpoints: { ip: string; ready?: boolean }[],
@@ -107,5 +115,50 @@ describe('parseAddressMap', () => {
     expect(() => parseAddressMap('10.250.0.0/16=127.0.0.0/8')).toThrow(/same prefix length/);
     expect(() => parseAddressMap('10.250.0.0/12=127.250.0.0/12')).toThrow(/FROM "10.250.0.0\/12"/);
     expect(() => parseAddressMap('10.250.0.0/16=300.0.0.0/16')).toThrow(/TO/);
+  });
+});
+
+describe('loadRouterCredentials', () => {
+  it('without in-cluster credentials, starts a resolver that stays unready naming why and leaves names to DNS', async () => {
+    const saved = process.env.KUBERNETES_SERVICE_HOST;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    const kubeConfig = await loadRouterCredentials().finally(() => {
+      if (saved !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved;
+    });
+    const resolver = new KubernetesResolver({
+      kubeConfig,
+      logger: createLogger('router-test', { level: 'silent' }),
+      restartDelayMs: 10,
+    });
+    const host = 'backend.ns.svc';
+    resolver.track(
+      parseTable(
+        JSON.stringify({
+          version: 1,
+          models: {
+            demo: {
+              defaultSegment: 's',
+              segments: { s: { backends: [{ track: 'stable', url: `http://${host}:8080`, weight: 100 }] } },
+            },
+          },
+        }),
+      ),
+    );
+    try {
+      await expect
+        .poll(() => resolver.problem(), { timeout: 5_000, interval: 10 })
+        .toMatch(
+          /^EndpointSlices of Service ns\/backend not listed yet: no API credentials: not in a cluster: KUBERNETES_SERVICE_HOST/,
+        );
+      expect(resolver.resolve(host, 8080)).toBeUndefined();
+    } finally {
+      resolver.close();
+    }
+  });
+
+  it('refuses a kubeconfig file it cannot read, naming it', async () => {
+    await expect(loadRouterCredentials('/nonexistent/kubeconfig')).rejects.toThrow(
+      /\/nonexistent\/kubeconfig/,
+    );
   });
 });

@@ -4,8 +4,8 @@
 // a ready endpoint, round-robin. It needs no cluster DNS or kube-proxy, and with pooled keep-alive
 // connections per endpoint it spreads load evenly where kube-proxy balances per connection only.
 // Names that are not Service names, and Services whose slices were not listed yet, are left to DNS; so are
-// Services the router may not read (401/403: an error log names the missing RBAC; retried every 30 s), so a
-// cluster that has DNS and kube-proxy keeps working while its RBAC is being fixed.
+// Services the router may not read (401/403: an error log names the missing RBAC; retried with a backoff
+// that reaches 30 s), so a cluster that has DNS and kube-proxy keeps working while its RBAC is being fixed.
 // A known Service without a ready endpoint is an error (NoReadyEndpointsError → 502), as kube-proxy would
 // refuse the connection. RBAC: the router's ServiceAccount needs get/list/watch on
 // discovery.k8s.io endpointslices in the Services' namespaces.
@@ -19,17 +19,22 @@
 //   parseServiceHost(host) → { namespace, service } | undefined
 //   endpointTargets(slices, servicePort, mapAddress?) → Target[]      (pure: ready endpoints → host:port)
 //   parseAddressMap("10.250.0.0/16=127.250.0.0/16") → (ip) => ip      (see LIGHTRANK_ROUTER_ENDPOINT_ADDRESS_MAP)
-//   loadRouterKubeConfig(path?) → KubeConfig                            (a kubeconfig file, else in-cluster)
+//   loadRouterCredentials(path?) → Promise<ClusterCredentials>       (a kubeconfig file, else in-cluster)
 //   new KubernetesResolver({ kubeConfig, logger, mapAddress? }): track(table), resolve(host, port), problem(),
 //     close()                                                         (problem() !== '': /readyz answers 503)
-import {
-  DiscoveryV1Api,
-  KubeConfig,
-  makeInformer,
-  type Informer,
-  type V1EndpointSlice,
-} from '@kubernetes/client-node';
+// Only the type of an EndpointSlice comes from client-node: loading client-node (its generated API) would
+// cost the router ~75 MiB of RSS, more than the rest of it (bench/results-operator.md). The watch runs on
+// the operator's own Kubernetes runtime (operator/runtime/kube/: client, informer, kubeconfig reader).
+import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
+import { ApiError, KubeClient } from '../operator/runtime/kube/client.js';
+import { Informer } from '../operator/runtime/kube/informer.js';
+import {
+  inClusterCredentials,
+  loadClusterCredentials,
+  type ClusterCredentials,
+} from '../operator/runtime/kube/kubeconfig.js';
+import type { KubeObject, ResourceRef } from '../operator/runtime/kube/types.js';
 import type { RouterTable } from './table.js';
 
 export interface Target {
@@ -41,7 +46,17 @@ export class NoReadyEndpointsError extends Error {
   override readonly name = 'NoReadyEndpointsError';
 }
 
+/** The longest wait between list attempts (a refused list is retried at this pace once backed off). */
 const FORBIDDEN_RETRY_MS = 30_000;
+
+const ENDPOINTSLICES: ResourceRef = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  kind: 'EndpointSlice',
+};
+
+type EndpointSlice = KubeObject & Omit<V1EndpointSlice, 'metadata'>;
 
 const SERVICE_HOST =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.[a-z0-9.-]+)?\.?$/;
@@ -117,45 +132,56 @@ export function parseAddressMap(spec: string): (ip: string) => string {
   return (ip) => (ip.startsWith(prefix) ? replacement + ip.slice(prefix.length) : ip);
 }
 
-/** A kubeconfig file when one is named, else the in-cluster config of the pod's ServiceAccount. */
-export function loadRouterKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
+/**
+ * A kubeconfig file when one is named (read by the operator's kubeconfig reader; exec and
+ * auth-provider users go to client-node's KubeConfig, loaded only then; a file that cannot be read
+ * fails here), else the in-cluster credentials of the pod's ServiceAccount. Without those (no
+ * KUBERNETES_SERVICE_HOST, no token) the router still starts: every list fails with the reason,
+ * which /readyz (503) and the watch's log show, and DNS serves the Services meanwhile.
+ */
+export async function loadRouterCredentials(path?: string): Promise<ClusterCredentials> {
+  if (path) return loadClusterCredentials(path);
+  try {
+    return inClusterCredentials();
+  } catch (err) {
+    const reason = `no API credentials: ${err instanceof Error ? err.message : String(err)}`;
+    return {
+      getCurrentCluster: () => ({ server: 'https://kubernetes.invalid' }),
+      applyToHTTPSOptions: () => Promise.reject(new Error(reason)),
+    };
+  }
 }
 
 export interface KubernetesResolverOptions {
-  kubeConfig: KubeConfig;
+  /** where the API server is and how to authenticate (client-node's KubeConfig has this shape too) */
+  kubeConfig: ClusterCredentials;
   logger: Logger;
   mapAddress?: (ip: string) => string;
-  /** wait before re-listing after a watch error (default 1 s) */
+  /** first wait before re-listing after a watch error, doubled per failure up to 30 s (default 1 s) */
   restartDelayMs?: number;
 }
 
 interface Watched {
-  informer: Informer<V1EndpointSlice>;
+  informer: Informer<EndpointSlice>;
   /** listed at least once: from then on its (possibly stale) slices are used, never DNS */
   synced: boolean;
-  stopped: boolean;
   /** by slice name */
   slices: Map<string, V1EndpointSlice>;
   next: number;
-  /** the last watch or list error, until the next successful list */
+  /** the last watch or list error, until the first successful list */
   lastError?: string;
   /** the API refused the list (401/403): DNS serves the Service, readiness does not wait for it */
   forbidden: boolean;
   /** endpointTargets per Service port, until the slices change */
   targets: Map<number, Target[]>;
-  restart?: NodeJS.Timeout;
 }
 
 export class KubernetesResolver {
   private readonly watched = new Map<string, Watched>();
-  private readonly api: DiscoveryV1Api;
+  private readonly client: KubeClient;
 
   constructor(private readonly opts: KubernetesResolverOptions) {
-    this.api = opts.kubeConfig.makeApiClient(DiscoveryV1Api);
+    this.client = new KubeClient(opts.kubeConfig, { userAgent: 'lightrank-router' });
   }
 
   /** Watches the Services the table's backends name and stops watching those it no longer names. */
@@ -209,77 +235,53 @@ export class KubernetesResolver {
 
   close(): void {
     for (const [key, w] of this.watched) this.unwatch(key, w);
+    this.client.close();
   }
 
   private watch(key: string): void {
     const [namespace, service] = key.split('/') as [string, string];
-    const labelSelector = `kubernetes.io/service-name=${service}`;
-    const informer = makeInformer<V1EndpointSlice>(
-      this.opts.kubeConfig,
-      `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
-      async () => {
-        const list = await this.api.listNamespacedEndpointSlice({ namespace, labelSelector });
-        w.synced = true;
-        w.forbidden = false;
-        delete w.lastError;
-        return list;
+    const informer = new Informer<EndpointSlice>(this.client, {
+      ref: ENDPOINTSLICES,
+      namespace,
+      labelSelector: `kubernetes.io/service-name=${service}`,
+      backoff: { baseMs: this.opts.restartDelayMs ?? 1_000, maxMs: FORBIDDEN_RETRY_MS },
+      logger: this.opts.logger,
+      onError: (err) => {
+        w.lastError = err instanceof Error ? err.message : String(err);
+        const refused = err instanceof ApiError && (err.status === 401 || err.status === 403);
+        if (refused && !w.forbidden)
+          this.opts.logger.error(
+            { service: key, err: w.lastError },
+            `the router may not list EndpointSlices in ${namespace}: using DNS for ${service}; grant its ServiceAccount get/list/watch on discovery.k8s.io endpointslices`,
+          );
+        w.forbidden = refused;
       },
-      labelSelector,
-    );
+    });
     const w: Watched = {
       informer,
       synced: false,
-      stopped: false,
       slices: new Map(),
       next: 0,
       targets: new Map(),
       forbidden: false,
     };
-    const put = (slice: V1EndpointSlice): void => {
-      w.slices.set(slice.metadata?.name ?? '', slice);
-      w.targets.clear();
-    };
-    informer.on('add', put);
-    informer.on('update', put);
-    informer.on('delete', (slice) => {
-      w.slices.delete(slice.metadata?.name ?? '');
+    informer.on((event, slice) => {
+      if (event === 'delete') w.slices.delete(slice.metadata.name);
+      else w.slices.set(slice.metadata.name, slice as V1EndpointSlice);
       w.targets.clear();
     });
-    informer.on('error', (err: unknown) => {
-      if (w.stopped) return;
-      w.lastError = err instanceof Error ? err.message : String(err);
-      const status =
-        (err as { code?: number; statusCode?: number }).code ?? (err as { statusCode?: number }).statusCode;
-      const refused = status === 401 || status === 403;
-      if (refused && !w.forbidden)
-        this.opts.logger.error(
-          { service: key, err: w.lastError },
-          `the router may not list EndpointSlices in ${namespace}: using DNS for ${service}; grant its ServiceAccount get/list/watch on discovery.k8s.io endpointslices`,
-        );
-      else if (!refused)
-        this.opts.logger.warn({ service: key, err: w.lastError }, 'EndpointSlice watch failed; re-listing');
-      w.forbidden = refused;
-      const delay = refused ? FORBIDDEN_RETRY_MS : (this.opts.restartDelayMs ?? 1_000);
-      w.restart = setTimeout(() => start(), delay);
-    });
-    const start = (): void => {
-      if (w.stopped) return;
-      const wasSynced = w.synced;
-      informer.start().then(
-        () => {
-          if (w.synced && !wasSynced)
-            this.opts.logger.info({ service: key, slices: w.slices.size }, 'watching endpoints');
-        },
-        () => {}, // reported through the 'error' handler, which restarts
-      );
-    };
     this.watched.set(key, w);
-    start();
+    informer.start();
+    void informer.waitForSync().then(() => {
+      if (!informer.hasSynced) return; // stopped before its first list
+      w.synced = true;
+      w.forbidden = false;
+      delete w.lastError;
+      this.opts.logger.info({ service: key, slices: w.slices.size }, 'watching endpoints');
+    });
   }
 
   private unwatch(key: string, w: Watched): void {
-    w.stopped = true;
-    clearTimeout(w.restart);
     void w.informer.stop();
     this.watched.delete(key);
   }

@@ -26,6 +26,11 @@ export interface InformerOptions {
    * `withoutManagedFields`. A transform must keep metadata.resourceVersion.
    */
   transform?: (obj: KubeObject) => KubeObject;
+  /**
+   * Told of every list or watch failure (not 410 Gone) before the retry (client-go's
+   * WatchErrorHandler): e.g. to tell a refused list (401/403) apart from a dropped connection.
+   */
+  onError?: (err: unknown) => void;
   logger: Logger;
 }
 
@@ -126,6 +131,7 @@ export class Informer<T extends KubeObject> {
           this.resourceVersion = '';
           continue;
         }
+        this.opts.onError?.(err);
         const delay = this.backoff.next();
         this.opts.logger.warn({ kind, err: String(err), retryInMs: delay }, 'list/watch failed; retrying');
         await this.sleep(delay);
