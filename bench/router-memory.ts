@@ -4,7 +4,7 @@
 // then after a few hundred requests through it. With `--resolver kubernetes` it starts a control
 // plane (test/harness) whose EndpointSlice names a local upstream, and the router watches it.
 // For comparison, a bare Node process (the floor every Node process pays) is measured the same way.
-//   npm run bench:router-memory -- [--resolver dns|kubernetes] [--models 1] [--requests 300]
+//   npm run bench:router-memory -- [--resolver dns|kubernetes] [--models 1] [--requests 300] [--concurrency 1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     resolver: { type: 'string', default: 'dns' },
     models: { type: 'string', default: '1' },
     requests: { type: 'string', default: '300' },
+    concurrency: { type: 'string', default: '1' },
   },
 });
 if (args.resolver !== 'dns' && args.resolver !== 'kubernetes')
@@ -31,6 +32,9 @@ const requests = Number(args.requests);
 if (!Number.isInteger(models) || models < 1) throw new Error(`--models ${args.models}: want an integer >= 1`);
 if (!Number.isInteger(requests) || requests < 0)
   throw new Error(`--requests ${args.requests}: want an integer >= 0`);
+const concurrency = Number(args.concurrency);
+if (!Number.isInteger(concurrency) || concurrency < 1)
+  throw new Error(`--concurrency ${args.concurrency}: want an integer >= 1`);
 
 const NAMESPACES: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
 const SLICES: ResourceRef = {
@@ -209,12 +213,17 @@ async function main(): Promise<void> {
     await waitReady(`http://127.0.0.1:${port}/readyz`);
     await new Promise((r) => setTimeout(r, 2000));
     results['router idle'] = await sample(router, report);
-    for (let i = 0; i < requests; i++) {
-      const r = await get(`http://127.0.0.1:${port}/v2/models/m${i % models}/infer`);
-      if (r.status !== 200) throw new Error(`request ${i} through the router: ${r.status} ${r.body}`);
-    }
+    let sent = 0;
+    const worker = async (): Promise<void> => {
+      while (sent < requests) {
+        const i = sent++;
+        const r = await get(`http://127.0.0.1:${port}/v2/models/m${i % models}/infer`);
+        if (r.status !== 200) throw new Error(`request ${i} through the router: ${r.status} ${r.body}`);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
     await new Promise((r) => setTimeout(r, 1000));
-    results[`router after ${requests} requests`] = await sample(router, report);
+    results[`router after ${requests} requests, ${concurrency} at a time`] = await sample(router, report);
 
     process.stdout.write(
       `node ${process.version}, resolver ${args.resolver}, ${models}-model table (${JSON.stringify(table).length} bytes)\n`,

@@ -1,4 +1,5 @@
-// Where the API server is and how to authenticate to it, for the operator process. The common
+// Where the API server is and how to authenticate to it, for the operator process (and the
+// router's EndpointSlice resolver, router/resolve-kubernetes.ts). The common
 // cases are read here: the in-cluster ServiceAccount (token file re-read every minute, as bound
 // tokens rotate; the CA file), and a kubeconfig whose user has client certificates, a token or a
 // token file, or a username/password, with CA data or file, insecure-skip-tls-verify and

@@ -31,6 +31,13 @@ export const ROUTER_COMMAND = ['node', 'dist/router/main.js'];
 export const ROUTER_TABLE_DIR = '/etc/lightrank/router';
 export const ROUTER_TABLE_KEY = 'table.json';
 export const ROUTER_REPLICAS = 2;
+/**
+ * What a router container requests. Memory: a router process measured 68 MiB RSS idle and 80 MiB
+ * after 3,000 requests 32 at a time (1-model table; 97 MiB with a 200-model table), Node 20.20,
+ * bench/router-memory.ts (bench/results-operator.md, 2026-12-06 09:31 UTC); 96Mi leaves ~20% over
+ * the loaded figure. Keep it in step with what the router loads: client-node alone added ~75 MiB.
+ */
+export const ROUTER_RESOURCES = { requests: { cpu: '100m', memory: '96Mi' } };
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';
 
 /** ConfigMap, Deployment and Service of a model's router share this name. */
@@ -172,7 +179,7 @@ export function buildRouterDeployment(
                 periodSeconds: 10,
                 failureThreshold: 6,
               },
-              resources: { requests: { cpu: '100m', memory: '64Mi' } },
+              resources: { requests: { ...ROUTER_RESOURCES.requests } },
               securityContext: CONTAINER_SECURITY_CONTEXT,
               volumeMounts: [{ name: 'table', mountPath: ROUTER_TABLE_DIR, readOnly: true }, TMP_MOUNT],
             },
