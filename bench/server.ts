@@ -26,14 +26,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { generateFeatures } from '../modelkit/catalogue.js';
 import { openSnapshot } from '../snapshot/index.js';
 import { parseArgs } from 'node:util';
 import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../server/binary.js';
-import { scoringGraphOverFile } from '../server/lifecycle/scoring-graph.js';
-import { SCORING_INPUTS } from '../modelkit/scoring-graph.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
+import { makeFloor, workload, type FloorResult, type Work } from './lib/floor.js';
 import { closedLoop, openLoop, type LoadResult } from './lib/loadgen.js';
 import { buildVegeta, Vegeta } from './lib/vegeta.js';
 import { cpuSeconds } from './lib/proc.js';
@@ -54,86 +51,6 @@ const ENCODINGS = (ENCODING === 'both' ? ['json', 'binary'] : [ENCODING!]) as En
 type Encoding = 'json' | 'binary';
 
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
-
-/**
- * The 16 requests every part of the benchmark sends, round-robin: query features and 2,000
- * candidate rows of the snapshot each (different rows per request, as real traffic would be, so
- * the floor's gathers are no more cache-friendly than the server's).
- */
-interface Work {
-  dense: Float32Array;
-  categorical: BigInt64Array;
-  rows: Int32Array;
-}
-
-function workload(snapshotRows: number): Work[] {
-  const { dense, categorical } = generateFeatures({ numDense: 16, numCategorical: 4 }, 16, 9);
-  return Array.from({ length: 16 }, (_, b) => ({
-    dense: dense.slice(b * 16, b * 16 + 16),
-    categorical: categorical.slice(b * 4, b * 4 + 4),
-    rows: Int32Array.from({ length: CANDIDATES }, (_, i) => (i * 7919 + b * 101) % snapshotRows),
-  }));
-}
-
-/**
- * The floor's two sessions, created once (as the server's are) and run by `run(durationMs)`:
- * the bench warms them up like the servers before the rounds, so no round's floor pays ORT's
- * first runs.
- */
-async function makeFloor(modelPath: string, snapshotDir: string, work: Work[]) {
-  const snapshot = await openSnapshot(snapshotDir);
-  const opts: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  };
-  const query = await ort.InferenceSession.create(modelPath, opts);
-  // the server's own scoring graph: the snapshot's embeddings.bin mapped as external data
-  const graph = scoringGraphOverFile(snapshotDir, snapshot.manifest);
-  const scoring = await ort.InferenceSession.create(graph.bytes, {
-    ...opts,
-    extra: { session: { model_external_initializers_file_folder_path: graph.externalDataDir } },
-  });
-  const rows = work.map((w) => BigInt64Array.from(w.rows, BigInt));
-  return { run: (durationMs: number) => floorRun(query, scoring, snapshot, work, rows, durationMs) };
-}
-
-async function floorRun(
-  query: ort.InferenceSession,
-  scoring: ort.InferenceSession,
-  snapshot: { tasks: readonly string[]; dim: number },
-  work: Work[],
-  rows: BigInt64Array[],
-  durationMs: number,
-) {
-  const lat: number[] = [];
-  const cpu0 = process.cpuUsage();
-  const end = performance.now() + durationMs;
-  let i = 0;
-  while (performance.now() < end) {
-    const t0 = performance.now();
-    const b = i++ % work.length;
-    const q = await query.run({
-      dense: new ort.Tensor('float32', work[b]!.dense, [1, 16]),
-      categorical: new ort.Tensor('int64', work[b]!.categorical, [1, 4]),
-    });
-    const emb = q.query!.data as Float32Array;
-    await scoring.run({
-      [SCORING_INPUTS.query]: new ort.Tensor('float32', emb, [1, snapshot.tasks.length, snapshot.dim]),
-      [SCORING_INPUTS.rows]: new ort.Tensor('int64', rows[b]!, [1, CANDIDATES]),
-    });
-    lat.push(performance.now() - t0);
-  }
-  const cpu = process.cpuUsage(cpu0);
-  const cpuUsPerReq = (cpu.user + cpu.system) / lat.length;
-  lat.sort((a, b) => a - b);
-  return {
-    cpuUsPerReq,
-    throughput: lat.length / (durationMs / 1000),
-    p50Ms: lat[Math.floor(lat.length / 2)]!,
-    p99Ms: lat[Math.floor(lat.length * 0.99)]!,
-  };
-}
 
 /** The workload as request bodies in the given encoding. */
 function bodies(work: Work[], ids: BigUint64Array, encoding: Encoding): Buffer[] {
@@ -318,7 +235,7 @@ async function main(): Promise<void> {
     await floorRunner.run(Math.max(2000, STEP_MS)); // warm-up, as the servers had
     // with the 1-minute load average after the floor's step: the floor uses one core, the server
     // two plus the generator, so other tenants' load costs the server more than the floor
-    const floors: (Awaited<ReturnType<typeof floorRun>> & { load: number })[] = [];
+    const floors: (FloorResult & { load: number })[] = [];
     const rounds = {} as Record<
       Encoding,
       { max: Measured; maxAt: number; on32: Measured; off32: Measured[] }[]

@@ -54,4 +54,45 @@ describe('encodeRankResponse', () => {
     // rounding to the nearest 1e-9 (plus the double product x·1e9's own rounding)
     expect(worst).toBeLessThanOrEqual(5.0001e-10);
   });
+
+  it('writes scores outside [0.001, 1) as JSON.stringify does, growing past its first estimate', () => {
+    // every value takes the long way (up to 25 bytes, not the 12 the buffer is first sized for)
+    const n = 5000;
+    const values = Float32Array.from(
+      { length: n },
+      (_, i) => (i % 2 ? -1 : 1) * (1234.5678 + i) * 1e-30 ** (i % 3),
+    );
+    const present = Int32Array.from({ length: n + 10 }, (_, i) => (i < 10 ? -1 : i - 10));
+    const text = encodeRankResponse({
+      model: 'm',
+      modelVersion: 'v',
+      snapshotVersion: 's',
+      tasks: ['ctr'],
+      unknownIds: [],
+      scores: { ctr: { values, present } },
+    }).toString('latin1');
+    const expected = JSON.stringify([...Array<null>(10).fill(null), ...Array.from(values)]);
+    expect(text).toBe(
+      `{"model":"m","modelVersion":"v","snapshotVersion":"s","tasks":["ctr"],"unknownIds":[],"scores":{"ctr":${expected}}}`,
+    );
+  });
+
+  it('writes an empty scores array', () => {
+    const text = encodeRankResponse({
+      model: 'm',
+      modelVersion: 'v',
+      snapshotVersion: 's',
+      tasks: ['ctr'],
+      unknownIds: [],
+      scores: { ctr: { values: new Float32Array(0), present: new Int32Array(0) } },
+    }).toString('latin1');
+    expect(JSON.parse(text)).toEqual({
+      model: 'm',
+      modelVersion: 'v',
+      snapshotVersion: 's',
+      tasks: ['ctr'],
+      unknownIds: [],
+      scores: { ctr: [] },
+    });
+  });
 });
