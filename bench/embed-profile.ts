@@ -118,6 +118,18 @@ try {
   };
   const embeddings = await tower(2);
   let w = 0;
+  // one shard over the whole catalogue, as the Job's only index, into a part folder of its own
+  const oneShard = (files: typeof required.files) =>
+    embedShard({
+      files,
+      columns,
+      index: 0,
+      count: 1,
+      itemModel: towers.itemModel,
+      partDir: join(root, `part-${w++}`),
+      version: 'v1',
+      threads: 2,
+    });
   const stages: Record<string, () => Promise<unknown>> = {
     'fetch (required)': () => fetchAll(required.units),
     'parquetRead bare, REQUIRED + Snappy': () => bare(required.units),
@@ -152,28 +164,8 @@ try {
         data.map((d) => d.ids),
         () => '',
       ),
-    'one shard (embedShard, 2 threads)': () =>
-      embedShard({
-        files: required.files,
-        columns,
-        index: 0,
-        count: 1,
-        itemModel: towers.itemModel,
-        partDir: join(root, `part-${w++}`),
-        version: 'v1',
-        threads: 2,
-      }),
-    'one shard, OPTIONAL columns': () =>
-      embedShard({
-        files: optional.files,
-        columns,
-        index: 0,
-        count: 1,
-        itemModel: towers.itemModel,
-        partDir: join(root, `part-${w++}`),
-        version: 'v1',
-        threads: 2,
-      }),
+    'one shard (embedShard, 2 threads)': () => oneShard(required.files),
+    'one shard, OPTIONAL columns': () => oneShard(optional.files),
     'floor (buildItemSnapshot)': () =>
       buildItemSnapshot({
         itemModel: towers.itemModel,

@@ -3,6 +3,18 @@ import { describe, expect, it } from 'vitest';
 import type { RankResponse } from './encode.js';
 import { encodeRankResponse, type EncodableRankResponse } from './encode.js';
 
+/** One task, `ctr`, with these scores, encoded; the answer's text. */
+function encodeCtr(values: Float32Array, present: Int32Array): string {
+  return encodeRankResponse({
+    model: 'm',
+    modelVersion: 'v',
+    snapshotVersion: 's',
+    tasks: ['ctr'],
+    unknownIds: [],
+    scores: { ctr: { values, present } },
+  }).toString('latin1');
+}
+
 describe('encodeRankResponse', () => {
   it('round-trips aligned scores with nulls, edge values and top-K lists', () => {
     const known = [0.5, 0.0009, 0.001, 0.9999999999, 1, 0, 1e-12, 0.123456789, Math.fround(0.7)];
@@ -34,14 +46,7 @@ describe('encodeRankResponse', () => {
     const n = 200_000;
     const values = Float32Array.from({ length: n }, (_, i) => 0.001 + (0.999 * i) / n + 1e-7 * (i % 7));
     const present = Int32Array.from({ length: n }, (_, i) => i);
-    const text = encodeRankResponse({
-      model: 'm',
-      modelVersion: 'v',
-      snapshotVersion: 's',
-      tasks: ['ctr'],
-      unknownIds: [],
-      scores: { ctr: { values, present } },
-    }).toString('latin1');
+    const text = encodeCtr(values, present);
     const start = text.indexOf('"scores":{"ctr":[') + '"scores":{"ctr":['.length;
     const list = text.slice(start, text.indexOf(']', start)).split(',');
     expect(list).toHaveLength(n);
@@ -63,14 +68,7 @@ describe('encodeRankResponse', () => {
       (_, i) => (i % 2 ? -1 : 1) * (1234.5678 + i) * 1e-30 ** (i % 3),
     );
     const present = Int32Array.from({ length: n + 10 }, (_, i) => (i < 10 ? -1 : i - 10));
-    const text = encodeRankResponse({
-      model: 'm',
-      modelVersion: 'v',
-      snapshotVersion: 's',
-      tasks: ['ctr'],
-      unknownIds: [],
-      scores: { ctr: { values, present } },
-    }).toString('latin1');
+    const text = encodeCtr(values, present);
     const expected = JSON.stringify([...Array<null>(10).fill(null), ...Array.from(values)]);
     expect(text).toBe(
       `{"model":"m","modelVersion":"v","snapshotVersion":"s","tasks":["ctr"],"unknownIds":[],"scores":{"ctr":${expected}}}`,
@@ -78,14 +76,7 @@ describe('encodeRankResponse', () => {
   });
 
   it('writes an empty scores array', () => {
-    const text = encodeRankResponse({
-      model: 'm',
-      modelVersion: 'v',
-      snapshotVersion: 's',
-      tasks: ['ctr'],
-      unknownIds: [],
-      scores: { ctr: { values: new Float32Array(0), present: new Int32Array(0) } },
-    }).toString('latin1');
+    const text = encodeCtr(new Float32Array(0), new Int32Array(0));
     expect(JSON.parse(text)).toEqual({
       model: 'm',
       modelVersion: 'v',
