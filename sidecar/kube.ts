@@ -1,7 +1,7 @@
 // The sidecar's way to its API server, for its Events (events.ts) and pod annotations
 // (pod-status.ts): the operator's own small client and credential reader (operator/runtime/kube/),
-// not @kubernetes/client-node, whose generated API would cost every scoring pod's sidecar ~75 MiB
-// of RSS (bench/results-operator.md) for two calls. The calls carry the user agent
+// not @kubernetes/client-node, whose generated API cost every scoring pod's sidecar ~55 MiB
+// of RSS idle (bench/results-operator.md) for two calls. The calls carry the user agent
 // `lightrank-sidecar` (the API server's audit log tells them from the operator's).
 //
 // API:

@@ -1,5 +1,5 @@
 // The sidecar's footprint: it runs in every scoring pod, and its process never loads
-// @kubernetes/client-node (~75 MiB of RSS, bench/results-operator.md): its Events and pod
+// @kubernetes/client-node (~55 MiB of its RSS, bench/results-operator.md): its Events and pod
 // annotations go through the operator's own Kubernetes client (sidecar/kube.ts). A module hook
 // (test/harness/no-client-node.ts) refuses client-node in the sidecar's process, started with a
 // pod's environment; it must still start, sync a snapshot from storage and be ready.
