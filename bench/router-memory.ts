@@ -5,8 +5,8 @@
 // plane (test/harness) whose EndpointSlice names a local upstream, and the router watches it.
 // For comparison, a bare Node process (the floor every Node process pays) is measured the same way.
 //   npm run bench:router-memory -- [--resolver dns|kubernetes] [--models 1] [--requests 300] [--concurrency 1]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,16 @@ import { KubeClient } from '../operator/runtime/kube/client.js';
 import { kubeconfigCredentials } from '../operator/runtime/kube/kubeconfig.js';
 import type { ResourceRef } from '../operator/runtime/kube/types.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import {
+  freePort,
+  get,
+  printSamples,
+  sample,
+  sampleBareNode,
+  startMeasured,
+  waitReady,
+  type Sample,
+} from './lib/process-memory.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,97 +56,6 @@ const SLICES: ResourceRef = {
 const NS = 'router-memory';
 // the API server refuses loopback addresses in slices: 10.77/16 is mapped to 127/16 by the router
 const ADDRESS_MAP = '10.77.0.0/16=127.0.0.0/16';
-
-// dumps process.memoryUsage() to $MEMORY_REPORT on SIGUSR2 (preloaded into the measured process)
-const PRELOAD =
-  "data:text/javascript,import{writeFileSync}from'node:fs';process.on('SIGUSR2',()=>writeFileSync(process.env.MEMORY_REPORT,JSON.stringify(process.memoryUsage())))";
-
-interface Sample {
-  rssMiB: number;
-  rssAnonMiB: number;
-  rssFileMiB: number;
-  heapUsedMiB: number;
-  heapTotalMiB: number;
-  externalMiB: number;
-  arrayBuffersMiB: number;
-}
-
-const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
-
-async function sample(child: ChildProcess, reportPath: string): Promise<Sample> {
-  await rm(reportPath, { force: true });
-  child.kill('SIGUSR2');
-  let usage: NodeJS.MemoryUsage | undefined;
-  for (let i = 0; i < 100 && !usage; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    usage = await readFile(reportPath, 'utf8').then(
-      (t) => JSON.parse(t) as NodeJS.MemoryUsage,
-      () => undefined,
-    );
-  }
-  if (!usage) throw new Error(`pid ${child.pid} wrote no memory report to ${reportPath}`);
-  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-  const kb = (field: string): number => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    if (!m) throw new Error(`/proc/${child.pid}/status has no ${field}`);
-    return Number(m[1]) * 1024;
-  };
-  return {
-    rssMiB: mib(kb('VmRSS')),
-    rssAnonMiB: mib(kb('RssAnon')),
-    rssFileMiB: mib(kb('RssFile') + kb('RssShmem')),
-    heapUsedMiB: mib(usage.heapUsed),
-    heapTotalMiB: mib(usage.heapTotal),
-    externalMiB: mib(usage.external),
-    arrayBuffersMiB: mib(usage.arrayBuffers),
-  };
-}
-
-function startProcess(argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', PRELOAD, ...argv], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  child.on('exit', (code, signal) => {
-    if (code !== null && code !== 0) process.stderr.write(`process exited ${code}: ${err}\n`);
-    else if (signal && signal !== 'SIGTERM') process.stderr.write(`process killed by ${signal}: ${err}\n`);
-  });
-  return child;
-}
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
-
-async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < until) {
-    const r = await get(url).catch((e: Error) => ({ status: 0, body: e.message }));
-    if (r.status === 200) return;
-    last = `${r.status} ${r.body}`;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  throw new Error(`${url} not ready after ${timeoutMs} ms: ${last}`);
-}
-
-async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'router-memory-'));
@@ -192,16 +111,11 @@ async function main(): Promise<void> {
     await writeFile(tablePath, JSON.stringify(table));
 
     const results: Record<string, Sample> = {};
-    const bareReport = join(dir, 'bare.json');
-    const bare = startProcess(['-e', 'setInterval(() => {}, 1000)'], { MEMORY_REPORT: bareReport });
-    children.push(bare);
-    await new Promise((r) => setTimeout(r, 1000));
-    results['bare node'] = await sample(bare, bareReport);
-    bare.kill('SIGTERM');
+    results['bare node'] = await sampleBareNode(join(dir, 'bare.json'));
 
     const port = await freePort();
     const report = join(dir, 'router.json');
-    const router = startProcess(['dist/router/main.js'], {
+    const router = startMeasured(['dist/router/main.js'], {
       ...env,
       MEMORY_REPORT: report,
       LIGHTRANK_ROUTER_TABLE: tablePath,
@@ -228,18 +142,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `node ${process.version}, resolver ${args.resolver}, ${models}-model table (${JSON.stringify(table).length} bytes)\n`,
     );
-    const cols: (keyof Sample)[] = [
-      'rssMiB',
-      'rssAnonMiB',
-      'rssFileMiB',
-      'heapUsedMiB',
-      'heapTotalMiB',
-      'externalMiB',
-      'arrayBuffersMiB',
-    ];
-    process.stdout.write(`| process | ${cols.join(' | ')} |\n| --- |${cols.map(() => ' ---: |').join('')}\n`);
-    for (const [name, s] of Object.entries(results))
-      process.stdout.write(`| ${name} | ${cols.map((c) => s[c]).join(' | ')} |\n`);
+    printSamples(results);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     upstream.close();

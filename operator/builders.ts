@@ -21,6 +21,13 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 export const DATA_DIR = '/var/lib/lightrank';
 export const SERVER_PORT = 8080;
 export const SIDECAR_PORT = 8081;
+/**
+ * What the sync sidecar container requests. Memory: a sidecar process measured 79–85 MiB RSS idle
+ * and 94–121 MiB after syncing a snapshot (10–205 MB, streamed), Node 20.20,
+ * bench/sidecar-memory.ts (bench/results-operator.md, 2026-12-06 10:00 UTC); 144Mi leaves ~20%
+ * over the synced figure. It ran in 64Mi's stead at 141/166 MiB while it loaded client-node.
+ */
+export const SIDECAR_RESOURCES = { requests: { cpu: '50m', memory: '144Mi' } };
 /** The server's OIP gRPC port (the sidecar has 8081). */
 export const GRPC_PORT = 8001;
 export const SERVICE_PORT = 80;
@@ -207,7 +214,7 @@ export function buildDeployment(
         ...storageEnvFrom(seg),
         ports: [{ name: 'sync', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
         readinessProbe: { httpGet: { path: '/readyz', port: 'sync' }, periodSeconds: 5, failureThreshold: 3 },
-        resources: { requests: { cpu: '50m', memory: '64Mi' } },
+        resources: SIDECAR_RESOURCES,
         securityContext: CONTAINER_SECURITY_CONTEXT,
         volumeMounts,
       },

@@ -1,11 +1,14 @@
 // Reports what the sidecar serves on its own Pod's annotations (api/pod-annotations.ts) with a
 // JSON merge patch, so the operator can fill RankingModel status from its pod informer. Best
-// effort: a failed patch is logged once (until one succeeds again) and never thrown.
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+// effort: a failed patch is logged once (until one succeeds again) and never thrown. The patch goes
+// through the operator's small Kubernetes client (kube.ts says why not client-node).
 import { PodAnnotation } from '../api/pod-annotations.js';
 import type { Logger } from '../lib/logger.js';
+import { KubeClient } from '../operator/runtime/kube/client.js';
+import type { ClusterCredentials } from '../operator/runtime/kube/kubeconfig.js';
 import type { PodRef } from './events.js';
 import { PodEnv } from '../api/pod-env.js';
+import { PODS, inClusterClient, sidecarKubeClient } from './kube.js';
 
 export interface ServedState {
   snapshotVersion: string;
@@ -35,16 +38,27 @@ const REFUSED: Record<RefusedKind, string> = {
   snapshot: PodAnnotation.SnapshotRefused,
 };
 
-/** Patches the annotations of `pod` through the API server `kubeConfig` points at. */
-export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: Logger): PodStatusReporter {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
+/**
+ * Patches the annotations of `pod` through `api` (or a client of the API server `credentials`
+ * point at; client-node's KubeConfig has their shape).
+ */
+export function kubePodStatusReporter(
+  api: KubeClient | ClusterCredentials,
+  pod: PodRef,
+  log: Logger,
+): PodStatusReporter {
+  const client = api instanceof KubeClient ? api : sidecarKubeClient(api);
   let failing = false;
   const patch = async (annotations: Record<string, string | null>): Promise<void> => {
     try {
-      await api.patchNamespacedPod(
-        { name: pod.name, namespace: pod.namespace, body: { metadata: { annotations } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      await client.request({
+        verb: 'patch',
+        kind: PODS.kind,
+        method: 'PATCH',
+        path: KubeClient.path(PODS, pod.namespace, pod.name),
+        body: { metadata: { annotations } },
+        contentType: 'application/merge-patch+json',
+      });
       failing = false;
     } catch (err) {
       if (!failing)
@@ -70,20 +84,23 @@ export function kubePodStatusReporter(kubeConfig: KubeConfig, pod: PodRef, log: 
   };
 }
 
-/** In a pod (downward API env + in-cluster service account): a reporter; elsewhere: none. */
-export function podStatusReporterFromEnv(env: NodeJS.ProcessEnv, log: Logger): PodStatusReporter | undefined {
+/**
+ * In a pod (downward API env + in-cluster service account): a reporter; elsewhere: none. Without
+ * the ServiceAccount's token or CA a warning says so, and there is none either.
+ */
+export function podStatusReporterFromEnv(
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  serviceAccountDir?: string,
+): PodStatusReporter | undefined {
   const [name, namespace] = [PodEnv.PodName, PodEnv.PodNamespace].map((k) => env[k]);
   const { KUBERNETES_SERVICE_HOST } = env;
   if (!name || !namespace || !KUBERNETES_SERVICE_HOST) return undefined;
-  try {
-    const kc = new KubeConfig();
-    kc.loadFromCluster();
-    return kubePodStatusReporter(kc, { name, namespace }, log);
-  } catch (err) {
-    log.warn(
-      { err: (err as Error).message },
-      'no in-cluster Kubernetes config: the served snapshot will not be annotated on the pod',
-    );
-    return undefined;
-  }
+  const client = inClusterClient(
+    env,
+    log,
+    'the served snapshot will not be annotated on the pod',
+    serviceAccountDir,
+  );
+  return client && kubePodStatusReporter(client, { name, namespace }, log);
 }

@@ -2,23 +2,13 @@
 // cost it ~75 MiB of RSS (bench/results-operator.md), not even with the Kubernetes resolver on: that
 // runs on the operator's own runtime. A module hook refuses client-node in the router's process; the
 // router must still start, watch (here: fail to reach an API server that is not there) and serve.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { NO_CLIENT_NODE, REFUSED, importClientNodeUnderHook } from '../harness/no-client-node.js';
 import { request, startUpstream, table, type Upstream } from './helpers.js';
-
-const HOOK = `export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  if (r.url.includes('/node_modules/@kubernetes/client-node/'))
-    throw new Error('refused: @kubernetes/client-node imported by ' + context.parentURL);
-  return r;
-}`;
-/** `--import` this: registers HOOK in the process */
-const NO_CLIENT_NODE = `data:text/javascript,${encodeURIComponent(
-  `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOK)}`)});`,
-)}`;
 
 let dir: string;
 let upstream: Upstream;
@@ -36,13 +26,9 @@ afterAll(async () => {
 });
 
 it('the hook refuses client-node (so the next test can fail)', () => {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', NO_CLIENT_NODE, '--input-type=module', '-e', "await import('@kubernetes/client-node')"],
-    { encoding: 'utf8' },
-  );
+  const r = importClientNodeUnderHook();
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toContain('refused: @kubernetes/client-node');
+  expect(r.stderr).toContain(REFUSED);
 });
 
 it('runs with the Kubernetes resolver on without loading client-node', async () => {
@@ -103,5 +89,5 @@ it('runs with the Kubernetes resolver on without loading client-node', async () 
   expect(ready.status).toBe(503);
   expect(ready.body).toContain('EndpointSlices of Service ns/backend not listed yet');
   expect(ready.body).toContain('ECONNREFUSED');
-  expect(output).not.toContain('refused: @kubernetes/client-node');
+  expect(output).not.toContain(REFUSED);
 });

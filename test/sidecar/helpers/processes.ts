@@ -32,10 +32,17 @@ export class RepoProcess {
     private readonly entry: Entry,
   ) {}
 
-  /** The sync sidecar; `user` runs it under another uid/gid (the test runner must be root). */
-  static sidecar(env: Record<string, string>, user?: { uid: number; gid: number }): Promise<RepoProcess> {
+  /**
+   * The sync sidecar; `user` runs it under another uid/gid (the test runner must be root);
+   * `nodeArgs` go to node before the entry point (e.g. another `--import`).
+   */
+  static sidecar(
+    env: Record<string, string>,
+    user?: { uid: number; gid: number },
+    nodeArgs: string[] = [],
+  ): Promise<RepoProcess> {
     // No scoring server to ask before pruning unless the test names one (8080 may be anybody's).
-    return RepoProcess.spawn(SIDECAR, { LIGHTRANK_SERVER_METRICS_URL: '', ...env }, user);
+    return RepoProcess.spawn(SIDECAR, { LIGHTRANK_SERVER_METRICS_URL: '', ...env }, user, nodeArgs);
   }
 
   /** The scoring server, reading the volume a sidecar writes. */
@@ -47,8 +54,9 @@ export class RepoProcess {
     entry: Entry,
     env: Record<string, string>,
     user?: { uid: number; gid: number },
+    nodeArgs: string[] = [],
   ): Promise<RepoProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, entry.file)], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(REPO, entry.file)], {
       cwd: REPO,
       ...user,
       env: {
