@@ -58,11 +58,27 @@ async function leaveFreeGpus(spec: ReturnType<typeof rolloutSpec>, free: number,
     const pods = await fx.models.client.list<KubeObject & { status?: { phase?: string } }>(PODS, ns.name);
     return pods.items.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
   });
-  const now = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
-  await fx.models.client.apply(DEPLOYMENTS, filler(now - free, fillerName));
+  // The GPU nodes are shared with the other test files, whose GPU pods come and go meanwhile: size
+  // the filler from what is free now plus what its own placed pods hold (pending ones hold
+  // nothing), and again on each poll until exactly `free` are left.
+  type Pod = KubeObject & { spec?: { nodeName?: string } };
+  let last = -1;
   await waitFor(
     `${free} GPU(s) left`,
-    async () => (await readCapacity(fx.models.client, seg.serving, tolerations)).free === free,
+    async () => {
+      const now = (await readCapacity(fx.models.client, seg.serving, tolerations)).free;
+      const pods = await fx.models.client.list<Pod>(PODS, ns.name);
+      const placed = pods.items.filter(
+        (p) => p.metadata.labels?.app === fillerName && p.spec?.nodeName && !p.metadata.deletionTimestamp,
+      ).length;
+      const want = Math.max(0, now + placed - free);
+      // done once `free` are left and the filler has no pod waiting to take one of them
+      const settled = now === free && want === last;
+      if (want !== last) await fx.models.client.apply(DEPLOYMENTS, filler(want, fillerName));
+      last = want;
+      return settled;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
   );
 }
 
