@@ -11,7 +11,7 @@
 //   output check  firstNonFinite over every embedding
 //   part write    SnapshotWriter.append + finish (as the floor's writer)
 //   dup check     checkUniqueIds over all the shard's ids
-// The same for OPTIONAL columns (hyparquet's general path: a plain Array per column chunk).
+// The same for OPTIONAL columns (typed arrays too, with patches/hyparquet+1.33.0.patch).
 // The last lines bound what overlapping reading with the tower can give on 2 cores, from the
 // measured stages: at best the shard takes max(read, tower on 1 thread) + the rest. That needs
 // the reading on another thread (a worker): the "together" line runs both on this one, as the

@@ -9,7 +9,7 @@
 //     run), then publish: wall time and the ratio to 1 shard.
 //   npm run bench:embed -- [--items 200000] [--files 8] [--row-group 20000] [--rounds 3] [--nullable]
 // --nullable writes the catalogue's columns OPTIONAL (as Spark does by default) instead of
-// REQUIRED: hyparquet then decodes them through its general path (bench/results-embed.md).
+// REQUIRED (decoded as fast with patches/hyparquet+1.33.0.patch; bench/results-embed.md).
 // The floor, one shard and publish are the medians of --rounds rounds taken in turn.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 // The catalogue reader on real Parquet files (hyparquet-writer writes, hyparquet reads): the
-// tensors filled from REQUIRED columns (typed arrays, the fast path) and from OPTIONAL ones
-// (plain arrays) are the same rows, over several row groups and several pages per column chunk;
+// tensors filled from REQUIRED columns and from OPTIONAL ones (typed arrays both, with the
+// hyparquet patch: embed/hyparquet-patch.test.ts) are the same rows, over several row groups and several pages per column chunk;
 // INT32 and DOUBLE columns are converted; every kind of bad value is refused naming the file,
 // the row group and the row of the first bad value in the build's column order.
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 // Copies one decoded Parquet column chunk (as hyparquet hands it over: a typed array for a
-// REQUIRED column of a plain type, a plain Array otherwise, e.g. for an OPTIONAL column, where
-// null marks a missing value) into the shard's row-major tensors, checking every value on the
+// column of a plain type, REQUIRED, or OPTIONAL in a page with no null (patches/hyparquet+1.33.0.patch);
+// a plain Array otherwise, e.g. for a page with nulls, where null marks a missing value) into the shard's row-major tensors, checking every value on the
 // way. A check failure is returned, not thrown, as the first bad row of the chunk: the reader
 // (catalogue.ts) collects them across columns and names the file, row group and row.
 //

@@ -3,8 +3,8 @@
 // so a build over these files must equal buildItemSnapshot over the same seed. Columns: `id`
 // (INT64; the 64-bit id's bits), `dense_<j>` (FLOAT), `cat_<j>` (INT64). Written with
 // hyparquet-writer, Snappy-compressed (its default, as Spark's). The columns are REQUIRED (no
-// value may be missing) unless `nullable` is set: OPTIONAL columns, as Spark writes by default,
-// take hyparquet's general decoding path, which costs about three times as much to decode (bench/results-embed.md).
+// value may be missing) unless `nullable` is set: OPTIONAL columns, as Spark writes by default
+// (read as fast once patches/hyparquet+1.33.0.patch is applied; bench/results-embed.md).
 //
 // API:
 //   catalogueColumns(shape) → CatalogueColumns
