@@ -17,6 +17,7 @@ import { catalogueColumns, writeParquetCatalogue } from '../modelkit/catalogue-p
 import { modelConfig } from '../modelkit/config.js';
 import { openSnapshot } from '../snapshot/reader.js';
 import { listRowGroups } from './catalogue.js';
+import { SupersededError } from './latest-order.js';
 import { PublishError, publishParts, stagedPart } from './publish.js';
 import { openStore } from './store.js';
 import { embedShard } from './shard.js';
@@ -69,7 +70,15 @@ describe('an offline item-tower build', () => {
     expect(units.length).toBeGreaterThanOrEqual(9); // 3 files × ≥ 3 row groups: every shard gets some
     const prefix = join(root, 'store');
     const store = await build(prefix, 'v1', 4);
-    const manifest = await publishParts({ store, version: 'v1', shards: 4, fingerprint: towers.fingerprint });
+    // every matrix hashed in a worker thread (from 128 MiB by default; the other tests hash on
+    // the publishing thread)
+    const manifest = await publishParts({
+      store,
+      version: 'v1',
+      shards: 4,
+      fingerprint: towers.fingerprint,
+      workerHashBytes: 0,
+    });
     expect(manifest.rows).toBe(ITEMS);
     expect(manifest.formatVersion).toBe(2); // one part per shard, moved as written
     expect(manifest.parts?.length).toBe(4);
@@ -195,6 +204,75 @@ describe('an offline item-tower build', () => {
     ).rejects.toThrow(/part 0 \(.*\): ids\.u64: sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
     await expect(readFile(join(prefix, 'v5', 'manifest.json'))).rejects.toThrow(/ENOENT/);
+
+    // matrices are hashed side by side (here all in worker threads, as large ones are): a changed
+    // byte in one is still found, and with several parts refused the lowest is named, whichever
+    // check finished first
+    await build(prefix, 'v6', 3);
+    const flip = async (index: number, name: string, at: (size: number) => number) => {
+      const path = join(store.localPath!(stagedPart('v6', index)), name);
+      const b = await readFile(path);
+      b[at(b.length)] = b[at(b.length)]! ^ 0x10;
+      await writeFile(path, b);
+    };
+    await flip(2, 'embeddings.bin', (n) => n - 1);
+    await expect(
+      publishParts({ store, version: 'v6', shards: 3, fingerprint: towers.fingerprint, workerHashBytes: 0 }),
+    ).rejects.toThrow(/part 2 \(.*\): embeddings\.bin: sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/);
+    await flip(1, 'embeddings.bin', (n) => Math.floor(n / 2));
+    await flip(2, 'ids.u64', () => 0);
+    for (let round = 0; round < 3; round++)
+      await expect(
+        publishParts({
+          store,
+          version: 'v6',
+          shards: 3,
+          fingerprint: towers.fingerprint,
+          workerHashBytes: 0,
+        }),
+      ).rejects.toThrow(/^part 1 \(.*\): embeddings\.bin: sha256/);
+    expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
+    await expect(readFile(join(prefix, 'v6', 'manifest.json'))).rejects.toThrow(/ENOENT/);
+  }, 120_000);
+
+  it('never moves LATEST back to an older build: refused before the checks and just before LATEST', async () => {
+    const prefix = join(root, 'order');
+    const [older, newer, newest] = [
+      '20261206T010000Z-aaaaaaaa',
+      '20261206T020000Z-bbbbbbbb',
+      '20261206T030000Z-cccccccc',
+    ];
+    const store = await build(prefix, older, 1);
+    await build(prefix, newer, 1);
+    await publishParts({ store, version: newer, shards: 1, fingerprint: towers.fingerprint });
+    await expect(
+      publishParts({ store, version: older, shards: 1, fingerprint: towers.fingerprint }),
+    ).rejects.toThrow(SupersededError);
+    await expect(
+      publishParts({ store, version: older, shards: 1, fingerprint: towers.fingerprint }),
+    ).rejects.toThrow(
+      `superseded: ${join(prefix, 'LATEST')} names ${newer}, a build that started after ${older}`,
+    );
+    expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe(newer);
+    await expect(stat(join(prefix, older))).rejects.toThrow(/ENOENT/);
+    // a newer build publishes while this one checks its parts: refused just before LATEST
+    await build(prefix, newest, 1);
+    const racing = Object.create(store) as typeof store;
+    let placed = 0;
+    racing.place = async (from, to) => {
+      if (placed++ === 0) await store.writeText('LATEST', `${newest}\n`);
+      return store.place(from, to);
+    };
+    const between = '20261206T023000Z-dddddddd';
+    await build(prefix, between, 1);
+    await expect(
+      publishParts({ store: racing, version: between, shards: 1, fingerprint: towers.fingerprint }),
+    ).rejects.toThrow(`superseded: ${join(prefix, 'LATEST')} names ${newest}`);
+    expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe(newest);
+    // versions not named the operator's way have no order: a hand-run build still publishes
+    await build(prefix, 'by-hand', 1);
+    await publishParts({ store, version: 'by-hand', shards: 1, fingerprint: towers.fingerprint });
+    expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('by-hand');
   }, 120_000);
 
   it('a publish retried after an earlier try moved some files finds them in the version; one link each', async () => {

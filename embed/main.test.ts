@@ -254,6 +254,32 @@ describe('a build staged and published on S3', () => {
     expect(await keys('snapshots/bad/v2/')).toEqual([]);
   }, 180_000);
 
+  it('a superseded build does not move LATEST back: publish exits 2, named; a retry of LATEST’s own goes on', async () => {
+    const prefix = `s3://${BUCKET}/snapshots/order`;
+    const [older, newer] = ['20261206T010000Z-aaaaaaaa', '20261206T020000Z-bbbbbbbb'];
+    // the older build's shard ran, then the newer build ran and published first
+    await shard(prefix, older, 1, 0);
+    await shard(prefix, newer, 1, 0);
+    await publish(prefix, newer, 1);
+    expect((await object('snapshots/order/LATEST')).trim()).toBe(newer);
+    const refused = await publish(prefix, older, 1).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toContain(
+      `embed: superseded: ${prefix}/LATEST names ${newer}, a build that started after ${older}; ` +
+        `publishing ${older} would move LATEST back to an older snapshot, so it does not`,
+    );
+    expect((await object('snapshots/order/LATEST')).trim()).toBe(newer);
+    expect(await keys(`snapshots/order/${older}/`)).toEqual([]);
+    // the version LATEST names, published again (a retried publish Job), is no step back
+    await shard(prefix, newer, 1, 0);
+    const again = await publish(prefix, newer, 1);
+    expect(again.stdout).toContain(`published ${newer}`);
+    expect((await object('snapshots/order/LATEST')).trim()).toBe(newer);
+  }, 180_000);
+
   it('storage it cannot reach is retryable (exit 1), named', async () => {
     const err = await embed(
       [
@@ -273,8 +299,7 @@ describe('a build staged and published on S3', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(err?.code).toBe(1);
-    expect(err?.stderr).toMatch(
-      /s3:\/\/no-such-bucket\/x\/\.staging\/v1\/part-00000\/manifest\.json: NoSuchBucket/,
-    );
+    // the first thing publish reads is LATEST (embed/latest-order.ts)
+    expect(err?.stderr).toMatch(/s3:\/\/no-such-bucket\/x\/LATEST: NoSuchBucket/);
   }, 60_000);
 });

@@ -8,16 +8,27 @@
 // refused build moves nothing: the version serving now keeps serving. A publish retried after a
 // failure finds each part's files where the earlier try left them (staged, or already moved into
 // the version on file://) and checks them again against the part's manifest, which stays staged;
-// the staging folder is removed only after LATEST moved.
+// the staging folder is removed only after LATEST moved. LATEST never moves back to an older build:
+// a version of the operator's that sorts before the one LATEST names is refused, before the checks
+// and again just before LATEST is written (latest-order.ts; SupersededError, exit 2).
 //
 // The version is a multi-part snapshot (formatVersion 2, snapshot/parts.ts): the manifest lists the
 // parts in shard order. The sidecar assembles them into the single-file layout the server maps.
 //
+// The checks run side by side: every part's manifest is read at once; then the parts' files are
+// hashed HASHING at a time (one per core, at most 4) — a file store's large files in worker
+// threads (snapshot/sha256.ts), the others streamed on this thread, as S3's are — and the
+// duplicate-id check runs as soon as every part's ids are read, while the matrices are still being
+// hashed. A refusal names the lowest part (and
+// its ids before its matrix) that failed, whatever finished first.
+//
 // API:
 //   stagedPart(version, index) → '.staging/<version>/part-NNNNN'     (a key in the store)
-//   publishParts({ store, version, shards, fingerprint, signal? }) → SnapshotManifest
+//   publishParts({ store, version, shards, fingerprint, signal?, workerHashBytes? }) → SnapshotManifest
 //     throws PublishError (bad parts: exit 2), anything else (storage: retryable)
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 import { BuildInputError } from './catalogue.js';
 import {
   EMBEDDINGS_FILE,
@@ -32,9 +43,24 @@ import {
 } from '../snapshot/format.js';
 import { IdIndex } from '../snapshot/id-index.js';
 import { partsManifest, type PartFiles } from '../snapshot/parts.js';
+import { sha256File } from '../snapshot/sha256.js';
+import { assertNotBehindLatest } from './latest-order.js';
 import { assertVersion, type SnapshotStore } from './store.js';
 
 export const STAGING = '.staging';
+
+/** A check not started because another part was refused first. */
+const SKIPPED = Symbol('skipped');
+
+/** Files hashed at once: each holds a core while it is hashed (a worker thread on file stores). */
+export const HASHING = Math.max(1, Math.min(4, availableParallelism()));
+
+/**
+ * From this size a file store's file is hashed in a worker thread. Starting one costs about 30 ms
+ * (measured on the benchmark's 2-core machine), the time sha256 takes over some 45 MB: a smaller
+ * file is hashed sooner on this thread, as S3's streamed bytes are.
+ */
+export const WORKER_HASH_BYTES = 128 * 1024 ** 2;
 
 /** A build whose parts cannot be published (no retry fixes them): exit code 2. */
 export class PublishError extends BuildInputError {
@@ -72,13 +98,13 @@ async function hashKey(
   return { sha256: hash.digest('hex'), bytes };
 }
 
-/** One staged part checked: its manifest and its two files, the ids read. */
-async function checkPart(
+/** A staged part's manifest, checked against the build: the part is refused otherwise. */
+async function partManifest(
   store: SnapshotStore,
   version: string,
   index: number,
   fingerprint: string,
-): Promise<{ manifest: SnapshotManifest; ids: BigUint64Array }> {
+): Promise<SnapshotManifest> {
   const key = stagedPart(version, index);
   const refuse = (why: string) => new PublishError(`part ${index} (${store.where(key)}): ${why}`);
   const text = await store.readText(`${key}/${MANIFEST_FILE}`);
@@ -93,32 +119,47 @@ async function checkPart(
   }
   if (m.formatVersion !== SINGLE_FILE_FORMAT_VERSION) throw refuse(`formatVersion ${m.formatVersion}, not 1`);
   if (m.snapshotVersion !== version) throw refuse(`made for version ${m.snapshotVersion}, not ${version}`);
-  const ids = new BigUint64Array(m.rows);
-  const idBytes = new Uint8Array(ids.buffer);
-  let at = 0;
-  for (const [name, each] of [
-    [
-      IDS_FILE,
-      (chunk: Uint8Array) => {
-        if (at + chunk.length <= idBytes.length) idBytes.set(chunk, at);
-        at += chunk.length;
-      },
-    ],
-    [EMBEDDINGS_FILE, undefined],
-  ] as const) {
-    let got: { sha256: string; bytes: number };
-    try {
-      got = await hashKey(store, await partFile(store, version, index, name), each);
-    } catch (err) {
-      throw refuse(`${name}: ${(err as Error).message}`);
-    }
-    const want = m.files[name]!;
-    if (got.bytes !== want.bytes)
-      throw refuse(`${name}: ${got.bytes} bytes, its manifest says ${want.bytes}`);
-    if (got.sha256 !== want.sha256)
-      throw refuse(`${name}: sha256 ${got.sha256}, its manifest says ${want.sha256}`);
+  return m;
+}
+
+/**
+ * One file of a part read back and hashed, its size and sha256 checked against the part's
+ * manifest; returns where it is. `each` sees every chunk (the ids); without it, a file store's
+ * file of WORKER_HASH_BYTES or more is hashed in a worker thread.
+ */
+async function checkPartFile(
+  store: SnapshotStore,
+  version: string,
+  index: number,
+  m: SnapshotManifest,
+  name: string,
+  workerHashBytes: number,
+  each?: (chunk: Uint8Array) => void,
+): Promise<string> {
+  const refuse = (why: string) =>
+    new PublishError(`part ${index} (${store.where(stagedPart(version, index))}): ${why}`);
+  let at: string;
+  let got: { sha256: string; bytes: number };
+  try {
+    at = await partFile(store, version, index, name);
+    const path = each || m.files[name]!.bytes < workerHashBytes ? undefined : store.localPath?.(at);
+    got = path !== undefined ? await sha256File(path) : await hashKey(store, at, each);
+  } catch (err) {
+    throw refuse(`${name}: ${(err as Error).message}`);
   }
-  return { manifest: m, ids };
+  const want = m.files[name]!;
+  if (got.bytes !== want.bytes) throw refuse(`${name}: ${got.bytes} bytes, its manifest says ${want.bytes}`);
+  if (got.sha256 !== want.sha256)
+    throw refuse(`${name}: sha256 ${got.sha256}, its manifest says ${want.sha256}`);
+  return at;
+}
+
+/** The values, or the first rejection in the promises' order (not in time). */
+async function inOrder<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Throws naming an item id that two parts (or one part twice) hold. */
@@ -157,18 +198,22 @@ export async function publishParts(opts: {
   fingerprint: string;
   /** stops before the next step (a part checked, a file copied); never between manifest and LATEST */
   signal?: AbortSignal;
+  /** file stores: files from this size are hashed in worker threads (default WORKER_HASH_BYTES) */
+  workerHashBytes?: number;
 }): Promise<SnapshotManifest> {
   const { store, version } = opts;
   assertVersion(version);
   if (opts.shards < 1) throw new PublishError('no parts to publish');
-  const manifests: SnapshotManifest[] = [];
-  const ids: BigUint64Array[] = [];
-  for (let i = 0; i < opts.shards; i++) {
-    opts.signal?.throwIfAborted();
-    const part = await checkPart(store, version, i, opts.fingerprint);
-    manifests.push(part.manifest);
-    ids.push(part.ids);
-  }
+  const signal = opts.signal;
+  const workerHashBytes = opts.workerHashBytes ?? WORKER_HASH_BYTES;
+  signal?.throwIfAborted();
+  // a superseded build never moves LATEST back (latest-order.ts): refused before any byte is read
+  await assertNotBehindLatest(store, version);
+  const parts = Array.from({ length: opts.shards }, (_, i) => i);
+  const reads = pLimit(16); // small requests: many at once, not thousands
+  const manifests = await inOrder(
+    parts.map((i) => reads(() => partManifest(store, version, i, opts.fingerprint))),
+  );
   const first = manifests[0]!;
   manifests.forEach((m, i) => {
     const same = m.dim === first.dim && m.dtype === first.dtype && m.tasks.join() === first.tasks.join();
@@ -179,20 +224,61 @@ export async function publishParts(opts: {
       );
   });
   if (first.dtype !== 'float32') throw new PublishError(`parts are float32; part 0 is ${first.dtype}`);
-  checkUniqueIds(ids);
+
+  // every part's files read back and hashed, HASHING at a time, the ids first (queued first), so
+  // that the duplicate check runs while the matrices are still being hashed
+  const limit = pLimit(HASHING);
+  let stopped = false; // after a refusal, no file starts
+  const step = <T>(f: () => Promise<T>) =>
+    limit(() => {
+      signal?.throwIfAborted(); // stops before the next file
+      if (stopped) throw SKIPPED;
+      return f();
+    });
+  const ids = manifests.map((m) => new BigUint64Array(m.rows));
+  const idChecks = parts.map((i) =>
+    step(() => {
+      const bytes = new Uint8Array(ids[i]!.buffer);
+      let at = 0;
+      return checkPartFile(store, version, i, manifests[i]!, IDS_FILE, workerHashBytes, (chunk) => {
+        if (at + chunk.length <= bytes.length) bytes.set(chunk, at);
+        at += chunk.length;
+      });
+    }),
+  );
+  const matrixChecks = parts.map((i) =>
+    step(() => checkPartFile(store, version, i, manifests[i]!, EMBEDDINGS_FILE, workerHashBytes)),
+  );
+  const idResults = await Promise.allSettled(idChecks);
+  let duplicate: unknown;
+  if (idResults.some((r) => r.status === 'rejected')) stopped = true;
+  else
+    try {
+      checkUniqueIds(ids); // while the matrices are being hashed
+    } catch (err) {
+      duplicate = err;
+      stopped = true;
+    }
+  const matrixResults = await Promise.allSettled(matrixChecks);
+  // the lowest part's failure, its ids before its matrix, then a duplicate id
+  for (const r of parts.flatMap((i) => [idResults[i]!, matrixResults[i]!]))
+    if (r.status === 'rejected' && r.reason !== SKIPPED) throw r.reason;
+  if (duplicate !== undefined) throw duplicate;
+  const located = (r: PromiseSettledResult<string>) => (r as PromiseFulfilledResult<string>).value;
+  const idKeys = idResults.map(located);
+  const matrixKeys = matrixResults.map(located);
+  signal?.throwIfAborted();
 
   // every part checked: its files into the version, in shard order
   await store.remove(`${version}/${MANIFEST_FILE}`);
   const files: PartFiles[] = [];
   for (const [i, m] of manifests.entries()) {
     const names = partFileNames(i);
-    opts.signal?.throwIfAborted();
-    for (const [name, published] of [
-      [IDS_FILE, names.ids],
-      [EMBEDDINGS_FILE, names.embeddings],
+    for (const [at, published] of [
+      [idKeys[i]!, names.ids],
+      [matrixKeys[i]!, names.embeddings],
     ] as const) {
-      opts.signal?.throwIfAborted();
-      const at = await partFile(store, version, i, name);
+      signal?.throwIfAborted();
       if (at !== `${version}/${published}`) await store.place(at, `${version}/${published}`);
     }
     files.push({ rows: m.rows, ids: m.files[IDS_FILE]!, embeddings: m.files[EMBEDDINGS_FILE]! });
@@ -209,6 +295,8 @@ export async function publishParts(opts: {
     files,
   );
   await store.writeText(`${version}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2) + '\n');
+  // and again: a newer build may have published while this one checked its parts
+  await assertNotBehindLatest(store, version);
   // last: only a complete, checked version is ever named by LATEST
   await store.writeText('LATEST', `${version}\n`);
   return manifest;

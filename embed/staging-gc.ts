@@ -7,7 +7,8 @@
 //
 // So once a publish has moved LATEST, it removes the staging folders of the builds that started
 // before its own: the operator runs at most one build per segment at a time and a newer one
-// supersedes an older, so a build that started earlier can no longer publish. Builds that
+// supersedes an older, so a build that started earlier can no longer move LATEST (its publish is
+// refused: latest-order.ts). Builds that
 // started later, or versions not named the operator's way (`<UTC yyyymmddThhmmssZ>-<sha8>`,
 // which sort by start time: a hand-run build's own names), are left alone, since nothing tells
 // whether they are still in flight. A folder that cannot be removed fails nothing: it is named,
@@ -16,11 +17,9 @@
 // API:
 //   staleStagingVersions(names, version) → string[]   which of `names` (staging folders) to remove
 //   removeStaleStaging(store, version) → { removed, failed: [{ version, error }] }
+import { BUILD_VERSION } from './latest-order.js';
 import { STAGING } from './publish.js';
 import type { SnapshotStore } from './store.js';
-
-/** The operator's build versions (operator/build/objects.ts buildVersion): they sort by start. */
-const BUILD_VERSION = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
 export function staleStagingVersions(names: string[], version: string): string[] {
   if (!BUILD_VERSION.test(version)) return [];
