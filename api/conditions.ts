@@ -93,6 +93,8 @@ export const EventReason = {
   SnapshotBuildStarted: 'SnapshotBuildStarted',
   SnapshotPublished: 'SnapshotPublished',
   SnapshotBuildFailed: 'SnapshotBuildFailed',
+  /** a superseded build's publish failed (refused: LATEST names a newer build), its Job removed */
+  SnapshotPublishSuperseded: 'SnapshotPublishSuperseded',
 } as const;
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 

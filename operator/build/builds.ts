@@ -15,6 +15,12 @@
 //    the last build's, if onModelChange; a newer tower supersedes a build in flight. A failed
 //    build is not retried by itself: the next schedule, or a new tower, starts another.
 //  - The canary of a new tower pair waits for its paired snapshot (gate.ts).
+//  - A superseded build whose publish Job was already there can still run it; publish refuses to
+//    move LATEST back to an older version (embed/latest-order.ts) and fails without retry. Such a
+//    failed publish Job of a version other than the current build's is reported once, as a
+//    Warning Event SnapshotPublishSuperseded with its pod's words, and then deleted: it is not
+//    the segment's build any more, so it touches neither status nor the SnapshotBuilding
+//    condition, and deleting it is what keeps the next pass from reporting it again.
 //
 // API:
 //   new SnapshotBuilds(deps).reconcile(model, segments, regarding, log, now) → BuildOutcome
@@ -30,6 +36,9 @@ import type { Informer } from '../runtime/kube/informer.js';
 import type { OwnedObjects } from '../runtime/kube/owned.js';
 import { JOBS, type KubeObject } from '../runtime/kube/types.js';
 import {
+  LABEL_BUILD_SEGMENT,
+  LABEL_BUILD_STEP,
+  LABEL_BUILD_VERSION,
   buildPublishJob,
   buildShardJob,
   buildVersion,
@@ -146,6 +155,7 @@ export class SnapshotBuilds {
         });
       }
       cur = await this.advance(model, seg, cur, regarding, log, now);
+      await this.reportSuperseded(model, seg, cur, regarding, log);
       if (cur.phase === 'Building' || cur.phase === 'Publishing') soonest(IN_FLIGHT_POLL_MS);
       builds.set(seg.name, cur);
     }
@@ -202,6 +212,43 @@ export class SnapshotBuilds {
       return done;
     }
     return cur;
+  }
+
+  /** Failed publish Jobs of this segment's earlier builds: an Event each, then the Job deleted. */
+  private async reportSuperseded(
+    model: RankingModel,
+    seg: ResolvedSegment,
+    cur: SnapshotBuildStatus,
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<void> {
+    const ns = model.metadata.namespace;
+    const jobs = await this.deps.owned.list<Job>(
+      JOBS,
+      ns,
+      `${LABEL_BUILD_SEGMENT}=${seg.name},${LABEL_BUILD_STEP}=publish`,
+      (j) => {
+        const l = j.metadata.labels ?? {};
+        return (
+          l[LABEL_BUILD_SEGMENT] === seg.name &&
+          l[LABEL_BUILD_STEP] === 'publish' &&
+          l[LABEL_BUILD_VERSION] !== cur.version &&
+          j.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid) === true &&
+          conditionOf(j, 'Failed') !== undefined
+        );
+      },
+    );
+    for (const job of jobs) {
+      const version = job.metadata.labels![LABEL_BUILD_VERSION]!;
+      const message = `segment ${seg.name}: snapshot ${version}, superseded by ${cur.version}: ${this.failureOf(job, true)}; LATEST not moved`;
+      log.warn({ segment: seg.name, version, job: job.metadata.name }, 'superseded build publish failed');
+      await this.deps.events.record(regarding, {
+        type: 'Warning',
+        reason: EventReason.SnapshotPublishSuperseded,
+        message: message.slice(0, 1024),
+      });
+      await this.deps.owned.deleteIfPresent(JOBS, ns, job.metadata.name);
+    }
   }
 
   private async fail(

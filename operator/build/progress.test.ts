@@ -69,7 +69,7 @@ async function pass(pods: KubeObject[], jobStatus: Job['status'], seconds: numbe
     status: jobStatus,
   };
   const deps = {
-    owned: { peek: () => job, apply: async () => {} },
+    owned: { peek: () => job, apply: async () => {}, list: async () => [] },
     pods: {
       list: (f: (p: KubeObject) => boolean) =>
         pods
