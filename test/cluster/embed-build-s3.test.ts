@@ -5,7 +5,8 @@
 // names the version, every one of its files is already there. The scoring pods' sidecar reads it
 // with the same Secret and the server serves it. A build whose shard fails leaves that prefix's
 // LATEST where it was. The Job pods and scoring pods run on the local node agent (as processes),
-// which reads the Secret from the API server as a kubelet does.
+// which reads the Secret from the API server as a kubelet does. A superseded build's publish, run
+// after the newer build published, is refused (LATEST stays), reported once in an Event, removed.
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -14,6 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { localAddressOf } from '../../agent/addresses.js';
 import { catalogueColumns, writeParquetCatalogue } from '../../modelkit/catalogue-parquet.js';
 import { modelConfig } from '../../modelkit/config.js';
+import { buildVersion, LABEL_BUILD_VERSION, publishJobName, type Job } from '../../operator/build/objects.js';
 import { rankingModel } from '../../operator/testing.js';
 import { createModel, modelStatus, snapshotBuildOf, useEmbedCluster } from './embed-fixture.js';
 import { putFile } from '../sidecar/helpers/s3-publish.js';
@@ -190,6 +192,81 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
       { timeoutMs: 180_000, intervalMs: 500 },
     );
   }, 700_000);
+
+  it('a superseded build’s publish, run after the newer build published, is refused, reported once and removed', async () => {
+    // given 'ads' published by the test above: a publish Job of a build that started an hour
+    // earlier (one a newer item tower superseded after its publish Job was created), run now
+    const current = await buildOf('ads');
+    expect(current?.phase).toBe('Published');
+    const older = buildVersion(fx.itemSha256, new Date(Date.parse(current!.startTime) - 3_600_000));
+    const theirs = (await clients().objects.read({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: publishJobName('ads', 'main', current!.version), namespace: ns.name },
+    })) as unknown as Job & { spec: { template: { metadata: { labels: Record<string, string> } } } };
+    const own = (labels: Record<string, string>) => ({
+      ...Object.fromEntries(Object.entries(labels).filter(([k]) => !/controller-uid|job-name/.test(k))),
+      [LABEL_BUILD_VERSION]: older,
+    });
+    const template = theirs.spec.template as {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: { args: string[] }[] };
+    };
+    const args = [...template.spec.containers[0]!.args];
+    args[args.indexOf('--version') + 1] = older;
+    const name = publishJobName('ads', 'main', older);
+    await clients().objects.create({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name,
+        namespace: ns.name,
+        labels: own(theirs.metadata.labels!),
+        ownerReferences: theirs.metadata.ownerReferences,
+      },
+      spec: {
+        completions: 1,
+        backoffLimit: 2,
+        podFailurePolicy: theirs.spec.podFailurePolicy,
+        template: {
+          metadata: { labels: own(template.metadata.labels) },
+          spec: { ...template.spec, containers: [{ ...template.spec.containers[0]!, args }] },
+        },
+      },
+    } as never);
+    // then the Job fails at once (exit 2), the operator says so in a Warning Event and deletes it
+    const event = await waitFor(
+      'the SnapshotPublishSuperseded Event',
+      async () =>
+        (await clients().core.listNamespacedEvent({ namespace: ns.name })).items.find(
+          (e) => e.reason === 'SnapshotPublishSuperseded',
+        ),
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+    expect(event.type).toBe('Warning');
+    expect(event.message).toContain(
+      `segment main: snapshot ${older}, superseded by ${current!.version}: publish refused: superseded: ` +
+        `s3://${BUCKET}/snapshots/ads/LATEST names ${current!.version}, a build that started after ${older}`,
+    );
+    expect(event.message).toMatch(/\(exit code 2\); LATEST not moved$/);
+    await waitFor('the refused Job deleted', async () =>
+      clients()
+        .objects.read({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace: ns.name } })
+        .then(
+          () => undefined,
+          () => true,
+        ),
+    );
+    expect((await text('snapshots/ads/LATEST'))?.trim()).toBe(current!.version);
+    expect(await objects(`snapshots/ads/${older}/`)).toEqual([]);
+    expect(await buildOf('ads')).toMatchObject({ version: current!.version, phase: 'Published' });
+    // reported once
+    const again = (await clients().core.listNamespacedEvent({ namespace: ns.name })).items.filter(
+      (e) => e.reason === 'SnapshotPublishSuperseded',
+    );
+    expect(again).toHaveLength(1);
+    expect(again[0]!.count ?? 1).toBe(1);
+  }, 300_000);
 
   it('a failed shard leaves LATEST on S3 where it was', async () => {
     // a good file and one with a NaN feature: the shard that reads the NaN fails its index at once
