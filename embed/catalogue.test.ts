@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parquetRead } from 'hyparquet';
 import { parquetWriteFile, type BasicType, type ColumnSource } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFeatures, generateItemIds } from '../modelkit/catalogue.js';
@@ -147,6 +148,10 @@ describe('the catalogue reader', () => {
       const encodings = units[0]!.metadata.row_groups[0]!.columns.map((c) => c.meta_data!.encodings.join());
       expect(encodings[1]).toContain('RLE_DICTIONARY');
       expect(encodings[4]).toContain('RLE_DICTIONARY');
+      // in the dictionary's type (typed arrays), with patches/hyparquet+1.33.0.patch
+      const types = new Set<string>();
+      await parquetRead({ file: units[0]!.buffer, onChunk: (c) => types.add(c.columnData.constructor.name) });
+      expect([...types].sort()).toEqual(['BigInt64Array', 'Float32Array']);
       const got = await readAll([file]);
       const dense = got.flatMap((g) => Array.from(g.dense));
       const categorical = got.flatMap((g) => Array.from(g.categorical));

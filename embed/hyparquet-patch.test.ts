@@ -1,7 +1,8 @@
 // patches/hyparquet+1.33.0.patch, checked on hyparquet's own decoding: a flat OPTIONAL column's
 // page with no nulls comes back as a typed array, as a REQUIRED column's does — v2 pages (what
 // hyparquet-writer writes), v1 pages (what Spark and pyarrow write by default; built here byte by
-// byte and decoded by hyparquet's readPage) and dictionary-encoded pages — so the item tower's
+// byte and decoded by hyparquet's readPage) and dictionary-encoded pages (v2 ones in
+// catalogue.test.ts's dictionary test) — so the item tower's
 // shard fills its tensors on column-fill.ts's fast path. Pages with nulls still come back as
 // plain arrays with null where a value is missing, in the right rows, and the shard still refuses
 // them naming the file, row group and row. Every test but the round trip of mixed pages (a check
@@ -80,37 +81,6 @@ describe('hyparquet, patched', () => {
       const leaf = units[0]!.metadata.schema.find((e) => e.name === 'dense_0')!;
       expect(leaf.repetition_type).toBe(nullable ? 'OPTIONAL' : 'REQUIRED');
       expect(kinds(await chunksOf(file!))).toEqual(typed);
-    }
-  });
-
-  it('hands over dictionary-encoded columns as typed arrays, REQUIRED and OPTIONAL', async () => {
-    const n = 3_000;
-    for (const nullable of [false, true]) {
-      const file = join(root, `dict-${nullable}.parquet`);
-      parquetWriteFile({
-        filename: file,
-        columnData: [
-          { name: 'id', data: Array.from({ length: n }, (_, r) => BigInt(r)), type: 'INT64', nullable },
-          ...columns.dense.map((c, j) => ({
-            name: c,
-            data: Array.from({ length: n }, (_, r) => (r % 3) + j),
-            type: 'FLOAT' as const,
-            nullable,
-          })),
-          ...columns.categorical.map((c, j) => ({
-            name: c,
-            data: Array.from({ length: n }, (_, r) => BigInt((r % 5) + j)),
-            type: 'INT64' as const,
-            nullable,
-          })),
-        ],
-      });
-      const [unit] = await listRowGroups([file]);
-      expect(unit!.metadata.row_groups[0]!.columns[1]!.meta_data!.encodings).toContain('RLE_DICTIONARY');
-      expect(kinds(await chunksOf(file))).toEqual(typed);
-      const rows = await readRowGroup(unit!, columns);
-      expect(Array.from(rows.dense.subarray(0, 9))).toEqual([0, 1, 2, 1, 2, 3, 2, 3, 4]);
-      expect(Array.from(rows.categorical.subarray(8, 12))).toEqual([4n, 5n, 0n, 1n]);
     }
   });
 
