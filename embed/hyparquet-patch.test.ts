@@ -208,6 +208,18 @@ describe('hyparquet, patched: v1 pages', () => {
     );
     expect(Array.isArray(one)).toBe(true);
     expect(one).toEqual([0.5, 1.5, null, 2.5, 3.5, 4.5, 5.5, 6.5]);
+    // no nulls, but the levels bit-packed rather than one run: counted, still a Float32Array
+    const packed = decode(
+      v1Page(new Uint8Array([(1 << 1) | 1, 0xff]), new Uint8Array(values.buffer)),
+      8,
+      'PLAIN',
+    );
+    expect(packed).toBeInstanceOf(Float32Array);
+    expect(Array.from(packed)).toEqual(Array.from(values));
+    // one run, but of nulls (level 0): every value missing
+    expect(decode(v1Page(new Uint8Array([8 << 1, 0]), new Uint8Array(0)), 8, 'PLAIN')).toEqual(
+      Array.from({ length: 8 }, () => null),
+    );
   });
 
   it('decodes a dictionary-encoded page with no nulls to its dictionary type', () => {
