@@ -5,7 +5,7 @@
 // deleted per name is kept and wins over an older cached copy (etcd resource versions are
 // increasing integers): a reconcile that runs before the watch event arrives neither re-applies
 // what it just wrote nor mistakes a new object for a missing one, nor a deleted one for present.
-import { applyIfChanged, type ApplyOutcome } from '../apply.js';
+import { applyIfChanged, type ApplyOptions, type ApplyOutcome } from '../apply.js';
 import { isNotFound, type KubeClient } from './client.js';
 import type { Informer } from './informer.js';
 import type { KubeObject, ResourceRef } from './types.js';
@@ -103,13 +103,47 @@ export class OwnedObjects {
   }
 
   /** Server-side apply of `desired` unless the freshest copy already matches it. */
-  async apply(ref: ResourceRef, desired: KubeObject): Promise<ApplyOutcome> {
+  async apply(ref: ResourceRef, desired: KubeObject, opts: ApplyOptions = {}): Promise<ApplyOutcome> {
     const { namespace, name } = desired.metadata;
     const live = await this.get(ref, namespace, name);
-    const applied = await applyIfChanged(this.client, ref, desired, live);
-    if (applied.outcome !== 'unchanged')
-      this.mine.set(`${ref.kind}/${namespace}/${name}`, { written: applied.written });
+    const applied = await applyIfChanged(this.client, ref, desired, live, opts);
+    if (applied.outcome !== 'unchanged') this.remember(ref, applied.written);
     return applied;
+  }
+
+  /**
+   * Give up the fields `fieldManager` applied to an object (server-side apply of nothing under that
+   * manager: fields no other manager holds are removed), when `holds` says the freshest copy still has
+   * them; a routine "nothing to give up" makes no call. For parts of a shared object (ApplyOptions).
+   */
+  async releaseFields(
+    ref: ResourceRef,
+    namespace: string,
+    name: string,
+    fieldManager: string,
+    holds: (live: KubeObject) => boolean,
+  ): Promise<boolean> {
+    const live = await this.get(ref, namespace, name);
+    if (!live || !holds(live)) return false;
+    const bare = { apiVersion: ref.group ? `${ref.group}/${ref.version}` : ref.version, kind: ref.kind };
+    try {
+      this.remember(
+        ref,
+        await this.client.apply(ref, { ...bare, metadata: { name, namespace } }, undefined, fieldManager),
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return true;
+  }
+
+  /** Keep this process's newest write of a name (concurrent writes of one object may answer out of order). */
+  private remember(ref: ResourceRef, written: KubeObject): void {
+    const key = `${ref.kind}/${written.metadata.namespace}/${written.metadata.name}`;
+    const mine = this.mine.get(key);
+    if (mine && 'written' in mine && !newer(written.metadata.resourceVersion, mine.written.metadata.resourceVersion))
+      return;
+    this.mine.set(key, { written });
   }
 
   /** Delete if present (by the freshest copy: a routine "nothing to remove" makes no call). */
