@@ -141,7 +141,11 @@ export class OwnedObjects {
   private remember(ref: ResourceRef, written: KubeObject): void {
     const key = `${ref.kind}/${written.metadata.namespace}/${written.metadata.name}`;
     const mine = this.mine.get(key);
-    if (mine && 'written' in mine && !newer(written.metadata.resourceVersion, mine.written.metadata.resourceVersion))
+    if (
+      mine &&
+      'written' in mine &&
+      !newer(written.metadata.resourceVersion, mine.written.metadata.resourceVersion)
+    )
       return;
     this.mine.set(key, { written });
   }
