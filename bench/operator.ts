@@ -19,7 +19,9 @@
 // --operator-log FILE keeps what the operator logged (JSON lines), e.g. its `status updated` lines.
 //   npm run bench:operator -- [--models 200] [--segments 2] [--workers 16] [--no-floor] [--compiled]
 //                             [--heap-snapshot DIR] [--operator-log FILE]
-//                             [--node-arg=--max-semi-space-size=2 ...]
+//                             [--node-arg=--max-semi-space-size=2 ...] [--router-scope model|namespace]
+// --router-scope namespace gives every model spec.routing.routerScope namespace (one shared router for
+// the namespace, traffic/router/shared.ts); the floor then applies what the operator does in that scope.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,8 +55,12 @@ const { values: args } = parseArgs({
     'heap-snapshot': { type: 'string' },
     'operator-log': { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    'router-scope': { type: 'string', default: 'model' },
   },
 });
+const ROUTER_SCOPE = args['router-scope'];
+if (ROUTER_SCOPE !== 'model' && ROUTER_SCOPE !== 'namespace')
+  throw new Error(`--router-scope must be model or namespace, got "${ROUTER_SCOPE}"`);
 if (args.compiled && !existsSync(join(REPO_ROOT, 'dist/operator/main.js')))
   throw new Error('--compiled runs dist/operator/main.js: run `npm run build` first');
 const heapDir = args['heap-snapshot'] ? resolve(args['heap-snapshot']) : undefined;
@@ -69,6 +75,7 @@ function spec(): RankingModelSpecInput {
   const base = minimalSpec();
   return {
     ...base,
+    ...(ROUTER_SCOPE === 'namespace' ? { routing: { routerScope: 'namespace' as const } } : {}),
     segments: Array.from({ length: SEGMENTS }, (_, i) => ({
       name: `seg${i}`,
       replicas: 1,
@@ -178,7 +185,7 @@ if (!args['no-floor']) {
   current = await startCluster();
   try {
     const close = openWindow(current);
-    const result = await measureFloor(current, names, spec(), SEGMENTS, log);
+    const result = await measureFloor(current, names, spec(), SEGMENTS, log, ROUTER_SCOPE);
     floor = { result, window: close() };
   } finally {
     await current.stop();
@@ -346,7 +353,7 @@ try {
       .join(' / ');
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda) on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? `compiled (node ${OPERATOR_NODE_ARGS.join(' ')} dist/operator/main.js, as the image)` : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
+    `operator benchmark: ${MODELS} RankingModels × ${SEGMENTS} segments (1 replica each, cuda), router scope ${ROUTER_SCOPE}, on ${nodesNeeded} kwok GPU nodes, ${args.workers} workers, operator ${args.compiled ? `compiled (node ${OPERATOR_NODE_ARGS.join(' ')} dist/operator/main.js, as the image)` : 'from source (tsx)'}${args['node-arg']?.length ? ` with ${args['node-arg'].join(' ')}` : ''}`,
     `  RankingModels created by the client      ${s(tCreated)}`,
     `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
