@@ -21,7 +21,7 @@
 // The namespace's shared router (routing.routerScope namespace: its Deployment, Service and table
 // ConfigMap, traffic/router/shared.ts) lives the same life: applied by a pass of any model that wants
 // it, collected with the last; a collect also gives up the table keys of models no longer there or no
-// longer in namespace scope (each key under its model's own field manager), so a killed operator
+// longer in namespace scope, so a killed operator
 // catches up when it collects next (a model gone, or at start).
 //
 // Upgrade: the per-model identities of earlier versions (`<model>-scoring`, `<model>-router`, owned
@@ -46,17 +46,17 @@ import {
 } from './runtime/kube/types.js';
 import {
   buildSharedRouter,
+  buildSharedTable,
   isSharedRouterObject,
   modelOfKey,
   SHARED_ROUTER_NAME,
-  tableFieldManager,
   usesSharedRouter,
 } from './traffic/router/shared.js';
 
 export type IdentityKind = 'scoring' | 'router';
 /** What a namespace shares: its two identities, and the shared router. */
 export type SharedKind = IdentityKind | 'shared-router';
-const SHARED_KINDS: readonly SharedKind[] = ['scoring', 'router', 'shared-router'];
+export const SHARED_KINDS: readonly SharedKind[] = ['scoring', 'router', 'shared-router'];
 
 /** The label that marks a shared identity object, with its kind as the value. */
 export const LABEL_IDENTITY = 'lightrank.dev/identity';
@@ -184,6 +184,22 @@ export class SharedIdentities {
       );
   }
 
+  /**
+   * Collect (as `collect`) when an object of a kind the calling model does not want is there: a
+   * model's pass calls this, and the cache reads below keep it from listing every model of the
+   * namespace on every pass when there is nothing to collect.
+   */
+  async collectIfPresent(namespace: string, unwanted: readonly SharedKind[], log: Logger): Promise<void> {
+    for (const kind of unwanted) {
+      const [name, refs] =
+        kind === 'shared-router'
+          ? [SHARED_ROUTER_NAME, [DEPLOYMENTS, SERVICES, CONFIGMAPS]]
+          : [NAMES[kind], IDENTITY_KINDS];
+      for (const ref of refs)
+        if (await this.owned.get(ref, namespace, name)) return this.collect(namespace, log);
+    }
+  }
+
   /** Give up the shared table's keys of models not in `keep` (gone, or out of namespace scope). */
   private async sweepTableKeys(namespace: string, keep: Set<string>, log: Logger): Promise<void> {
     const live = await this.owned.get<KubeObject & { data?: Record<string, string> }>(
@@ -196,15 +212,11 @@ export class SharedIdentities {
       return m !== undefined && !keep.has(m);
     });
     for (const key of stale) {
-      const model = modelOfKey(key)!;
-      const removed = await this.owned.releaseFields(
-        CONFIGMAPS,
-        namespace,
-        SHARED_ROUTER_NAME,
-        tableFieldManager(model),
-        (cm) => (cm as { data?: Record<string, string> }).data?.[key] !== undefined,
-      );
-      if (removed) log.info({ model, key }, 'shared router table: key of a model no longer there removed');
+      if (await this.owned.setDataKey(CONFIGMAPS, buildSharedTable(namespace), key, undefined))
+        log.info(
+          { model: modelOfKey(key), key },
+          'shared router table: key of a model no longer there removed',
+        );
     }
   }
 

@@ -46,7 +46,7 @@ import type { KubeClient } from './runtime/kube/client.js';
 import type { Informer } from './runtime/kube/informer.js';
 import type { OwnedObjects } from './runtime/kube/owned.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
-import { sharedOf, SharedIdentities } from './identity.js';
+import { SHARED_KINDS, sharedOf, SharedIdentities } from './identity.js';
 import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
 import { readServing, withServing } from './rollout/serving.js';
@@ -336,7 +336,8 @@ export class RankingModelReconciler {
     const ns = model.metadata.namespace ?? 'default';
     const kinds = sharedOf(model);
     await Promise.all(kinds.map((kind) => this.identities.apply(kind, ns, log)));
-    if (kinds.length < 3) await this.identities.collect(ns, log);
+    const unwanted = SHARED_KINDS.filter((k) => !kinds.includes(k));
+    if (unwanted.length > 0) await this.identities.collectIfPresent(ns, unwanted, log);
     await this.identities.removeLegacy(model, log);
   }
 

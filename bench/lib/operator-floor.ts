@@ -31,7 +31,12 @@ import {
   buildRouterTable,
 } from '../../operator/traffic/router/objects.js';
 import { buildSharedIdentity } from '../../operator/identity.js';
-import { buildSharedRouter, buildTableKey, tableFieldManager } from '../../operator/traffic/router/shared.js';
+import {
+  buildSharedRouter,
+  buildSharedTable,
+  tableContent,
+  tableKey,
+} from '../../operator/traffic/router/shared.js';
 import { createTestNamespace } from '../../test/harness/cluster.js';
 import type { ControlPlane } from '../../test/harness/control-plane.js';
 import { applyManifests, readManifests } from '../../test/harness/manifests.js';
@@ -58,20 +63,25 @@ export function namespaceObjects(
   ];
 }
 
-/** An object to apply, and the field manager it is applied under (the operator's when none). */
-export type Desired = [ResourceRef, KubeObject, string?];
+/** An object to apply, or (a key) one key of the namespace's shared table to merge-patch. */
+export type Desired = [ResourceRef, KubeObject, { key: string; value: string }?];
 
 /**
  * The objects the operator writes for a new model, in two waves: the table (the model's own
- * ConfigMap, or its key of the namespace's shared one under its own field manager), then the rest.
+ * ConfigMap, or its key of the namespace's shared one), then the rest.
  */
 export function desiredObjects(model: RankingModel, scope: RouterScope = 'model'): Desired[][] {
   const segments = resolveSegments(model.spec, { image: IMAGE });
   const table = buildRouterTable(model, segments, new Map(), new Set());
+  const ns = model.metadata.namespace ?? 'default';
   return [
     [
       scope === 'namespace'
-        ? [CONFIGMAPS, buildTableKey(model, table), tableFieldManager(model.metadata.name)]
+        ? [
+            CONFIGMAPS,
+            buildSharedTable(ns),
+            { key: tableKey(model.metadata.name), value: tableContent(table) },
+          ]
         : [CONFIGMAPS, buildRouterConfigMap(model, table)],
     ],
     [
@@ -124,11 +134,29 @@ export async function measureFloor(
       for (const c of created) models.push({ ...(c as unknown as RankingModel), spec: parsed });
     }
     let next = 0;
+    // the keys of the shared table one at a time, each a merge patch, as the operator sends them
+    // (OwnedObjects.setDataKey)
+    let keys: Promise<unknown> = Promise.resolve();
+    const apply = ([ref, obj, key]: Desired): Promise<unknown> => {
+      if (!key) return client.apply(ref, obj);
+      const turn = keys.then(() =>
+        client.request({
+          verb: 'patch',
+          kind: ref.kind,
+          method: 'PATCH',
+          path: KubeClient.path(ref, obj.metadata.namespace, obj.metadata.name),
+          body: { data: { [key.key]: key.value } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: 'lightrank-floor' },
+        }),
+      );
+      keys = turn.catch(() => undefined);
+      return turn;
+    };
     const worker = async () => {
       while (next < models.length) {
         const model = models[next++]!;
-        for (const wave of desiredObjects(model, scope))
-          await Promise.all(wave.map(([ref, obj, manager]) => client.apply(ref, obj, undefined, manager)));
+        for (const wave of desiredObjects(model, scope)) await Promise.all(wave.map(apply));
       }
     };
     await Promise.all(Array.from({ length: CONCURRENT_MODELS }, worker));

@@ -137,25 +137,3 @@ describe('desiredHash', () => {
     );
   });
 });
-
-describe('an apply under a field manager of its own (one key of a shared ConfigMap)', () => {
-  const key = (v: string): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'lightrank', namespace: 'n', labels: { a: '1' } },
-    data: { 'm.json': v },
-  });
-  // what others wrote beside it: another key, and the hash annotation of the labels-only apply
-  const shared: KubeObject = {
-    ...key('1'),
-    metadata: { ...key('1').metadata, annotations: { [HASH_ANNOTATION]: 'other' }, resourceVersion: '3' },
-    data: { 'm.json': '1', 'other.json': '2' },
-  } as KubeObject;
-
-  it('compares only the fields it sends: no write while its key holds, one when it changes', () => {
-    expect(staleField(key('1'), shared, { fieldManager: 'lightrank-operator/m/m' })).toBeUndefined();
-    expect(staleField(key('2'), shared, { fieldManager: 'lightrank-operator/m/m' })).toBe('.data.m.json');
-    // under the operator's own manager the hash annotation would be compared (and taken over)
-    expect(staleField(key('1'), shared)).toBe(`.metadata.annotations.${HASH_ANNOTATION}`);
-  });
-});

@@ -122,24 +122,9 @@ export function isSubset(want: unknown, have: unknown): boolean {
   return firstDifference(want, have) === undefined;
 }
 
-/**
- * Options of an apply. `fieldManager`: apply under a field manager of its own (a part of an object that
- * several writers share, e.g. one ConfigMap key per model): such an apply carries no hash annotation
- * (there is one per object, and the writers would take it from each other), so only the fields it
- * sends are compared; a writer that stops sending a field removes it with `releaseFields`.
- */
-export interface ApplyOptions {
-  fieldManager?: string;
-}
-
 /** Why `live` is not what applying `desired` would make it (a field path), or undefined when it is. */
-export function staleField(
-  desired: KubeObject,
-  live: KubeObject | undefined,
-  opts: ApplyOptions = {},
-): string | undefined {
+export function staleField(desired: KubeObject, live: KubeObject | undefined): string | undefined {
   if (!live) return '(missing)';
-  if (opts.fieldManager) return firstDifference(desired, live);
   const want = withHash(desired);
   if (live.metadata.annotations?.[HASH_ANNOTATION] !== want.metadata.annotations?.[HASH_ANNOTATION]) {
     return `.metadata.annotations.${HASH_ANNOTATION}`;
@@ -156,12 +141,9 @@ export async function applyIfChanged<T extends KubeObject>(
   ref: ResourceRef,
   desired: T,
   live: KubeObject | undefined,
-  opts: ApplyOptions = {},
 ): Promise<ApplyOutcome> {
-  const field = staleField(desired, live, opts);
+  const field = staleField(desired, live);
   if (field === undefined) return { outcome: 'unchanged' };
-  const written = opts.fieldManager
-    ? await client.apply(ref, desired, undefined, opts.fieldManager)
-    : await client.apply(ref, withHash(desired));
+  const written = await client.apply(ref, withHash(desired));
   return { outcome: live ? 'updated' : 'created', field, written };
 }

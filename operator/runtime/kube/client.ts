@@ -154,16 +154,8 @@ export class KubeClient {
     });
   }
 
-  /**
-   * Server-side apply under the operator's one field manager (or `fieldManager`: a part of an object
-   * several writers share, e.g. one ConfigMap key each), taking over conflicting fields.
-   */
-  async apply<T extends KubeObject>(
-    ref: ResourceRef,
-    obj: T,
-    subresource?: 'status',
-    fieldManager = FIELD_MANAGER,
-  ): Promise<T> {
+  /** Server-side apply under the operator's one field manager, taking over conflicting fields. */
+  async apply<T extends KubeObject>(ref: ResourceRef, obj: T, subresource?: 'status'): Promise<T> {
     return this.request<T>({
       verb: subresource ? 'apply-status' : 'apply',
       kind: ref.kind,
@@ -171,7 +163,7 @@ export class KubeClient {
       path: KubeClient.path(ref, obj.metadata.namespace, obj.metadata.name, subresource),
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager, force: true },
+      query: { fieldManager: FIELD_MANAGER, force: true },
     });
   }
 

@@ -11,7 +11,7 @@
 import { parseTable, TableError, type RouterTableFile } from '../../../router/table.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject, CONFIGMAPS } from '../../runtime/kube/types.js';
 import { type ProviderContext, type TrafficProvider } from '../provider.js';
-import { buildTableKey, SHARED_ROUTER_NAME, tableFieldManager, tableKey } from './shared.js';
+import { buildSharedTable, SHARED_ROUTER_NAME, tableContent, tableKey } from './shared.js';
 import {
   buildRouterConfigMap,
   buildRouterDeployment,
@@ -124,17 +124,20 @@ export class RouterProvider implements TrafficProvider {
 
 /**
  * routerScope namespace: the model's table is its key of the namespace's shared router ConfigMap,
- * applied under the model's own field manager; removing its routes gives that key up. The shared
+ * written alone (OwnedObjects.setDataKey); removing its routes removes that key. The shared
  * Deployment and Service are the namespace's (applied and collected in identity.ts).
  */
 export class NamespaceRouterProvider extends RouterProvider {
   protected override async reconcileRouter(): Promise<void> {}
 
   protected override async writeTable(table: RouterTableFile): Promise<void> {
-    const name = this.ctx.model.metadata.name;
-    await this.ctx.owned.apply(CONFIGMAPS, buildTableKey(this.ctx.model, table), {
-      fieldManager: tableFieldManager(name),
-    });
+    const { model, owned } = this.ctx;
+    await owned.setDataKey(
+      CONFIGMAPS,
+      buildSharedTable(this.ns ?? 'default'),
+      tableKey(model.metadata.name),
+      tableContent(table),
+    );
   }
 
   protected override async table(): Promise<string | undefined> {
@@ -147,14 +150,12 @@ export class NamespaceRouterProvider extends RouterProvider {
   }
 
   override async removeManagedRoutes(): Promise<void> {
-    const name = this.ctx.model.metadata.name;
-    const key = tableKey(name);
-    await this.ctx.owned.releaseFields(
+    const { model, owned } = this.ctx;
+    await owned.setDataKey(
       CONFIGMAPS,
-      this.ns ?? 'default',
-      SHARED_ROUTER_NAME,
-      tableFieldManager(name),
-      (cm) => (cm as { data?: Record<string, string> }).data?.[key] !== undefined,
+      buildSharedTable(this.ns ?? 'default'),
+      tableKey(model.metadata.name),
+      undefined,
     );
   }
 }

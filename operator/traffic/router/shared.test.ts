@@ -7,11 +7,11 @@ import { buildRouterTable } from './objects.js';
 import { resolveSegments } from '../../../api/resolve.js';
 import {
   buildSharedRouter,
-  buildTableKey,
+  buildSharedTable,
+  tableContent,
   isSharedRouterObject,
   modelOfKey,
   SHARED_ROUTER_NAME,
-  tableFieldManager,
   tableKey,
   usesSharedRouter,
 } from './shared.js';
@@ -54,9 +54,9 @@ describe('the namespace shared router', () => {
     });
   });
 
-  it('holds one key per model, the version-1 table of that model alone, under a field manager of its own', () => {
+  it('holds one key per model, the version-1 table of that model alone, compact', () => {
     const spec = RankingModelSpecSchema.parse({ ...minimalSpec(), routing: { routerScope: 'namespace' } });
-    const model = rankingModel('ads', 'ns1', spec) as Parameters<typeof buildTableKey>[0];
+    const model = rankingModel('ads', 'ns1', spec) as Parameters<typeof buildRouterTable>[0];
     model.spec = spec;
     expect(usesSharedRouter(model)).toBe(true);
     expect(usesSharedRouter({ spec: { routing: { mode: 'router' } } })).toBe(false);
@@ -64,15 +64,12 @@ describe('the namespace shared router', () => {
       false,
     );
     const table = buildRouterTable(model, resolveSegments(spec, { image: 'i' }), new Map(), new Set());
-    const cm = buildTableKey(model, table);
-    expect(Object.keys(cm.data)).toEqual(['ads.json']);
-    expect([...parseTable(cm.data['ads.json']!).models.keys()]).toEqual(['ads']);
+    const content = tableContent(table);
+    expect(content).not.toContain('\n  ');
+    expect([...parseTable(content).models.keys()]).toEqual(['ads']);
     expect(tableKey('ads')).toBe('ads.json');
     expect(modelOfKey('ads.json')).toBe('ads');
     expect(modelOfKey('README')).toBeUndefined();
-    expect(tableFieldManager('ads')).toBe('lightrank-operator/m/ads');
-    const long = 'x'.repeat(200);
-    expect(tableFieldManager(long)).toHaveLength(128);
-    expect(tableFieldManager(long)).not.toBe(tableFieldManager(`${'x'.repeat(199)}y`));
+    expect(buildSharedTable('ns1')).toEqual(buildSharedRouter('ns1', 'i', {})[0]![1]);
   });
 });

@@ -10,11 +10,9 @@
 // Ownership: the Deployment, Service and ConfigMap have no owner (a model's owner reference would
 // have the garbage collector delete them under the others); the operator applies them with the
 // shared identities and collects them when no live model of the namespace wants them
-// (operator/identity.ts). Each model's key is applied under a field manager of its own
-// (`lightrank-operator/m/<model>`), so concurrent passes of different models never take each
-// other's key, and a model leaving gives up its key alone (OwnedObjects.releaseFields).
-import { createHash } from 'node:crypto';
-import type { RankingModel } from '../../../api/rankingmodel.js';
+// (operator/identity.ts). Each model's key is written by a JSON merge patch naming that key alone
+// (OwnedObjects.setDataKey), one write of the ConfigMap at a time, so concurrent passes of different
+// models never take each other's key, and a model leaving removes its key alone.
 import type { RouterTableFile } from '../../../router/table.js';
 import {
   LABEL_MANAGED_BY,
@@ -23,7 +21,6 @@ import {
   type Deployment,
   type Service,
 } from '../../builders.js';
-import { FIELD_MANAGER } from '../../runtime/kube/client.js';
 import {
   CONFIGMAPS,
   DEPLOYMENTS,
@@ -38,8 +35,6 @@ export const SHARED_ROUTER_NAME = 'lightrank';
 /** Marks the shared router's objects and selects its pods (a model's router pods never carry it). */
 export const LABEL_SHARED_ROUTER = 'lightrank.dev/shared-router';
 const SHARED_ROUTER_VALUE = 'namespace';
-/** The longest field manager name the API server takes. */
-const MAX_FIELD_MANAGER = 128;
 
 function labels(): Record<string, string> {
   return {
@@ -95,7 +90,7 @@ export function buildSharedRouter(
   );
   const service: Service = routerService(meta(namespace), selector);
   return [
-    [CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(namespace) }],
+    [CONFIGMAPS, buildSharedTable(namespace)],
     [DEPLOYMENTS, deployment],
     [SERVICES, service],
   ];
@@ -111,23 +106,12 @@ export function modelOfKey(key: string): string | undefined {
   return key.endsWith('.json') ? key.slice(0, -'.json'.length) : undefined;
 }
 
-/** The field manager that applies the model's key: its own, within the API server's 128 characters. */
-export function tableFieldManager(model: string): string {
-  const name = `${FIELD_MANAGER}/m/${model}`;
-  if (name.length <= MAX_FIELD_MANAGER) return name;
-  const hash = createHash('sha256').update(model).digest('hex').slice(0, 16);
-  return `${name.slice(0, MAX_FIELD_MANAGER - hash.length - 1)}-${hash}`;
+/** The shared table ConfigMap as the operator applies it: its labels; the keys are the models'. */
+export function buildSharedTable(namespace: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(namespace) };
 }
 
-/** What the model's field manager applies: its one key of the shared table (and the labels). */
-export function buildTableKey(
-  model: RankingModel,
-  table: RouterTableFile,
-): KubeObject & { data: Record<string, string> } {
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: meta(model.metadata.namespace ?? 'default'),
-    data: { [tableKey(model.metadata.name)]: `${JSON.stringify(table)}\n` },
-  };
+/** A model's key's content: its version-1 table, compact (a ConfigMap holds at most 1 MiB). */
+export function tableContent(table: RouterTableFile): string {
+  return `${JSON.stringify(table)}\n`;
 }
