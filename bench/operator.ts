@@ -279,6 +279,14 @@ try {
   await sleep(1000);
   const resyncReconciles = (await countReconciles()) - before;
   const resyncWrites = cp.countAuditWrites({ userAgent: userAgentOf(identity), since });
+  // what they were: the Events of models that turned Ready at once (written in the background, a few
+  // at a time) can still be draining when the resync starts
+  const resyncKinds = tally(
+    cp
+      .auditEvents({ since })
+      .filter((e) => clientOf(e) === 'lightrank-operator')
+      .map((e) => `${e.verb} ${e.objectRef?.resource ?? '?'}`),
+  );
   const allWrites = cp.countAuditWrites({ userAgent: userAgentOf(identity) });
 
   const text = await metrics();
@@ -357,7 +365,7 @@ try {
     `  RankingModels created by the client      ${s(tCreated)}`,
     `  all objects applied (status written)     ${s(tApplied)}`,
     `  all RankingModels Ready                  ${s(tReady)}   (goal ≤ 30 s: ${tReady <= 30_000 ? 'met' : 'NOT met'})`,
-    `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window)`,
+    `  writes during a no-change resync         ${resyncWrites}   (goal 0; ${resyncReconciles} reconciles in the window${resyncWrites ? `; ${resyncKinds.join(', ')}` : ''})`,
     `  operator writes in all                   ${allWrites} (${(allWrites / MODELS).toFixed(1)} per model; goal ≤ 10)`,
     `  reconciles                               ${reconciles} (API errors ${errors}${errors ? `: ${errorKinds}` : ''})`,
     `  operator API calls by verb               ${[...callsByVerb].map(([v, n]) => `${v} ${n}`).join(', ')}`,
