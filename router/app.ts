@@ -94,7 +94,10 @@ export function createRouter(opts: RouterOptions): Router {
     }
     const route = table.models.get(name);
     if (!route) {
-      const known = [...table.models.keys()].join(', ');
+      // a shared router's table may name a thousand models: the first few, and how many more
+      const names = [...table.models.keys()];
+      const known =
+        names.slice(0, 20).join(', ') + (names.length > 20 ? `, … (${names.length - 20} more)` : '');
       noRoute(res, 404, 'unknown_model', `no RankingModel "${name}" in the router table (known: ${known})`);
       return;
     }

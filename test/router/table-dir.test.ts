@@ -180,6 +180,24 @@ describe('a directory of router tables', () => {
     expect(await source.check()).toBe('unchanged');
   });
 
+  it('names the first 20 known models, and how many more, for an unknown one', async () => {
+    await cm.write(
+      Object.fromEntries(
+        Array.from({ length: 25 }, (_, i) => [
+          `m${String(i).padStart(2, '0')}.json`,
+          table({ standard: { stable: 'http://x.ns:80' } }, { model: `m${String(i).padStart(2, '0')}` }),
+        ]),
+      ),
+    );
+    const { base } = await router();
+    const reply = await request(`${base}/v2/models/nope/infer`, { method: 'POST', body: '{}' });
+    expect(reply.status).toBe(404);
+    const error = (JSON.parse(reply.body) as { error: string }).error;
+    expect(error).toContain('known: m00, m01');
+    expect(error).toContain('m19, … (5 more)');
+    expect(error).not.toContain('m20');
+  });
+
   it('reads a plain directory (no ..data link) by a stat per file', async () => {
     const a = await upstream('a');
     await writeFile(

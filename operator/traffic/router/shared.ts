@@ -5,7 +5,7 @@
 //
 // Name: every object a model owns is named `<model>-…` and model names are DNS-1035 labels, so a
 // name without a hyphen is one no model's object can take (`lightrank-router` is the own router of a
-// model named `lightrank`, and the Service of its segment `router`).
+// model named `lightrank`).
 //
 // Ownership: the Deployment, Service and ConfigMap have no owner (a model's owner reference would
 // have the garbage collector delete them under the others); the operator applies them with the
