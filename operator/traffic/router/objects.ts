@@ -158,6 +158,8 @@ export interface RouterShape {
   configMap: string;
   /** LIGHTRANK_ROUTER_TABLE: a file of the ConfigMap, or the directory of all its keys. */
   table: string;
+  /** The container's requests (default ROUTER_RESOURCES). */
+  resources?: { requests: { cpu: string; memory: string } };
 }
 
 /** A router Deployment (a model's own, or the namespace's shared one: traffic/router/shared.ts). */
@@ -209,7 +211,7 @@ export function routerDeployment(
                 periodSeconds: 10,
                 failureThreshold: 6,
               },
-              resources: { requests: { ...ROUTER_RESOURCES.requests } },
+              resources: { requests: { ...(shape.resources ?? ROUTER_RESOURCES).requests } },
               securityContext: CONTAINER_SECURITY_CONTEXT,
               volumeMounts: [{ name: 'table', mountPath: ROUTER_TABLE_DIR, readOnly: true }, TMP_MOUNT],
             },

@@ -35,13 +35,14 @@ describe('the namespace shared router', () => {
         template: {
           metadata: { labels: Record<string, string> };
           spec: {
-            containers: { image: string; env: { name: string; value: string }[] }[];
+            containers: { image: string; env: { name: string; value: string }[]; resources: unknown }[];
             volumes: { configMap?: { name: string } }[];
           };
         };
       }
     ).template;
     expect(pod.spec.containers[0]!.image).toBe('img:1');
+    expect(pod.spec.containers[0]!.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' } });
     expect(pod.spec.containers[0]!.env).toContainEqual({
       name: 'LIGHTRANK_ROUTER_TABLE',
       value: '/etc/lightrank/router',

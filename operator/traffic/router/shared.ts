@@ -35,6 +35,14 @@ export const SHARED_ROUTER_NAME = 'lightrank';
 /** Marks the shared router's objects and selects its pods (a model's router pods never carry it). */
 export const LABEL_SHARED_ROUTER = 'lightrank.dev/shared-router';
 const SHARED_ROUTER_VALUE = 'namespace';
+/**
+ * What the shared router's container requests: its table holds every namespace-scope model of the
+ * namespace. A router process with a 1,000-model directory of tables measured 104.6 MiB RSS idle and
+ * 108.8 MiB after 3,000 requests 32 at a time (Node 20.20, one segment per model,
+ * `bench:router-memory -- --models 1000 --table-dir`, bench/results-operator.md 2026-12-06 12:16 UTC);
+ * a model's own router requests 96Mi (ROUTER_RESOURCES).
+ */
+export const SHARED_ROUTER_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' } };
 
 function labels(): Record<string, string> {
   return {
@@ -84,6 +92,7 @@ export function buildSharedRouter(
       podLabels: { ...podLabels, ...selector },
       configMap: SHARED_ROUTER_NAME,
       table: ROUTER_TABLE_DIR,
+      resources: SHARED_ROUTER_RESOURCES,
     },
     image,
     opts,
