@@ -33,7 +33,11 @@ describe('RankingModelSpecSchema', () => {
     expect(spec.rollout.steps.map((s) => s.weight)).toEqual([10, 50, 100]);
     expect(spec.rollout.autoRollback).toBe(true);
     expect(spec.rollout.progressDeadlineSeconds).toBe(600);
-    expect(spec.routing).toEqual({ mode: 'router', headerName: 'x-lightrank-segment' });
+    expect(spec.routing).toEqual({
+      mode: 'router',
+      headerName: 'x-lightrank-segment',
+      routerScope: 'model',
+    });
   });
 
   it('accepts per-segment overrides without a default model', () => {
@@ -184,5 +188,22 @@ describe('RankingModelSchema names', () => {
     expect(
       RankingModelSchema.parse(rm('r'.repeat(MAX_NAME_PLUS_SEGMENT - 4), 'segm')).metadata.name,
     ).toHaveLength(51);
+  });
+});
+
+describe('routing.routerScope', () => {
+  it('takes namespace in router mode and refuses it in gatewayAPI mode, naming the field', () => {
+    const base = minimalSpec();
+    expect(
+      RankingModelSpecSchema.parse({ ...base, routing: { routerScope: 'namespace' } }).routing.routerScope,
+    ).toBe('namespace');
+    const bad = RankingModelSpecSchema.safeParse({
+      ...base,
+      routing: { mode: 'gatewayAPI', routerScope: 'namespace', parentRefs: [{ name: 'gw' }] },
+    });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'routing.routerScope: routerScope namespace needs mode router: in gatewayAPI mode the HTTPRoutes route each model, there is no router to share',
+    ]);
   });
 });

@@ -839,6 +839,9 @@ export const ParentRefSchema = z
   })
   .meta({ description: 'A Gateway API parentRef the generated HTTPRoutes attach to.' });
 
+const ROUTER_SCOPE_MESSAGE =
+  'routerScope namespace needs mode router: in gatewayAPI mode the HTTPRoutes route each model, there is no router to share';
+
 export const RoutingSpecSchema = z
   .object({
     mode: z.enum(['router', 'gatewayAPI']).default('router').meta({
@@ -855,6 +858,14 @@ export const RoutingSpecSchema = z
       description: 'Gateways the HTTPRoutes attach to (required in gatewayAPI mode).',
       'x-kubernetes-list-type': 'atomic',
     }),
+    routerScope: z.enum(['model', 'namespace']).default('model').meta({
+      description:
+        "router mode only. model: the model's own router (Deployment and Service <name>-router); namespace: the router every namespace-scope model of the namespace shares (Deployment and Service lightrank, one table file per model). Callers send /v2/models/<name>/... to http://<name>-router.<namespace> or http://lightrank.<namespace>.",
+    }),
+  })
+  .superRefine((r, ctx) => {
+    if (r.mode !== 'router' && r.routerScope === 'namespace')
+      ctx.addIssue({ code: 'custom', message: ROUTER_SCOPE_MESSAGE, path: ['routerScope'] });
   })
   .meta({
     description: 'How traffic reaches the segments.',
@@ -863,6 +874,11 @@ export const RoutingSpecSchema = z
         rule: "self.mode != 'gatewayAPI' || (has(self.parentRefs) && self.parentRefs.size() > 0)",
         message: 'parentRefs are required when mode is gatewayAPI',
         fieldPath: '.parentRefs',
+      },
+      {
+        rule: "self.mode == 'router' || !has(self.routerScope) || self.routerScope == 'model'",
+        message: ROUTER_SCOPE_MESSAGE,
+        fieldPath: '.routerScope',
       },
     ],
   });

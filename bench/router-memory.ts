@@ -4,9 +4,11 @@
 // then after a few hundred requests through it. With `--resolver kubernetes` it starts a control
 // plane (test/harness) whose EndpointSlice names a local upstream, and the router watches it.
 // For comparison, a bare Node process (the floor every Node process pays) is measured the same way.
+// --table-dir writes the table as the namespace's shared router reads it: a directory, one file per model.
 //   npm run bench:router-memory -- [--resolver dns|kubernetes] [--models 1] [--requests 300] [--concurrency 1]
+//                                  [--table-dir]
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     models: { type: 'string', default: '1' },
     requests: { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '1' },
+    'table-dir': { type: 'boolean', default: false },
   },
 });
 if (args.resolver !== 'dns' && args.resolver !== 'kubernetes')
@@ -107,8 +110,16 @@ async function main(): Promise<void> {
         ]),
       ),
     };
-    const tablePath = join(dir, 'table.json');
-    await writeFile(tablePath, JSON.stringify(table));
+    let tablePath = join(dir, 'table.json');
+    if (args['table-dir']) {
+      tablePath = join(dir, 'tables');
+      await mkdir(tablePath);
+      for (const [name, model] of Object.entries(table.models))
+        await writeFile(
+          join(tablePath, `${name}.json`),
+          JSON.stringify({ version: 1, revision: `${NS}/${name}`, models: { [name]: model } }),
+        );
+    } else await writeFile(tablePath, JSON.stringify(table));
 
     const results: Record<string, Sample> = {};
     results['bare node'] = await sampleBareNode(join(dir, 'bare.json'));
@@ -140,7 +151,7 @@ async function main(): Promise<void> {
     results[`router after ${requests} requests, ${concurrency} at a time`] = await sample(router, report);
 
     process.stdout.write(
-      `node ${process.version}, resolver ${args.resolver}, ${models}-model table (${JSON.stringify(table).length} bytes)\n`,
+      `node ${process.version}, resolver ${args.resolver}, ${models}-model table (${JSON.stringify(table).length} bytes)${args['table-dir'] ? `, as a directory of ${models} files` : ''}\n`,
     );
     printSamples(results);
   } finally {

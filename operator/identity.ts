@@ -18,6 +18,12 @@
 // identity is being deleted gets it back: the deletion of a shared object requeues every model
 // of its namespace (manager.ts), and their next pass re-applies it.
 //
+// The namespace's shared router (routing.routerScope namespace: its Deployment, Service and table
+// ConfigMap, traffic/router/shared.ts) lives the same life: applied by a pass of any model that wants
+// it, collected with the last; a collect also gives up the table keys of models no longer there or no
+// longer in namespace scope, so a killed operator
+// catches up when it collects next (a model gone, or at start).
+//
 // Upgrade: the per-model identities of earlier versions (`<model>-scoring`, `<model>-router`, owned
 // by their model) are deleted in the pass that moves the model's pods to the shared ones (their
 // pod templates change, so the pods are replaced; until then the old pods' sidecars cannot post
@@ -29,14 +35,28 @@ import { buildIdentity, ROUTER_IDENTITY, ROUTER_RULES, SCORING_IDENTITY, SCORING
 import type { Informer } from './runtime/kube/informer.js';
 import type { OwnedObjects } from './runtime/kube/owned.js';
 import {
+  CONFIGMAPS,
+  DEPLOYMENTS,
   ROLEBINDINGS,
   ROLES,
   SERVICEACCOUNTS,
+  SERVICES,
   type KubeObject,
   type ResourceRef,
 } from './runtime/kube/types.js';
+import {
+  buildSharedRouter,
+  buildSharedTable,
+  isSharedRouterObject,
+  modelOfKey,
+  SHARED_ROUTER_NAME,
+  usesSharedRouter,
+} from './traffic/router/shared.js';
 
 export type IdentityKind = 'scoring' | 'router';
+/** What a namespace shares: its two identities, and the shared router. */
+export type SharedKind = IdentityKind | 'shared-router';
+export const SHARED_KINDS: readonly SharedKind[] = ['scoring', 'router', 'shared-router'];
 
 /** The label that marks a shared identity object, with its kind as the value. */
 export const LABEL_IDENTITY = 'lightrank.dev/identity';
@@ -68,10 +88,26 @@ export function isSharedIdentity(obj: KubeObject): boolean {
   return kind !== undefined && NAMES[kind] === obj.metadata.name && !obj.metadata.ownerReferences?.length;
 }
 
+/** Whether an object is shared by a namespace's models (an identity, or the shared router's). */
+export function isShared(obj: KubeObject): boolean {
+  return isSharedIdentity(obj) || isSharedRouterObject(obj);
+}
+
 /** The identity kinds a model's pods run as. */
 export function identitiesOf(model: { spec?: unknown } | KubeObject): IdentityKind[] {
   const mode = (model.spec as { routing?: { mode?: string } } | undefined)?.routing?.mode ?? 'router';
   return mode === 'router' ? ['scoring', 'router'] : ['scoring'];
+}
+
+/** What a model wants of its namespace's shared objects. */
+export function sharedOf(model: { spec?: unknown } | KubeObject): SharedKind[] {
+  return [...identitiesOf(model), ...(usesSharedRouter(model) ? (['shared-router'] as const) : [])];
+}
+
+/** The image and pull policy of the shared router's pods (the operator's router image). */
+export interface SharedRouterOptions {
+  image: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
 }
 
 export class SharedIdentities {
@@ -81,7 +117,15 @@ export class SharedIdentities {
   constructor(
     private readonly owned: OwnedObjects,
     private readonly models: Informer<KubeObject>,
+    private readonly router?: SharedRouterOptions,
   ) {}
+
+  /** The objects of a shared kind in a namespace, in the order they are applied. */
+  private build(kind: SharedKind, namespace: string): [ResourceRef, KubeObject][] {
+    if (kind !== 'shared-router') return buildSharedIdentity(kind, namespace);
+    if (!this.router) throw new Error('no router image configured for the shared router');
+    return buildSharedRouter(namespace, this.router.image, this.router);
+  }
 
   /**
    * Apply the namespace's identity of `kind` (the binding with the rest: it may name a Role not
@@ -89,7 +133,7 @@ export class SharedIdentities {
    * benchmark of 200 new models wrote each object 32 times): a pass joins the apply already in
    * flight instead, and those after it find this process's own write (OwnedObjects).
    */
-  apply(kind: IdentityKind, namespace: string, log: Logger): Promise<void> {
+  apply(kind: SharedKind, namespace: string, log: Logger): Promise<void> {
     const key = `${kind}/${namespace}`;
     const running = this.inFlight.get(key);
     if (running) return running;
@@ -98,9 +142,9 @@ export class SharedIdentities {
     return done;
   }
 
-  private async applyNow(kind: IdentityKind, namespace: string, log: Logger): Promise<void> {
+  private async applyNow(kind: SharedKind, namespace: string, log: Logger): Promise<void> {
     await Promise.all(
-      buildSharedIdentity(kind, namespace).map(async ([ref, desired]) => {
+      this.build(kind, namespace).map(async ([ref, desired]) => {
         const applied = await this.owned.apply(ref, desired);
         if (applied.outcome !== 'unchanged')
           log.info(
@@ -116,15 +160,63 @@ export class SharedIdentities {
    * does: its pods run until the garbage collector removes them).
    */
   async collect(namespace: string, log: Logger): Promise<void> {
-    const wanted = new Set(
-      this.models.list((m) => m.metadata.namespace === namespace).flatMap((m) => identitiesOf(m)),
-    );
-    for (const kind of ['scoring', 'router'] as const) {
+    const models = this.models.list((m) => m.metadata.namespace === namespace);
+    const wanted = new Set(models.flatMap((m) => sharedOf(m)));
+    for (const kind of SHARED_KINDS) {
       if (wanted.has(kind)) continue;
-      for (const ref of [...IDENTITY_KINDS].reverse()) {
-        if (await this.owned.deleteIfPresent(ref, namespace, NAMES[kind]))
-          log.info({ kind: ref.kind, name: NAMES[kind] }, `shared ${ref.kind} no longer wanted; deleted`);
+      const [name, refs] =
+        kind === 'shared-router'
+          ? [SHARED_ROUTER_NAME, [DEPLOYMENTS, SERVICES, CONFIGMAPS]]
+          : [NAMES[kind], [...IDENTITY_KINDS].reverse()];
+      for (const ref of refs) {
+        // never an object of that name some model owns (or someone else made)
+        const live = await this.owned.get(ref, namespace, name);
+        if (!live || !isShared(live)) continue;
+        if (await this.owned.deleteIfPresent(ref, namespace, name))
+          log.info({ kind: ref.kind, name }, `shared ${ref.kind} no longer wanted; deleted`);
       }
+    }
+    if (wanted.has('shared-router'))
+      await this.sweepTableKeys(
+        namespace,
+        new Set(models.filter(usesSharedRouter).map((m) => m.metadata.name)),
+        log,
+      );
+  }
+
+  /**
+   * Collect (as `collect`) when an object of a kind the calling model does not want is there: a
+   * model's pass calls this, and the cache reads below keep it from listing every model of the
+   * namespace on every pass when there is nothing to collect.
+   */
+  async collectIfPresent(namespace: string, unwanted: readonly SharedKind[], log: Logger): Promise<void> {
+    for (const kind of unwanted) {
+      const [name, refs] =
+        kind === 'shared-router'
+          ? [SHARED_ROUTER_NAME, [DEPLOYMENTS, SERVICES, CONFIGMAPS]]
+          : [NAMES[kind], IDENTITY_KINDS];
+      for (const ref of refs)
+        if (await this.owned.get(ref, namespace, name)) return this.collect(namespace, log);
+    }
+  }
+
+  /** Give up the shared table's keys of models not in `keep` (gone, or out of namespace scope). */
+  private async sweepTableKeys(namespace: string, keep: Set<string>, log: Logger): Promise<void> {
+    const live = await this.owned.get<KubeObject & { data?: Record<string, string> }>(
+      CONFIGMAPS,
+      namespace,
+      SHARED_ROUTER_NAME,
+    );
+    const stale = Object.keys(live?.data ?? {}).filter((k) => {
+      const m = modelOfKey(k);
+      return m !== undefined && !keep.has(m);
+    });
+    for (const key of stale) {
+      if (await this.owned.setDataKey(CONFIGMAPS, buildSharedTable(namespace), key, undefined))
+        log.info(
+          { model: modelOfKey(key), key },
+          'shared router table: key of a model no longer there removed',
+        );
     }
   }
 

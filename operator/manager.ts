@@ -37,6 +37,7 @@ import { WorkQueue } from './runtime/queue.js';
 import { RANKING_MODELS, RankingModelReconciler } from './reconciler.js';
 import { podForCache } from './pod-cache.js';
 import { isSharedIdentity } from './identity.js';
+import { isSharedRouterObject } from './traffic/router/shared.js';
 import { createOperatorMetrics, type OperatorMetrics } from './runtime/telemetry.js';
 import { KIND } from '../api/rankingmodel.js';
 
@@ -226,16 +227,22 @@ export class Operator extends EventEmitter<{ lost: []; leading: [] }> {
       queue.add(keyOf(obj));
     });
     // an owned object changed (status, a hand edit, a deletion): reconcile its owner
-    const toOwner = (event: string, obj: KubeObject) => {
+    const toOwner = (ref: ResourceRef) => (event: string, obj: KubeObject) => {
       const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
       if (owner && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${owner.name}`);
-      // a shared identity has no owner: a change or deletion of it concerns every model of its
-      // namespace (their next pass re-applies it); its creation, by one of them, concerns none
-      else if (event !== 'add' && isSharedIdentity(obj))
+      // a shared identity or router has no owner: a change or deletion of it concerns every model of
+      // its namespace (their next pass re-applies it; the router's readiness is their Ready); its
+      // creation, by one of them, concerns none. The shared router's table changes with every
+      // model's key: only its deletion concerns them all.
+      else if (
+        event !== 'add' &&
+        (isSharedIdentity(obj) || (isSharedRouterObject(obj) && (ref !== CONFIGMAPS || event === 'delete')))
+      )
         for (const m of models.list((m) => m.metadata.namespace === obj.metadata.namespace))
           queue.add(keyOf(m));
     };
-    for (const inf of [deployments, services, ...others.map(([, i]) => i)]) inf.on(toOwner);
+    for (const [ref, inf] of [[DEPLOYMENTS, deployments], [SERVICES, services], ...others] as const)
+      inf.on(toOwner(ref));
     // a scoring pod (owned by a ReplicaSet) came, went or was annotated by its sidecar: its model
     pods.on((_event, pod) => {
       const model = pod.metadata.labels?.[LABEL_MODEL];

@@ -46,7 +46,7 @@ import type { KubeClient } from './runtime/kube/client.js';
 import type { Informer } from './runtime/kube/informer.js';
 import type { OwnedObjects } from './runtime/kube/owned.js';
 import { DEPLOYMENTS, SERVICES, splitKey, type KubeObject, type ResourceRef } from './runtime/kube/types.js';
-import { identitiesOf, SharedIdentities } from './identity.js';
+import { SHARED_KINDS, sharedOf, SharedIdentities } from './identity.js';
 import { computeStatus, failedPassStatus, invalidSpecStatus, type SegmentObservation } from './status.js';
 import { Rollouts, type StablePlan } from './rollout/rollouts.js';
 import { readServing, withServing } from './rollout/serving.js';
@@ -57,7 +57,8 @@ import { routerName } from './traffic/router/objects.js';
 import { trackServiceName } from './traffic/services.js';
 import { reconcileAutoscalers } from './autoscaling/reconcile.js';
 import { handOverReplicas, withCurrentScale } from './autoscaling/replicas.js';
-import { createProvider, otherMode } from './traffic/index.js';
+import { createProvider, otherProviders } from './traffic/index.js';
+import { SHARED_ROUTER_NAME, usesSharedRouter } from './traffic/router/shared.js';
 import type { TrafficProvider } from './traffic/provider.js';
 
 export const RANKING_MODELS: ResourceRef = {
@@ -121,7 +122,11 @@ export class RankingModelReconciler {
       events: deps.events,
       defaults: deps.defaults.imagePullPolicy ? { imagePullPolicy: deps.defaults.imagePullPolicy } : {},
     });
-    this.identities = new SharedIdentities(deps.owned, deps.models);
+    this.identities = new SharedIdentities(deps.owned, deps.models, {
+      // the namespace's shared router runs the operator's router image (no one model's serving image)
+      image: deps.defaults.routerImage ?? deps.defaults.image,
+      ...(deps.defaults.imagePullPolicy ? { imagePullPolicy: deps.defaults.imagePullPolicy } : {}),
+    });
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
@@ -235,15 +240,17 @@ export class RankingModelReconciler {
       now,
     );
     await this.prune(model, segments, regarding, log, rollout.owned);
-    // in router mode requests reach the segments through the model's router: Ready waits for it
+    // in router mode requests reach the segments through the model's router (or its namespace's
+    // shared one): Ready waits for it
+    const routerDeployment = usesSharedRouter(model) ? SHARED_ROUTER_NAME : routerName(model.metadata.name);
     const router =
       model.spec.routing.mode === 'router'
         ? {
-            name: routerName(model.metadata.name),
+            name: routerDeployment,
             deployment: this.deps.owned.peek<Deployment>(
               DEPLOYMENTS,
               model.metadata.namespace,
-              routerName(model.metadata.name),
+              routerDeployment,
             ),
           }
         : undefined;
@@ -327,9 +334,10 @@ export class RankingModelReconciler {
    */
   private async reconcileIdentity(model: RankingModel, log: Logger): Promise<void> {
     const ns = model.metadata.namespace ?? 'default';
-    const kinds = identitiesOf(model);
+    const kinds = sharedOf(model);
     await Promise.all(kinds.map((kind) => this.identities.apply(kind, ns, log)));
-    if (!kinds.includes('router')) await this.identities.collect(ns, log);
+    const unwanted = SHARED_KINDS.filter((k) => !kinds.includes(k));
+    if (unwanted.length > 0) await this.identities.collectIfPresent(ns, unwanted, log);
     await this.identities.removeLegacy(model, log);
   }
 
@@ -412,9 +420,13 @@ export class RankingModelReconciler {
         .map((s) => s.name),
     );
     const ctx = { owned, model, segments, weights, canaryServices };
-    await createProvider(otherMode(mode), { ...ctx, weights: new Map() }, routerOpts).removeManagedRoutes();
-    const provider = createProvider(mode, ctx, routerOpts);
+    const scope = model.spec.routing.routerScope;
+    const provider = createProvider(mode, ctx, routerOpts, scope);
     await provider.reconcile();
+    // then what the model no longer routes through: a model switching router scope keeps its old
+    // table until the new one is written
+    for (const other of otherProviders(mode, scope, { ...ctx, weights: new Map() }, routerOpts))
+      await other.removeManagedRoutes();
     return { provider, canaryServices };
   }
 

@@ -12,7 +12,7 @@ import { selectSegment } from './table.js';
 import { TableSource, type CheckResult } from './table-source.js';
 
 export interface RouterOptions {
-  /** The table file (the mounted ConfigMap key). */
+  /** The table file (the mounted ConfigMap key), or a directory of them (router/table-dir.ts). */
   tablePath: string;
   reloadIntervalMs?: number;
   upstreamTimeoutMs?: number;
@@ -94,7 +94,10 @@ export function createRouter(opts: RouterOptions): Router {
     }
     const route = table.models.get(name);
     if (!route) {
-      const known = [...table.models.keys()].join(', ');
+      // a shared router's table may name a thousand models: the first few, and how many more
+      const names = [...table.models.keys()];
+      const known =
+        names.slice(0, 20).join(', ') + (names.length > 20 ? `, … (${names.length - 20} more)` : '');
       noRoute(res, 404, 'unknown_model', `no RankingModel "${name}" in the router table (known: ${known})`);
       return;
     }
@@ -117,10 +120,17 @@ export function createRouter(opts: RouterOptions): Router {
       case '/healthz':
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
-        // with the Kubernetes resolver, ready only once the endpoints of every backend were listed
-        const endpoints = opts.resolver?.problem() ?? '';
+        // with the Kubernetes resolver, ready only once the endpoints of every backend were listed; a
+        // directory of tables (the namespace's shared router) is ready once read: one model's missing
+        // Service must not hold the others (a backend not listed yet is dialled by its name meanwhile)
+        const endpoints = source.isDirectory ? '' : (opts.resolver?.problem() ?? '');
         return table && !endpoints
-          ? sendJson(res, 200, { ready: true, revision: table.spec.revision ?? null, sha256: table.sha256 })
+          ? sendJson(res, 200, {
+              ready: true,
+              revision: table.spec.revision ?? null,
+              sha256: table.sha256,
+              ...(source.isDirectory ? { refused: source.refusedFiles } : {}),
+            })
           : sendJson(res, 503, {
               ready: false,
               error: (table ? endpoints : source.problem) || 'no table loaded yet',
@@ -133,6 +143,7 @@ export function createRouter(opts: RouterOptions): Router {
               sha256: table.sha256,
               loadedAt: source.loadedTime?.toISOString() ?? null,
               table: table.spec,
+              ...(source.isDirectory ? { refused: source.refusedFiles } : {}),
             })
           : sendJson(res, 503, { error: source.problem || 'no table loaded yet' });
       case '/metrics':

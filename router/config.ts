@@ -12,7 +12,7 @@ import { parseAddressMap } from './resolve-kubernetes.js';
 export const ROUTER_OPTIONS = {
   table: option({
     env: PodEnv.RouterTable,
-    help: 'routing table file (the ConfigMap the operator writes)',
+    help: 'routing table file (the ConfigMap the operator writes), or a directory whose *.json tables are merged',
     default: '/etc/lightrank/router/table.json',
     schema: z.string().min(1),
   }),

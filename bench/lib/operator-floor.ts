@@ -31,6 +31,12 @@ import {
   buildRouterTable,
 } from '../../operator/traffic/router/objects.js';
 import { buildSharedIdentity } from '../../operator/identity.js';
+import {
+  buildSharedRouter,
+  buildSharedTable,
+  tableContent,
+  tableKey,
+} from '../../operator/traffic/router/shared.js';
 import { createTestNamespace } from '../../test/harness/cluster.js';
 import type { ControlPlane } from '../../test/harness/control-plane.js';
 import { applyManifests, readManifests } from '../../test/harness/manifests.js';
@@ -40,24 +46,56 @@ const SIDECAR_IMAGE = 'lightrank/sidecar:bench';
 /** Models whose objects are in flight at once (each sends its objects in two parallel waves). */
 const CONCURRENT_MODELS = 16;
 
-/** The objects the operator writes once per namespace: the shared identities (operator/identity.ts). */
-export function namespaceObjects(namespace: string): [ResourceRef, KubeObject][] {
-  return [...buildSharedIdentity('scoring', namespace), ...buildSharedIdentity('router', namespace)];
+export type RouterScope = 'model' | 'namespace';
+
+/**
+ * The objects the operator writes once per namespace: the shared identities (operator/identity.ts),
+ * and in namespace scope the shared router (traffic/router/shared.ts).
+ */
+export function namespaceObjects(
+  namespace: string,
+  scope: RouterScope = 'model',
+): [ResourceRef, KubeObject][] {
+  return [
+    ...buildSharedIdentity('scoring', namespace),
+    ...buildSharedIdentity('router', namespace),
+    ...(scope === 'namespace' ? buildSharedRouter(namespace, IMAGE, {}) : []),
+  ];
 }
 
-/** The objects the operator writes for a new model, in two waves: the table, then the rest. */
-export function desiredObjects(model: RankingModel): [ResourceRef, KubeObject][][] {
+/** An object to apply, or (a key) one key of the namespace's shared table to merge-patch. */
+export type Desired = [ResourceRef, KubeObject, { key: string; value: string }?];
+
+/**
+ * The objects the operator writes for a new model, in two waves: the table (the model's own
+ * ConfigMap, or its key of the namespace's shared one), then the rest.
+ */
+export function desiredObjects(model: RankingModel, scope: RouterScope = 'model'): Desired[][] {
   const segments = resolveSegments(model.spec, { image: IMAGE });
+  const table = buildRouterTable(model, segments, new Map(), new Set());
+  const ns = model.metadata.namespace ?? 'default';
   return [
-    [[CONFIGMAPS, buildRouterConfigMap(model, buildRouterTable(model, segments, new Map(), new Set()))]],
     [
-      ...segments.flatMap((seg): [ResourceRef, KubeObject][] => [
+      scope === 'namespace'
+        ? [
+            CONFIGMAPS,
+            buildSharedTable(ns),
+            { key: tableKey(model.metadata.name), value: tableContent(table) },
+          ]
+        : [CONFIGMAPS, buildRouterConfigMap(model, table)],
+    ],
+    [
+      ...segments.flatMap((seg): Desired[] => [
         [DEPLOYMENTS, buildDeployment(model, seg, 'stable', { sidecarImage: SIDECAR_IMAGE })],
         // the stable backend too (traffic/services.ts): no per-track Service for a model that never rolls out
         [SERVICES, buildService(model, seg)],
       ]),
-      [DEPLOYMENTS, buildRouterDeployment(model, IMAGE, {})],
-      [SERVICES, buildRouterService(model)],
+      ...(scope === 'namespace'
+        ? []
+        : ([
+            [DEPLOYMENTS, buildRouterDeployment(model, IMAGE, {})],
+            [SERVICES, buildRouterService(model)],
+          ] as Desired[])),
     ],
   ];
 }
@@ -75,6 +113,7 @@ export async function measureFloor(
   spec: RankingModelSpecInput,
   segments: number,
   log: (m: string) => void,
+  scope: RouterScope = 'model',
 ): Promise<FloorResult> {
   await applyManifests(cp.kubeConfig, [
     ...readManifests(join(REPO_ROOT, 'crds')),
@@ -86,7 +125,7 @@ export async function measureFloor(
     log(`floor: ${names.length} RankingModels, their objects applied by a plain client`);
     const parsed = RankingModelSpecSchema.parse(spec);
     const t0 = performance.now();
-    await Promise.all(namespaceObjects(ns).map(([ref, obj]) => client.apply(ref, obj)));
+    await Promise.all(namespaceObjects(ns, scope).map(([ref, obj]) => client.apply(ref, obj)));
     const models: RankingModel[] = [];
     for (let i = 0; i < names.length; i += 20) {
       const created = await Promise.all(
@@ -95,18 +134,36 @@ export async function measureFloor(
       for (const c of created) models.push({ ...(c as unknown as RankingModel), spec: parsed });
     }
     let next = 0;
+    // the keys of the shared table one at a time, each a merge patch, as the operator sends them
+    // (OwnedObjects.setDataKey)
+    let keys: Promise<unknown> = Promise.resolve();
+    const apply = ([ref, obj, key]: Desired): Promise<unknown> => {
+      if (!key) return client.apply(ref, obj);
+      const turn = keys.then(() =>
+        client.request({
+          verb: 'patch',
+          kind: ref.kind,
+          method: 'PATCH',
+          path: KubeClient.path(ref, obj.metadata.namespace, obj.metadata.name),
+          body: { data: { [key.key]: key.value } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: 'lightrank-floor' },
+        }),
+      );
+      keys = turn.catch(() => undefined);
+      return turn;
+    };
     const worker = async () => {
       while (next < models.length) {
         const model = models[next++]!;
-        for (const wave of desiredObjects(model))
-          await Promise.all(wave.map(([ref, obj]) => client.apply(ref, obj)));
+        for (const wave of desiredObjects(model, scope)) await Promise.all(wave.map(apply));
       }
     };
     await Promise.all(Array.from({ length: CONCURRENT_MODELS }, worker));
     const applied = performance.now() - t0;
 
-    // every segment's stable Deployment and every model's router, as RankingModel Ready needs
-    const wanted = names.length * (segments + 1);
+    // every segment's stable Deployment and every model's router (or the namespace's), as Ready needs
+    const wanted = names.length * segments + (scope === 'namespace' ? 1 : names.length);
     let ready = 0;
     const deadline = Date.now() + 300_000;
     while (!ready && Date.now() < deadline) {

@@ -405,7 +405,11 @@ describe('a valid RankingModel', () => {
     expect(stored.spec.snapshot?.pollIntervalSeconds).toBe(30);
     expect(stored.spec.serving.gpu).toEqual({ resourceName: 'nvidia.com/gpu', count: 1 });
     expect(stored.spec.rollout.steps.map((s) => s.weight)).toEqual([10, 50, 100]);
-    expect(stored.spec.routing).toEqual({ mode: 'router', headerName: 'x-lightrank-segment' });
+    expect(stored.spec.routing).toEqual({
+      mode: 'router',
+      headerName: 'x-lightrank-segment',
+      routerScope: 'model',
+    });
     expect(stored.metadata.generation).toBe(1);
   });
 

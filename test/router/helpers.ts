@@ -167,3 +167,29 @@ export async function load(
   await Promise.all(Array.from({ length: concurrency }, worker));
   return out;
 }
+
+/**
+ * A ConfigMap volume of several keys, updated like the kubelet does: every version in a new `..<n>`
+ * directory, `..data` swapped by rename, one visible `<key> -> ..data/<key>` symlink per key (added and
+ * removed as keys come and go).
+ */
+export class ConfigMapKeys {
+  private n = 0;
+  private keys = new Set<string>();
+  constructor(readonly dir: string) {}
+
+  async write(files: Record<string, string | object>): Promise<void> {
+    const previous = this.n > 0 ? join(this.dir, `..${this.n}`) : undefined;
+    const version = join(this.dir, `..${++this.n}`);
+    await mkdir(version, { recursive: true });
+    for (const [key, content] of Object.entries(files))
+      await writeFile(join(version, key), typeof content === 'string' ? content : JSON.stringify(content));
+    await symlink(`..${this.n}`, join(this.dir, '..data_tmp'));
+    await rename(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
+    for (const key of Object.keys(files))
+      if (!this.keys.has(key)) await symlink(`..data/${key}`, join(this.dir, key));
+    for (const key of this.keys) if (!(key in files)) await rm(join(this.dir, key));
+    this.keys = new Set(Object.keys(files));
+    if (previous) await rm(previous, { recursive: true });
+  }
+}

@@ -6,7 +6,7 @@
 // increasing integers): a reconcile that runs before the watch event arrives neither re-applies
 // what it just wrote nor mistakes a new object for a missing one, nor a deleted one for present.
 import { applyIfChanged, type ApplyOutcome } from '../apply.js';
-import { isNotFound, type KubeClient } from './client.js';
+import { FIELD_MANAGER, isNotFound, KubeClient } from './client.js';
 import type { Informer } from './informer.js';
 import type { KubeObject, ResourceRef } from './types.js';
 
@@ -29,6 +29,8 @@ export class OwnedObjects {
   private readonly mine = new Map<string, Mine>();
   private readonly informers: Map<string, Informer<KubeObject>>;
   private readonly absent: Set<string>;
+  /** Writes in flight per shared object (oneAtATime), by `Kind/namespace/name`. */
+  private readonly turns = new Map<string, Promise<void>>();
 
   /**
    * `absent`: kinds the cluster did not serve at start (CRDs not installed): nothing of them can
@@ -107,9 +109,90 @@ export class OwnedObjects {
     const { namespace, name } = desired.metadata;
     const live = await this.get(ref, namespace, name);
     const applied = await applyIfChanged(this.client, ref, desired, live);
-    if (applied.outcome !== 'unchanged')
-      this.mine.set(`${ref.kind}/${namespace}/${name}`, { written: applied.written });
+    if (applied.outcome !== 'unchanged') this.remember(ref, applied.written);
     return applied;
+  }
+
+  /**
+   * Set one key of an object's `data` that several writers share (one ConfigMap key per model), or
+   * remove it (`value` undefined), by a JSON merge patch naming that key alone: the API server applies
+   * it to the object as it is then, so writers of other keys lose nothing. Skipped when the freshest
+   * copy already holds the value (or lacks the key); `base` is applied first when the object is not
+   * there. Returns whether it wrote.
+   *
+   * Why a merge patch, not a server-side apply under a field manager per key: each apply merges the
+   * field sets of every manager of the object, so it costs in proportion to the writers: 200 keys
+   * applied one after the other took 24 s (87 ms each at the median), 1,000 keys merge-patched 20 s
+   * (18 ms). Writes of one object go one at a time (oneAtATime).
+   */
+  async setDataKey(
+    ref: ResourceRef,
+    base: KubeObject,
+    key: string,
+    value: string | undefined,
+  ): Promise<boolean> {
+    const { namespace, name } = base.metadata;
+    const current = async () =>
+      ((await this.get(ref, namespace, name)) as { data?: Record<string, string> } | undefined)?.data?.[key];
+    if ((await current()) === value) return false;
+    return this.oneAtATime(ref, namespace, name, async () => {
+      if ((await current()) === value) return false;
+      if (value !== undefined && !(await this.get(ref, namespace, name))) await this.apply(ref, base);
+      try {
+        const written = await this.client.request<KubeObject>({
+          verb: 'patch',
+          kind: ref.kind,
+          method: 'PATCH',
+          path: KubeClient.path(ref, namespace, name),
+          body: { data: { [key]: value ?? null } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: FIELD_MANAGER },
+        });
+        this.remember(ref, written);
+      } catch (err) {
+        if (value === undefined && isNotFound(err)) return false;
+        throw err;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Writes of one shared object go one at a time, each reading the freshest copy when its turn
+   * comes: concurrent writes of one object conflict in the API server's storage and are retried
+   * there, and some starved past the client's 30 s (200 keys written 16 at once, by apply or by merge
+   * patch, on this machine).
+   */
+  private oneAtATime<T>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    const key = `${ref.kind}/${namespace}/${name}`;
+    const turn = (this.turns.get(key) ?? Promise.resolve()).then(write);
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(key, settled);
+    void settled.then(() => {
+      if (this.turns.get(key) === settled) this.turns.delete(key);
+    });
+    return turn;
+  }
+
+  /** Keep this process's newest write of a name (concurrent writes of one object may answer out of order). */
+  private remember(ref: ResourceRef, written: KubeObject): void {
+    const key = `${ref.kind}/${written.metadata.namespace}/${written.metadata.name}`;
+    const mine = this.mine.get(key);
+    if (
+      mine &&
+      'written' in mine &&
+      !newer(written.metadata.resourceVersion, mine.written.metadata.resourceVersion)
+    )
+      return;
+    this.mine.set(key, { written });
   }
 
   /** Delete if present (by the freshest copy: a routine "nothing to remove" makes no call). */

@@ -136,16 +136,48 @@ export function buildRouterDeployment(
   opts: Pick<BuildOptions, 'imagePullPolicy'>,
 ): Deployment {
   const name = model.metadata.name;
+  return routerDeployment(
+    {
+      metadata: routerMeta(model),
+      selector: selector(name),
+      podLabels: podLabels(name),
+      configMap: routerName(name),
+      table: `${ROUTER_TABLE_DIR}/${ROUTER_TABLE_KEY}`,
+    },
+    image,
+    opts,
+  );
+}
+
+/** What tells one router Deployment from another: its name and labels, its pods', its table. */
+export interface RouterShape {
+  metadata: Deployment['metadata'];
+  selector: Record<string, string>;
+  podLabels: Record<string, string>;
+  /** The ConfigMap mounted at ROUTER_TABLE_DIR. */
+  configMap: string;
+  /** LIGHTRANK_ROUTER_TABLE: a file of the ConfigMap, or the directory of all its keys. */
+  table: string;
+  /** The container's requests (default ROUTER_RESOURCES). */
+  resources?: { requests: { cpu: string; memory: string } };
+}
+
+/** A router Deployment (a model's own, or the namespace's shared one: traffic/router/shared.ts). */
+export function routerDeployment(
+  shape: RouterShape,
+  image: string,
+  opts: Pick<BuildOptions, 'imagePullPolicy'>,
+): Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: routerMeta(model),
+    metadata: shape.metadata,
     spec: {
       replicas: ROUTER_REPLICAS,
-      selector: { matchLabels: selector(name) },
+      selector: { matchLabels: shape.selector },
       template: {
         metadata: {
-          labels: podLabels(name),
+          labels: shape.podLabels,
           annotations: {
             'prometheus.io/scrape': 'true',
             'prometheus.io/port': String(SERVER_PORT),
@@ -163,7 +195,7 @@ export function buildRouterDeployment(
               command: ROUTER_COMMAND,
               env: [
                 { name: 'LIGHTRANK_PORT', value: String(SERVER_PORT) },
-                { name: 'LIGHTRANK_ROUTER_TABLE', value: `${ROUTER_TABLE_DIR}/${ROUTER_TABLE_KEY}` },
+                { name: 'LIGHTRANK_ROUTER_TABLE', value: shape.table },
                 // Backends by their EndpointSlices, balanced per request (router/resolve-kubernetes.ts), read
                 // with the pod's ServiceAccount (ROUTER_RULES grant it get/list/watch on endpointslices).
                 { name: 'LIGHTRANK_ROUTER_RESOLVER', value: 'kubernetes' },
@@ -179,12 +211,12 @@ export function buildRouterDeployment(
                 periodSeconds: 10,
                 failureThreshold: 6,
               },
-              resources: { requests: { ...ROUTER_RESOURCES.requests } },
+              resources: { requests: { ...(shape.resources ?? ROUTER_RESOURCES).requests } },
               securityContext: CONTAINER_SECURITY_CONTEXT,
               volumeMounts: [{ name: 'table', mountPath: ROUTER_TABLE_DIR, readOnly: true }, TMP_MOUNT],
             },
           ],
-          volumes: [{ name: 'table', configMap: { name: routerName(name) } }, TMP_VOLUME],
+          volumes: [{ name: 'table', configMap: { name: shape.configMap } }, TMP_VOLUME],
         },
       },
     },
@@ -192,14 +224,18 @@ export function buildRouterDeployment(
 }
 
 export function buildRouterService(model: RankingModel): Service {
-  const name = model.metadata.name;
+  return routerService(routerMeta(model), selector(model.metadata.name));
+}
+
+/** A router Service on the router pods' `http` port. */
+export function routerService(metadata: Service['metadata'], podSelector: Record<string, string>): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: routerMeta(model),
+    metadata,
     spec: {
       type: 'ClusterIP',
-      selector: selector(name),
+      selector: podSelector,
       ports: [{ name: 'http', port: SERVER_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   };

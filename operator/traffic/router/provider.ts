@@ -3,9 +3,15 @@
 // table, Deployment and Service (the table at the weights the live one holds; the pods run as the
 // namespace's shared router identity, which the reconciler applies first: identity.ts); setWeight rewrites the table only; verifyWeight reads the ConfigMap back and
 // parses it with the router's own schema, so a table the router would refuse never counts as set.
-import { parseTable, TableError } from '../../../router/table.js';
+//
+// Two scopes, one class each, the same table logic: RouterProvider, the model's own router
+// (`<model>-router`, routerScope model); NamespaceRouterProvider, the model's key in the namespace's
+// shared router table (routerScope namespace, traffic/router/shared.ts), whose Deployment and Service
+// are applied with the namespace's shared objects (identity.ts), not here.
+import { parseTable, TableError, type RouterTableFile } from '../../../router/table.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject, CONFIGMAPS } from '../../runtime/kube/types.js';
 import { type ProviderContext, type TrafficProvider } from '../provider.js';
+import { buildSharedTable, SHARED_ROUTER_NAME, tableContent, tableKey } from './shared.js';
 import {
   buildRouterConfigMap,
   buildRouterDeployment,
@@ -25,20 +31,25 @@ export class RouterProvider implements TrafficProvider {
   readonly mode = 'router' as const;
 
   constructor(
-    private readonly ctx: ProviderContext,
+    protected readonly ctx: ProviderContext,
     private readonly opts: RouterProviderOptions,
   ) {}
 
-  private get ns(): string | undefined {
+  protected get ns(): string | undefined {
     return this.ctx.model.metadata.namespace;
   }
 
   async reconcile(): Promise<void> {
-    const { owned, model } = this.ctx;
     for (const [segment, weight] of this.liveWeights(await this.table()))
       this.ctx.weights.set(segment, weight);
     // the table before the pods that mount it; the Service with the Deployment
     await this.applyTable();
+    await this.reconcileRouter();
+  }
+
+  /** The model's own router Deployment and Service. */
+  protected async reconcileRouter(): Promise<void> {
+    const { owned, model } = this.ctx;
     await Promise.all([
       owned.apply(DEPLOYMENTS, buildRouterDeployment(model, this.opts.image, this.opts)),
       owned.apply(SERVICES, buildRouterService(model)),
@@ -55,15 +66,17 @@ export class RouterProvider implements TrafficProvider {
   }
 
   private async applyTable(): Promise<void> {
-    const { owned, model, segments, weights, canaryServices } = this.ctx;
-    await owned.apply(
-      CONFIGMAPS,
-      buildRouterConfigMap(model, buildRouterTable(model, segments, weights, canaryServices)),
-    );
+    const { model, segments, weights, canaryServices } = this.ctx;
+    await this.writeTable(buildRouterTable(model, segments, weights, canaryServices));
+  }
+
+  /** Writes the model's table where its router reads it. */
+  protected async writeTable(table: RouterTableFile): Promise<void> {
+    await this.ctx.owned.apply(CONFIGMAPS, buildRouterConfigMap(this.ctx.model, table));
   }
 
   /** The live table's content, if there is one. */
-  private async table(): Promise<string | undefined> {
+  protected async table(): Promise<string | undefined> {
     const cm = await this.ctx.owned.get<KubeObject & { data?: Record<string, string> }>(
       CONFIGMAPS,
       this.ns,
@@ -106,5 +119,43 @@ export class RouterProvider implements TrafficProvider {
     const name = routerName(model.metadata.name);
     // the router identity is the namespace's, shared: the reconciler collects it (identity.ts)
     for (const ref of [DEPLOYMENTS, SERVICES, CONFIGMAPS]) await owned.deleteIfPresent(ref, this.ns, name);
+  }
+}
+
+/**
+ * routerScope namespace: the model's table is its key of the namespace's shared router ConfigMap,
+ * written alone (OwnedObjects.setDataKey); removing its routes removes that key. The shared
+ * Deployment and Service are the namespace's (applied and collected in identity.ts).
+ */
+export class NamespaceRouterProvider extends RouterProvider {
+  protected override async reconcileRouter(): Promise<void> {}
+
+  protected override async writeTable(table: RouterTableFile): Promise<void> {
+    const { model, owned } = this.ctx;
+    await owned.setDataKey(
+      CONFIGMAPS,
+      buildSharedTable(this.ns ?? 'default'),
+      tableKey(model.metadata.name),
+      tableContent(table),
+    );
+  }
+
+  protected override async table(): Promise<string | undefined> {
+    const cm = await this.ctx.owned.get<KubeObject & { data?: Record<string, string> }>(
+      CONFIGMAPS,
+      this.ns,
+      SHARED_ROUTER_NAME,
+    );
+    return cm?.data?.[tableKey(this.ctx.model.metadata.name)];
+  }
+
+  override async removeManagedRoutes(): Promise<void> {
+    const { model, owned } = this.ctx;
+    await owned.setDataKey(
+      CONFIGMAPS,
+      buildSharedTable(this.ns ?? 'default'),
+      tableKey(model.metadata.name),
+      undefined,
+    );
   }
 }
