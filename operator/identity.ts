@@ -104,6 +104,26 @@ export function sharedOf(model: { spec?: unknown } | KubeObject): SharedKind[] {
   return [...identitiesOf(model), ...(usesSharedRouter(model) ? (['shared-router'] as const) : [])];
 }
 
+/**
+ * A shared object's name is held by an object the operator did not make (no managed-by label): the
+ * pass fails with this message (Degraded, a Warning Event, retried with backoff) and the object is
+ * left as it is. The model proceeds once the name is free.
+ */
+export class SharedNameTakenError extends Error {
+  override readonly name = 'SharedNameTakenError';
+  constructor(kind: SharedKind, ref: ResourceRef, namespace: string, objectName: string) {
+    const fix =
+      kind === 'shared-router'
+        ? 'rename or delete it, or set spec.routing.routerScope: model'
+        : 'rename or delete it';
+    super(
+      `${ref.kind} ${namespace}/${objectName} exists and was not made by lightrank (no label ` +
+        `${LABEL_MANAGED_BY}=${MANAGED_BY}); the namespace's shared ${kind === 'shared-router' ? 'router' : `${kind} identity`} ` +
+        `needs that name and will not take it over: ${fix}`,
+    );
+  }
+}
+
 /** The image and pull policy of the shared router's pods (the operator's router image). */
 export interface SharedRouterOptions {
   image: string;
@@ -143,8 +163,14 @@ export class SharedIdentities {
   }
 
   private async applyNow(kind: SharedKind, namespace: string, log: Logger): Promise<void> {
+    const objects = this.build(kind, namespace);
+    // names users may have taken first: their objects are refused, never overwritten
+    for (const [ref, desired] of objects) {
+      const theirs = await this.owned.foreign(ref, namespace, desired.metadata.name);
+      if (theirs) throw new SharedNameTakenError(kind, ref, namespace, desired.metadata.name);
+    }
     await Promise.all(
-      this.build(kind, namespace).map(async ([ref, desired]) => {
+      objects.map(async ([ref, desired]) => {
         const applied = await this.owned.apply(ref, desired);
         if (applied.outcome !== 'unchanged')
           log.info(

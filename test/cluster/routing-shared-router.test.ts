@@ -6,7 +6,7 @@
 // EndpointSlices (kwok pod IPs in 10.244/16 mapped to loopback, where real upstreams stand in for the
 // scoring pods); a rollout's weight moves only its model's key; a model deleted or switched to its own
 // router gives its key up; the last one takes the shared objects with it; the API server refuses
-// namespace scope in gatewayAPI mode.
+// namespace scope in gatewayAPI mode; a user's object named `lightrank` is refused, never taken over.
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -217,6 +217,39 @@ describe('one router per namespace', () => {
 
     // the last model deleted: the Deployment, Service and ConfigMap go
     await fx.models.client.delete(RANKING_MODELS, ns.name, 'a');
+    await waitFor('shared router deleted', async () => (await sharedObjects()).every((o) => o === undefined));
+  });
+
+  it("never takes over a user's object named lightrank: the model says why, and goes on once the name is free", async () => {
+    const theirs = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: SHARED, namespace: ns.name },
+      data: { mine: 'yes' },
+    };
+    await fx.models.client.create(CONFIGMAPS, theirs);
+    await fx.models.create('c', spec());
+    const degraded = await fx.models.waitFor(
+      'c',
+      'Degraded naming the ConfigMap',
+      (m) =>
+        /ConfigMap .*\/lightrank exists and was not made by lightrank/.test(
+          condition(m, 'Degraded')?.message ?? '',
+        ),
+      90_000,
+    );
+    expect(condition(degraded, 'Degraded')?.message).toMatch(/routerScope: model/);
+    // left as it was: no key of the model's, no label of the operator's; no router pods either
+    const cm = (await sharedTable())!;
+    expect(cm.data).toEqual({ mine: 'yes' });
+    expect(cm.metadata.labels?.['app.kubernetes.io/managed-by']).toBeUndefined();
+    expect(await present(DEPLOYMENTS, SHARED)).toBeUndefined();
+
+    // the name freed: the next retry builds the shared router
+    await fx.models.client.delete(CONFIGMAPS, ns.name, SHARED);
+    await ready('c');
+    expect(await keys()).toEqual(['c.json']);
+    await fx.models.client.delete(RANKING_MODELS, ns.name, 'c');
     await waitFor('shared router deleted', async () => (await sharedObjects()).every((o) => o === undefined));
   });
 });

@@ -6,6 +6,7 @@
 // increasing integers): a reconcile that runs before the watch event arrives neither re-applies
 // what it just wrote nor mistakes a new object for a missing one, nor a deleted one for present.
 import { applyIfChanged, type ApplyOutcome } from '../apply.js';
+import { LABEL_MANAGED_BY, MANAGED_BY } from '../../builders.js';
 import { FIELD_MANAGER, isNotFound, KubeClient } from './client.js';
 import type { Informer } from './informer.js';
 import type { KubeObject, ResourceRef } from './types.js';
@@ -59,6 +60,18 @@ export class OwnedObjects {
     const inf = this.informer(ref);
     if (!inf) return readLive<T>(this.client, ref, namespace, name);
     return this.freshest(ref, namespace, name, inf.get(namespace, name)) as T | undefined;
+  }
+
+  /**
+   * An object of that name the operator did not make (it lacks the managed-by label): read from the
+   * API server when the cache has nothing, since the caches hold only the operator's objects. A
+   * name the operator shares with users (the namespace's `lightrank` router, its identities) is
+   * checked with this before its first write, so a user's object of that name is never taken over.
+   */
+  async foreign(ref: ResourceRef, namespace: string, name: string): Promise<KubeObject | undefined> {
+    const live =
+      (await this.get(ref, namespace, name)) ?? (await readLive(this.client, ref, namespace, name));
+    return live && live.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY ? live : undefined;
   }
 
   /** The freshest copy of a cached kind, without waiting (the kind must have an informer). */
