@@ -95,6 +95,8 @@ export const EventReason = {
   SnapshotBuildFailed: 'SnapshotBuildFailed',
   /** a superseded build's publish failed (refused: LATEST names a newer build), its Job removed */
   SnapshotPublishSuperseded: 'SnapshotPublishSuperseded',
+  /** a build still running when a newer one started (a new item tower): its shard Job stopped */
+  SnapshotBuildSuperseded: 'SnapshotBuildSuperseded',
 } as const;
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 

@@ -155,6 +155,7 @@ export class SnapshotBuilds {
         });
       }
       cur = await this.advance(model, seg, cur, regarding, log, now);
+      await this.stopSuperseded(model, seg, cur, regarding, log);
       await this.reportSuperseded(model, seg, cur, regarding, log);
       if (cur.phase === 'Building' || cur.phase === 'Publishing') soonest(IN_FLIGHT_POLL_MS);
       builds.set(seg.name, cur);
@@ -212,6 +213,49 @@ export class SnapshotBuilds {
       return done;
     }
     return cur;
+  }
+
+  /**
+   * Shard Jobs of this segment's other builds still running (a newer item tower started a build,
+   * or a pass that created the Job died before status named it): deleted with their pods, with an
+   * Event each, so no GPU keeps embedding a catalogue nobody will publish. Level-based: whatever
+   * pass sees one stops it. Finished Jobs stay, as the current build's do.
+   */
+  private async stopSuperseded(
+    model: RankingModel,
+    seg: ResolvedSegment,
+    cur: SnapshotBuildStatus,
+    regarding: Regarding,
+    log: Logger,
+  ): Promise<void> {
+    const ns = model.metadata.namespace;
+    const jobs = await this.deps.owned.list<Job>(
+      JOBS,
+      ns,
+      `${LABEL_BUILD_SEGMENT}=${seg.name},${LABEL_BUILD_STEP}=shard`,
+      (j) => {
+        const l = j.metadata.labels ?? {};
+        return (
+          l[LABEL_BUILD_SEGMENT] === seg.name &&
+          l[LABEL_BUILD_STEP] === 'shard' &&
+          l[LABEL_BUILD_VERSION] !== cur.version &&
+          j.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid) === true &&
+          !conditionOf(j, 'Complete') &&
+          !conditionOf(j, 'Failed')
+        );
+      },
+    );
+    for (const job of jobs) {
+      const version = job.metadata.labels![LABEL_BUILD_VERSION]!;
+      const done = countIndexes(job.status?.completedIndexes);
+      if (!(await this.deps.owned.deleteIfPresent(JOBS, ns, job.metadata.name))) continue;
+      log.info({ segment: seg.name, version, job: job.metadata.name }, 'superseded build stopped');
+      await this.deps.events.record(regarding, {
+        type: 'Normal',
+        reason: EventReason.SnapshotBuildSuperseded,
+        message: `segment ${seg.name}: build of snapshot ${version} stopped (${done} shards done): superseded by ${cur.version}; its Job ${job.metadata.name} deleted, LATEST not moved`,
+      });
+    }
   }
 
   /** Failed publish Jobs of this segment's earlier builds: an Event each, then the Job deleted. */

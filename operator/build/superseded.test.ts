@@ -2,7 +2,8 @@
 // is reported once: a Warning Event SnapshotPublishSuperseded with the publish pod's own words,
 // then its Job deleted, so the next pass has nothing to report again; the current build's status
 // is left as it is. A failed publish of the current build is the build's failure (BuildFailed path),
-// and an older publish Job that succeeded, or one of another model or segment, is left alone.
+// and an older publish Job that succeeded, or one of another model or segment, is left alone. A
+// build still running when a newer one started has its shard Job stopped (deleted), once.
 import { describe, expect, it } from 'vitest';
 import { EventReason } from '../../api/conditions.js';
 import { RankingModelSchema, type SnapshotBuildStatus } from '../../api/rankingmodel.js';
@@ -77,6 +78,25 @@ function publishJob(
     },
     spec: {},
     status: { conditions: [{ type: condition, status: 'True' }] },
+  } as unknown as Job;
+}
+
+/** A shard Job: running (no condition), or finished. */
+function shardJob(version: string, condition?: 'Failed' | 'Complete', o: { uid?: string } = {}) {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: shardJobName('ads', 'main', version),
+      namespace: 'ml',
+      labels: { [LABEL_BUILD_SEGMENT]: 'main', [LABEL_BUILD_STEP]: 'shard', [LABEL_BUILD_VERSION]: version },
+      ownerReferences: [{ uid: o.uid ?? 'u-1' }],
+    },
+    spec: {},
+    status: {
+      completedIndexes: '0-1',
+      ...(condition ? { conditions: [{ type: condition, status: 'True' }] } : {}),
+    },
   } as unknown as Job;
 }
 
@@ -160,5 +180,29 @@ describe('a superseded build’s publish', () => {
     ]);
     expect(events).toEqual([]);
     expect(deleted).toEqual([]);
+  });
+});
+
+describe('a superseded build still running', () => {
+  it('has its shard Job deleted, with an Event naming both builds; finished or current Jobs and other models’ stay', async () => {
+    const running = shardJob(OLDER);
+    const { events, deleted, build, again } = await pass([
+      running,
+      shardJob(CURRENT),
+      shardJob(OLDER, 'Complete'),
+      shardJob(OLDER, 'Failed'),
+      shardJob(OLDER, undefined, { uid: 'another-model' }),
+    ]);
+    expect(deleted).toEqual([running.metadata.name]);
+    expect(events).toEqual([
+      {
+        type: 'Normal',
+        reason: EventReason.SnapshotBuildSuperseded,
+        message: `segment main: build of snapshot ${OLDER} stopped (2 shards done): superseded by ${CURRENT}; its Job ${running.metadata.name} deleted, LATEST not moved`,
+      },
+    ]);
+    expect(build).toMatchObject({ version: CURRENT, phase: 'Published' });
+    await again();
+    expect(events).toHaveLength(1);
   });
 });
