@@ -215,6 +215,31 @@ export class SnapshotBuilds {
     return cur;
   }
 
+  /** The model's Jobs of one step of this segment's builds other than `cur` that pass `keep` (cache reads). */
+  private othersJobs(
+    model: RankingModel,
+    seg: ResolvedSegment,
+    cur: SnapshotBuildStatus,
+    step: 'shard' | 'publish',
+    keep: (job: Job) => boolean,
+  ): Promise<Job[]> {
+    return this.deps.owned.list<Job>(
+      JOBS,
+      model.metadata.namespace,
+      `${LABEL_BUILD_SEGMENT}=${seg.name},${LABEL_BUILD_STEP}=${step}`,
+      (j) => {
+        const l = j.metadata.labels ?? {};
+        return (
+          l[LABEL_BUILD_SEGMENT] === seg.name &&
+          l[LABEL_BUILD_STEP] === step &&
+          l[LABEL_BUILD_VERSION] !== cur.version &&
+          j.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid) === true &&
+          keep(j)
+        );
+      },
+    );
+  }
+
   /**
    * Shard Jobs of this segment's other builds still running (a newer item tower started a build,
    * or a pass that created the Job died before status named it): deleted with their pods, with an
@@ -229,21 +254,12 @@ export class SnapshotBuilds {
     log: Logger,
   ): Promise<void> {
     const ns = model.metadata.namespace;
-    const jobs = await this.deps.owned.list<Job>(
-      JOBS,
-      ns,
-      `${LABEL_BUILD_SEGMENT}=${seg.name},${LABEL_BUILD_STEP}=shard`,
-      (j) => {
-        const l = j.metadata.labels ?? {};
-        return (
-          l[LABEL_BUILD_SEGMENT] === seg.name &&
-          l[LABEL_BUILD_STEP] === 'shard' &&
-          l[LABEL_BUILD_VERSION] !== cur.version &&
-          j.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid) === true &&
-          !conditionOf(j, 'Complete') &&
-          !conditionOf(j, 'Failed')
-        );
-      },
+    const jobs = await this.othersJobs(
+      model,
+      seg,
+      cur,
+      'shard',
+      (j) => !conditionOf(j, 'Complete') && !conditionOf(j, 'Failed'),
     );
     for (const job of jobs) {
       const version = job.metadata.labels![LABEL_BUILD_VERSION]!;
@@ -267,20 +283,12 @@ export class SnapshotBuilds {
     log: Logger,
   ): Promise<void> {
     const ns = model.metadata.namespace;
-    const jobs = await this.deps.owned.list<Job>(
-      JOBS,
-      ns,
-      `${LABEL_BUILD_SEGMENT}=${seg.name},${LABEL_BUILD_STEP}=publish`,
-      (j) => {
-        const l = j.metadata.labels ?? {};
-        return (
-          l[LABEL_BUILD_SEGMENT] === seg.name &&
-          l[LABEL_BUILD_STEP] === 'publish' &&
-          l[LABEL_BUILD_VERSION] !== cur.version &&
-          j.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid) === true &&
-          conditionOf(j, 'Failed') !== undefined
-        );
-      },
+    const jobs = await this.othersJobs(
+      model,
+      seg,
+      cur,
+      'publish',
+      (j) => conditionOf(j, 'Failed') !== undefined,
     );
     for (const job of jobs) {
       const version = job.metadata.labels![LABEL_BUILD_VERSION]!;
