@@ -227,6 +227,13 @@ export function rankingModelCrd(): Record<string, unknown> {
               priority: 1,
             },
             {
+              name: 'URL',
+              type: 'string',
+              description: 'Where callers in the cluster send requests (routing mode router)',
+              jsonPath: '.status.url',
+              priority: 1,
+            },
+            {
               name: 'Reason',
               type: 'string',
               description: 'Reason of the condition behind the phase',

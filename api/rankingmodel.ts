@@ -860,7 +860,7 @@ export const RoutingSpecSchema = z
     }),
     routerScope: z.enum(['model', 'namespace']).default('model').meta({
       description:
-        "router mode only. model: the model's own router (Deployment and Service <name>-router); namespace: the router every namespace-scope model of the namespace shares (Deployment and Service lightrank, one table file per model). Callers send /v2/models/<name>/... to http://<name>-router.<namespace> or http://lightrank.<namespace>.",
+        "router mode only. model: the model's own router (Deployment and Service <name>-router); namespace: the router every namespace-scope model of the namespace shares (Deployment and Service lightrank, one table file per model). Callers send /v2/models/<name>/... to http://<name>-router.<namespace>.svc:8080 or http://lightrank.<namespace>.svc:8080 (status.url).",
     }),
   })
   .superRefine((r, ctx) => {
@@ -1174,6 +1174,10 @@ export const RankingModelStatusSchema = z
       .meta({ description: 'Ready segments / all segments, e.g. "2/2" (printer column).' }),
     modelVersion: z.string().max(128).optional().meta({
       description: 'Stable model version(s) served, comma-separated when segments differ (printer column).',
+    }),
+    url: z.string().max(512).optional().meta({
+      description:
+        "Where callers in the cluster send the model's requests in routing mode router: its router's Service (http://<name>-router.<namespace>.svc:8080), or with routerScope namespace the namespace's shared one (http://lightrank.<namespace>.svc:8080); the paths name the model (/v2/models/<name>/..., /v1/models/<name>/...). Absent in mode gatewayAPI, whose address is the Gateway's (printer column, -o wide).",
     }),
     rolloutPhase: z.enum(ROLLOUT_PHASES).optional().meta({
       description:

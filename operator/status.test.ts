@@ -5,7 +5,7 @@ import { resolveSegments } from '../api/resolve.js';
 import type { Deployment } from './builders.js';
 import type { KubeObject } from './runtime/kube/types.js';
 import { statusUnchanged } from './reconciler.js';
-import { computeStatus, invalidSpecStatus, segmentReady, type SegmentObservation } from './status.js';
+import { computeStatus, invalidSpecStatus, segmentReady, urlOf, type SegmentObservation } from './status.js';
 import { Reason } from '../api/conditions.js';
 import type { SegmentRolloutState } from './rollout/segment.js';
 
@@ -470,5 +470,22 @@ describe('statusUnchanged', () => {
     const done = computeStatus(m, [{ segment: segs[0]!, deployment: ready2 }], T0);
     expect(statusUnchanged(done, { ...done, canary: 'v2@20%', step: '1/3' })).toBe(false);
     expect(statusUnchanged(done, done)).toBe(true);
+  });
+});
+
+describe('status.url', () => {
+  const routed = (routing: Record<string, unknown>): RankingModel => ({
+    ...m,
+    spec: RankingModelSpecSchema.parse({ ...m.spec, routing }),
+  });
+
+  it("names the model's own router, the namespace's shared one, or nothing in gatewayAPI mode", () => {
+    expect(computeStatus(m, [{ segment: segs[0]!, deployment: ready2 }], T0).url).toBe(
+      'http://ads-router.n.svc:8080',
+    );
+    expect(urlOf(routed({ routerScope: 'namespace' }))).toEqual({ url: 'http://lightrank.n.svc:8080' });
+    const gateway = routed({ mode: 'gatewayAPI', parentRefs: [{ name: 'gw' }] });
+    expect(urlOf(gateway)).toEqual({});
+    expect(computeStatus(gateway, [{ segment: segs[0]!, deployment: ready2 }], T0)).not.toHaveProperty('url');
   });
 });

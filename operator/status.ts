@@ -31,7 +31,9 @@ import type { Deployment } from './builders.js';
 import { PodAnnotation, refusalCode } from '../api/pod-annotations.js';
 import type { KubeObject } from './runtime/kube/types.js';
 import { podSnapshotReport, segmentSnapshot, type SegmentSnapshot } from './snapshots.js';
-import { LABEL_TRACK } from './builders.js';
+import { LABEL_TRACK, SERVER_PORT } from './builders.js';
+import { routerName } from './traffic/router/objects.js';
+import { SHARED_ROUTER_NAME, usesSharedRouter } from './traffic/router/shared.js';
 import type { SegmentRolloutState } from './rollout/segment.js';
 import {
   autoscaledFields,
@@ -599,6 +601,7 @@ export function computeStatus(
     phase: phaseOf(conditions),
     readySegments: `${f.segments.filter((s) => s.ready).length}/${f.segments.length}`,
     modelVersion: [...new Set(segments.map((s) => s.stableVersion).filter(Boolean))].join(','),
+    ...urlOf(model),
     rolloutPhase,
     ...rolloutColumns(model, segments),
     scale: scaleColumn(observations),
@@ -611,6 +614,17 @@ export function computeStatus(
     ),
     segments,
   };
+}
+
+/**
+ * Where callers in the cluster send the model's requests (mode router): its router's Service, or the
+ * namespace's shared one; the paths name the model. Mode gatewayAPI: the Gateway's address, which the
+ * operator does not own, so none.
+ */
+export function urlOf(model: RankingModel): { url?: string } {
+  if ((model.spec.routing?.mode ?? 'router') !== 'router') return {};
+  const service = usesSharedRouter(model) ? SHARED_ROUTER_NAME : routerName(model.metadata.name);
+  return { url: `http://${service}.${model.metadata.namespace}.svc:${SERVER_PORT}` };
 }
 
 /** The status of a spec the operator cannot act on (it passed the API server but not the schema). */

@@ -429,6 +429,7 @@ describe('a valid RankingModel', () => {
       modelVersion: 'v1',
       rolloutPhase: 'Stable',
       scale: '3/2',
+      url: 'http://valid-router.ns.svc:8080',
       conditions: [
         {
           type: 'Ready',
@@ -455,10 +456,11 @@ describe('a valid RankingModel', () => {
     const wide = (await kubectl('get', 'rkm', 'valid', '-n', ns.name, '-o', 'wide')).trim().split('\n');
     expect(wide[0]?.split(/\s+/)).toEqual([
       ...['NAME', 'READY', 'STABLE', 'CANARY', 'STEP', 'PHASE', 'AGE'],
-      ...['ROLLOUT', 'ANALYSIS', 'SCALE', 'REASON'],
+      ...['ROLLOUT', 'ANALYSIS', 'SCALE', 'URL', 'REASON'],
     ]);
     // an autoscaler asking for 3 pods of which 2 exist: desired/current
     expect(wide[1]?.split(/\s+/)).toContain('3/2');
+    expect(wide[1]?.split(/\s+/)).toContain('http://valid-router.ns.svc:8080');
   });
 
   it('is listed under the lightrank category', async () => {

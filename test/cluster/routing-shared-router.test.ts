@@ -99,7 +99,11 @@ describe('one router per namespace', () => {
   it('two models share one router Deployment, Service and table ConfigMap, one key each', async () => {
     await fx.models.create('a', spec());
     await fx.models.create('b', spec());
-    await Promise.all([ready('a'), ready('b')]);
+    const models = await Promise.all([ready('a'), ready('b')]);
+    for (const model of models)
+      expect((model as { status?: { url?: string } }).status?.url).toBe(
+        `http://lightrank.${ns.name}.svc:8080`,
+      );
     const [dep, svc, cm] = await sharedObjects();
     for (const o of [dep, svc, cm]) {
       expect(o, 'shared router object').toBeDefined();
