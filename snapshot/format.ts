@@ -10,12 +10,14 @@
 //   MANIFEST_FILE = 'manifest.json'; IDS_FILE = 'ids.u64'; EMBEDDINGS_FILE = 'embeddings.bin'
 //   type EmbeddingDtype = 'float32' | 'float16'
 //   interface SnapshotManifest { formatVersion, snapshotVersion, towerFingerprint, tasks, dim,
-//     dtype, rows, files: Record<string, { sha256, bytes }>, createdAt }
+//     dtype, rows, files: Record<string, { sha256?, bytes, blocks? }>, createdAt }   (sha256 or
+//     blocks: { bytes: block size, sha256: each block's }, blocks covering the file exactly)
 //   bytesPerValue(dtype): 4 | 2
 //   parseManifest(text: string): SnapshotManifest          throws SnapshotError manifest|format_version|dtype
 //   checkManifestShape(m: SnapshotManifest): void           throws SnapshotError shape|dtype|manifest
 //   checkFingerprint(m, expected?: string): void            throws SnapshotError fingerprint
 import { z } from 'zod';
+import { blockCount, type FileBlocks } from './blocks.js';
 import { SnapshotError } from './errors.js';
 
 /** The single-file format: ids.u64 + embeddings.bin. Still written for one-writer snapshots. */
@@ -43,9 +45,14 @@ export function partFileNames(index: number): { ids: string; embeddings: string 
 
 export type EmbeddingDtype = 'float32' | 'float16';
 
+/**
+ * A listed file: its size and its whole sha256, its block checksums (blocks.ts), or both. A
+ * reader verifies the blocks when they are listed, else the whole sha256.
+ */
 export interface SnapshotFileEntry {
-  sha256: string;
+  sha256?: string;
   bytes: number;
+  blocks?: FileBlocks;
 }
 
 export interface SnapshotManifest {
@@ -71,10 +78,35 @@ export function bytesPerValue(dtype: EmbeddingDtype): 4 | 2 {
   return dtype === 'float32' ? 4 : 2;
 }
 
-const fileEntrySchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
-  bytes: z.number().int().nonnegative(),
-});
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
+
+// Blocks cover the file's bytes exactly: ceil(bytes / block size) of them, the last one short.
+const fileEntrySchema = z
+  .object({
+    sha256: sha256Schema.optional(),
+    bytes: z.number().int().nonnegative(),
+    blocks: z
+      .object({
+        bytes: z.number().int().positive(),
+        sha256: z.array(sha256Schema),
+      })
+      .optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.sha256 === undefined && e.blocks === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a file needs its sha256 or its blocks' });
+    if (!e.blocks) return;
+    const need = blockCount(e.bytes, e.blocks.bytes);
+    const n = e.blocks.sha256.length;
+    if (n !== need)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['blocks', 'sha256'],
+        message:
+          `${n} blocks of ${e.blocks.bytes} bytes do not cover the file's ${e.bytes} bytes ` +
+          `(${need} do, the last ${need === 0 ? 0 : e.bytes - (need - 1) * e.blocks.bytes} bytes long)`,
+      });
+  });
 
 // File names stay inside the snapshot directory.
 const fileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name');

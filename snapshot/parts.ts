@@ -100,7 +100,9 @@ export async function assembleParts(
   m: SnapshotManifest,
 ): Promise<{ manifest: SnapshotManifest; sha256: Record<string, string> }> {
   if (!m.parts) {
-    const sha256 = Object.fromEntries(Object.entries(m.files).map(([k, v]) => [k, v.sha256]));
+    // files listed with blocks only have no whole sha256 to give
+    const sha256: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.files)) if (v.sha256 !== undefined) sha256[k] = v.sha256;
     return { manifest: m, sha256 };
   }
   const files: Record<string, SnapshotFileEntry> = {};
@@ -128,6 +130,6 @@ export async function assembleParts(
   await writeManifest(dir, manifest);
   return {
     manifest,
-    sha256: { [IDS_FILE]: files[IDS_FILE]!.sha256, [EMBEDDINGS_FILE]: files[EMBEDDINGS_FILE]!.sha256 },
+    sha256: { [IDS_FILE]: files[IDS_FILE]!.sha256!, [EMBEDDINGS_FILE]: files[EMBEDDINGS_FILE]!.sha256! },
   };
 }
