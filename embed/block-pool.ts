@@ -11,9 +11,10 @@
 //   type BlockResult = { ok: true } | { ok: false; sha256: string; bytes: number }
 //     | { ok: false; error: { message: string; code?: string } } | undefined   (undefined: skipped)
 //   class BlockPool {
-//     static start(threads: number): BlockPool    threads − 1 worker threads started now
+//     static start(threads, { workersOnly? }): BlockPool   threads − 1 worker threads started now
+//       (workersOnly, for tests: `threads` workers, none of the blocks hashed on this thread)
 //     verify(jobs: BlockJob[]): Promise<BlockResult[]>   one verify at a time
-//     stop(): void                                no block is claimed after this
+//     stop(): void                                no block is claimed after this (in any verify)
 //     close(): Promise<void>                      the workers end
 //   }
 import { createHash } from 'node:crypto';
@@ -84,22 +85,33 @@ type Message = { i: number; reply: BlockResult } | { done: true };
 
 export class BlockPool {
   private ctl?: Int32Array;
+  private stopped = false;
 
-  private constructor(private readonly workers: Worker[]) {}
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly here: boolean,
+  ) {}
 
-  /** Starts threads − 1 worker threads now; this thread is the other one. */
-  static start(threads: number): BlockPool {
-    const n = Math.max(0, Math.floor(threads) - 1);
-    return new BlockPool(Array.from({ length: n }, () => new Worker(WORKER, { eval: true })));
+  /**
+   * Starts threads − 1 worker threads now; this thread is the other one. `workersOnly` (tests):
+   * `threads` workers, and this thread hashes nothing.
+   */
+  static start(threads: number, opts: { workersOnly?: boolean } = {}): BlockPool {
+    const n = Math.max(opts.workersOnly ? 1 : 0, Math.floor(threads) - (opts.workersOnly ? 0 : 1));
+    const workers = Array.from({ length: n }, () => new Worker(WORKER, { eval: true }));
+    return new BlockPool(workers, !opts.workersOnly);
   }
 
+  /** No block is claimed after this, in this verify or a later one. */
   stop(): void {
+    this.stopped = true;
     if (this.ctl) Atomics.store(this.ctl, 1, 1);
   }
 
   async verify(jobs: BlockJob[]): Promise<BlockResult[]> {
     const shared = new SharedArrayBuffer(8);
     const ctl = (this.ctl = new Int32Array(shared)); // [next block, stopped]
+    if (this.stopped) Atomics.store(ctl, 1, 1);
     const results: BlockResult[] = new Array<BlockResult>(jobs.length).fill(undefined);
     const plain = jobs.map(({ path, start, end, sha256 }) => ({ path, start, end, sha256 }));
     const workers = this.workers.map(
@@ -117,12 +129,12 @@ export class BlockPool {
           w.postMessage({ jobs: plain, shared });
         }),
     );
-    await Promise.all([this.here(jobs, ctl, results), ...workers]);
+    await Promise.all([this.here ? this.pull(jobs, ctl, results) : undefined, ...workers]);
     return results;
   }
 
   /** This thread's share: blocks claimed from the same queue, read and hashed here. */
-  private async here(jobs: BlockJob[], ctl: Int32Array, results: BlockResult[]): Promise<void> {
+  private async pull(jobs: BlockJob[], ctl: Int32Array, results: BlockResult[]): Promise<void> {
     const buf = Buffer.allocUnsafe(CHUNK);
     const files = new Map<string, Awaited<ReturnType<typeof open>>>();
     try {
