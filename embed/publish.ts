@@ -1,7 +1,7 @@
 // The publish step of an offline item-tower build, run once every shard has staged its part in the
 // snapshot's storage (store.ts: a file:// folder or an s3:// prefix). Every part is checked again
 // from what the storage holds: its manifest (a complete part has one: the shard writes it last),
-// the build's version and tower fingerprint, sizes and sha256s of its files (streamed and hashed
+// the build's version and tower fingerprint, sizes and checksums of its files (read back and hashed
 // here), the same tasks, dim and dtype as the others, no item id twice in the build. Then the
 // parts' files go into the version (moved on file://, copied server-side on S3: the matrix never
 // passes through this process), the version's manifest is written, and LATEST is moved last. A
@@ -15,16 +15,23 @@
 // The version is a multi-part snapshot (formatVersion 2, snapshot/parts.ts): the manifest lists the
 // parts in shard order. The sidecar assembles them into the single-file layout the server maps.
 //
-// The checks run side by side: every part's manifest is read at once; then the parts' files are
-// hashed HASHING at a time (one per core, at most 4) — a file store's large files in worker
-// threads (snapshot/sha256.ts), the others streamed on this thread, as S3's are — and the
-// duplicate-id check runs as soon as every part's ids are read, while the matrices are still being
-// hashed. A refusal names the lowest part (and
-// its ids before its matrix) that failed, whatever finished first.
+// The checks run side by side. A shard lists its files with block checksums (snapshot/blocks.ts),
+// so one file is verified on every core: on a file store the worker threads of a BlockPool start
+// first thing (their start-up overlaps the reads of LATEST and the manifests), then every block of
+// every part's matrix goes on one queue that this thread and the workers pull from
+// (block-pool.ts); on S3 each block is a ranged GET, RANGED_GETS at once, hashed as it arrives. A
+// file whose size differs from its manifest is refused before a block is read; the first block
+// that differs stops the queue. The ids are streamed and checked on this thread, and the
+// duplicate-id check runs as soon as every part's ids are read, while the blocks are still being
+// hashed. Parts listed with one sha256 per file (staged before block checksums) are hashed
+// HASHING files at a time, a file store's large files in worker threads (snapshot/sha256.ts). A
+// refusal names the lowest part (and its ids before its matrix) that failed, whatever finished
+// first.
 //
 // API:
 //   stagedPart(version, index) → '.staging/<version>/part-NNNNN'     (a key in the store)
-//   publishParts({ store, version, shards, fingerprint, signal?, workerHashBytes? }) → SnapshotManifest
+//   publishParts({ store, version, shards, fingerprint, signal?, workerHashBytes?, hashing? })
+//     → SnapshotManifest
 //     throws PublishError (bad parts: exit 2), anything else (storage: retryable)
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -450,7 +457,8 @@ async function publishChecked(opts: PublishOptions, pool: BlockPool | undefined)
     stopped = true;
     pool?.stop();
   };
-  signal?.addEventListener('abort', () => pool?.stop(), { once: true });
+  const onAbort = () => pool?.stop(); // no block is claimed after a SIGTERM
+  signal?.addEventListener('abort', onAbort, { once: true });
   const idResults = await Promise.allSettled(idChecks);
   let duplicate: unknown;
   if (idResults.some((r) => r.status === 'rejected')) stopAll();
@@ -462,6 +470,7 @@ async function publishChecked(opts: PublishOptions, pool: BlockPool | undefined)
       stopAll();
     }
   const matrixResults = await Promise.allSettled(matrixChecks);
+  signal?.removeEventListener('abort', onAbort);
   // the lowest part's failure, its ids before its matrix, then a duplicate id
   for (const r of parts.flatMap((i) => [idResults[i]!, matrixResults[i]!]))
     if (r.status === 'rejected' && r.reason !== SKIPPED) throw r.reason;
