@@ -80,7 +80,7 @@ describe('an offline item-tower build', () => {
       workerHashBytes: 0,
     });
     expect(manifest.rows).toBe(ITEMS);
-    expect(manifest.formatVersion).toBe(2); // one part per shard, moved as written
+    expect(manifest.formatVersion).toBe(3); // one part per shard, moved as written, block checksums
     expect(manifest.parts?.length).toBe(4);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockHasher, FileVerifier } from './blocks.js';
 import { EMBEDDINGS_FILE, IDS_FILE, MANIFEST_FILE, parseManifest } from './format.js';
+import { partsManifest } from './parts.js';
 import { openSnapshot } from './reader.js';
 import { validateSnapshot } from './validate.js';
 import { SnapshotWriter } from './writer.js';
@@ -97,6 +98,30 @@ describe('block checksums', () => {
     );
     expect(() => parseManifest(edited((raw) => (raw.files[EMBEDDINGS_FILE]!.blocks!.bytes = 0)))).toThrow(
       /files\.embeddings\.bin\.blocks\.bytes/,
+    );
+  });
+
+  it('a multi-part version whose files carry blocks is formatVersion 3, so a reader of 1 and 2 refuses it by its version', () => {
+    const whole = { sha256: 'a'.repeat(64), bytes: 8 };
+    const blocked = { bytes: 8, blocks: { bytes: 4, sha256: ['b'.repeat(64), 'c'.repeat(64)] } };
+    const header = {
+      snapshotVersion: 'v1',
+      towerFingerprint: 'fp',
+      tasks: ['ctr'],
+      dim: 1,
+      dtype: 'float32' as const,
+    };
+    const part = (embeddings: typeof whole | typeof blocked) => ({ rows: 1, ids: whole, embeddings });
+    expect(partsManifest(header, [part(whole)]).formatVersion).toBe(2);
+    const m = partsManifest(header, [part(whole), part(blocked)]);
+    expect(m.formatVersion).toBe(3);
+    expect(parseManifest(JSON.stringify(m))).toEqual(m);
+    expect(() => parseManifest(JSON.stringify({ ...m, formatVersion: 4 }))).toThrow(
+      'manifest.json: formatVersion 4 is not supported (this reader reads 1 to 3)',
+    );
+    const { parts: _parts, ...noParts } = m;
+    expect(() => parseManifest(JSON.stringify(noParts))).toThrow(
+      'manifest.json: formatVersion 3 needs parts',
     );
   });
 

@@ -3,8 +3,10 @@
 //
 // API:
 //   SINGLE_FILE_FORMAT_VERSION = 1 (ids.u64 + embeddings.bin), MULTI_PART_FORMAT_VERSION = 2
-//   (`parts`: each part's rows and its ids/embeddings file names, in row order);
-//   SNAPSHOT_FORMAT_VERSION = 2, the newest read
+//   (`parts`: each part's rows and its ids/embeddings file names, in row order),
+//   BLOCK_FORMAT_VERSION = 3 (multi-part whose files carry block checksums: a reader of 1 and 2
+//   only refuses it by its version, not by a schema error); SNAPSHOT_FORMAT_VERSION = 3, the newest read
+//   multiPartVersion(files) → 2 | 3
 //   partFileNames(i) → { ids: 'part-0000i.ids.u64', embeddings: 'part-0000i.embeddings.bin' }
 //   snapshotParts(m) → SnapshotPart[]                      a single-file snapshot is one part
 //   MANIFEST_FILE = 'manifest.json'; IDS_FILE = 'ids.u64'; EMBEDDINGS_FILE = 'embeddings.bin'
@@ -24,11 +26,23 @@ import { SnapshotError } from './errors.js';
 export const SINGLE_FILE_FORMAT_VERSION = 1;
 /** The multi-part format: `parts` lists each writer's ids and embeddings files, in row order. */
 export const MULTI_PART_FORMAT_VERSION = 2;
+/**
+ * The multi-part format whose files may be checked by block checksums (`blocks`) instead of one
+ * sha256. Its own number so that a reader of 1 and 2 only refuses it as a newer format, by name.
+ */
+export const BLOCK_FORMAT_VERSION = 3;
 /** The newest format this code reads (it reads every one up to this). */
-export const SNAPSHOT_FORMAT_VERSION = MULTI_PART_FORMAT_VERSION;
+export const SNAPSHOT_FORMAT_VERSION = BLOCK_FORMAT_VERSION;
 export const MANIFEST_FILE = 'manifest.json';
 export const IDS_FILE = 'ids.u64';
 export const EMBEDDINGS_FILE = 'embeddings.bin';
+
+/** The multi-part version for these files: 3 when any is checked by blocks, else 2. */
+export function multiPartVersion(files: Record<string, { blocks?: unknown }>): number {
+  return Object.values(files).some((f) => f.blocks !== undefined)
+    ? BLOCK_FORMAT_VERSION
+    : MULTI_PART_FORMAT_VERSION;
+}
 
 /** One part of a multi-part snapshot: its rows, and the names of its two files in `files`. */
 export interface SnapshotPart {
@@ -65,7 +79,7 @@ export interface SnapshotManifest {
   rows: number;
   files: Record<string, SnapshotFileEntry>;
   createdAt: string;
-  /** formatVersion 2 only: the parts, in row order (their rows add up to `rows`). */
+  /** formatVersion 2 and 3 only: the parts, in row order (their rows add up to `rows`). */
   parts?: SnapshotPart[];
 }
 
@@ -152,11 +166,12 @@ export function parseManifest(text: string): SnapshotManifest {
     raw !== null &&
     version !== SINGLE_FILE_FORMAT_VERSION &&
     version !== MULTI_PART_FORMAT_VERSION &&
+    version !== BLOCK_FORMAT_VERSION &&
     version !== undefined
   ) {
     throw new SnapshotError(
       'format_version',
-      `${MANIFEST_FILE}: formatVersion ${JSON.stringify(version)} is not supported (this reader reads ${SINGLE_FILE_FORMAT_VERSION} and ${MULTI_PART_FORMAT_VERSION})`,
+      `${MANIFEST_FILE}: formatVersion ${JSON.stringify(version)} is not supported (this reader reads ${SINGLE_FILE_FORMAT_VERSION} to ${SNAPSHOT_FORMAT_VERSION})`,
       MANIFEST_FILE,
     );
   }
@@ -171,12 +186,12 @@ export function parseManifest(text: string): SnapshotManifest {
     );
   }
   const m = parsed.data;
-  if ((m.formatVersion === MULTI_PART_FORMAT_VERSION) !== (m.parts !== undefined)) {
+  if ((m.formatVersion !== SINGLE_FILE_FORMAT_VERSION) !== (m.parts !== undefined)) {
     throw new SnapshotError(
       'manifest',
       m.parts === undefined
-        ? `${MANIFEST_FILE}: formatVersion 2 needs parts`
-        : `${MANIFEST_FILE}: parts are only read in formatVersion 2`,
+        ? `${MANIFEST_FILE}: formatVersion ${m.formatVersion} needs parts`
+        : `${MANIFEST_FILE}: parts are only read in formatVersion 2 and 3`,
       MANIFEST_FILE,
     );
   }
