@@ -6,7 +6,13 @@
 //   ids           every part's ids read back, hashed and kept
 //   dup check     checkUniqueIds's sort over all ids (IdIndex.build)
 //   matrices, one thread      every part's embeddings hashed in turn on this thread
-//   matrices, worker threads  the same, HASHING at a time in worker threads (as publish does)
+//   matrices, worker threads  the same, HASHING at a time in worker threads (as publish did before
+//                             block checksums; a part written before them still is)
+//   matrices, blocks          every part's blocks on one queue, this thread and HASHING − 1 worker
+//                             threads pulling from it (embed/block-pool.ts, as publish does): with
+//                             the workers' start-up, and with the workers already started (publish
+//                             starts them before it reads the manifests); then the same over the
+//                             same bytes with blocks of 8, 16 and 32 MiB (workers started)
 //   publishParts (whole)      all of publish: the checks above side by side, then every file
 //                             renamed into the version, its manifest and LATEST written
 //   staging cleanup           .staging/<version> removed (what `embed publish` does after LATEST)
@@ -18,12 +24,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
+import { BlockPool, type BlockJob } from '../embed/block-pool.js';
 import { HASHING, publishParts, stagedPart } from '../embed/publish.js';
 import { embedShard } from '../embed/shard.js';
 import { openStore } from '../embed/store.js';
 import { buildTowers } from '../modelkit/bundle.js';
 import { catalogueColumns, writeParquetCatalogue } from '../modelkit/catalogue-parquet.js';
 import { modelConfig } from '../modelkit/config.js';
+import { blockRange, type FileBlocks } from '../snapshot/blocks.js';
 import { EMBEDDINGS_FILE, IDS_FILE, MANIFEST_FILE, parseManifest } from '../snapshot/format.js';
 import { IdIndex } from '../snapshot/id-index.js';
 import { sha256File } from '../snapshot/sha256.js';
@@ -118,6 +126,61 @@ try {
   await time(`matrices, ${HASHING} worker threads`, () =>
     Promise.all(parts.map((p) => limit(() => sha256File(join(p, EMBEDDINGS_FILE))))),
   );
+  // the blocks each part's manifest lists, and the same bytes cut into blocks of other sizes
+  const manifests = await Promise.all(
+    parts.map(async (p) => parseManifest(await readFile(join(p, MANIFEST_FILE), 'utf8'))),
+  );
+  const jobsOf = (blocksOf: (i: number) => FileBlocks) =>
+    parts.flatMap((p, i) => {
+      const blocks = blocksOf(i);
+      const bytes = manifests[i]!.files[EMBEDDINGS_FILE]!.bytes;
+      return blocks.sha256.map((sha256, b): BlockJob => ({
+        path: join(p, EMBEDDINGS_FILE),
+        ...blockRange(blocks, bytes, b),
+        sha256,
+      }));
+    });
+  const verifyAll = async (pool: BlockPool, jobs: BlockJob[]) => {
+    const results = await pool.verify(jobs);
+    if (!results.every((r) => r?.ok)) throw new Error('a block differs');
+  };
+  const listed = jobsOf((i) => manifests[i]!.files[EMBEDDINGS_FILE]!.blocks!);
+  await time(`matrices, blocks, ${HASHING} threads with start-up`, async () => {
+    const pool = BlockPool.start(HASHING);
+    try {
+      await verifyAll(pool, listed);
+    } finally {
+      await pool.close();
+    }
+  });
+  const started = BlockPool.start(HASHING);
+  try {
+    await time(`matrices, blocks, ${HASHING} threads started`, () => verifyAll(started, listed));
+    for (const mib of [8, 16, 32]) {
+      const blockBytes = mib * 1024 ** 2;
+      const cut = await Promise.all(
+        parts.map(async (p) => {
+          const b = await readFile(join(p, EMBEDDINGS_FILE));
+          const sha256: string[] = [];
+          for (let at = 0; at < b.length; at += blockBytes)
+            sha256.push(
+              createHash('sha256')
+                .update(b.subarray(at, at + blockBytes))
+                .digest('hex'),
+            );
+          return { bytes: blockBytes, sha256 };
+        }),
+      );
+      await time(`  blocks of ${mib} MiB (${cut[0]!.sha256.length} a part)`, () =>
+        verifyAll(
+          started,
+          jobsOf((i) => cut[i]!),
+        ),
+      );
+    }
+  } finally {
+    await started.close();
+  }
   await time(
     'publishParts (whole)',
     (at) =>
@@ -127,7 +190,7 @@ try {
   await time('staging cleanup', (at) => openStore(at).removeAll('.staging/v1'), true);
   const out = [
     `embed publish profile: ${ITEMS.toLocaleString('en-US')} items in ${PARTS} part(s), file store (load average at start ${load0.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}; medians of ${ROUNDS} rounds)`,
-    ...rows.map(([name, s]) => `  ${name.padEnd(34)} ${s.toFixed(3)} s`),
+    ...rows.map(([name, s]) => `  ${name.padEnd(44)} ${s.toFixed(3)} s`),
   ];
   console.log(out.join('\n'));
 } finally {

@@ -80,7 +80,7 @@ describe('an offline item-tower build', () => {
       workerHashBytes: 0,
     });
     expect(manifest.rows).toBe(ITEMS);
-    expect(manifest.formatVersion).toBe(2); // one part per shard, moved as written
+    expect(manifest.formatVersion).toBe(3); // one part per shard, moved as written, block checksums
     expect(manifest.parts?.length).toBe(4);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
 
@@ -201,11 +201,13 @@ describe('an offline item-tower build', () => {
     await writeFile(ids, bytes);
     await expect(
       publishParts({ store, version: 'v5', shards: 1, fingerprint: towers.fingerprint }),
-    ).rejects.toThrow(/part 0 \(.*\): ids\.u64: sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/);
+    ).rejects.toThrow(
+      /part 0 \(.*\): ids\.u64: block 0 \(bytes 0–39999\): sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/,
+    );
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
     await expect(readFile(join(prefix, 'v5', 'manifest.json'))).rejects.toThrow(/ENOENT/);
 
-    // matrices are hashed side by side (here all in worker threads, as large ones are): a changed
+    // matrices are verified side by side (their blocks on one queue, every core): a changed
     // byte in one is still found, and with several parts refused the lowest is named, whichever
     // check finished first
     await build(prefix, 'v6', 3);
@@ -218,7 +220,9 @@ describe('an offline item-tower build', () => {
     await flip(2, 'embeddings.bin', (n) => n - 1);
     await expect(
       publishParts({ store, version: 'v6', shards: 3, fingerprint: towers.fingerprint, workerHashBytes: 0 }),
-    ).rejects.toThrow(/part 2 \(.*\): embeddings\.bin: sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/);
+    ).rejects.toThrow(
+      /part 2 \(.*\): embeddings\.bin: block 0 \(bytes 0–\d+\): sha256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}/,
+    );
     await flip(1, 'embeddings.bin', (n) => Math.floor(n / 2));
     await flip(2, 'ids.u64', () => 0);
     for (let round = 0; round < 3; round++)
@@ -230,7 +234,7 @@ describe('an offline item-tower build', () => {
           fingerprint: towers.fingerprint,
           workerHashBytes: 0,
         }),
-      ).rejects.toThrow(/^part 1 \(.*\): embeddings\.bin: sha256/);
+      ).rejects.toThrow(/^part 1 \(.*\): embeddings\.bin: block 0 \(bytes 0–\d+\): sha256/);
     expect((await readFile(join(prefix, 'LATEST'), 'utf8')).trim()).toBe('v1');
     await expect(readFile(join(prefix, 'v6', 'manifest.json'))).rejects.toThrow(/ENOENT/);
   }, 120_000);

@@ -1,7 +1,7 @@
 // The publish step of an offline item-tower build, run once every shard has staged its part in the
 // snapshot's storage (store.ts: a file:// folder or an s3:// prefix). Every part is checked again
 // from what the storage holds: its manifest (a complete part has one: the shard writes it last),
-// the build's version and tower fingerprint, sizes and sha256s of its files (streamed and hashed
+// the build's version and tower fingerprint, sizes and checksums of its files (read back and hashed
 // here), the same tasks, dim and dtype as the others, no item id twice in the build. Then the
 // parts' files go into the version (moved on file://, copied server-side on S3: the matrix never
 // passes through this process), the version's manifest is written, and LATEST is moved last. A
@@ -15,20 +15,28 @@
 // The version is a multi-part snapshot (formatVersion 2, snapshot/parts.ts): the manifest lists the
 // parts in shard order. The sidecar assembles them into the single-file layout the server maps.
 //
-// The checks run side by side: every part's manifest is read at once; then the parts' files are
-// hashed HASHING at a time (one per core, at most 4) — a file store's large files in worker
-// threads (snapshot/sha256.ts), the others streamed on this thread, as S3's are — and the
-// duplicate-id check runs as soon as every part's ids are read, while the matrices are still being
-// hashed. A refusal names the lowest part (and
-// its ids before its matrix) that failed, whatever finished first.
+// The checks run side by side. A shard lists its files with block checksums (snapshot/blocks.ts),
+// so one file is verified on every core: on a file store the worker threads of a BlockPool start
+// first thing (their start-up overlaps the reads of LATEST and the manifests), then every block of
+// every part's matrix goes on one queue that this thread and the workers pull from
+// (block-pool.ts); on S3 each block is a ranged GET, RANGED_GETS at once, hashed as it arrives. A
+// file whose size differs from its manifest is refused before a block is read; the first block
+// that differs stops the queue. The ids are streamed and checked on this thread, and the
+// duplicate-id check runs as soon as every part's ids are read, while the blocks are still being
+// hashed. Parts listed with one sha256 per file (staged before block checksums) are hashed
+// HASHING files at a time, a file store's large files in worker threads (snapshot/sha256.ts). A
+// refusal names the lowest part (and its ids before its matrix) that failed, whatever finished
+// first.
 //
 // API:
 //   stagedPart(version, index) → '.staging/<version>/part-NNNNN'     (a key in the store)
-//   publishParts({ store, version, shards, fingerprint, signal?, workerHashBytes? }) → SnapshotManifest
+//   publishParts({ store, version, shards, fingerprint, signal?, workerHashBytes?, hashing? })
+//     → SnapshotManifest
 //     throws PublishError (bad parts: exit 2), anything else (storage: retryable)
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
+import { BlockPool, type BlockJob } from './block-pool.js';
 import { BuildInputError } from './catalogue.js';
 import {
   EMBEDDINGS_FILE,
@@ -41,6 +49,7 @@ import {
   partFileNames,
   type SnapshotManifest,
 } from '../snapshot/format.js';
+import { blockRange, FileVerifier } from '../snapshot/blocks.js';
 import { IdIndex } from '../snapshot/id-index.js';
 import { partsManifest, type PartFiles } from '../snapshot/parts.js';
 import { sha256File } from '../snapshot/sha256.js';
@@ -61,6 +70,9 @@ export const HASHING = Math.max(1, Math.min(4, availableParallelism()));
  * file is hashed sooner on this thread, as S3's streamed bytes are.
  */
 export const WORKER_HASH_BYTES = 128 * 1024 ** 2;
+
+/** S3: ranged GETs of blocks at once (each hashed as its bytes arrive). */
+export const RANGED_GETS = 8;
 
 /** A build whose parts cannot be published (no retry fixes them): exit code 2. */
 export class PublishError extends BuildInputError {
@@ -96,6 +108,68 @@ async function hashKey(
     each?.(chunk);
   }
   return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Streams a key listed with blocks, checking each (`each` sees every chunk); returns the key. */
+async function verifyKey(
+  store: SnapshotStore,
+  key: string,
+  m: SnapshotManifest,
+  name: string,
+  each?: (chunk: Uint8Array) => void,
+): Promise<string> {
+  const want = m.files[name]!;
+  const verify = new FileVerifier(name, want);
+  let bytes = 0;
+  for await (const chunk of await store.read(key)) {
+    bytes += chunk.length;
+    if (bytes > want.bytes) throw new Error(`more than the ${want.bytes} bytes its manifest says`);
+    verify.update(chunk);
+    each?.(chunk);
+  }
+  if (bytes !== want.bytes) throw new Error(`${bytes} bytes, its manifest says ${want.bytes}`);
+  try {
+    verify.finish();
+  } catch (err) {
+    throw new Error(
+      (err as Error).message.replace(`${name}: `, '').replace('manifest says', 'its manifest says'),
+    );
+  }
+  return key;
+}
+
+/**
+ * Where a part's file listed with blocks is, its size checked against the part's manifest (a
+ * truncated or longer file is refused before a block is read).
+ */
+async function locateSized(
+  store: SnapshotStore,
+  version: string,
+  index: number,
+  m: SnapshotManifest,
+  name: string,
+): Promise<string> {
+  const at = await partFile(store, version, index, name);
+  const size = await store.size(at);
+  const want = m.files[name]!.bytes;
+  if (size !== want) throw new Error(`${size} bytes, its manifest says ${want}`);
+  return at;
+}
+
+/** The refusal of a block: part, file, block and its bytes' offsets. */
+function blockRefusal(
+  refuse: (why: string) => PublishError,
+  m: SnapshotManifest,
+  name: string,
+  b: number,
+  got: { sha256: string; bytes: number } | { error: { message: string } },
+): PublishError {
+  const entry = m.files[name]!;
+  const { start, end } = blockRange(entry.blocks!, entry.bytes, b);
+  const block = `${name}: block ${b} (bytes ${start}–${end - 1})`;
+  if ('error' in got) return refuse(`${block}: ${got.error.message}`);
+  if (got.bytes !== end - start) return refuse(`${block}: ${got.bytes} bytes read, ${end - start} expected`);
+  return refuse(`${block}: sha256 ${got.sha256}, its manifest says ${entry.blocks!.sha256[b]}`);
 }
 
 /** A staged part's manifest, checked against the build: the part is refused otherwise. */
@@ -142,6 +216,7 @@ async function checkPartFile(
   let got: { sha256: string; bytes: number };
   try {
     at = await partFile(store, version, index, name);
+    if (m.files[name]!.blocks) return await verifyKey(store, at, m, name, each);
     const path = each || m.files[name]!.bytes < workerHashBytes ? undefined : store.localPath?.(at);
     got = path !== undefined ? await sha256File(path) : await hashKey(store, at, each);
   } catch (err) {
@@ -190,7 +265,7 @@ function checkUniqueIds(parts: BigUint64Array[]): void {
     }
 }
 
-export async function publishParts(opts: {
+export interface PublishOptions {
   store: SnapshotStore;
   version: string;
   shards: number;
@@ -198,15 +273,133 @@ export async function publishParts(opts: {
   fingerprint: string;
   /** stops before the next step (a part checked, a file copied); never between manifest and LATEST */
   signal?: AbortSignal;
-  /** file stores: files from this size are hashed in worker threads (default WORKER_HASH_BYTES) */
+  /** file stores: files without blocks from this size are hashed in worker threads (default WORKER_HASH_BYTES) */
   workerHashBytes?: number;
-}): Promise<SnapshotManifest> {
-  const { store, version } = opts;
-  assertVersion(version);
+  /** file stores: threads that verify blocks, this one included (default HASHING) */
+  hashing?: number;
+}
+
+/**
+ * The pool's checks of the parts in `blocked` (their matrices listed with blocks): each located and
+ * its size checked, then every block of every part on one queue. Resolves to each part's outcome:
+ * its key, or its refusal (its first block that failed; SKIPPED when the queue stopped first).
+ */
+async function poolChecks(
+  store: SnapshotStore,
+  version: string,
+  manifests: SnapshotManifest[],
+  blocked: number[],
+  pool: BlockPool,
+): Promise<Map<number, () => string>> {
+  const name = EMBEDDINGS_FILE;
+  const refuser = (i: number) => (why: string) =>
+    new PublishError(`part ${i} (${store.where(stagedPart(version, i))}): ${why}`);
+  const located = await Promise.allSettled(
+    blocked.map((i) => locateSized(store, version, i, manifests[i]!, name)),
+  );
+  const jobs: BlockJob[] = [];
+  const owner: [part: number, block: number][] = [];
+  for (const [k, i] of blocked.entries()) {
+    const r = located[k]!;
+    if (r.status === 'rejected') continue;
+    const entry = manifests[i]!.files[name]!;
+    const path = store.localPath!(r.value);
+    for (const [b, sha256] of entry.blocks!.sha256.entries()) {
+      jobs.push({ path, ...blockRange(entry.blocks!, entry.bytes, b), sha256 });
+      owner.push([i, b]);
+    }
+  }
+  if (located.some((r) => r.status === 'rejected')) pool.stop();
+  const results = jobs.length > 0 ? await pool.verify(jobs) : [];
+  // each part: its size refusal, else its first block that failed, else SKIPPED if a block of it
+  // was not hashed (the queue stopped), else its key
+  const refusals = new Map<number, unknown>();
+  for (const [k, i] of blocked.entries()) {
+    const r = located[k]!;
+    if (r.status === 'rejected') refusals.set(i, refuser(i)(`${name}: ${(r.reason as Error).message}`));
+  }
+  for (const [j, res] of results.entries()) {
+    const [i, b] = owner[j]!;
+    if (res?.ok || (refusals.has(i) && refusals.get(i) !== SKIPPED)) continue;
+    refusals.set(i, res === undefined ? SKIPPED : blockRefusal(refuser(i), manifests[i]!, name, b, res));
+  }
+  const outcome = new Map<number, () => string>();
+  for (const [k, i] of blocked.entries())
+    outcome.set(i, () => {
+      if (refusals.has(i)) throw refusals.get(i);
+      return (located[k] as PromiseFulfilledResult<string>).value;
+    });
+  return outcome;
+}
+
+/** S3's checks of a part listed with blocks: one ranged GET per block, hashed as it arrives. */
+async function rangedChecks(
+  store: SnapshotStore,
+  version: string,
+  index: number,
+  m: SnapshotManifest,
+  limit: ReturnType<typeof pLimit>,
+  stopped: () => boolean,
+): Promise<string> {
+  const name = EMBEDDINGS_FILE;
+  const refuse = (why: string) =>
+    new PublishError(`part ${index} (${store.where(stagedPart(version, index))}): ${why}`);
+  let at: string;
+  try {
+    at = await locateSized(store, version, index, m, name);
+  } catch (err) {
+    throw refuse(`${name}: ${(err as Error).message}`);
+  }
+  const entry = m.files[name]!;
+  let failed = false;
+  const blocks = entry.blocks!.sha256.map((want, b) =>
+    limit(async () => {
+      if (failed || stopped()) throw SKIPPED;
+      const { start, end } = blockRange(entry.blocks!, entry.bytes, b);
+      const hash = createHash('sha256');
+      let bytes = 0;
+      try {
+        for await (const chunk of await store.readRange(at, start, end)) {
+          hash.update(chunk);
+          bytes += chunk.length;
+        }
+      } catch (err) {
+        failed = true;
+        throw blockRefusal(refuse, m, name, b, { error: { message: (err as Error).message } });
+      }
+      const sha256 = hash.digest('hex');
+      if (bytes !== end - start || sha256 !== want) {
+        failed = true;
+        throw blockRefusal(refuse, m, name, b, { sha256, bytes });
+      }
+    }),
+  );
+  // the lowest block that failed is named; a part whose blocks were only skipped is SKIPPED
+  const settled = await Promise.allSettled(blocks);
+  const refused = settled.find((r) => r.status === 'rejected' && r.reason !== SKIPPED);
+  if (refused) throw (refused as PromiseRejectedResult).reason;
+  if (settled.some((r) => r.status === 'rejected')) throw SKIPPED;
+  return at;
+}
+
+export async function publishParts(opts: PublishOptions): Promise<SnapshotManifest> {
+  assertVersion(opts.version);
   if (opts.shards < 1) throw new PublishError('no parts to publish');
+  opts.signal?.throwIfAborted();
+  // a file store's blocks are verified on every core: the worker threads start now, so that their
+  // start-up overlaps the reads of LATEST and the manifests (block-pool.ts)
+  const pool = opts.store.localPath ? BlockPool.start(opts.hashing ?? HASHING) : undefined;
+  try {
+    return await publishChecked(opts, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function publishChecked(opts: PublishOptions, pool: BlockPool | undefined): Promise<SnapshotManifest> {
+  const { store, version } = opts;
   const signal = opts.signal;
   const workerHashBytes = opts.workerHashBytes ?? WORKER_HASH_BYTES;
-  signal?.throwIfAborted();
   // a superseded build never moves LATEST back (latest-order.ts): refused before any byte is read
   await assertNotBehindLatest(store, version);
   const parts = Array.from({ length: opts.shards }, (_, i) => i);
@@ -246,20 +439,38 @@ export async function publishParts(opts: {
       });
     }),
   );
-  const matrixChecks = parts.map((i) =>
-    step(() => checkPartFile(store, version, i, manifests[i]!, EMBEDDINGS_FILE, workerHashBytes)),
-  );
+  // matrices listed with blocks: a file store's on the pool's one queue (every core), S3's as
+  // ranged GETs, RANGED_GETS at once; the others (parts written before blocks) whole, as files
+  const blocked = parts.filter((i) => manifests[i]!.files[EMBEDDINGS_FILE]!.blocks !== undefined);
+  const onPool = pool ? poolChecks(store, version, manifests, blocked, pool) : undefined;
+  onPool?.catch(() => {}); // each part awaits it below
+  const ranged = pLimit(RANGED_GETS);
+  const matrixChecks = parts.map((i) => {
+    const m = manifests[i]!;
+    if (!m.files[EMBEDDINGS_FILE]!.blocks)
+      return step(() => checkPartFile(store, version, i, m, EMBEDDINGS_FILE, workerHashBytes));
+    if (onPool) return onPool.then((r) => r.get(i)!());
+    return rangedChecks(store, version, i, m, ranged, () => stopped || signal?.aborted === true);
+  });
+  for (const p of matrixChecks) p.catch(() => {}); // awaited in part order below
+  const stopAll = () => {
+    stopped = true;
+    pool?.stop();
+  };
+  const onAbort = () => pool?.stop(); // no block is claimed after a SIGTERM
+  signal?.addEventListener('abort', onAbort, { once: true });
   const idResults = await Promise.allSettled(idChecks);
   let duplicate: unknown;
-  if (idResults.some((r) => r.status === 'rejected')) stopped = true;
+  if (idResults.some((r) => r.status === 'rejected')) stopAll();
   else
     try {
       checkUniqueIds(ids); // while the matrices are being hashed
     } catch (err) {
       duplicate = err;
-      stopped = true;
+      stopAll();
     }
   const matrixResults = await Promise.allSettled(matrixChecks);
+  signal?.removeEventListener('abort', onAbort);
   // the lowest part's failure, its ids before its matrix, then a duplicate id
   for (const r of parts.flatMap((i) => [idResults[i]!, matrixResults[i]!]))
     if (r.status === 'rejected' && r.reason !== SKIPPED) throw r.reason;

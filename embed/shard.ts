@@ -1,6 +1,6 @@
 // One shard of an offline item-tower build: its share of the catalogue's row groups
 // (catalogue.ts), run through the item tower on ONNX Runtime in batches, written as a part — a
-// complete snapshot directory of its own (manifest with sha256s, ids, embeddings; the snapshot
+// complete snapshot directory of its own (manifest with block checksums, ids, embeddings; the snapshot
 // writer's format) in a staging location. A part is checked again by publish.ts before anything
 // is published; a failed or stopped shard (opts.signal, checked between batches) leaves no part:
 // no manifest, and its data files removed.
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseTowerMetadata } from '../modelkit/metadata.js';
 import { runTower } from '../modelkit/bundle.js';
+import { BLOCK_BYTES } from '../snapshot/blocks.js';
 import { EMBEDDINGS_FILE, IDS_FILE, type SnapshotManifest } from '../snapshot/format.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import {
@@ -42,6 +43,8 @@ export interface ShardOptions {
   batchSize?: number;
   /** ONNX Runtime intra-op threads (default 1: a node runs several shards side by side) */
   threads?: number;
+  /** the block size of the part's checksums (default BLOCK_BYTES, snapshot/blocks.ts) */
+  blockBytes?: number;
   /** stops the shard between batches (SIGTERM): it throws the signal's reason and leaves no part */
   signal?: AbortSignal;
 }
@@ -116,13 +119,18 @@ export async function embedShard(opts: ShardOptions): Promise<ShardResult> {
   const units = shardRowGroups(await listRowGroups(opts.files), opts.index, opts.count);
   const batchSize = opts.batchSize ?? 2048;
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: opts.threads ?? 1 });
-  const writer = await SnapshotWriter.create(opts.partDir, {
-    snapshotVersion: opts.version,
-    towerFingerprint: meta.fingerprint,
-    tasks: meta.tasks,
-    dim: meta.dim,
-    dtype: 'float32',
-  });
+  // block checksums, in the writer's one hash pass: publish verifies the blocks on every core
+  const writer = await SnapshotWriter.create(
+    opts.partDir,
+    {
+      snapshotVersion: opts.version,
+      towerFingerprint: meta.fingerprint,
+      tasks: meta.tasks,
+      dim: meta.dim,
+      dtype: 'float32',
+    },
+    { blockBytes: opts.blockBytes ?? BLOCK_BYTES },
+  );
   const at = (u: number, row: number) =>
     `${units[u]!.file}: row group ${units[u]!.rowGroup}, row ${units[u]!.rowStart + row}`;
   // each unit's ids, for the duplicate check at the end (sorted once, not a Map per row)

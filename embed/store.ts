@@ -21,7 +21,9 @@
 //     s3Limits: { singleRequestBytes, partBytes } (tests set them small)
 //   assertVersion(version)                          throws unless [A-Za-z0-9][A-Za-z0-9._-]*
 //   interface SnapshotStore { uri, where(key), localPath(key)?, readText(key) → string | undefined,
-//     exists(key), read(key) → AsyncIterable<Uint8Array>, upload(file, key, signal?),
+//     exists(key), size(key) → bytes, read(key) → AsyncIterable<Uint8Array>,
+//     readRange(key, start, end) → AsyncIterable<Uint8Array> (bytes [start, end); fewer when the
+//     key is shorter), upload(file, key, signal?),
 //     writeText(key, text), place(from, to), remove(key), removeAll(prefixKey),
 //     folders(prefixKey) → the names one level under it, close() }
 import { createReadStream } from 'node:fs';
@@ -71,6 +73,10 @@ export interface SnapshotStore {
   readText(key: string): Promise<string | undefined>;
   /** the key's bytes, streamed */
   read(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** bytes [start, end) of the key, streamed (fewer when the key is shorter; S3: a ranged GET) */
+  readRange(key: string, start: number, end: number): Promise<AsyncIterable<Uint8Array>>;
+  /** the key's size in bytes (it must exist) */
+  size(key: string): Promise<number>;
   /** a local file to `key` */
   upload(file: string, key: string, signal?: AbortSignal): Promise<void>;
   /** `text` to `key`, whole or not at all */
@@ -87,6 +93,8 @@ export interface SnapshotStore {
   folders(prefixKey: string): Promise<string[]>;
   close(): void;
 }
+
+async function* nothing(): AsyncIterable<Uint8Array> {}
 
 export function assertVersion(version: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(version))
@@ -128,6 +136,17 @@ class FileStore implements SnapshotStore {
     const path = join(this.root, key);
     await stat(path); // a missing file fails here, with its path
     return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  async readRange(key: string, start: number, end: number): Promise<AsyncIterable<Uint8Array>> {
+    const path = join(this.root, key);
+    await stat(path);
+    if (end <= start) return nothing();
+    return createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 });
+  }
+
+  async size(key: string): Promise<number> {
+    return (await stat(join(this.root, key))).size;
   }
 
   async upload(file: string, key: string): Promise<void> {
@@ -245,6 +264,33 @@ class S3Store implements SnapshotStore {
         new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
       );
       return res.Body as Readable;
+    } catch (err) {
+      throw this.failed(err, 'reading', key);
+    }
+  }
+
+  async readRange(key: string, start: number, end: number): Promise<AsyncIterable<Uint8Array>> {
+    if (end <= start) return nothing();
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Range: `bytes=${start}-${end - 1}`,
+        }),
+      );
+      return res.Body as Readable;
+    } catch (err) {
+      throw this.failed(err, `reading bytes ${start}–${end - 1} of`, key);
+    }
+  }
+
+  async size(key: string): Promise<number> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+      );
+      return Number(head.ContentLength ?? 0);
     } catch (err) {
       throw this.failed(err, 'reading', key);
     }

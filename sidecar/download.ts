@@ -1,5 +1,6 @@
 // Streams one object from a source to a local file with bounded memory, time and size: the bytes
-// pass through an incremental sha256 on their way to disk; a watchdog aborts a transfer that
+// pass through an incremental sha256 on their way to disk (or, when the caller checks them
+// itself, e.g. against block checksums, through the caller's `onChunk` instead); a watchdog aborts a transfer that
 // stalls or trickles; a length announced by the source that disagrees with the one expected is
 // refused before a byte is read, and reading stops one chunk past the expected length (the
 // crossing chunk is never written), so a lying or endless body cannot fill the disk. Small
@@ -30,6 +31,7 @@ export const DEFAULT_TRANSFER_LIMITS: TransferLimits = {
 
 export interface Downloaded {
   bytes: number;
+  /** the whole file's sha256; '' when the caller hashed the chunks itself (`onChunk`) */
   sha256: string;
   etag: string | undefined;
 }
@@ -47,6 +49,11 @@ export interface DownloadOptions {
   maxBytesWhat?: string;
   /** Called with each chunk's length, for the bytes-downloaded metric. */
   onBytes?: (n: number) => void;
+  /**
+   * Called with each chunk that is written, in order: the caller checks the bytes (block
+   * checksums), and no whole-file sha256 is computed here (one hash pass, not two).
+   */
+  onChunk?: (chunk: Buffer) => void;
   limits?: TransferLimits;
 }
 
@@ -74,7 +81,7 @@ export async function downloadToFile(
       res.body.destroy();
       throw err;
     }
-    const hash = createHash('sha256');
+    const hash = options.onChunk ? undefined : createHash('sha256');
     let bytes = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -98,7 +105,8 @@ export async function downloadToFile(
           );
           return;
         }
-        hash.update(chunk);
+        if (hash) hash.update(chunk);
+        else options.onChunk!(chunk);
         options.onBytes?.(chunk.length);
         done(null, chunk);
       },
@@ -121,7 +129,7 @@ export async function downloadToFile(
     if (expected !== undefined && bytes < expected) {
       throw new RefusedError('truncated', `${where}: ${bytes} bytes, the manifest says ${expected}`);
     }
-    return { bytes, sha256: hash.digest('hex'), etag: res.etag };
+    return { bytes, sha256: hash ? hash.digest('hex') : '', etag: res.etag };
   } finally {
     dog.stop();
     await handle?.close().catch(() => undefined);

@@ -1,6 +1,6 @@
 // One poll of a snapshot prefix: read LATEST (If-None-Match), and when it names a version that
-// is not current, download it into a temp folder (each file streamed with its sha256 checked
-// against the manifest as it arrives; a multi-part version's parts `parallelDownloads` at a time,
+// is not current, download it into a temp folder (each file streamed with its sha256, or each of
+// its blocks' when the manifest lists block checksums, checked against the manifest as it arrives; a multi-part version's parts `parallelDownloads` at a time,
 // then assembled into the single-file layout the server maps), validate the folder with the snapshot module's validator
 // (given the digests computed while downloading, so no file is read again just to hash it: sizes,
 // shape, dtype and duplicate ids are still checked on disk), then publish it and flip
@@ -18,6 +18,7 @@ import {
   assembleParts,
   checkFingerprint,
   checkManifestShape,
+  FileVerifier,
   isSnapshotError,
   MANIFEST_FILE,
   parseManifest,
@@ -195,6 +196,7 @@ export class SnapshotSync {
     let bytes = 0;
     let downloadSeconds = 0;
     let sha256: Record<string, string> = {};
+    const verified = new Set<string>(); // files checked against their blocks while downloading
     try {
       // a multi-part version's parts in parallel; a single-file one in order (ids first: a refusal
       // of it costs no byte of the matrix)
@@ -203,11 +205,24 @@ export class SnapshotSync {
         Object.entries(manifest.files),
         async ([name, entry]) => {
           const file = within(tmp, assertSafeFileName(name, `${where}/${MANIFEST_FILE}`));
+          // a file listed with block checksums: each block checked as it arrives (one hash pass)
+          const blocks = entry.blocks ? new FileVerifier(name, entry) : undefined;
           const got = await downloadToFile(this.source, `${version}/${name}`, file, {
             expectedBytes: entry.bytes,
             onBytes: (n) => this.metrics.bytes.inc({ kind: 'snapshot' }, n),
+            ...(blocks ? { onChunk: (chunk: Buffer) => blocks.update(chunk) } : {}),
             ...(this.options.limits ? { limits: this.options.limits } : {}),
           });
+          if (blocks) {
+            try {
+              blocks.finish();
+            } catch (err) {
+              throw new RefusedError('checksum', `${where}/${(err as Error).message}`);
+            }
+            verified.add(name);
+            bytes += got.bytes;
+            return;
+          }
           if (got.sha256 !== entry.sha256) {
             throw new RefusedError(
               'checksum',
@@ -230,7 +245,7 @@ export class SnapshotSync {
         });
         sha256 = assembled.sha256;
       }
-      await this.validate(tmp, where, sha256);
+      await this.validate(tmp, where, sha256, verified);
       await this.volume.publish(tmp, version);
     } catch (err) {
       await this.volume.discard(tmp);
@@ -286,9 +301,18 @@ export class SnapshotSync {
   }
 
   /** The snapshot module's full validation of what landed on disk (`sha256`: digests computed while downloading). */
-  private async validate(dir: string, where: string, sha256: Record<string, string>): Promise<void> {
+  private async validate(
+    dir: string,
+    where: string,
+    sha256: Record<string, string>,
+    verified: Set<string>,
+  ): Promise<void> {
     try {
-      await validateSnapshot(dir, { expectedFingerprint: this.options.expectedFingerprint(), sha256 });
+      await validateSnapshot(dir, {
+        expectedFingerprint: this.options.expectedFingerprint(),
+        sha256,
+        verified,
+      });
     } catch (err) {
       if (isSnapshotError(err) && err.cause === 'io')
         throw localWriteError(err, `${dir}/${err.file ?? ''}`, 'read');

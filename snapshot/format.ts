@@ -3,30 +3,46 @@
 //
 // API:
 //   SINGLE_FILE_FORMAT_VERSION = 1 (ids.u64 + embeddings.bin), MULTI_PART_FORMAT_VERSION = 2
-//   (`parts`: each part's rows and its ids/embeddings file names, in row order);
-//   SNAPSHOT_FORMAT_VERSION = 2, the newest read
+//   (`parts`: each part's rows and its ids/embeddings file names, in row order),
+//   BLOCK_FORMAT_VERSION = 3 (multi-part whose files carry block checksums: a reader of 1 and 2
+//   only refuses it by its version, not by a schema error); SNAPSHOT_FORMAT_VERSION = 3, the newest read
+//   multiPartVersion(files) → 2 | 3
 //   partFileNames(i) → { ids: 'part-0000i.ids.u64', embeddings: 'part-0000i.embeddings.bin' }
 //   snapshotParts(m) → SnapshotPart[]                      a single-file snapshot is one part
 //   MANIFEST_FILE = 'manifest.json'; IDS_FILE = 'ids.u64'; EMBEDDINGS_FILE = 'embeddings.bin'
 //   type EmbeddingDtype = 'float32' | 'float16'
 //   interface SnapshotManifest { formatVersion, snapshotVersion, towerFingerprint, tasks, dim,
-//     dtype, rows, files: Record<string, { sha256, bytes }>, createdAt }
+//     dtype, rows, files: Record<string, { sha256?, bytes, blocks? }>, createdAt }   (sha256 or
+//     blocks: { bytes: block size, sha256: each block's }, blocks covering the file exactly)
 //   bytesPerValue(dtype): 4 | 2
 //   parseManifest(text: string): SnapshotManifest          throws SnapshotError manifest|format_version|dtype
 //   checkManifestShape(m: SnapshotManifest): void           throws SnapshotError shape|dtype|manifest
 //   checkFingerprint(m, expected?: string): void            throws SnapshotError fingerprint
 import { z } from 'zod';
+import { blockCount, type FileBlocks } from './blocks.js';
 import { SnapshotError } from './errors.js';
 
 /** The single-file format: ids.u64 + embeddings.bin. Still written for one-writer snapshots. */
 export const SINGLE_FILE_FORMAT_VERSION = 1;
 /** The multi-part format: `parts` lists each writer's ids and embeddings files, in row order. */
 export const MULTI_PART_FORMAT_VERSION = 2;
+/**
+ * The multi-part format whose files may be checked by block checksums (`blocks`) instead of one
+ * sha256. Its own number so that a reader of 1 and 2 only refuses it as a newer format, by name.
+ */
+export const BLOCK_FORMAT_VERSION = 3;
 /** The newest format this code reads (it reads every one up to this). */
-export const SNAPSHOT_FORMAT_VERSION = MULTI_PART_FORMAT_VERSION;
+export const SNAPSHOT_FORMAT_VERSION = BLOCK_FORMAT_VERSION;
 export const MANIFEST_FILE = 'manifest.json';
 export const IDS_FILE = 'ids.u64';
 export const EMBEDDINGS_FILE = 'embeddings.bin';
+
+/** The multi-part version for these files: 3 when any is checked by blocks, else 2. */
+export function multiPartVersion(files: Record<string, { blocks?: unknown }>): number {
+  return Object.values(files).some((f) => f.blocks !== undefined)
+    ? BLOCK_FORMAT_VERSION
+    : MULTI_PART_FORMAT_VERSION;
+}
 
 /** One part of a multi-part snapshot: its rows, and the names of its two files in `files`. */
 export interface SnapshotPart {
@@ -43,9 +59,14 @@ export function partFileNames(index: number): { ids: string; embeddings: string 
 
 export type EmbeddingDtype = 'float32' | 'float16';
 
+/**
+ * A listed file: its size and its whole sha256, its block checksums (blocks.ts), or both. A
+ * reader verifies the blocks when they are listed, else the whole sha256.
+ */
 export interface SnapshotFileEntry {
-  sha256: string;
+  sha256?: string;
   bytes: number;
+  blocks?: FileBlocks;
 }
 
 export interface SnapshotManifest {
@@ -58,7 +79,7 @@ export interface SnapshotManifest {
   rows: number;
   files: Record<string, SnapshotFileEntry>;
   createdAt: string;
-  /** formatVersion 2 only: the parts, in row order (their rows add up to `rows`). */
+  /** formatVersion 2 and 3 only: the parts, in row order (their rows add up to `rows`). */
   parts?: SnapshotPart[];
 }
 
@@ -71,10 +92,35 @@ export function bytesPerValue(dtype: EmbeddingDtype): 4 | 2 {
   return dtype === 'float32' ? 4 : 2;
 }
 
-const fileEntrySchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
-  bytes: z.number().int().nonnegative(),
-});
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
+
+// Blocks cover the file's bytes exactly: ceil(bytes / block size) of them, the last one short.
+const fileEntrySchema = z
+  .object({
+    sha256: sha256Schema.optional(),
+    bytes: z.number().int().nonnegative(),
+    blocks: z
+      .object({
+        bytes: z.number().int().positive(),
+        sha256: z.array(sha256Schema),
+      })
+      .optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.sha256 === undefined && e.blocks === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a file needs its sha256 or its blocks' });
+    if (!e.blocks) return;
+    const need = blockCount(e.bytes, e.blocks.bytes);
+    const n = e.blocks.sha256.length;
+    if (n !== need)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['blocks', 'sha256'],
+        message:
+          `${n} blocks of ${e.blocks.bytes} bytes do not cover the file's ${e.bytes} bytes ` +
+          `(${need} do, the last ${need === 0 ? 0 : e.bytes - (need - 1) * e.blocks.bytes} bytes long)`,
+      });
+  });
 
 // File names stay inside the snapshot directory.
 const fileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name');
@@ -120,11 +166,12 @@ export function parseManifest(text: string): SnapshotManifest {
     raw !== null &&
     version !== SINGLE_FILE_FORMAT_VERSION &&
     version !== MULTI_PART_FORMAT_VERSION &&
+    version !== BLOCK_FORMAT_VERSION &&
     version !== undefined
   ) {
     throw new SnapshotError(
       'format_version',
-      `${MANIFEST_FILE}: formatVersion ${JSON.stringify(version)} is not supported (this reader reads ${SINGLE_FILE_FORMAT_VERSION} and ${MULTI_PART_FORMAT_VERSION})`,
+      `${MANIFEST_FILE}: formatVersion ${JSON.stringify(version)} is not supported (this reader reads ${SINGLE_FILE_FORMAT_VERSION} to ${SNAPSHOT_FORMAT_VERSION})`,
       MANIFEST_FILE,
     );
   }
@@ -139,12 +186,12 @@ export function parseManifest(text: string): SnapshotManifest {
     );
   }
   const m = parsed.data;
-  if ((m.formatVersion === MULTI_PART_FORMAT_VERSION) !== (m.parts !== undefined)) {
+  if ((m.formatVersion !== SINGLE_FILE_FORMAT_VERSION) !== (m.parts !== undefined)) {
     throw new SnapshotError(
       'manifest',
       m.parts === undefined
-        ? `${MANIFEST_FILE}: formatVersion 2 needs parts`
-        : `${MANIFEST_FILE}: parts are only read in formatVersion 2`,
+        ? `${MANIFEST_FILE}: formatVersion ${m.formatVersion} needs parts`
+        : `${MANIFEST_FILE}: parts are only read in formatVersion 2 and 3`,
       MANIFEST_FILE,
     );
   }

@@ -1,6 +1,6 @@
-// Multi-part snapshots (formatVersion 2): a version made by several writers (the shards of an
-// offline item-tower build) lists each writer's ids and embeddings files as a part, in row order,
-// so that publishing needs no copy of the matrix into one file.
+// Multi-part snapshots (formatVersion 2, or 3 with block checksums): a version made by several
+// writers (the shards of an offline item-tower build) lists each writer's ids and embeddings files
+// as a part, in row order, so that publishing needs no copy of the matrix into one file.
 //
 // A reader that wants the single-file layout (the scoring server maps one embeddings.bin) gets it
 // with assembleParts: the part files are streamed one after another into ids.u64 and
@@ -11,7 +11,7 @@
 //   partsManifest(header & { createdAt? }, parts: PartFiles[]) → SnapshotManifest   (no I/O)
 //   writePartsManifest(dir, header & { createdAt? }, parts: PartFiles[]) → SnapshotManifest
 //     parts: each part's rows and its two files' { sha256, bytes } (the files already in `dir`,
-//     named by partFileNames(i)); writes manifest.json (temp + rename), formatVersion 2
+//     named by partFileNames(i)); writes manifest.json (temp + rename), formatVersion 2 or 3
 //   assembleParts(dir, m) → { manifest, sha256 }   m: the manifest in dir; a single-file
 //     manifest is returned unchanged
 import { createHash } from 'node:crypto';
@@ -22,7 +22,7 @@ import {
   EMBEDDINGS_FILE,
   IDS_FILE,
   MANIFEST_FILE,
-  MULTI_PART_FORMAT_VERSION,
+  multiPartVersion,
   partFileNames,
   SINGLE_FILE_FORMAT_VERSION,
   type SnapshotFileEntry,
@@ -42,7 +42,10 @@ async function writeManifest(dir: string, m: SnapshotManifest): Promise<void> {
   await rename(tmp, join(dir, MANIFEST_FILE));
 }
 
-/** The formatVersion 2 manifest of `parts` (each part's files named by partFileNames(i)). */
+/**
+ * The multi-part manifest of `parts` (each part's files named by partFileNames(i)): formatVersion 3
+ * when a file carries block checksums, else 2.
+ */
 export function partsManifest(
   header: SnapshotHeader & { createdAt?: Date },
   parts: PartFiles[],
@@ -55,7 +58,7 @@ export function partsManifest(
     return { rows: p.rows, ...names };
   });
   return {
-    formatVersion: MULTI_PART_FORMAT_VERSION,
+    formatVersion: multiPartVersion(files),
     snapshotVersion: header.snapshotVersion,
     towerFingerprint: header.towerFingerprint,
     tasks: [...header.tasks],
@@ -100,7 +103,9 @@ export async function assembleParts(
   m: SnapshotManifest,
 ): Promise<{ manifest: SnapshotManifest; sha256: Record<string, string> }> {
   if (!m.parts) {
-    const sha256 = Object.fromEntries(Object.entries(m.files).map(([k, v]) => [k, v.sha256]));
+    // files listed with blocks only have no whole sha256 to give
+    const sha256: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.files)) if (v.sha256 !== undefined) sha256[k] = v.sha256;
     return { manifest: m, sha256 };
   }
   const files: Record<string, SnapshotFileEntry> = {};
@@ -128,6 +133,6 @@ export async function assembleParts(
   await writeManifest(dir, manifest);
   return {
     manifest,
-    sha256: { [IDS_FILE]: files[IDS_FILE]!.sha256, [EMBEDDINGS_FILE]: files[EMBEDDINGS_FILE]!.sha256 },
+    sha256: { [IDS_FILE]: files[IDS_FILE]!.sha256!, [EMBEDDINGS_FILE]: files[EMBEDDINGS_FILE]!.sha256! },
   };
 }

@@ -25,9 +25,10 @@
 //     lookup(ids: BigUint64Array | readonly bigint[], out?: Int32Array): Int32Array   -1 = unknown
 //     vector(row: number, task: number): Float32Array          a float32 copy of one embedding
 //   }
-import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { FileVerifier } from './blocks.js';
 import { SnapshotError } from './errors.js';
 import { checkFileSizes, ioError, readManifest } from './files.js';
 import { float16ToFloat32 } from './float16.js';
@@ -103,7 +104,7 @@ async function readVerified(
   target: Uint8Array,
 ): Promise<void> {
   const entry = m.files[name]!;
-  const hash = createHash('sha256');
+  const verify = new FileVerifier(name, entry);
   let fh;
   try {
     fh = await open(join(dir, name), 'r');
@@ -116,7 +117,7 @@ async function readVerified(
       const len = Math.min(8 << 20, target.length - at);
       const { bytesRead } = await fh.read(target, at, len, at);
       if (bytesRead === 0) break;
-      hash.update(target.subarray(at, at + bytesRead));
+      verify.update(target.subarray(at, at + bytesRead));
       at += bytesRead;
     }
     if (at < entry.bytes) {
@@ -129,14 +130,23 @@ async function readVerified(
   } finally {
     await fh.close();
   }
-  const sha = hash.digest('hex');
-  if (sha !== entry.sha256) {
-    throw new SnapshotError('checksum', `${name}: sha256 ${sha}, manifest says ${entry.sha256}`, name);
-  }
+  verify.finish(); // its sha256, or each block's
 }
 
 async function verifyStreaming(dir: string, name: string, m: SnapshotManifest): Promise<void> {
   const entry = m.files[name]!;
+  if (entry.blocks) {
+    // block checksums: streamed here, each block checked (blocks.ts)
+    const verify = new FileVerifier(name, entry);
+    try {
+      for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 }))
+        verify.update(chunk as Buffer);
+    } catch (e) {
+      throw ioError(e, name);
+    }
+    verify.finish();
+    return;
+  }
   let got;
   try {
     got = await sha256File(join(dir, name));

@@ -187,8 +187,8 @@ describe('snapshot refusals', () => {
 
   it('wrong format version', async () => {
     const dir = await make();
-    await editManifest(dir, (m) => (m.formatVersion = 3));
-    await expectRefused(dir, 'format_version', /formatVersion 3/);
+    await editManifest(dir, (m) => (m.formatVersion = 4));
+    await expectRefused(dir, 'format_version', /formatVersion 4/);
   });
 
   it('dim disagreeing with the files', async () => {

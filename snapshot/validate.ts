@@ -3,15 +3,20 @@
 // every listed file, duplicate ids. Resolves to the manifest or throws a SnapshotError.
 // A caller that computed a file's sha256 while writing it (the sidecar, while downloading) passes
 // it in `sha256`: that digest is compared with the manifest instead of reading the file again
-// (its size on disk is still checked).
+// (its size on disk is still checked). A file listed with block checksums (blocks.ts) is
+// verified block by block, here or — when the caller did so while writing it — named in
+// `verified`.
 //
 // API:
 //   validateSnapshot(dir: string, opts?: {
 //     expectedFingerprint?: string
 //     sha256?: Record<string, string>     file name → sha256 (hex) already computed by the caller
+//     verified?: Set<string>              files the caller checked against their blocks already
 //   }): Promise<SnapshotManifest>
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FileVerifier } from './blocks.js';
 import { SnapshotError } from './errors.js';
 import { checkFileSizes, ioError, readManifest } from './files.js';
 import { snapshotParts, type SnapshotManifest } from './format.js';
@@ -20,11 +25,23 @@ import { sha256File } from './sha256.js';
 
 export async function validateSnapshot(
   dir: string,
-  opts: { expectedFingerprint?: string; sha256?: Record<string, string> } = {},
+  opts: { expectedFingerprint?: string; sha256?: Record<string, string>; verified?: Set<string> } = {},
 ): Promise<SnapshotManifest> {
   const m = await readManifest(dir, opts.expectedFingerprint);
   await checkFileSizes(dir, m);
   for (const [name, entry] of Object.entries(m.files)) {
+    if (entry.blocks) {
+      if (opts.verified?.has(name)) continue;
+      const verify = new FileVerifier(name, entry);
+      try {
+        for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 }))
+          verify.update(chunk as Buffer);
+      } catch (e) {
+        throw ioError(e, name);
+      }
+      verify.finish();
+      continue;
+    }
     const known = opts.sha256 && Object.hasOwn(opts.sha256, name) ? opts.sha256[name] : undefined;
     let got: { sha256: string; bytes: number };
     try {

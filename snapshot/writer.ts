@@ -6,7 +6,9 @@
 //   interface SnapshotHeader { snapshotVersion: string; towerFingerprint: string; tasks: string[];
 //     dim: number; dtype: EmbeddingDtype }
 //   class SnapshotWriter {
-//     static create(dir: string, header: SnapshotHeader): Promise<SnapshotWriter>
+//     static create(dir: string, header: SnapshotHeader, opts?: { blockBytes?: number })
+//       : Promise<SnapshotWriter>     blockBytes: the files are listed with block checksums of
+//       that size (blocks.ts) instead of a whole sha256, in the same one hash pass
 //     append(ids: BigUint64Array, embeddings: Float32Array | Uint16Array): Promise<void>
 //       // embeddings: ids.length × tasks × dim values, row-major; float32 values (converted when
 //       // dtype is float16) or, for dtype float16 only, raw float16 bits
@@ -20,6 +22,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import { BlockHasher } from './blocks.js';
 import { float32ToFloat16 } from './float16.js';
 import {
   EMBEDDINGS_FILE,
@@ -27,6 +30,7 @@ import {
   MANIFEST_FILE,
   SINGLE_FILE_FORMAT_VERSION,
   type EmbeddingDtype,
+  type SnapshotFileEntry,
   type SnapshotManifest,
 } from './format.js';
 import { IdIndex } from './id-index.js';
@@ -41,10 +45,21 @@ export interface SnapshotHeader {
   dtype: EmbeddingDtype;
 }
 
+/** A file being written, hashed on the way: one whole sha256, or block checksums (one pass either way). */
 class HashedFile {
-  readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | BlockHasher;
   bytes = 0;
-  constructor(readonly handle: FileHandle) {}
+  constructor(
+    readonly handle: FileHandle,
+    blockBytes?: number,
+  ) {
+    this.hash = blockBytes === undefined ? createHash('sha256') : new BlockHasher(blockBytes);
+  }
+
+  entry(): SnapshotFileEntry {
+    if (this.hash instanceof BlockHasher) return { bytes: this.bytes, blocks: this.hash.digest() };
+    return { sha256: this.hash.digest('hex'), bytes: this.bytes };
+  }
 
   async write(view: ArrayBufferView): Promise<void> {
     const buf = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
@@ -70,7 +85,11 @@ export class SnapshotWriter {
     private readonly embeddings: HashedFile,
   ) {}
 
-  static async create(dir: string, header: SnapshotHeader): Promise<SnapshotWriter> {
+  static async create(
+    dir: string,
+    header: SnapshotHeader,
+    opts: { blockBytes?: number } = {},
+  ): Promise<SnapshotWriter> {
     if (!Number.isInteger(header.dim) || header.dim <= 0)
       throw new RangeError(`dim ${header.dim} is not positive`);
     if (header.tasks.length === 0) throw new RangeError('tasks is empty');
@@ -81,7 +100,12 @@ export class SnapshotWriter {
     await rm(join(dir, MANIFEST_FILE), { force: true });
     const ids = await open(join(dir, IDS_FILE), 'w');
     const embeddings = await open(join(dir, EMBEDDINGS_FILE), 'w');
-    return new SnapshotWriter(dir, header, new HashedFile(ids), new HashedFile(embeddings));
+    return new SnapshotWriter(
+      dir,
+      header,
+      new HashedFile(ids, opts.blockBytes),
+      new HashedFile(embeddings, opts.blockBytes),
+    );
   }
 
   async append(ids: BigUint64Array, embeddings: Float32Array | Uint16Array): Promise<void> {
@@ -132,8 +156,8 @@ export class SnapshotWriter {
       dtype: this.header.dtype,
       rows: this.rows,
       files: {
-        [IDS_FILE]: { sha256: this.ids.hash.digest('hex'), bytes: this.ids.bytes },
-        [EMBEDDINGS_FILE]: { sha256: this.embeddings.hash.digest('hex'), bytes: this.embeddings.bytes },
+        [IDS_FILE]: this.ids.entry(),
+        [EMBEDDINGS_FILE]: this.embeddings.entry(),
       },
       createdAt: createdAt.toISOString(),
     };

@@ -162,7 +162,7 @@ describe('a snapshot built and published to S3 with credentials from a Secret', 
     };
     expect(manifest).toMatchObject({
       rows: ITEMS,
-      formatVersion: 2,
+      formatVersion: 3, // multi-part, files checked by blocks
       towerFingerprint: fx.towers.fingerprint,
     });
     // the staged parts are gone once LATEST moved

@@ -191,4 +191,36 @@ describe('sidecar syncing from S3', () => {
     const entries = await readdir(path.join(dataDir, 'snapshot'));
     expect(entries.filter((e) => e.startsWith('.tmp-') || e === 'v7')).toEqual([]);
   });
+
+  it('takes a multi-part version listed with block checksums; refuses one with a changed byte, naming the block', async () => {
+    // 40 rows × 2 tasks × 8 dim × 4 bytes = 2560 bytes a part: blocks of 1024, the last 512 long
+    const stored = await writeMultiPartVersion(local, 'v8', model.fingerprint, 3, 40, 30000, 1024);
+    const want = await openSnapshot(stored);
+    expect(want.manifest.files['part-00001.embeddings.bin']?.blocks?.sha256).toHaveLength(3);
+    await publishToS3(s3.client, BUCKET, PREFIX, local, 'v8');
+    await waitFor('current = v8', async () => (await current('snapshot')) === 'v8');
+    const got = await openSnapshot(path.join(dataDir, 'snapshot/v8'), {
+      expectedFingerprint: model.fingerprint,
+    });
+    expect(Buffer.from(got.embeddings!.buffer)).toEqual(Buffer.from(want.embeddings!.buffer));
+
+    const dir = await writeMultiPartVersion(local, 'v9', model.fingerprint, 3, 40, 40000, 1024);
+    const part = path.join(dir, 'part-00001.embeddings.bin');
+    const bytes = await readFile(part);
+    bytes[1024 + 500] = bytes[1024 + 500]! ^ 0x55;
+    await writeFile(part, bytes);
+    await publishToS3(s3.client, BUCKET, PREFIX, local, 'v9');
+    await waitFor('refusal of v9', async () =>
+      sidecar.logs.some(
+        (l) =>
+          l.cause === 'checksum' &&
+          /v9\/part-00001\.embeddings\.bin: block 1 \(bytes 1024–2047\): sha256 [0-9a-f]{64}, manifest says/.test(
+            String(l.err),
+          ),
+      ),
+    );
+    expect(await current('snapshot')).toBe('v8');
+    const entries = await readdir(path.join(dataDir, 'snapshot'));
+    expect(entries.filter((e) => e.startsWith('.tmp-') || e === 'v9')).toEqual([]);
+  });
 });

@@ -173,7 +173,7 @@ async function editManifest(
 
 /**
  * A multi-part version (formatVersion 2) under `prefix`, as a build publishes it: `parts` writers'
- * snapshots (consecutive ids from `firstId`, `rowsPerPart` rows each) moved into the version by
+ * snapshots (whole-file sha256s, or block checksums with `blockBytes`) (consecutive ids from `firstId`, `rowsPerPart` rows each) moved into the version by
  * the embed publish step. Returns the version's folder.
  */
 export async function writeMultiPartVersion(
@@ -183,23 +183,24 @@ export async function writeMultiPartVersion(
   parts: number,
   rowsPerPart = 40,
   firstId = 1,
+  /** the parts' files listed with block checksums of this size (as a build's shards list them) */
+  blockBytes?: number,
 ): Promise<string> {
   const { publishParts, stagedPart } = await import('../../../embed/publish.js');
   const { openStore } = await import('../../../embed/store.js');
+  const { SnapshotWriter } = await import('../../../snapshot/writer.js');
   for (let i = 0; i < parts; i++) {
     const first = firstId + i * rowsPerPart;
-    await writeSnapshot(path.join(prefix, stagedPart(version, i)), {
-      snapshotVersion: version,
-      towerFingerprint: fingerprint,
-      tasks: TASKS,
-      dim: DIM,
-      dtype: 'float32',
-      ids: BigUint64Array.from({ length: rowsPerPart }, (_, r) => BigInt(first + r)),
-      embeddings: Float32Array.from(
-        { length: rowsPerPart * TASKS.length * DIM },
-        (_, r) => Math.sin(r + first) / 4,
-      ),
-    });
+    const writer = await SnapshotWriter.create(
+      path.join(prefix, stagedPart(version, i)),
+      { snapshotVersion: version, towerFingerprint: fingerprint, tasks: TASKS, dim: DIM, dtype: 'float32' },
+      blockBytes === undefined ? {} : { blockBytes },
+    );
+    await writer.append(
+      BigUint64Array.from({ length: rowsPerPart }, (_, r) => BigInt(first + r)),
+      Float32Array.from({ length: rowsPerPart * TASKS.length * DIM }, (_, r) => Math.sin(r + first) / 4),
+    );
+    await writer.finish();
   }
   await publishParts({ store: openStore(prefix), version, shards: parts, fingerprint });
   return path.join(prefix, version);
