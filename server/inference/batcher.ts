@@ -3,8 +3,8 @@
 // rows reach `maxBatchSize` or the oldest request has waited `maxQueueDelayUs` (0 = leave at
 // once; requests still batch up while every worker is busy). maxBatchSize 1 turns batching off.
 // Jobs arrive validated (shapes, id ranges), so a batch holds no bad input; the worker isolates
-// failures per job besides. Results come back as the worker finishes them (on the CPU about every
-// 8,192 scored candidate rows), so early jobs of a batch are answered while the worker scores the rest.
+// failures per job besides. Results come back as the worker finishes them (per scoring run on
+// the CPU), so early jobs of a batch are answered while the worker scores the rest.
 //
 // API:
 //   new DynamicBatcher(pool, { maxBatchSize, maxQueueDelayUs, maxQueueLength }, hooks)
@@ -135,7 +135,7 @@ export class DynamicBatcher {
       wantQuery: q.job.wantQuery,
       ...(q.job.indices ? { indices: q.job.indices } : {}),
     }));
-    // Results stream back in parts of the batch; a job is settled once, by its first result.
+    // Results stream back per scoring run; a job is settled once, by its first result.
     const open = new Array<boolean>(batch.length).fill(true);
     const fail = (message: string): void =>
       batch.forEach((q, i) => {

@@ -69,15 +69,14 @@ async function run(req: Omit<RunRequest, 'type' | 'id'>): Promise<RunReply[]> {
 }
 
 describe('WorkerPool', () => {
-  it('streams a batch: query-only jobs first, then the scored jobs about every 8,192 rows, the last marked', async () => {
-    // 5,000 candidates each: over the CPU budget of ~4,096 rows per run for two jobs, so each
-    // ranking job gets a scoring run of its own; results go back once ≥ 8,192 rows are held
-    // (jobs 0 and 2) and at the end of the batch (job 3).
+  it('streams a batch: query-only jobs first, then one reply per scoring run, the last marked', async () => {
+    // 3,000 candidates each: over the CPU budget of ~4,096 rows per run for two jobs, so each
+    // ranking job gets a scoring run (and a reply) of its own.
     const replies = await run(
-      request([{ candidates: 5000 }, { wantQuery: true }, { candidates: 5000 }, { candidates: 5000 }]),
+      request([{ candidates: 3000 }, { wantQuery: true }, { candidates: 3000 }, { candidates: 3000 }]),
     );
-    expect(replies.map((r) => r.jobs.map(([j]) => j))).toEqual([[1], [0, 2], [3]]);
-    expect(replies.map((r) => r.last)).toEqual([false, false, true]);
+    expect(replies.map((r) => r.jobs.map(([j]) => j))).toEqual([[1], [0], [2], [3]]);
+    expect(replies.map((r) => r.last)).toEqual([false, false, false, true]);
     expect(replies[0]!.scoringUs).toBe(0);
     for (const r of replies.slice(1)) expect(r.scoringUs).toBeGreaterThan(0);
     const byJob = new Map<number, JobResult>(replies.flatMap((r) => r.jobs));
@@ -89,13 +88,13 @@ describe('WorkerPool', () => {
         rows: 1,
         dense: dense.slice(j * 16, j * 16 + 16),
         categorical: categorical.slice(j * 4, j * 4 + 4),
-        jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, 5000) }],
+        jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, 3000) }],
       });
       expect(alone).toHaveLength(1);
       expect(alone[0]!.last).toBe(true);
       const want = (alone[0]!.jobs[0]![1] as { scores: Float32Array }).scores;
       const got = (byJob.get(j) as { scores: Float32Array }).scores;
-      expect(got).toHaveLength(2 * 5000);
+      expect(got).toHaveLength(2 * 3000);
       let maxDiff = 0;
       for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
       expect(maxDiff).toBeLessThanOrEqual(1e-6);

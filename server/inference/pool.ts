@@ -13,8 +13,8 @@
 //   pool.fallbackReason             why CUDA was not used, when it was asked for
 //   pool.idle(): boolean            some worker can take a batch now
 //   pool.run(req, onReply) → Promise<void>   on an idle worker (throws when none is idle); onReply
-//                                   gets each RunReply as it arrives (results stream in parts of
-//                                   the batch); resolves after the last one, rejects if the worker dies
+//                                   gets each RunReply as it arrives (results stream per scoring
+//                                   run); resolves after the last one, rejects if the worker dies
 //   pool.onIdle(fn)                 called whenever a worker becomes idle
 //   pool.close() → Promise<void>    terminates the workers (in-flight batches fail)
 import { Worker } from 'node:worker_threads';

@@ -51,9 +51,8 @@ export type JobResult =
 
 /**
  * Results of some of a batch's jobs. A worker sends them as soon as they are ready — query-only
- * jobs after the query tower, ranking jobs once ~8,192 of their candidate rows are scored (on
- * the CPU a batch takes several scoring runs) and the rest at the batch's end — so the HTTP thread
- * answers early jobs while the worker scores the rest.
+ * jobs after the query tower, ranking jobs after the scoring run that scored them (on the CPU a
+ * batch takes several) — so the HTTP thread answers early jobs while the worker scores the rest.
  * Every job's result comes exactly once over a batch's replies; the one with `last` ends it.
  */
 export interface RunReply {

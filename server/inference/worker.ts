@@ -3,8 +3,8 @@
 // the thread it is called on (microsoft/onnxruntime#19611).
 //
 // A batch runs the query tower once over all jobs' rows, then the scoring graph over its ranking
-// jobs: once per batch on CUDA, in runs of ~4,096 candidate rows on the CPU, whose results are
-// sent back about every 8,192 rows (see runBatch). If the batched query-tower run fails, each job
+// jobs: once per batch on CUDA, in runs of ~4,096 candidate rows on the CPU, each run's results
+// sent back as soon as it is done (see runBatch). If the batched query-tower run fails, each job
 // is retried alone, so one job can only fail itself (the HTTP thread validates before batching;
 // this is the second line of defence).
 import { readFile } from 'node:fs/promises';
@@ -96,12 +96,6 @@ async function runQueryTower(
 const CPU_SCORING_ROWS_PER_RUN = 4096;
 
 /**
- * Candidate rows whose results go back in one message (a batch's last results go at its end
- * whatever their number). Each message wakes the HTTP thread; fewer of them is less CPU per request.
- */
-const CPU_REPLY_ROWS = 8192;
-
-/**
  * Scores ranking jobs [from, to) in one run: rows padded to the longest job with row 0 (its
  * scores are dropped), queries stacked → scores [jobs, tasks, K], sliced per job.
  */
@@ -146,10 +140,9 @@ type Send = (reply: Omit<RunReply, 'type' | 'id' | 'queryTowerUs'>) => void;
 
 /**
  * Runs one batch and sends its results as they become ready (see RunReply): jobs that need no
- * scoring (query-only, or the query tower failed for them) right after the query tower, then the
- * scored jobs once CPU_REPLY_ROWS candidate rows are done, and the rest at the end. On the CPU the
- * ranking jobs are scored in runs of about CPU_SCORING_ROWS_PER_RUN candidate rows; a failed run
- * fails only its own jobs.
+ * scoring (query-only, or the query tower failed for them) right after the query tower, then
+ * each scoring run's jobs as soon as that run is done. On the CPU the ranking jobs are scored in
+ * runs of about CPU_SCORING_ROWS_PER_RUN candidate rows; a failed run fails only its own jobs.
  */
 async function runBatch(
   sessions: [ort.InferenceSession, ort.InferenceSession],
@@ -205,10 +198,6 @@ async function runBatch(
     ranking.map((j) => req.jobs[j]!.indices!.length),
     budget,
   );
-  // results of runs not yet sent, and the scoring time behind them
-  let held: [number, JobResult][] = [];
-  let heldRows = 0;
-  let heldUs = 0;
   for (let r = 0; r < runs.length; r++) {
     const mine = ranking.slice(runs[r]![0], runs[r]![1]);
     const t1 = process.hrtime.bigint();
@@ -227,18 +216,11 @@ async function runBatch(
     } catch (e) {
       results = mine.map(() => ({ ok: false, message: message(e) }));
     }
-    heldUs += usSince(t1);
-    mine.forEach((j, i) => {
-      held.push([j, results[i]!]);
-      heldRows += req.jobs[j]!.indices!.length;
+    reply({
+      last: r === runs.length - 1,
+      jobs: mine.map((j, i) => [j, results[i]!]),
+      scoringUs: usSince(t1),
     });
-    const last = r === runs.length - 1;
-    if (last || heldRows >= CPU_REPLY_ROWS) {
-      reply({ last, jobs: held, scoringUs: heldUs });
-      held = [];
-      heldRows = 0;
-      heldUs = 0;
-    }
   }
 }
 
