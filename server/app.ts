@@ -24,6 +24,7 @@ import Fastify, { LogController, type FastifyReply, type FastifyRequest } from '
 import type { Logger } from '../lib/logger.js';
 import { RANK_BINARY_TYPE } from './binary.js';
 import { createRestCodecs } from './codecs/index.js';
+import { readRankJsonBody } from './codecs/rank-json-body.js';
 import type { Dataplane } from './dataplane.js';
 import { ServeError, invalidArgument, modelNotReady, toServeError, unsupportedMediaType } from './errors.js';
 import {
@@ -91,11 +92,19 @@ export function buildApp(deps: AppDeps) {
   // `__proto__` key is refused by name (http-body.ts). Without Fastify's default text/plain
   // parser, other media types get 415.
   app.removeContentTypeParser(['application/json', 'text/plain']);
+  // The ranking endpoint's body has its candidate ids read straight from the bytes
+  // (codecs/rank-json-body.ts: the same result, without a string per id).
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     if ((body as Buffer).length === 0)
       return done(new ServeError('MALFORMED_JSON', 'request body is empty; send a JSON object'));
     try {
-      done(null, parseJson(decodeJsonText(body as Buffer, req.headers['content-type'])));
+      const contentType = req.headers['content-type'];
+      done(
+        null,
+        req.routeOptions.config.endpoint === 'rank'
+          ? readRankJsonBody(body as Buffer, contentType, dataplane.limits)
+          : parseJson(decodeJsonText(body as Buffer, contentType)),
+      );
     } catch (err) {
       done(err as Error);
     }

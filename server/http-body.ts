@@ -11,6 +11,7 @@
 //   chooseResponseEncoding(acceptEncoding) → 'gzip' | 'deflate' | undefined
 //   compress(coding, body) → Promise<Buffer>
 //   decodeJsonText(bytes, contentType?) → string        by the charset parameter (415 if unsupported)
+//   isUtf8Json(contentType?) → boolean                  decodeJsonText reads it as UTF-8
 //   parseJson(text, where?) → unknown                   JSON.parse + the forbidden-key check below
 //   forbiddenKeyPath(value) → string | undefined        where a `__proto__` key (or a `constructor`
 //                                                       holding `prototype`) sits, e.g. "query.__proto__"
@@ -133,6 +134,12 @@ const UTF16 = new Set(['utf-16', 'utf16', 'utf-16le', 'utf-16be']);
  * decoders do; `utf-16le`/`utf-16be` as named). Other charsets are refused with 415, never read
  * as UTF-8. A leading byte-order mark is dropped.
  */
+/** Whether decodeJsonText reads a body of this content type as UTF-8 (no charset, or a UTF-8 one). */
+export function isUtf8Json(contentType?: string): boolean {
+  const m = contentType ? /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType) : null;
+  return m === null || UTF8.has(m[1]!.toLowerCase());
+}
+
 export function decodeJsonText(bytes: Buffer, contentType?: string): string {
   const m = contentType ? /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType) : null;
   const charset = m ? m[1]!.toLowerCase() : 'utf-8';

@@ -11,6 +11,8 @@
 //   parseIds(values: readonly unknown[]) → BigUint64Array | { index: number; message: string }
 //     the ids, or the first value that is not one (not a digit string or a non-negative safe
 //     integer, or beyond 2^64 − 1) with what is wrong with it
+//   storeDecimal(a, b, words, i) → boolean   the id a·10^10 + b into words[2i], words[2i + 1]
+//     (also used by codecs/rank-json-body.ts, which reads ids from the body's bytes)
 const TWO16 = 65536;
 const TWO32 = 4294967296;
 const TEN10 = 1e10;
@@ -21,6 +23,26 @@ function numberProblem(v: number): string {
   if (!Number.isInteger(v)) return 'expected an integer id';
   if (v < 0) return 'ids are unsigned';
   return 'ids beyond 2^53 must be sent as decimal strings';
+}
+
+/**
+ * Stores the id a·10^10 + b (a, b < 10^10: the leading digits and the last ten) as its (lo, hi)
+ * words at id position i; false (nothing stored) when it is beyond 2^64 − 1. Exact: every
+ * intermediate stays below 2^53.
+ */
+export function storeDecimal(a: number, b: number, words: Uint32Array, i: number): boolean {
+  // a = aH·2^16 + aL keeps every product below 2^53.
+  const aH = Math.floor(a / TWO16);
+  const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b
+  const u = aH * TEN10; // value = u·2^16 + t
+  const uH = Math.floor(u / TWO16);
+  const low = (u - uH * TWO16) * TWO16 + t;
+  const carry = Math.floor(low / TWO32);
+  const hi = uH + carry;
+  if (hi >= TWO32) return false;
+  words[2 * i] = low - carry * TWO32;
+  words[2 * i + 1] = hi;
+  return true;
 }
 
 export function parseIds(values: readonly unknown[]): BigUint64Array | { index: number; message: string } {
@@ -54,16 +76,8 @@ export function parseIds(values: readonly unknown[]): BigUint64Array | { index: 
         b = b * 10 + d;
       }
       if (bad !== 0) return { index: i, message: NOT_DIGITS };
-      // a = aH·2^16 + aL keeps every product below 2^53.
-      const aH = Math.floor(a / TWO16);
-      const t = (a - aH * TWO16) * TEN10 + b; // aL·10^10 + b
-      const u = aH * TEN10; // value = u·2^16 + t
-      const uH = Math.floor(u / TWO16);
-      const low = (u - uH * TWO16) * TWO16 + t;
-      const carry = Math.floor(low / TWO32);
-      lo = low - carry * TWO32;
-      hi = uH + carry;
-      if (hi >= TWO32) return { index: i, message: 'outside the unsigned 64-bit range' };
+      if (!storeDecimal(a, b, words, i)) return { index: i, message: 'outside the unsigned 64-bit range' };
+      continue;
     } else if (typeof v === 'string') {
       return { index: i, message: NOT_DIGITS };
     } else {

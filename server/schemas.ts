@@ -5,6 +5,7 @@
 //
 // API:
 //   itemIdList({ min, max }) → zod schema of a list of 64-bit item ids, parsed to a BigUint64Array
+//     (a BigUint64Array, the ids codecs/rank-json-body.ts read from the bytes, is taken as parsed)
 //   rankRequestSchema({ maxCandidates }) → zod schema of RankRequest
 //   inferRequestSchema({ maxInferRows, maxElements }, { binaryData? }) → zod schema of InferRequest
 //     (binaryData: the JSON header of a binary-extension request, where an input's `data` may be
@@ -23,7 +24,10 @@ const MIN_I64 = -(1n << 63n);
  */
 export function itemIdList(limits: { min: number; max: number }) {
   return z
-    .custom<unknown[]>((v) => Array.isArray(v), 'expected an array of item ids')
+    .custom<unknown[] | BigUint64Array>(
+      (v) => Array.isArray(v) || v instanceof BigUint64Array,
+      'expected an array of item ids',
+    )
     .transform((ids, ctx) => {
       if (ids.length < limits.min) {
         ctx.addIssue({ code: 'custom', message: `expected at least ${limits.min} candidate(s)` });
@@ -33,6 +37,8 @@ export function itemIdList(limits: { min: number; max: number }) {
         ctx.addIssue({ code: 'custom', message: `at most ${limits.max} candidates per request` });
         return z.NEVER;
       }
+      // already parsed from the body's bytes (codecs/rank-json-body.ts)
+      if (ids instanceof BigUint64Array) return ids;
       const parsed = parseIds(ids);
       if (parsed instanceof BigUint64Array) return parsed;
       ctx.addIssue({ code: 'custom', path: [parsed.index], message: parsed.message });
