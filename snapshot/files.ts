@@ -7,8 +7,12 @@
 //   checkFileSizes(dir: string, m: SnapshotManifest): Promise<void>
 //     throws SnapshotError missing_file|truncated|size|io
 //   ioError(e: unknown, file: string): SnapshotError        missing_file for ENOENT, else io
+//   verifyBlocks(dir, name, entry): Promise<void>            a file listed with blocks, streamed
+//     and checked block by block (blocks.ts)      throws SnapshotError checksum|truncated|io
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FileVerifier } from './blocks.js';
 import { SnapshotError } from './errors.js';
 import {
   checkFingerprint,
@@ -60,4 +64,20 @@ export async function checkFileSizes(dir: string, m: SnapshotManifest): Promise<
       throw new SnapshotError('size', `${name} has ${size} bytes, manifest says ${entry.bytes}`, name);
     }
   }
+}
+
+/** Streams a file listed with block checksums and checks each block (FileVerifier). */
+export async function verifyBlocks(
+  dir: string,
+  name: string,
+  entry: ConstructorParameters<typeof FileVerifier>[1],
+): Promise<void> {
+  const verify = new FileVerifier(name, entry);
+  try {
+    for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 }))
+      verify.update(chunk as Buffer);
+  } catch (e) {
+    throw ioError(e, name);
+  }
+  verify.finish();
 }

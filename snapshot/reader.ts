@@ -25,12 +25,11 @@
 //     lookup(ids: BigUint64Array | readonly bigint[], out?: Int32Array): Int32Array   -1 = unknown
 //     vector(row: number, task: number): Float32Array          a float32 copy of one embedding
 //   }
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FileVerifier } from './blocks.js';
 import { SnapshotError } from './errors.js';
-import { checkFileSizes, ioError, readManifest } from './files.js';
+import { checkFileSizes, ioError, readManifest, verifyBlocks } from './files.js';
 import { float16ToFloat32 } from './float16.js';
 import {
   bytesPerValue,
@@ -135,18 +134,7 @@ async function readVerified(
 
 async function verifyStreaming(dir: string, name: string, m: SnapshotManifest): Promise<void> {
   const entry = m.files[name]!;
-  if (entry.blocks) {
-    // block checksums: streamed here, each block checked (blocks.ts)
-    const verify = new FileVerifier(name, entry);
-    try {
-      for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 }))
-        verify.update(chunk as Buffer);
-    } catch (e) {
-      throw ioError(e, name);
-    }
-    verify.finish();
-    return;
-  }
+  if (entry.blocks) return verifyBlocks(dir, name, entry); // each block checked (blocks.ts)
   let got;
   try {
     got = await sha256File(join(dir, name));

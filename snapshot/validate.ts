@@ -13,12 +13,10 @@
 //     sha256?: Record<string, string>     file name → sha256 (hex) already computed by the caller
 //     verified?: Set<string>              files the caller checked against their blocks already
 //   }): Promise<SnapshotManifest>
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileVerifier } from './blocks.js';
 import { SnapshotError } from './errors.js';
-import { checkFileSizes, ioError, readManifest } from './files.js';
+import { checkFileSizes, ioError, readManifest, verifyBlocks } from './files.js';
 import { snapshotParts, type SnapshotManifest } from './format.js';
 import { IdIndex } from './id-index.js';
 import { sha256File } from './sha256.js';
@@ -31,15 +29,7 @@ export async function validateSnapshot(
   await checkFileSizes(dir, m);
   for (const [name, entry] of Object.entries(m.files)) {
     if (entry.blocks) {
-      if (opts.verified?.has(name)) continue;
-      const verify = new FileVerifier(name, entry);
-      try {
-        for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 }))
-          verify.update(chunk as Buffer);
-      } catch (e) {
-        throw ioError(e, name);
-      }
-      verify.finish();
+      if (!opts.verified?.has(name)) await verifyBlocks(dir, name, entry);
       continue;
     }
     const known = opts.sha256 && Object.hasOwn(opts.sha256, name) ? opts.sha256[name] : undefined;
