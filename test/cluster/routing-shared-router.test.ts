@@ -162,8 +162,13 @@ describe('one router per namespace', () => {
       return (JSON.parse(reply.body) as { labels: Record<string, string> }).labels;
     };
     for (const m of ['a', 'b']) {
-      // until the resolver lists the slices, a request is dialled by the Service's name: wait for it
-      await waitFor(`${m} through the router`, async () => (await via(m).catch(() => undefined)) ?? false);
+      // until the resolver lists each segment's slices with a ready endpoint (kwok marks pods ready
+      // one by one), a request can find none: wait for both segments
+      for (const seg of [undefined, 'shop'])
+        await waitFor(
+          `${m} (${seg ?? 'default'} segment) through the router`,
+          async () => (await via(m, seg).catch(() => undefined)) ?? false,
+        );
       expect(await via(m)).toMatchObject({ 'lightrank.dev/model': m, 'lightrank.dev/segment': 'standard' });
       expect(await via(m, 'shop')).toMatchObject({
         'lightrank.dev/model': m,
