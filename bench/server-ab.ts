@@ -6,6 +6,7 @@
 //
 //   npx tsx bench/server-ab.ts --b /path/to/other/checkout [--a .] [--encoding json|binary]
 //     [--concurrency 32] [--rounds 4] [--step-ms 3000] [--a-args="--flag v"] [--b-args="..."] [--b-first]
+//     [--a-node-args="--single-threaded-gc"] [--b-node-args="..."]  (node flags for that server)
 // The start order biases the result here (see --b-first below): run it both ways.
 // A checkout needs its own node_modules (a symlink to this one's does).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +30,8 @@ const { values: A } = parseArgs({
     'step-ms': { type: 'string', default: '3000' },
     'a-args': { type: 'string', default: '' },
     'b-args': { type: 'string', default: '' },
+    'a-node-args': { type: 'string', default: '' },
+    'b-node-args': { type: 'string', default: '' },
     'b-first': { type: 'boolean', default: false },
   },
 });
@@ -44,10 +47,17 @@ interface Proc {
   url: string;
 }
 
-async function start(name: string, repo: string, dataDir: string, extra: string): Promise<Proc> {
+async function start(
+  name: string,
+  repo: string,
+  dataDir: string,
+  extra: string,
+  nodeArgs: string,
+): Promise<Proc> {
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs.split(' ').filter(Boolean),
       '--import',
       'tsx',
       join(repo, 'server', 'main.ts'),
@@ -99,8 +109,8 @@ async function main(): Promise<void> {
     const { bodies, contentType } = rankBodies(snapshot.ids, CANDIDATES, A.encoding);
     // Start order matters on this machine (an A/A run, the same checkout twice, gave the second
     // one 1.29× the throughput): run each comparison both ways (--b-first) and read both.
-    const startA = () => start('A', resolve(A.a!), staged.dataDir, A['a-args']!);
-    const startB = () => start('B', resolve(A.b!), staged.dataDir, A['b-args']!);
+    const startA = () => start('A', resolve(A.a!), staged.dataDir, A['a-args']!, A['a-node-args']!);
+    const startB = () => start('B', resolve(A.b!), staged.dataDir, A['b-args']!, A['b-node-args']!);
     let a: Proc;
     let b: Proc;
     if (A['b-first']) {
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
       }),
     );
     console.log(
-      `A = ${resolve(A.a!)} ${A['a-args']}\nB = ${resolve(A.b!)} ${A['b-args']}\n${A.encoding}, closed loop c=${C}, ${STEP} ms steps, ${ROUNDS} rounds (A B B A), load average ${loadavg()[0]!.toFixed(1)}`,
+      `A = ${A['a-node-args']} ${resolve(A.a!)} ${A['a-args']}\nB = ${A['b-node-args']} ${resolve(A.b!)} ${A['b-args']}\n${A.encoding}, closed loop c=${C}, ${STEP} ms steps, ${ROUNDS} rounds (A B B A), load average ${loadavg()[0]!.toFixed(1)}`,
     );
     for (const l of loads) await l.closedLoop({ concurrency: C, durationMs: 2000 }); // warm-up
     const run = async (i: 0 | 1, c: number) => {

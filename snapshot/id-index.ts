@@ -21,6 +21,8 @@ const MAX_U64 = 0xffffffffffffffffn;
 const SLOT = 4;
 /** Ids whose slots are touched ahead of probing them (see lookup). */
 const PREFETCH = 256;
+/** The first slot of each id of lookup's current PREFETCH group (scratch, one per thread). */
+const FIRST_SLOTS = new Int32Array(PREFETCH);
 
 function mix(lo: number, hi: number): number {
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
@@ -85,9 +87,13 @@ export class IdIndex {
   }
 
   private find(lo: number, hi: number): number {
+    return this.probe(lo, hi, (mix(lo, hi) & this.mask) * SLOT);
+  }
+
+  /** The row of id (lo, hi), probing from its first slot `at` (a word offset); -1 when absent. */
+  private probe(lo: number, hi: number, at: number): number {
     const { slots, mask } = this;
     const wrap = mask * SLOT + SLOT - 1;
-    let at = (mix(lo, hi) & mask) * SLOT;
     for (;;) {
       const held = slots[at + 2]!;
       if (held === 0) return -1;
@@ -106,14 +112,20 @@ export class IdIndex {
     if (ids instanceof BigUint64Array) {
       const w = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
       const { slots, mask } = this;
+      const first = FIRST_SLOTS;
       for (let from = 0; from < ids.length; from += PREFETCH) {
         const to = Math.min(ids.length, from + PREFETCH);
         // Touch each id's first slot without branching on it: the loads are independent, so the
-        // CPU overlaps their cache misses; the probes below then mostly hit the cache.
+        // CPU overlaps their cache misses; the probes below then mostly hit the cache, starting
+        // from the slot computed here.
         let touched = 0;
-        for (let i = from; i < to; i++) touched |= slots[(mix(w[2 * i]!, w[2 * i + 1]!) & mask) * SLOT + 2]!;
+        for (let i = from; i < to; i++) {
+          const at = (mix(w[2 * i]!, w[2 * i + 1]!) & mask) * SLOT;
+          first[i - from] = at;
+          touched |= slots[at + 2]!;
+        }
         this.touched = touched;
-        for (let i = from; i < to; i++) out[i] = this.find(w[2 * i]!, w[2 * i + 1]!);
+        for (let i = from; i < to; i++) out[i] = this.probe(w[2 * i]!, w[2 * i + 1]!, first[i - from]!);
       }
     } else {
       // Storing into a BigUint64Array is cheaper than BigInt shifts; out-of-range ids would
