@@ -6,7 +6,8 @@
 // EndpointSlices (kwok pod IPs in 10.244/16 mapped to loopback, where real upstreams stand in for the
 // scoring pods); a rollout's weight moves only its model's key; a model deleted or switched to its own
 // router gives its key up; the last one takes the shared objects with it; the API server refuses
-// namespace scope in gatewayAPI mode; a user's object named `lightrank` is refused, never taken over.
+// namespace scope in gatewayAPI mode; a user's object named `lightrank` is refused, never taken over;
+// a model whose key would take the table past a ConfigMap's 1 MiB is refused with the reason.
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import {
   type ResourceRef,
 } from '../../operator/runtime/kube/types.js';
 import { RANKING_MODELS } from '../../operator/reconciler.js';
+import { CONFIGMAP_MAX_BYTES } from '../../operator/traffic/router/shared.js';
 import { clients, waitFor } from '../harness/cluster.js';
 import { ConfigMapKeys, request } from '../router/helpers.js';
 import { condition, rolloutSpec, useRolloutFixture } from './rollout-helpers.js';
@@ -259,6 +261,39 @@ describe('one router per namespace', () => {
     await ready('c');
     expect(await keys()).toEqual(['c.json']);
     await fx.models.client.delete(RANKING_MODELS, ns.name, 'c');
+    await waitFor('shared router deleted', async () => (await sharedObjects()).every((o) => o === undefined));
+  });
+
+  it('refuses a model whose key would take the shared table past 1 MiB: the model says why, the other keys stay, and it goes on once there is room', async () => {
+    await fx.models.create('f', spec());
+    await ready('f');
+    const before = (await sharedTable())!;
+    const fTable = before.data!['f.json']!;
+    // a key of no model's (the operator leaves it; it stands in for hundreds of models' tables)
+    // leaves 100 bytes of room: less than a model's table, which is several hundred bytes
+    const used = Buffer.byteLength('f.json') + Buffer.byteLength(fTable);
+    const pad = 'x'.repeat(CONFIGMAP_MAX_BYTES - 100 - used - 'padding'.length);
+    await fx.models.client.replace(CONFIGMAPS, { ...before, data: { ...before.data, padding: pad } });
+
+    await fx.models.create('g', spec());
+    const degraded = await fx.models.waitFor(
+      'g',
+      'Degraded: no room in the shared table',
+      (m) => /shared router table .* has no room for g\.json/.test(condition(m, 'Degraded')?.message ?? ''),
+      90_000,
+    );
+    expect(condition(degraded, 'Degraded')?.message).toMatch(
+      /most 1048576 \(1 MiB\): set spec\.routing\.routerScope: model/,
+    );
+    const after = (await sharedTable())!;
+    expect(Object.keys(after.data!).sort()).toEqual(['f.json', 'padding']);
+    expect(after.data!['f.json']).toBe(fTable);
+
+    // room again: the next retry writes the key
+    await fx.models.client.replace(CONFIGMAPS, { ...after, data: { 'f.json': fTable } });
+    await ready('g');
+    expect(await keys()).toEqual(['f.json', 'g.json']);
+    for (const m of ['f', 'g']) await fx.models.client.delete(RANKING_MODELS, ns.name, m);
     await waitFor('shared router deleted', async () => (await sharedObjects()).every((o) => o === undefined));
   });
 });

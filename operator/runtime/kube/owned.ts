@@ -131,7 +131,9 @@ export class OwnedObjects {
    * remove it (`value` undefined), by a JSON merge patch naming that key alone: the API server applies
    * it to the object as it is then, so writers of other keys lose nothing. Skipped when the freshest
    * copy already holds the value (or lacks the key); `base` is applied first when the object is not
-   * there. Returns whether it wrote.
+   * there. `guard`, when given, sees the freshest copy's data right before a value is written (in
+   * this object's turn, so no write of this process comes between) and may throw to refuse it.
+   * Returns whether it wrote.
    *
    * Why a merge patch, not a server-side apply under a field manager per key: each apply merges the
    * field sets of every manager of the object, so it costs in proportion to the writers: 200 keys
@@ -143,13 +145,16 @@ export class OwnedObjects {
     base: KubeObject,
     key: string,
     value: string | undefined,
+    guard?: (data: Readonly<Record<string, string>>) => void,
   ): Promise<boolean> {
     const { namespace, name } = base.metadata;
-    const current = async () =>
-      ((await this.get(ref, namespace, name)) as { data?: Record<string, string> } | undefined)?.data?.[key];
-    if ((await current()) === value) return false;
+    const data = async () =>
+      ((await this.get(ref, namespace, name)) as { data?: Record<string, string> } | undefined)?.data ?? {};
+    if ((await data())[key] === value) return false;
     return this.oneAtATime(ref, namespace, name, async () => {
-      if ((await current()) === value) return false;
+      const now = await data();
+      if (now[key] === value) return false;
+      if (value !== undefined) guard?.(now);
       if (value !== undefined && !(await this.get(ref, namespace, name))) await this.apply(ref, base);
       try {
         const written = await this.client.request<KubeObject>({

@@ -11,7 +11,13 @@
 import { parseTable, TableError, type RouterTableFile } from '../../../router/table.js';
 import { DEPLOYMENTS, SERVICES, type KubeObject, CONFIGMAPS } from '../../runtime/kube/types.js';
 import { type ProviderContext, type TrafficProvider } from '../provider.js';
-import { buildSharedTable, SHARED_ROUTER_NAME, tableContent, tableKey } from './shared.js';
+import {
+  buildSharedTable,
+  checkSharedTableRoom,
+  SHARED_ROUTER_NAME,
+  tableContent,
+  tableKey,
+} from './shared.js';
 import {
   buildRouterConfigMap,
   buildRouterDeployment,
@@ -132,11 +138,11 @@ export class NamespaceRouterProvider extends RouterProvider {
 
   protected override async writeTable(table: RouterTableFile): Promise<void> {
     const { model, owned } = this.ctx;
-    await owned.setDataKey(
-      CONFIGMAPS,
-      buildSharedTable(this.ns ?? 'default'),
-      tableKey(model.metadata.name),
-      tableContent(table),
+    const namespace = this.ns ?? 'default';
+    const key = tableKey(model.metadata.name);
+    const content = tableContent(table);
+    await owned.setDataKey(CONFIGMAPS, buildSharedTable(namespace), key, content, (data) =>
+      checkSharedTableRoom(namespace, data, key, content),
     );
   }
 

@@ -8,6 +8,9 @@ import { resolveSegments } from '../../../api/resolve.js';
 import {
   buildSharedRouter,
   buildSharedTable,
+  checkSharedTableRoom,
+  CONFIGMAP_MAX_BYTES,
+  SharedTableFullError,
   tableContent,
   isSharedRouterObject,
   modelOfKey,
@@ -72,5 +75,28 @@ describe('the namespace shared router', () => {
     expect(modelOfKey('ads.json')).toBe('ads');
     expect(modelOfKey('README')).toBeUndefined();
     expect(buildSharedTable('ns1')).toEqual(buildSharedRouter('ns1', 'i', {})[0]![1]);
+  });
+
+  it("refuses a key that would take the table past a ConfigMap's 1 MiB, counting every key and value, a replaced key once", () => {
+    const key = tableKey('late');
+    const value = 'v'.repeat(1000);
+    const mine = key.length + value.length;
+    // others exactly at the room left: fits; one byte more: refused, naming sizes and the way out
+    const filler = (n: number): Record<string, string> => ({ 'a.json': 'x'.repeat(n - 'a.json'.length) });
+    expect(() => checkSharedTableRoom('ns', filler(CONFIGMAP_MAX_BYTES - mine), key, value)).not.toThrow();
+    const full = filler(CONFIGMAP_MAX_BYTES - mine + 1);
+    expect(() => checkSharedTableRoom('ns', full, key, value)).toThrow(SharedTableFullError);
+    expect(() => checkSharedTableRoom('ns', full, key, value)).toThrow(
+      `ConfigMap ns/lightrank) has no room for late.json (${mine} bytes): its 1 other keys hold ${CONFIGMAP_MAX_BYTES - mine + 1} bytes`,
+    );
+    expect(() => checkSharedTableRoom('ns', full, key, value)).toThrow(/routerScope: model/);
+    // the model's own old value is replaced, not added to: a bigger table than room allows fits
+    // when it replaces one of its size
+    expect(() =>
+      checkSharedTableRoom('ns', { ...filler(CONFIGMAP_MAX_BYTES - mine), [key]: value }, key, value),
+    ).not.toThrow();
+    // UTF-8 bytes, not UTF-16 code units
+    const wide = 'é'.repeat(CONFIGMAP_MAX_BYTES / 2);
+    expect(() => checkSharedTableRoom('ns', {}, key, wide)).toThrow(SharedTableFullError);
   });
 });

@@ -120,6 +120,51 @@ export function buildSharedTable(namespace: string): KubeObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(namespace) };
 }
 
+/**
+ * What a ConfigMap's data may hold: the API server refuses more than 1 MiB. Counted here as the
+ * UTF-8 bytes of every key and value, a little above what the API server counts, so a table this
+ * check lets through is never refused there.
+ */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+
+/**
+ * A model's key would take the shared table past what a ConfigMap holds: the pass fails with this
+ * message (Degraded, a Warning Event, retried with backoff), the table keeps the other models' keys
+ * as they are, and the model proceeds once there is room (a model deleted, or moved to its own
+ * router).
+ */
+export class SharedTableFullError extends Error {
+  override readonly name = 'SharedTableFullError';
+}
+
+/**
+ * Throws SharedTableFullError when `data` (the shared table's keys now) with `key` set to `value`
+ * would hold more than CONFIGMAP_MAX_BYTES.
+ */
+export function checkSharedTableRoom(
+  namespace: string,
+  data: Readonly<Record<string, string>>,
+  key: string,
+  value: string,
+): void {
+  const size = (k: string, v: string): number => Buffer.byteLength(k) + Buffer.byteLength(v);
+  let others = 0;
+  let models = 0;
+  for (const [k, v] of Object.entries(data)) {
+    if (k === key) continue;
+    others += size(k, v);
+    models++;
+  }
+  const mine = size(key, value);
+  if (others + mine <= CONFIGMAP_MAX_BYTES) return;
+  throw new SharedTableFullError(
+    `the namespace's shared router table (ConfigMap ${namespace}/${SHARED_ROUTER_NAME}) has no room for ` +
+      `${key} (${mine} bytes): its ${models} other keys hold ${others} bytes, and a ConfigMap holds at ` +
+      `most ${CONFIGMAP_MAX_BYTES} (1 MiB): set spec.routing.routerScope: model on this model or others, ` +
+      `or spread the models over more namespaces`,
+  );
+}
+
 /** A model's key's content: its version-1 table, compact (a ConfigMap holds at most 1 MiB). */
 export function tableContent(table: RouterTableFile): string {
   return `${JSON.stringify(table)}\n`;
