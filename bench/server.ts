@@ -345,18 +345,42 @@ async function main(): Promise<void> {
         )} → median ${fmt(100 * median(j), 0)}% → ${verdict(median(j) >= 0.6)}`,
       );
     }
-    for (const encoding of ENCODINGS) {
-      const t = throughputRatio[encoding];
-      const goal = encoding === 'binary' ? 0.8 : 0.7;
+    if (ENCODINGS.includes('binary')) {
+      const t = throughputRatio.binary;
       say(
-        `  ${encoding}: throughput ≥ ${goal * 100}% of the floor: ${list(
+        `  binary: throughput ≥ 80% of the floor: ${list(
           t.map((x) => 100 * x),
           0,
           '%',
-        )} → median ${fmt(100 * median(t), 0)}% → ${verdict(median(t) >= goal)}`,
+        )} → median ${fmt(100 * median(t), 0)}% → ${verdict(median(t) >= 0.8)}`,
+      );
+      // What the CPU per request allows: the server and the load generator share the cores, so
+      // no step can pass cores ÷ (server + generator CPU per request) per second.
+      const cores = availableParallelism();
+      const maxes = rounds.binary.map((x) => x.max);
+      const perReq = maxes.map((m) => m.cpuUsPerReq + (m.generatorCpuUsPerReq ?? NaN));
+      const bound = perReq.map((us) => (cores * 1e6) / us);
+      const need = floors.map((f) => (cores * 1e6) / (0.8 * f.throughput));
+      say(
+        `    what the CPU allows: ${cores} cores ÷ (server + load generator CPU per request at max) per round: ` +
+          `${list(bound, 0, ' req/s')}; max reached ${list(
+            maxes.map((m, r) => (100 * m.throughput) / bound[r]!),
+            0,
+            '%',
+          )} of it; 80% of the floor needs ≤ ${list(need, 0, ' µs')} per request, at max it was ${list(perReq, 0, ' µs')}`,
       );
     }
     say('  earlier goals, for the record:');
+    if (ENCODINGS.includes('json')) {
+      const t = throughputRatio.json;
+      say(
+        `  json: throughput ≥ 70% of the floor: ${list(
+          t.map((x) => 100 * x),
+          0,
+          '%',
+        )} → median ${fmt(100 * median(t), 0)}% → ${verdict(median(t) >= 0.7)}`,
+      );
+    }
     for (const encoding of ENCODINGS) {
       const at70 = at70By[encoding];
       say(
