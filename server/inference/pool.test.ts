@@ -1,7 +1,8 @@
 // The worker pool on the model kit's real towers and scoring graph (ONNX Runtime, CPU): a batch's
 // results stream back per scoring run — jobs that need no scoring right after the query tower,
 // each ranking job as soon as its run is done — every job exactly once, the last reply marked,
-// and the streamed scores equal to each job scored alone.
+// and the streamed scores equal to each job scored alone; and a worker near the end of a batch
+// takes the next one, which it runs after the first, with the same answers.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,5 +111,53 @@ describe('WorkerPool', () => {
       [1, 1400],
       [2, 1800],
     ]);
+  }, 60_000);
+
+  it('takes the next batch while the last runs of the current one are under way', async () => {
+    // Four 3,000-candidate jobs: four scoring runs. The worker says it is draining before its
+    // last run(s); the pool then calls onIdle with the batch still unanswered, and takes another.
+    const first: RunReply[] = [];
+    const second: RunReply[] = [];
+    let seenWhenIdle: RunReply[] | undefined;
+    let secondDone: Promise<void> | undefined;
+    const idleAround: boolean[] = [];
+    const secondSeenByFirst: number[] = [];
+    let armed = true;
+    pool.onIdle(() => {
+      if (!armed) return;
+      armed = false;
+      seenWhenIdle = [...first];
+      idleAround.push(pool.idle());
+      secondDone = pool.run(request([{ candidates: 3000 }, { candidates: 3000 }]), (r) => second.push(r));
+      idleAround.push(pool.idle());
+    });
+    expect(pool.idle()).toBe(true);
+    const firstDone = pool.run(
+      request([{ candidates: 3000 }, { candidates: 3000 }, { candidates: 3000 }, { candidates: 3000 }]),
+      (r) => {
+        first.push(r);
+        secondSeenByFirst.push(second.length);
+      },
+    );
+    expect(pool.idle()).toBe(false);
+    await firstDone;
+    expect(seenWhenIdle).toBeDefined();
+    expect(idleAround).toEqual([true, false]);
+    // the second batch runs after this one: nothing of it came back before its last reply
+    expect(secondSeenByFirst).toEqual([0, 0, 0, 0]);
+    expect(seenWhenIdle!.some((r) => r.last)).toBe(false);
+    expect(first.at(-1)!.last).toBe(true);
+    expect(first.flatMap((r) => r.jobs.map(([j]) => j))).toEqual([0, 1, 2, 3]);
+    // The second batch is the worker's now; the pool takes none until it nears its end.
+    await secondDone;
+    expect(second.map((r) => r.jobs.map(([j]) => j))).toEqual([[0], [1]]);
+    expect(second.at(-1)!.last).toBe(true);
+    expect(pool.idle()).toBe(true);
+    // Same scores as the first batch's jobs 0 and 1 (same features, same candidates).
+    for (const j of [0, 1]) {
+      const a = (first.flatMap((r) => r.jobs).find(([i]) => i === j)![1] as { scores: Float32Array }).scores;
+      const b = (second.flatMap((r) => r.jobs).find(([i]) => i === j)![1] as { scores: Float32Array }).scores;
+      expect(b).toEqual(a);
+    }
   }, 60_000);
 });

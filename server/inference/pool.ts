@@ -1,5 +1,8 @@
 // A pool of inference worker threads for one served version. Each worker runs one batch at a
-// time (the batcher keeps the queue, so requests batch up while workers are busy). Workers are
+// time (the batcher keeps the queue, so requests batch up while workers are busy), and holds at
+// most one more: once a worker nears its batch's end (RunDraining: its last two ONNX Runtime runs)
+// it can take the next batch, which waits in the worker's queue, so the worker goes from one batch to the
+// next without waiting for this thread to read its last reply and dispatch again. Workers are
 // started by `WorkerPool.start`, which resolves once every worker has loaded its sessions.
 // A worker that dies fails its in-flight batch and is replaced.
 //
@@ -11,15 +14,23 @@
 //   WorkerPool.start(init: WorkerInit, size: number, log: Logger) → Promise<WorkerPool>
 //   pool.provider                   the execution provider the workers got ('cuda' | 'cpu')
 //   pool.fallbackReason             why CUDA was not used, when it was asked for
-//   pool.idle(): boolean            some worker can take a batch now
+//   pool.idle(): boolean            some worker can take a batch now: it has none, or it is near
+//                                   its batch's end and holds no next one
 //   pool.run(req, onReply) → Promise<void>   on an idle worker (throws when none is idle); onReply
 //                                   gets each RunReply as it arrives (results stream per scoring
 //                                   run); resolves after the last one, rejects if the worker dies
-//   pool.onIdle(fn)                 called whenever a worker becomes idle
+//   pool.onIdle(fn)                 called whenever a worker can take a batch again
 //   pool.close() → Promise<void>    terminates the workers (in-flight batches fail)
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/logger.js';
-import type { ExecutionProvider, RunReply, RunRequest, WorkerInit, WorkerReady } from './protocol.js';
+import type {
+  ExecutionProvider,
+  RunDraining,
+  RunReply,
+  RunRequest,
+  WorkerInit,
+  WorkerReady,
+} from './protocol.js';
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
@@ -30,10 +41,25 @@ function spawn(init: WorkerInit): Worker {
   return new Worker(BOOT_URL, { workerData: { ...init, entry: WORKER_URL.href } });
 }
 
+interface InFlight {
+  id: number;
+  onReply: (r: RunReply) => void;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 interface Slot {
   worker: Worker;
-  busy?: { id: number; onReply: (r: RunReply) => void; resolve: () => void; reject: (e: Error) => void };
+  /** the batch the worker runs now */
+  busy?: InFlight;
+  /** the worker is in `busy`'s last runs (RunDraining) */
+  draining?: boolean;
+  /** the batch sent after it, waiting in the worker's queue */
+  next?: InFlight;
 }
+
+/** A worker that can take a batch: none in hand, or near the end of one with none behind it. */
+const canTake = (s: Slot): boolean => !s.busy || (s.draining === true && !s.next);
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -64,7 +90,7 @@ export class WorkerPool {
       const worker = spawn(this.init);
       const slot: Slot = { worker };
       let ready = false;
-      worker.on('message', (msg: WorkerReady | RunReply) => {
+      worker.on('message', (msg: WorkerReady | RunDraining | RunReply) => {
         if (msg.type === 'loaded') {
           ready = true;
           this.provider = msg.provider;
@@ -75,13 +101,22 @@ export class WorkerPool {
         } else if (msg.type === 'load-failed') {
           reject(new Error(msg.message));
           void worker.terminate();
+        } else if (msg.type === 'draining') {
+          if (slot.busy?.id !== msg.id) return;
+          slot.draining = true;
+          if (canTake(slot)) this.notifyIdle();
         } else if (slot.busy && msg.id === slot.busy.id) {
           const { onReply, resolve: done } = slot.busy;
-          if (msg.last) slot.busy = undefined;
+          if (msg.last) {
+            // The next batch, if one was sent, is the worker's now.
+            slot.busy = slot.next;
+            slot.next = undefined;
+            slot.draining = false;
+          }
           onReply(msg);
           if (msg.last) {
             done();
-            this.notifyIdle();
+            if (canTake(slot)) this.notifyIdle();
           }
         }
       });
@@ -93,8 +128,9 @@ export class WorkerPool {
         const i = this.slots.indexOf(slot);
         if (i >= 0) this.slots.splice(i, 1);
         if (!ready) return reject(new Error(`inference worker exited while loading (code ${code})`));
-        slot.busy?.reject(new Error(`inference worker exited (code ${code})`));
-        slot.busy = undefined;
+        for (const run of [slot.busy, slot.next])
+          run?.reject(new Error(`inference worker exited (code ${code})`));
+        slot.busy = slot.next = undefined;
         if (!this.closed) {
           this.log.warn({ code }, 'inference worker exited; starting a replacement');
           this.addWorker().catch((e: unknown) =>
@@ -114,7 +150,7 @@ export class WorkerPool {
   }
 
   idle(): boolean {
-    return this.slots.some((s) => !s.busy);
+    return this.slots.some(canTake);
   }
 
   onIdle(fn: () => void): void {
@@ -122,7 +158,8 @@ export class WorkerPool {
   }
 
   run(req: Omit<RunRequest, 'type' | 'id'>, onReply: (r: RunReply) => void): Promise<void> {
-    const slot = this.slots.find((s) => !s.busy);
+    // A worker with nothing in hand first; else one near the end of its batch.
+    const slot = this.slots.find((s) => !s.busy) ?? this.slots.find(canTake);
     if (!slot) throw new Error('no idle inference worker');
     const id = this.nextId++;
     const message: RunRequest = { type: 'run', id, ...req };
@@ -132,7 +169,9 @@ export class WorkerPool {
     ];
     for (const j of message.jobs) if (j.indices) transfer.push(j.indices.buffer as ArrayBuffer);
     return new Promise((resolve, reject) => {
-      slot.busy = { id, onReply, resolve, reject };
+      const run: InFlight = { id, onReply, resolve, reject };
+      if (slot.busy) slot.next = run;
+      else slot.busy = run;
       slot.worker.postMessage(message, transfer);
     });
   }

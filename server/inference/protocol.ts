@@ -50,6 +50,18 @@ export type JobResult =
   { ok: true; query?: Float32Array; scores?: Float32Array /* [tasks, N] */ } | { ok: false; message: string };
 
 /**
+ * The worker is starting the batch's last ONNX Runtime runs (worker.ts DRAIN_LEAD_RUNS: the last
+ * two scoring runs, or the query tower and a single scoring run): the pool may send the next
+ * batch now, so that it waits in
+ * the worker's queue instead of the worker waiting for the HTTP thread to read the last reply
+ * and dispatch. Sent at most once per batch, before its last reply.
+ */
+export interface RunDraining {
+  type: 'draining';
+  id: number;
+}
+
+/**
  * Results of some of a batch's jobs. A worker sends them as soon as they are ready — query-only
  * jobs after the query tower, ranking jobs after the scoring run that scored them (on the CPU a
  * batch takes several) — so the HTTP thread answers early jobs while the worker scores the rest.

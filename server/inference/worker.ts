@@ -4,7 +4,9 @@
 //
 // A batch runs the query tower once over all jobs' rows, then the scoring graph over its ranking
 // jobs: once per batch on CUDA, in runs of ~4,096 candidate rows on the CPU, each run's results
-// sent back as soon as it is done (see runBatch). If the batched query-tower run fails, each job
+// sent back as soon as it is done (see runBatch). Batches run one after another in the order they
+// arrive; before a batch's last runs the worker says so (RunDraining), and the pool may send the
+// next batch then, which waits here while those runs finish. If the batched query-tower run fails, each job
 // is retried alone, so one job can only fail itself (the HTTP thread validates before batching;
 // this is the second line of defence).
 import { readFile } from 'node:fs/promises';
@@ -13,6 +15,7 @@ import * as ort from 'onnxruntime-node';
 import type {
   ExecutionProvider,
   JobResult,
+  RunDraining,
   RunReply,
   RunRequest,
   WorkerInit,
@@ -96,6 +99,15 @@ async function runQueryTower(
 const CPU_SCORING_ROWS_PER_RUN = 4096;
 
 /**
+ * How many ONNX Runtime runs before a batch's end the worker says it is draining (RunDraining),
+ * so that the next batch is in its queue when this one ends. The hand-off takes two messages and
+ * a dispatch on the HTTP thread; under load each message waited 400–500 µs (p50) for its thread,
+ * more than one 2-job scoring run lasts, and a lead of one run left the worker's idle time as it
+ * was (bench/RESULTS.md, 2026-12-06 session 8).
+ */
+const DRAIN_LEAD_RUNS = 2;
+
+/**
  * Scores ranking jobs [from, to) in one run: rows padded to the longest job with row 0 (its
  * scores are dropped), queries stacked → scores [jobs, tasks, K], sliced per job.
  */
@@ -149,8 +161,17 @@ async function runBatch(
   provider: ExecutionProvider,
   req: RunRequest,
   send: (reply: RunReply) => void,
+  draining: () => void,
 ): Promise<void> {
   const [querySession, scoringSession] = sessions;
+  const budget = provider === 'cuda' ? Infinity : CPU_SCORING_ROWS_PER_RUN;
+  // The query tower and the scoring runs planned (if the query tower fails for a job, fewer
+  // runs follow; the signal only comes early then).
+  const planned = scoringChunks(
+    req.jobs.flatMap((j) => (j.indices ? [j.indices.length] : [])),
+    budget,
+  ).length;
+  if (1 + planned <= DRAIN_LEAD_RUNS) draining();
   const width = init.tasks * init.dim;
   const t0 = process.hrtime.bigint();
   // Query embeddings per job (undefined = that job failed with `errors[j]`).
@@ -193,13 +214,13 @@ async function runBatch(
   if (now.length > 0 || ranking.length === 0) reply({ last: ranking.length === 0, jobs: now, scoringUs: 0 });
   if (ranking.length === 0) return;
 
-  const budget = provider === 'cuda' ? Infinity : CPU_SCORING_ROWS_PER_RUN;
   const runs = scoringChunks(
     ranking.map((j) => req.jobs[j]!.indices!.length),
     budget,
   );
   for (let r = 0; r < runs.length; r++) {
     const mine = ranking.slice(runs[r]![0], runs[r]![1]);
+    if (runs.length - r <= DRAIN_LEAD_RUNS) draining();
     const t1 = process.hrtime.bigint();
     let results: JobResult[];
     try {
@@ -236,13 +257,25 @@ function transferables(reply: RunReply): ArrayBuffer[] {
 
 try {
   const { sessions, ready } = await load();
+  // One batch at a time, in arrival order (the pool sends the next one while the last run of the
+  // current one is under way).
+  let queue: Promise<void> = Promise.resolve();
   port.on('message', (req: RunRequest) => {
+    queue = queue.then(() => handle(req));
+  });
+  const handle = (req: RunRequest): Promise<void> => {
     let ended = false;
+    let drained = false;
     const send = (reply: RunReply): void => {
       ended ||= reply.last;
       port.postMessage(reply, transferables(reply));
     };
-    void runBatch(sessions, ready.provider, req, send)
+    const draining = (): void => {
+      if (drained || ended) return;
+      drained = true;
+      port.postMessage({ type: 'draining', id: req.id } satisfies RunDraining);
+    };
+    return runBatch(sessions, ready.provider, req, send, draining)
       .then(
         () => undefined,
         (e: unknown) => message(e),
@@ -259,7 +292,7 @@ try {
             scoringUs: 0,
           });
       });
-  });
+  };
   port.postMessage(ready);
 } catch (e) {
   port.postMessage({ type: 'load-failed', message: message(e) } satisfies WorkerReady);
