@@ -50,11 +50,11 @@ export type JobResult =
   { ok: true; query?: Float32Array; scores?: Float32Array /* [tasks, N] */ } | { ok: false; message: string };
 
 /**
- * The worker is starting the batch's last ONNX Runtime runs (worker.ts DRAIN_LEAD_RUNS: the last
- * two scoring runs, or the query tower and a single scoring run): the pool may send the next
- * batch now, so that it waits in
- * the worker's queue instead of the worker waiting for the HTTP thread to read the last reply
- * and dispatch. Sent at most once per batch, before its last reply.
+ * The worker is starting the batch's last scoring runs (worker.ts DRAIN_LEAD_RUNS: the last two,
+ * in a batch of at least two): the pool may send the next batch now, so that it waits in the
+ * worker's queue instead of the worker waiting for the HTTP thread to read the last reply and
+ * dispatch. Sent at most once per batch, before its last reply; a batch of one scoring run (one
+ * or two jobs) sends none.
  */
 export interface RunDraining {
   type: 'draining';

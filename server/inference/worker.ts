@@ -165,13 +165,6 @@ async function runBatch(
 ): Promise<void> {
   const [querySession, scoringSession] = sessions;
   const budget = provider === 'cuda' ? Infinity : CPU_SCORING_ROWS_PER_RUN;
-  // The query tower and the scoring runs planned (if the query tower fails for a job, fewer
-  // runs follow; the signal only comes early then).
-  const planned = scoringChunks(
-    req.jobs.flatMap((j) => (j.indices ? [j.indices.length] : [])),
-    budget,
-  ).length;
-  if (1 + planned <= DRAIN_LEAD_RUNS) draining();
   const width = init.tasks * init.dim;
   const t0 = process.hrtime.bigint();
   // Query embeddings per job (undefined = that job failed with `errors[j]`).
@@ -220,7 +213,9 @@ async function runBatch(
   );
   for (let r = 0; r < runs.length; r++) {
     const mine = ranking.slice(runs[r]![0], runs[r]![1]);
-    if (runs.length - r <= DRAIN_LEAD_RUNS) draining();
+    // Only a batch of several runs says so: a shorter one (one or two jobs: low load, where no
+    // next batch waits) ends soon anyway, and the message would wake the HTTP thread for nothing.
+    if (runs.length >= DRAIN_LEAD_RUNS && runs.length - r <= DRAIN_LEAD_RUNS) draining();
     const t1 = process.hrtime.bigint();
     let results: JobResult[];
     try {
