@@ -113,6 +113,21 @@ describe('WorkerPool', () => {
     ]);
   }, 60_000);
 
+  it('a batch of one scoring run takes no next batch before it ends (no draining message)', async () => {
+    const idleBeforeEnd: boolean[] = [];
+    let ended = false;
+    let armed = true;
+    pool.onIdle(() => {
+      if (armed) idleBeforeEnd.push(!ended);
+    });
+    await pool.run(request([{ candidates: 1500 }, { candidates: 1500 }]), (r) => {
+      if (r.last) ended = true;
+    });
+    armed = false;
+    // onIdle fired once, when the batch ended; never while it ran
+    expect(idleBeforeEnd).toEqual([false]);
+  }, 60_000);
+
   it('takes the next batch while the last runs of the current one are under way', async () => {
     // Four 3,000-candidate jobs: four scoring runs. The worker says it is draining before its
     // last run(s); the pool then calls onIdle with the batch still unanswered, and takes another.
