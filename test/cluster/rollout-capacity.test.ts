@@ -213,9 +213,14 @@ describe('a promotion on GPUs the canary filled', () => {
       (m) => standard(m)?.rolloutPhase === 'Stable' && standard(m)?.stableVersion === 'v2',
       120_000,
     );
-    const stable = await fx.models.deployment('full-standard');
-    expect(stable?.spec).toMatchObject({
-      strategy: { rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+    // The strategy goes back on the pass after the one that promoted (the stable is built from the
+    // last status, operator/rollout/rollouts.ts), so it is awaited, not read at once.
+    await waitFor('the stable Deployment back on the default strategy', async () => {
+      const stable = await fx.models.deployment('full-standard');
+      expect(stable?.spec).toMatchObject({
+        strategy: { rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+      });
+      return true;
     });
     strategies.stop();
     // the pods were replaced under the in-place strategy: no surge
