@@ -22,15 +22,15 @@
 //
 //   npx tsx bench/server-limit.ts [--encoding binary|json|both] [--rounds 3] [--concurrency 32]
 //     [--step-ms 3000]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openSnapshot } from '../snapshot/index.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
 import { CANDIDATES, makeFloor, workload } from './lib/floor.js';
+import { BESIDE_SHARES, servedBeside, sideBySide, startHttpOnly, type Beside } from './lib/http-only.js';
 import { cpuSeconds, statCpuSeconds } from './lib/proc.js';
 import { rankBodies } from './lib/rank-bodies.js';
 import { buildVegeta, Vegeta } from './lib/vegeta.js';
@@ -71,42 +71,6 @@ function otherThreadsCpu(pid: number): number {
   return s;
 }
 
-async function startHttpOnly(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'lib', 'http-only-server.ts'), dir],
-    {
-      cwd: join(import.meta.dirname, '..'),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /port (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`http-only server exited (${code})`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
-/** Shares of the floor's throughput at which the HTTP-only server is driven beside the floor. */
-const BESIDE_SHARES = [0.8, 0.9, 1.0];
-
-interface Beside {
-  share: number;
-  httpThroughput: number;
-  httpUs: number;
-  loadgenUs: number;
-  floorThroughput: number;
-  floorUs: number;
-}
-
-/** What a server made of just these two halves answers: each request needs both. */
-const servedBeside = (b: Beside): number => Math.min(b.httpThroughput, b.floorThroughput);
-
 interface Row {
   throughput: number;
   serverUs: number;
@@ -120,7 +84,7 @@ async function main(): Promise<void> {
   const bin = buildVegeta();
   if (!bin) throw new Error('vegeta is needed (scripts/build-vegeta.sh)');
   const root = await mkdtemp(join(tmpdir(), 'lightrank-limit-'));
-  const children: ChildProcess[] = [];
+  const stops: (() => void)[] = [];
   const servers: ServerProcess[] = [];
   try {
     const staged = await stageDemo(root, { items: 20_000 });
@@ -140,40 +104,24 @@ async function main(): Promise<void> {
 
     for (const encoding of ENCODINGS) {
       const { bodies, contentType } = rankBodies(snapshot.ids, CANDIDATES, encoding);
-      // the real server's answers, recorded for the HTTP-only server
-      const recorded = join(root, `recorded-${encoding}`);
-      await mkdir(recorded);
-      for (const [i, body] of bodies.entries()) {
-        const res = await fetch(`${real.url}/v1/models/demo/rank`, {
-          method: 'POST',
-          headers: { 'content-type': contentType },
-          body,
-        });
-        if (res.status !== 200) throw new Error(`real server answered ${res.status}: ${await res.text()}`);
-        await writeFile(join(recorded, `req-${i}.bin`), body);
-        await writeFile(join(recorded, `res-${i}.bin`), Buffer.from(await res.arrayBuffer()));
-      }
-      const httpOnly = await startHttpOnly(recorded);
-      children.push(httpOnly.child);
+      // the HTTP-only server answers the real server's recorded answers
+      const httpOnly = await startHttpOnly({
+        realUrl: real.url,
+        bodies,
+        contentType,
+        dir: join(root, `recorded-${encoding}`),
+      });
+      stops.push(httpOnly.stop);
       const aim = async (url: string, name: string): Promise<Vegeta> => {
         const dir = join(root, `v-${encoding}-${name}`);
         await mkdir(dir);
         return new Vegeta(bin, dir, { url: `${url}/v1/models/demo/rank`, bodies, contentType });
       };
       const loads = { real: await aim(real.url, 'real'), http: await aim(httpOnly.url, 'http') };
-      // the HTTP-only server answers the same bytes as the real one
-      const check = await fetch(`${httpOnly.url}/v1/models/demo/rank`, {
-        method: 'POST',
-        headers: { 'content-type': contentType },
-        body: bodies[3]!,
-      });
-      const expected = readFileSync(join(recorded, 'res-3.bin'));
-      if (!Buffer.from(await check.arrayBuffer()).equals(expected))
-        throw new Error('the HTTP-only server does not answer the recorded bytes');
       for (const l of Object.values(loads)) await l.closedLoop({ concurrency: C, durationMs: 2000 }); // warm-up
 
       const measure = async (side: 'real' | 'http'): Promise<Row> => {
-        const pid = side === 'real' ? real.proc.pid! : httpOnly.child.pid!;
+        const pid = side === 'real' ? real.proc.pid! : httpOnly.pid;
         const m0 = mainThreadCpu(pid);
         const o0 = otherThreadsCpu(pid);
         const all0 = cpuSeconds(pid);
@@ -188,23 +136,6 @@ async function main(): Promise<void> {
             : {}),
           loadgenUs: r.generatorCpuUsPerReq,
           load: loadavg()[0]!,
-        };
-      };
-      /** The floor's loop beside the HTTP-only server answering `rate` req/s (open loop). */
-      const besideAt = async (share: number, floorAlone: number): Promise<Beside> => {
-        const pid = httpOnly.child.pid!;
-        const all0 = cpuSeconds(pid);
-        const [f, h] = await Promise.all([
-          floor.run(STEP),
-          loads.http.openLoop({ rate: share * floorAlone, durationMs: STEP }),
-        ]);
-        return {
-          share,
-          httpThroughput: h.throughput,
-          httpUs: ((cpuSeconds(pid) - all0) * 1e6) / Math.max(1, h.ok),
-          loadgenUs: h.generatorCpuUsPerReq,
-          floorThroughput: f.throughput,
-          floorUs: f.cpuUsPerReq,
         };
       };
       const rows: { floor: Row; http: Row; real: Row; beside: Beside[] }[] = [];
@@ -225,12 +156,17 @@ async function main(): Promise<void> {
             row[side] = await measure(side);
           }
         }
-        const shares = round % 2 ? [...BESIDE_SHARES].reverse() : BESIDE_SHARES;
-        for (const share of shares) row.beside.push(await besideAt(share, row.floor.throughput));
-        row.beside.sort((a, b) => a.share - b.share);
+        row.beside = await sideBySide({
+          floor: (ms) => floor.run(ms),
+          open: (rate, durationMs) => loads.http.openLoop({ rate, durationMs }),
+          pid: httpOnly.pid,
+          floorAlone: row.floor.throughput,
+          shares: round % 2 ? [...BESIDE_SHARES].reverse() : BESIDE_SHARES,
+          stepMs: STEP,
+        });
         rows.push(row);
       }
-      httpOnly.child.kill('SIGTERM');
+      httpOnly.stop();
 
       const fmt = (r: Row): string =>
         `${r.throughput.toFixed(0).padStart(6)} req/s  server ${r.serverUs.toFixed(0).padStart(4)} µs/req` +
@@ -272,7 +208,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    for (const stop of stops) stop();
     for (const s of servers) await s.stop();
     await rm(root, { recursive: true, force: true });
   }

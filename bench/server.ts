@@ -6,22 +6,26 @@
 //       the best of concurrency 16, 32 and 64), then closed loops at concurrency 1 and 4 and an
 //       open-loop sweep at fractions of that max (p50/p99; the latency goal is read at 70%);
 //   (c) dynamic batching on vs off at concurrency 32, closed loop; "off" (--max-batch-size 1) is
-//       measured with one worker (the default) and with two, and the better one counts.
+//       measured with one worker (the default) and with two, and the better one counts;
+//   (d) the limit of this machine for the binary goal: at the end of each round, the floor's
+//       loop runs while the load generator drives the HTTP round trip with scoring taken out
+//       (the server's own app answering recorded bytes, bench/lib/http-only.ts) at 80, 90 and
+//       100% of that round's floor; what a server doing only those two would answer, as a share
+//       of the floor, is printed beside the binary goal.
 // The ratio goals (max / floor, JSON / binary, on / off) are measured in rounds (BENCH_ROUNDS,
 // default 5) that take turns — floor, binary at c=16/32/64, JSON at c=16/32/64 (reversed every
-// other round), then the "off" servers — against three servers started side by side, so a change
-// in the shared machine's speed during the run hits both sides of a ratio alike; the median of
-// the per-round ratios decides. The floor's sessions are warmed up once like the servers.
+// other round), then the "off" servers and (d) — against three servers started side by side, so
+// a change in the shared machine's speed during the run hits both sides of a ratio alike; the
+// median of the per-round ratios decides. The floor's sessions are warmed up once like the servers.
 // Load comes from vegeta (bench/lib/vegeta.ts; built by scripts/build-vegeta.sh, exact percentiles
 // computed here from every request) or, without Go or with --loadgen node, from the Node
 // generator bench/lib/loadgen.ts. Either shares this machine's cores with the server; the table
 // shows the server's and the generator's CPU per request (from /proc) beside the wall-clock figures.
-//
 // (b) and (c) run once per request encoding (--encoding json|binary|both, default both: JSON and
 // the binary encoding of server/binary.ts, in the same run as the floor).
 //
 //   npm run bench:server [-- --encoding json|binary|both] [-- --loadgen vegeta|node]
-//   (about 4 minutes with both encodings; BENCH_STEP_MS sets each step, default 3000)
+//   (about 5 minutes with both encodings; BENCH_STEP_MS sets each step, default 3000)
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -31,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { RANK_BINARY_TYPE, encodeRankBinaryRequest } from '../server/binary.js';
 import { stageDemo, startServer, waitFor, type ServerProcess } from '../test/server/harness.js';
 import { makeFloor, workload, type FloorResult, type Work } from './lib/floor.js';
+import { BESIDE_SHARES, servedBeside, sideBySide, startHttpOnly, type Beside } from './lib/http-only.js';
 import { closedLoop, openLoop, type LoadResult } from './lib/loadgen.js';
 import { buildVegeta, Vegeta } from './lib/vegeta.js';
 import { cpuSeconds } from './lib/proc.js';
@@ -66,8 +71,9 @@ function bodies(work: Work[], ids: BigUint64Array, encoding: Encoding): Buffer[]
   });
 }
 
-/** Every server started, so a failed run stops them too. */
+/** Every server started, so a failed run stops them too (and the HTTP-only one of (d)). */
 const started: ServerProcess[] = [];
+const stops: (() => void)[] = [];
 
 async function start(dataDir: string, extra: string[]): Promise<ServerProcess> {
   const s = await startServer(['--data-dir', dataDir, ...extra]);
@@ -89,7 +95,7 @@ interface Load {
 interface LoadTool {
   name: string;
   accuracy: string;
-  aim(server: ServerProcess, encoding: Encoding, bodies: Buffer[]): Promise<Load>;
+  aim(server: { url: string }, encoding: Encoding, bodies: Buffer[]): Promise<Load>;
 }
 
 async function loadTool(root: string): Promise<LoadTool> {
@@ -224,6 +230,18 @@ async function main(): Promise<void> {
       for (const l of [loads[encoding].on, ...loads[encoding].off])
         await l.closed(32, Math.max(2000, STEP_MS));
     }
+    // (d): the HTTP round trip alone, answering what the real server answered
+    const httpOnly = ENCODINGS.includes('binary')
+      ? await startHttpOnly({
+          realUrl: on.url,
+          bodies: bodiesBy.binary,
+          contentType: RANK_BINARY_TYPE,
+          dir: join(root, 'recorded'),
+        })
+      : undefined;
+    if (httpOnly) stops.push(httpOnly.stop);
+    const httpLoad = httpOnly && (await tool.aim(httpOnly, 'binary', bodiesBy.binary));
+    await httpLoad?.closed(32, Math.max(2000, STEP_MS));
 
     // The ratio goals, measured in rounds that take turns, so a change in the machine's speed
     // during the run hits both sides of a ratio alike; medians decide. Each ratio's two sides run
@@ -236,6 +254,7 @@ async function main(): Promise<void> {
     // with the 1-minute load average after the floor's step: the floor uses one core, the server
     // two plus the generator, so other tenants' load costs the server more than the floor
     const floors: (FloorResult & { load: number })[] = [];
+    const besides: Beside[][] = [];
     const rounds = {} as Record<
       Encoding,
       { max: Measured; maxAt: number; on32: Measured; off32: Measured[] }[]
@@ -267,7 +286,19 @@ async function main(): Promise<void> {
         ];
         (rounds[encoding] ??= []).push({ ...maxes[encoding], off32 });
       }
+      if (httpOnly && httpLoad)
+        besides.push(
+          await sideBySide({
+            floor: (ms) => floorRunner.run(ms),
+            open: (rate, ms) => httpLoad.open(rate, ms),
+            pid: httpOnly.pid,
+            floorAlone: floors[r]!.throughput,
+            shares: r % 2 === 0 ? BESIDE_SHARES : [...BESIDE_SHARES].reverse(),
+            stepMs: STEP_MS,
+          }),
+        );
     }
+    httpOnly?.stop();
     await Promise.all(off.map((s) => s.stop()));
 
     say('');
@@ -299,6 +330,21 @@ async function main(): Promise<void> {
         (x) => x.on32.throughput / Math.max(...x.off32.map((o) => o.throughput)),
       );
       maxBy[encoding] = median(rounds[encoding].map((x) => x.max.throughput));
+    }
+
+    if (besides.length > 0) {
+      say('');
+      say(
+        '(d) the floor beside the HTTP round trip (scoring taken out), the latter open loop at a share of the floor: what a server doing only those two answers',
+      );
+      besides.forEach((bs, r) =>
+        bs.forEach((b) =>
+          say(
+            `    round ${r + 1}, ${fmt(100 * b.share, 0)}%: HTTP ${fmt(b.httpThroughput, 0)} req/s (server ${fmt(b.httpUs, 0)}, load generator ${fmt(b.loadgenUs, 0)} µs/req), ` +
+              `floor beside it ${fmt(b.floorThroughput, 0)} req/s (${fmt(b.floorUs, 0)} µs/req) → ${fmt((100 * servedBeside(b)) / floors[r]!.throughput, 0)}% of the floor alone`,
+          ),
+        ),
+      );
     }
 
     const at70By = {} as Record<Encoding, Measured>;
@@ -372,6 +418,21 @@ async function main(): Promise<void> {
             '%',
           )} of it; 80% of the floor needs ≤ ${list(need, 0, ' µs')} per request, at max it was ${list(perReq, 0, ' µs')}`,
       );
+      if (besides.length > 0) {
+        const limit = besides.map((bs, r) => Math.max(...bs.map(servedBeside)) / floors[r]!.throughput);
+        const reached = rounds.binary.map((x, r) => x.max.throughput / floors[r]!.throughput / limit[r]!);
+        say(
+          `    the limit measured here (d): the HTTP round trip and the floor side by side reach ${list(
+            limit.map((x) => 100 * x),
+            0,
+            '%',
+          )} of the floor alone (median ${fmt(100 * median(limit), 0)}%); the server's max reached ${list(
+            reached.map((x) => 100 * x),
+            0,
+            '%',
+          )} of that (median ${fmt(100 * median(reached), 0)}%)`,
+        );
+      }
     }
     say('  earlier goals, for the record:');
     if (ENCODINGS.includes('json')) floorGoal('json', 0.7);
@@ -390,6 +451,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    for (const stop of stops) stop();
     await Promise.all(started.map((s) => s.stop()));
     await rm(root, { recursive: true, force: true });
   }
