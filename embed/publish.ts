@@ -127,13 +127,8 @@ async function verifyKey(
     each?.(chunk);
   }
   if (bytes !== want.bytes) throw new Error(`${bytes} bytes, its manifest says ${want.bytes}`);
-  try {
-    verify.finish();
-  } catch (err) {
-    throw new Error(
-      (err as Error).message.replace(`${name}: `, '').replace('manifest says', 'its manifest says'),
-    );
-  }
+  const why = verify.mismatch('its manifest says');
+  if (why !== undefined) throw new Error(why);
   return key;
 }
 

@@ -13,9 +13,11 @@
 //   blockCount(fileBytes, blockBytes) → number                  ceil(fileBytes / blockBytes)
 //   blockRange(blocks, fileBytes, i) → { start, end }           block i's bytes [start, end)
 //   class BlockHasher(blockBytes) { update(bytes); digest() → FileBlocks }   one pass, blocks out
-//   class FileVerifier(name, entry) { update(bytes); finish() }  one pass, a listed file checked:
-//     its whole sha256 or each block's, as the entry lists; throws SnapshotError checksum naming
-//     the block and its offset at the first block that differs
+//   class FileVerifier(name, entry) { update(bytes); mismatch(says?) → string | undefined; finish() }
+//     one pass, a listed file checked: its whole sha256 or each block's, as the entry lists;
+//     mismatch says what differs (the first block that differs, with its offset), finish throws
+//     SnapshotError checksum with the file's name and that
+//   blockMismatch(name, blocks, fileBytes, i, got) → SnapshotError   block i of name differs
 import { createHash, type Hash } from 'node:crypto';
 import { SnapshotError } from './errors.js';
 
@@ -83,12 +85,18 @@ export function blockMismatch(
   i: number,
   got: string,
 ): SnapshotError {
+  return new SnapshotError('checksum', `${name}: ${blockMismatchReason(blocks, fileBytes, i, got)}`, name);
+}
+
+function blockMismatchReason(
+  blocks: FileBlocks,
+  fileBytes: number,
+  i: number,
+  got: string,
+  says = 'manifest says',
+): string {
   const { start, end } = blockRange(blocks, fileBytes, i);
-  return new SnapshotError(
-    'checksum',
-    `${name}: block ${i} (bytes ${start}–${end - 1}): sha256 ${got}, manifest says ${blocks.sha256[i]}`,
-    name,
-  );
+  return `block ${i} (bytes ${start}–${end - 1}): sha256 ${got}, ${says} ${blocks.sha256[i]}`;
 }
 
 /** Checks a listed file's bytes, streamed once in order, against its whole sha256 or its blocks. */
@@ -111,26 +119,31 @@ export class FileVerifier {
     else this.blocks!.update(bytes);
   }
 
-  /** Throws SnapshotError checksum at the first block (or the whole file) that differs. */
-  finish(): void {
-    const { name, entry } = this;
+  /**
+   * What differs, without the file's name: the whole sha256, or the first block that differs (or
+   * the block count); undefined when the bytes match. `says` words the expected digest's source
+   * (publish checks a part against "its manifest"). Call once, after the last update.
+   */
+  mismatch(says = 'manifest says'): string | undefined {
+    const { entry } = this;
     if (this.whole) {
       const got = this.whole.digest('hex');
-      if (got !== entry.sha256)
-        throw new SnapshotError('checksum', `${name}: sha256 ${got}, manifest says ${entry.sha256}`, name);
-      return;
+      return got === entry.sha256 ? undefined : `sha256 ${got}, ${says} ${entry.sha256}`;
     }
     const got = this.blocks!.digest().sha256;
     const want = entry.blocks!;
     for (let i = 0; i < Math.max(got.length, want.sha256.length); i++)
       if (got[i] !== want.sha256[i]) {
         if (got[i] === undefined || want.sha256[i] === undefined)
-          throw new SnapshotError(
-            'checksum',
-            `${name}: ${this.bytes} bytes read make ${got.length} blocks of ${want.bytes}, the manifest lists ${want.sha256.length}`,
-            name,
-          );
-        throw blockMismatch(name, want, this.bytes, i, got[i]!);
+          return `${this.bytes} bytes read make ${got.length} blocks of ${want.bytes}, the manifest lists ${want.sha256.length}`;
+        return blockMismatchReason(want, this.bytes, i, got[i]!, says);
       }
+    return undefined;
+  }
+
+  /** Throws SnapshotError checksum naming the file and what differs (see mismatch). */
+  finish(): void {
+    const why = this.mismatch();
+    if (why !== undefined) throw new SnapshotError('checksum', `${this.name}: ${why}`, this.name);
   }
 }
