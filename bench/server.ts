@@ -95,6 +95,8 @@ interface Load {
 interface LoadTool {
   name: string;
   accuracy: string;
+  /** runs in a process of its own (the Node generator runs in this one, beside the floor) */
+  ownProcess: boolean;
   aim(server: { url: string }, encoding: Encoding, bodies: Buffer[]): Promise<Load>;
 }
 
@@ -104,6 +106,7 @@ async function loadTool(root: string): Promise<LoadTool> {
   if (bin) {
     let n = 0;
     return {
+      ownProcess: true,
       name: `vegeta ${execFileSync(bin, ['-version'], { encoding: 'utf8' }).split('\n')[0]!.replace('Version: ', '')} (Go)`,
       accuracy:
         'ns timing per request; exact percentiles computed here over every request (vegeta report would use an approximate t-digest); shares the cores with the server',
@@ -123,6 +126,7 @@ async function loadTool(root: string): Promise<LoadTool> {
     };
   }
   return {
+    ownProcess: false,
     name: 'bench/lib/loadgen.ts (node:http)',
     accuracy:
       'µs timing, exact percentiles; its open loop polls with setImmediate between sends (far more CPU per request than vegeta) and timers are 1 ms coarse; late sends are charged to the server',
@@ -230,15 +234,19 @@ async function main(): Promise<void> {
       for (const l of [loads[encoding].on, ...loads[encoding].off])
         await l.closed(32, Math.max(2000, STEP_MS));
     }
-    // (d): the HTTP round trip alone, answering what the real server answered
-    const httpOnly = ENCODINGS.includes('binary')
-      ? await startHttpOnly({
-          realUrl: on.url,
-          bodies: bodiesBy.binary,
-          contentType: RANK_BINARY_TYPE,
-          dir: join(root, 'recorded'),
-        })
-      : undefined;
+    // (d): the HTTP round trip alone, answering what the real server answered; with the Node
+    // generator, which would share this process's thread with the floor's loop, (d) is left out
+    if (ENCODINGS.includes('binary') && !tool.ownProcess)
+      say("(d) left out: the Node load generator runs on the floor loop's thread (use vegeta)");
+    const httpOnly =
+      ENCODINGS.includes('binary') && tool.ownProcess
+        ? await startHttpOnly({
+            realUrl: on.url,
+            bodies: bodiesBy.binary,
+            contentType: RANK_BINARY_TYPE,
+            dir: join(root, 'recorded'),
+          })
+        : undefined;
     if (httpOnly) stops.push(httpOnly.stop);
     const httpLoad = httpOnly && (await tool.aim(httpOnly, 'binary', bodiesBy.binary));
     await httpLoad?.closed(32, Math.max(2000, STEP_MS));
