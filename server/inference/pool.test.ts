@@ -113,6 +113,35 @@ describe('WorkerPool', () => {
     ]);
   }, 60_000);
 
+  it('scores a run of equal-length jobs (views on its one output) and of unequal ones (copied out of the padding) as each alone', async () => {
+    const alone = async (j: number, n: number): Promise<Float32Array> => {
+      const r = await run({
+        rows: 1,
+        dense: dense.slice(j * 16, j * 16 + 16),
+        categorical: categorical.slice(j * 4, j * 4 + 4),
+        jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, n) }],
+      });
+      return (r[0]!.jobs[0]![1] as { scores: Float32Array }).scores;
+    };
+    // a long run first, so the shorter runs after it reuse a row buffer holding its rows
+    for (const sizes of [
+      [1800, 1800],
+      [300, 1000, 600],
+      [200, 200, 200],
+    ]) {
+      const replies = await run(request(sizes.map((candidates) => ({ candidates }))));
+      expect(replies).toHaveLength(1);
+      for (const [j, r] of replies[0]!.jobs) {
+        const got = (r as { scores: Float32Array }).scores;
+        const want = await alone(j, sizes[j]!);
+        expect(got).toHaveLength(2 * sizes[j]!);
+        let maxDiff = 0;
+        for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+        expect(maxDiff).toBeLessThanOrEqual(1e-6);
+      }
+    }
+  }, 60_000);
+
   it('a batch of one scoring run takes no next batch before it ends (no draining message)', async () => {
     const idleBeforeEnd: boolean[] = [];
     let ended = false;

@@ -107,9 +107,14 @@ const CPU_SCORING_ROWS_PER_RUN = 4096;
  */
 const DRAIN_LEAD_RUNS = 2;
 
+/** The scoring graph's row indices, kept between runs (the run reads them before it returns). */
+let rowsScratch = new BigInt64Array(0);
+
 /**
  * Scores ranking jobs [from, to) in one run: rows padded to the longest job with row 0 (its
- * scores are dropped), queries stacked → scores [jobs, tasks, K], sliced per job.
+ * scores are dropped), queries stacked → scores [jobs, tasks, K], one [tasks, N] block per job.
+ * When every job has K candidates the blocks are views on the run's one output (sent by one
+ * transfer); otherwise each job's scores are copied out of the padding.
  */
 async function scoreRun(
   session: ort.InferenceSession,
@@ -121,22 +126,27 @@ async function scoreRun(
   for (const ix of indices) k = Math.max(k, ix.length);
   const width = init.tasks * init.dim;
   const query = new Float32Array(b * width);
-  // int64 row indices written as (lo, hi = 0) int32 word pairs: no BigInt per candidate.
-  const rows = new BigInt64Array(b * k);
-  const words = new Int32Array(rows.buffer);
+  if (rowsScratch.length < b * k) rowsScratch = new BigInt64Array(b * k);
+  const rows = rowsScratch.subarray(0, b * k);
+  // int64 row indices written as (lo, hi = 0) int32 word pairs: no BigInt per candidate (the
+  // high words are never written: indices are non-negative int32s).
+  const words = new Int32Array(rows.buffer, 0, 2 * b * k);
   for (let j = 0; j < b; j++) {
     query.set(queries[j]!, j * width);
     const ix = indices[j]!;
-    for (let i = 0; i < ix.length; i++) words[2 * (j * k + i)] = ix[i]!;
+    const at = 2 * j * k;
+    for (let i = 0; i < ix.length; i++) words[at + 2 * i] = ix[i]!;
+    for (let i = ix.length; i < k; i++) words[at + 2 * i] = 0;
   }
   const out = await session.run({
     [SCORING_INPUTS.query]: new ort.Tensor('float32', query, [b, init.tasks, init.dim]),
     [SCORING_INPUTS.rows]: new ort.Tensor('int64', rows, [b, k]),
   });
   const scores = out[SCORING_OUTPUTS.scores]!.data as Float32Array;
-  if (b === 1 && k === indices[0]!.length) return [scores];
+  const block = init.tasks * k;
   return indices.map((ix, j) => {
     const n = ix.length;
+    if (n === k) return scores.subarray(j * block, (j + 1) * block);
     const mine = new Float32Array(init.tasks * n);
     for (let t = 0; t < init.tasks; t++) {
       const from = (j * init.tasks + t) * k;
@@ -240,14 +250,15 @@ async function runBatch(
   }
 }
 
+/** The buffers behind a reply's arrays, each once (a run's jobs may share its output's). */
 function transferables(reply: RunReply): ArrayBuffer[] {
-  const list: ArrayBuffer[] = [];
+  const list = new Set<ArrayBuffer>();
   for (const [, j] of reply.jobs) {
     if (!j.ok) continue;
-    if (j.query) list.push(j.query.buffer as ArrayBuffer);
-    if (j.scores) list.push(j.scores.buffer as ArrayBuffer);
+    if (j.query) list.add(j.query.buffer as ArrayBuffer);
+    if (j.scores) list.add(j.scores.buffer as ArrayBuffer);
   }
-  return list;
+  return [...list];
 }
 
 try {
