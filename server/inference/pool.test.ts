@@ -63,6 +63,20 @@ function request(specs: { candidates?: number; wantQuery?: boolean }[]): Omit<Ru
   };
 }
 
+/** Job j's features and n candidates, in a batch of its own. */
+const aloneRequest = (j: number, n: number): Omit<RunRequest, 'type' | 'id'> => ({
+  rows: 1,
+  dense: dense.slice(j * 16, j * 16 + 16),
+  categorical: categorical.slice(j * 4, j * 4 + 4),
+  jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, n) }],
+});
+
+const largestDifference = (a: Float32Array, b: Float32Array): number => {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+};
+
 async function run(req: Omit<RunRequest, 'type' | 'id'>): Promise<RunReply[]> {
   const replies: RunReply[] = [];
   await pool.run(req, (r) => replies.push(r));
@@ -85,20 +99,13 @@ describe('WorkerPool', () => {
 
     // Each streamed job's scores equal the same job scored in a batch of its own.
     for (const j of [0, 2, 3]) {
-      const alone = await run({
-        rows: 1,
-        dense: dense.slice(j * 16, j * 16 + 16),
-        categorical: categorical.slice(j * 4, j * 4 + 4),
-        jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, 3000) }],
-      });
+      const alone = await run(aloneRequest(j, 3000));
       expect(alone).toHaveLength(1);
       expect(alone[0]!.last).toBe(true);
       const want = (alone[0]!.jobs[0]![1] as { scores: Float32Array }).scores;
       const got = (byJob.get(j) as { scores: Float32Array }).scores;
       expect(got).toHaveLength(2 * 3000);
-      let maxDiff = 0;
-      for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-      expect(maxDiff).toBeLessThanOrEqual(1e-6);
+      expect(largestDifference(got, want)).toBeLessThanOrEqual(1e-6);
     }
   }, 60_000);
 
@@ -114,15 +121,8 @@ describe('WorkerPool', () => {
   }, 60_000);
 
   it('scores a run of equal-length jobs (views on its one output) and of unequal ones (copied out of the padding) as each alone', async () => {
-    const alone = async (j: number, n: number): Promise<Float32Array> => {
-      const r = await run({
-        rows: 1,
-        dense: dense.slice(j * 16, j * 16 + 16),
-        categorical: categorical.slice(j * 4, j * 4 + 4),
-        jobs: [{ rows: 1, wantQuery: false, indices: candidates(j, n) }],
-      });
-      return (r[0]!.jobs[0]![1] as { scores: Float32Array }).scores;
-    };
+    const alone = async (j: number, n: number): Promise<Float32Array> =>
+      ((await run(aloneRequest(j, n)))[0]!.jobs[0]![1] as { scores: Float32Array }).scores;
     // a long run first, so the shorter runs after it reuse a row buffer holding its rows
     for (const sizes of [
       [1800, 1800],
@@ -135,9 +135,7 @@ describe('WorkerPool', () => {
         const got = (r as { scores: Float32Array }).scores;
         const want = await alone(j, sizes[j]!);
         expect(got).toHaveLength(2 * sizes[j]!);
-        let maxDiff = 0;
-        for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-        expect(maxDiff).toBeLessThanOrEqual(1e-6);
+        expect(largestDifference(got, want)).toBeLessThanOrEqual(1e-6);
       }
     }
   }, 60_000);
